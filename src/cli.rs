@@ -1,0 +1,146 @@
+//! The command-line surface: `pool` and its subcommands, and `pool-query`,
+//! whose flags the umbrella's `pool query` shares.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Environment variables, listed in every `--help`.
+pub const ENV_HELP: &str = "\
+Environment:
+  CLAUDE_INSTANCE          this session's instance name (A, B, DEV…)
+  CLAUDE_INSTANCE_DOMAIN   comma-separated domain keywords (else config.json)
+  POOL_DIR                 pool folder (else <project>/.claude/pool if it exists,
+                           else $CLAUDE_CONFIG_DIR/pool, else ~/.claude/pool)
+  POOL_TTL                 lifetime of entries without their own TTL (default 1h)
+  POOL_RELEVANCE_MIN       minimum relevance to show others' entries (default 0.3)
+  POOL_COMPACT=0           full session-start summary
+  POOL_REMINDER=0          no reminder of how to write a pool block";
+
+/// `pool`: share what parallel Claude Code sessions did.
+#[derive(Debug, Parser)]
+#[command(name = "pool", version, about = "Share what parallel Claude Code sessions completed, claimed, are blocked on or discovered.", after_help = ENV_HELP)]
+pub struct PoolCli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PoolCommand,
+}
+
+/// The `pool` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// List pool entries (same flags as `pool-query`).
+    Query(QueryArgs),
+    /// Post an entry from a terminal.
+    Post(PostArgs),
+    /// Run the Stop hook (reads the hook event on stdin).
+    #[command(hide = true)]
+    Stop,
+    /// Run the SessionStart hook (reads the hook event on stdin).
+    #[command(hide = true, name = "session-start")]
+    SessionStart,
+}
+
+/// `pool-query`: list pool entries in a terminal.
+#[derive(Debug, Parser)]
+#[command(name = "pool-query", version, about = "List pool entries, newest first.", after_help = ENV_HELP)]
+pub struct QueryCli {
+    /// Filters and output format.
+    #[command(flatten)]
+    pub args: QueryArgs,
+}
+
+/// Filters and output of a query.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// Only entries newer than this (5m, 1h, 2d).
+    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    pub since: u64,
+    /// Only entries from this instance.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Only entries with this action (completed, blocked, claimed, signaling, …).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Show summary, affects, unblocks, id, session and host.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print entries as JSON Lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the number of matching entries.
+    #[arg(long)]
+    pub count: bool,
+    /// Most entries to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Include expired entries (ignore TTL).
+    #[arg(long)]
+    pub all: bool,
+    /// After listing, keep printing new entries as they are appended.
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+/// An entry to post.
+#[derive(Debug, Clone, Args)]
+pub struct PostArgs {
+    /// completed, blocked, claimed, signaling (or a synonym).
+    #[arg(long, default_value = "signaling")]
+    pub action: String,
+    /// One-line subject.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Paths or areas touched.
+    #[arg(long)]
+    pub affects: Option<String>,
+    /// What this unblocks.
+    #[arg(long)]
+    pub blocks: Option<String>,
+    /// Lifetime (30m, 4h, 7d).
+    #[arg(long, value_parser = parse_dur)]
+    pub ttl: Option<u64>,
+    /// Address the entry to one instance.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Id of an entry this one answers.
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+    /// `critical` reaches every instance.
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// Post as this instance (default: $CLAUDE_INSTANCE).
+    #[arg(long, env = "CLAUDE_INSTANCE")]
+    pub instance: Option<String>,
+}
+
+fn parse_dur(s: &str) -> Result<u64, String> {
+    crate::entry::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration like 30m, 4h or 2d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clis_are_well_formed() {
+        PoolCli::command().debug_assert();
+        QueryCli::command().debug_assert();
+        let q = QueryCli::parse_from([
+            "pool-query",
+            "--since",
+            "5m",
+            "--instance",
+            "A",
+            "--json",
+            "--limit",
+            "3",
+        ]);
+        assert_eq!(q.args.since, 300);
+        assert_eq!(q.args.limit, 3);
+        assert!(QueryCli::try_parse_from(["pool-query", "--since", "soon"]).is_err());
+    }
+}

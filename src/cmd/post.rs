@@ -1,0 +1,80 @@
+//! `pool post`: a person posts an entry from a terminal.
+
+use crate::cli::PostArgs;
+use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
+use crate::entry::{
+    Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, normalize_action, random_entry_id, truncate_chars,
+};
+use crate::error::{Error, Result};
+use crate::extract::host_name;
+use crate::paths::{Locator, validate_instance};
+use crate::store::{MAX_TTL, Pool};
+
+/// Posts the entry; prints its id. Returns the exit code.
+pub fn run(args: &PostArgs) -> i32 {
+    match post(args) {
+        Ok(id) => {
+            println!("posted {id}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprint_error("pool post", &e.to_string());
+            EXIT_ERROR
+        }
+    }
+}
+
+fn post(args: &PostArgs) -> Result<String> {
+    let instance = args
+        .instance
+        .clone()
+        .filter(|i| !i.trim().is_empty())
+        .ok_or_else(|| {
+            Error::Invalid("no instance: set CLAUDE_INSTANCE or pass --instance".into())
+        })?;
+    validate_instance(&instance).map_err(Error::Invalid)?;
+    let topic = args.topic.clone().unwrap_or_default();
+    let summary = args.summary.clone().unwrap_or_default();
+    if topic.trim().is_empty() && summary.trim().is_empty() {
+        return Err(Error::Invalid("give --topic or --summary".into()));
+    }
+    let (action, known) = normalize_action(&args.action);
+    if !known {
+        return Err(Error::Invalid(format!(
+            "unknown action {:?}; use one of {}",
+            args.action,
+            crate::entry::ACTIONS.join(", ")
+        )));
+    }
+    let dir = Locator::from_env(None).pool_dir()?;
+    let pool = Pool::open(dir)?;
+    let id = random_entry_id(&topic);
+    let t = |s: &Option<String>, n: usize| {
+        truncate_chars(s.as_deref().unwrap_or("").trim(), n).into_owned()
+    };
+    let entry = Entry {
+        id: id.clone().into(),
+        timestamp: chrono::Utc::now().timestamp(),
+        source_instance: instance.into(),
+        session_id: "".into(),
+        action: action.into(),
+        topic: truncate_chars(topic.trim(), MAX_TOPIC).into_owned().into(),
+        summary: truncate_chars(summary.trim(), MAX_SUMMARY)
+            .into_owned()
+            .into(),
+        affects: t(&args.affects, MAX_SHORT).into(),
+        blocks: t(&args.blocks, MAX_SHORT).into(),
+        ttl: args.ttl.map(|x| x.min(MAX_TTL)),
+        cwd: std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .into(),
+        host: host_name().into(),
+        to: t(&args.to, 64).into(),
+        reference: t(&args.reference, 64).into(),
+        priority: t(&args.priority, 16).to_ascii_lowercase().into(),
+        origin: "post".into(),
+    };
+    pool.append(&[entry])?;
+    Ok(id)
+}

@@ -1,0 +1,230 @@
+//! `pool-query` / `pool query`: list, count and follow entries in a terminal.
+
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use crate::cli::QueryArgs;
+use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
+use crate::config::{self, ProcessEnv, Settings};
+use crate::entry::{Entry, format_age, normalize_action};
+use crate::error::{Error, Result};
+use crate::paths::Locator;
+use crate::render::clean;
+use crate::store::Pool;
+
+/// How often `--follow` looks for new entries.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// The filters of a query, resolved.
+pub struct Filter {
+    /// Oldest timestamp shown.
+    pub since_ts: i64,
+    /// Instance wanted.
+    pub instance: Option<String>,
+    /// Action wanted (normalised).
+    pub action: Option<String>,
+    /// Drop expired entries.
+    pub live_only: bool,
+    /// Lifetime of entries without their own TTL.
+    pub default_ttl: u64,
+}
+
+impl Filter {
+    /// Whether `e` passes the filter at `now`.
+    pub fn matches(&self, e: &Entry<'_>, now: i64, check_time: bool) -> bool {
+        (!check_time || e.timestamp >= self.since_ts)
+            && self
+                .instance
+                .as_deref()
+                .is_none_or(|i| e.source_instance.eq_ignore_ascii_case(i))
+            && self.action.as_deref().is_none_or(|a| e.action == a)
+            && (!self.live_only || !check_time || e.is_live(now, self.default_ttl))
+    }
+}
+
+/// Runs a query; returns the exit code.
+pub fn run(program: &str, args: &QueryArgs) -> i32 {
+    match query(args) {
+        Ok(()) => EXIT_OK,
+        Err(Error::Io { source, .. }) if is_broken_pipe(&source) => EXIT_OK,
+        Err(e) => {
+            eprint_error(program, &e.to_string());
+            EXIT_ERROR
+        }
+    }
+}
+
+fn stdout_err(e: io::Error) -> Error {
+    Error::io("<stdout>", e)
+}
+
+fn query(args: &QueryArgs) -> Result<()> {
+    let dir = Locator::from_env(None).pool_dir()?;
+    let pool = Pool::open_readonly(dir.clone());
+    let (settings, _) = Settings::from_env(
+        &ProcessEnv,
+        &config::load_config_file(&dir).unwrap_or_default(),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let action = match args.action.as_deref() {
+        Some(a) => {
+            let (norm, known) = normalize_action(a);
+            if !known {
+                return Err(Error::Invalid(format!(
+                    "unknown action {a:?}; use one of {}",
+                    crate::entry::ACTIONS.join(", ")
+                )));
+            }
+            Some(norm.to_string())
+        }
+        None => None,
+    };
+    let filter = Filter {
+        since_ts: now.saturating_sub(i64::try_from(args.since).unwrap_or(i64::MAX)),
+        instance: args.instance.clone(),
+        action,
+        live_only: !args.all,
+        default_ttl: settings.ttl,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut count = 0usize;
+    let mut shown: Vec<Vec<u8>> = Vec::new();
+    let limit = if args.count { usize::MAX } else { args.limit };
+    let stats = pool.scan_back(Some(filter.since_ts), |_, raw, e| {
+        if filter.matches(&e, now, true) {
+            count += 1;
+            if !args.count {
+                shown.push(raw.to_vec());
+            }
+            if count >= limit {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    if args.count {
+        writeln!(out, "{count}").map_err(stdout_err)?;
+    } else if shown.is_empty() && !args.follow {
+        writeln!(out, "No pool entries found").map_err(stdout_err)?;
+    } else {
+        for raw in &shown {
+            if let Some(e) = Entry::parse(raw) {
+                print_entry(&mut out, raw, &e, args, now).map_err(stdout_err)?;
+            }
+        }
+    }
+    out.flush().map_err(stdout_err)?;
+    if stats.bad > 0 && !args.json && !args.count {
+        eprint_error(
+            "pool-query",
+            &format!(
+                "note: skipped {} unparseable lines (pool doctor shows them)",
+                stats.bad
+            ),
+        );
+    }
+    if args.follow {
+        drop(out);
+        follow(&pool, &filter, args)?;
+    }
+    Ok(())
+}
+
+fn print_entry(
+    out: &mut impl Write,
+    raw: &[u8],
+    e: &Entry<'_>,
+    args: &QueryArgs,
+    now: i64,
+) -> io::Result<()> {
+    if args.json {
+        out.write_all(raw.trim_ascii())?;
+        return out.write_all(b"\n");
+    }
+    let when = chrono::DateTime::from_timestamp(e.timestamp, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into());
+    let host = if e.host.is_empty() {
+        String::new()
+    } else {
+        format!("@{}", clean(&e.host, 40))
+    };
+    writeln!(
+        out,
+        "{when} {:>4} ago  [{}{host}] {:<9} {}",
+        format_age(now - e.timestamp),
+        clean(&e.source_instance, 32),
+        clean(&e.action, 12),
+        clean(&e.topic, 200)
+    )?;
+    if args.verbose {
+        for (label, v) in [
+            ("summary", &e.summary),
+            ("affects", &e.affects),
+            ("unblocks", &e.blocks),
+            ("to", &e.to),
+        ] {
+            if !v.trim().is_empty() {
+                writeln!(out, "    {label}: {}", clean(v, 2000))?;
+            }
+        }
+        writeln!(
+            out,
+            "    id: {}  session: {}",
+            clean(&e.id, 64),
+            clean(&e.session_id, 64)
+        )?;
+    }
+    Ok(())
+}
+
+fn follow(pool: &Pool, filter: &Filter, args: &QueryArgs) -> Result<()> {
+    let path = pool.log_path();
+    let meta = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.ino(), m.len()));
+    let (mut ino, mut pos) = meta(&path).unwrap_or((0, 0));
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        std::thread::sleep(FOLLOW_POLL);
+        let Some((now_ino, len)) = meta(&path) else {
+            continue;
+        };
+        if now_ino != ino || len < pos {
+            // Replaced (archived) or truncated: follow the new file from its end.
+            ino = now_ino;
+            pos = len;
+            partial.clear();
+            continue;
+        }
+        if len == pos {
+            continue;
+        }
+        let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut buf = vec![0u8; (len - pos).min(64 * 1024 * 1024) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, pos)
+            .map_err(|e| Error::io(&path, e))?;
+        pos += buf.len() as u64;
+        partial.extend_from_slice(&buf);
+        let now = chrono::Utc::now().timestamp();
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        let mut consumed = 0;
+        while let Some(i) = memchr::memchr(b'\n', &partial[consumed..]) {
+            let line = &partial[consumed..consumed + i];
+            consumed += i + 1;
+            if let Some(e) = Entry::parse(line)
+                && filter.matches(&e, now, false)
+            {
+                print_entry(&mut out, line, &e, args, now).map_err(stdout_err)?;
+            }
+        }
+        out.flush().map_err(stdout_err)?;
+        partial.drain(..consumed);
+    }
+}

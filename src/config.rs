@@ -1,0 +1,214 @@
+//! Settings: the `POOL_*` / `CLAUDE_INSTANCE*` environment variables and the
+//! pool folder's `config.json`, read once at the edge into a plain struct.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `CLAUDE_INSTANCE` | this session's instance name | unset |
+//! | `CLAUDE_INSTANCE_DOMAIN` | comma-separated domain keywords | from `config.json` |
+//! | `POOL_DIR` | pool folder | see [`crate::paths`] |
+//! | `POOL_TTL` | lifetime of entries without their own TTL | `1h` |
+//! | `POOL_RELEVANCE_MIN` | minimum relevance to show others' entries | `0.3` |
+//! | `POOL_COMPACT` | `0` for the full session-start summary | `1` |
+//! | `POOL_REMINDER` | `0` to drop the how-to-write-a-block reminder | `1` |
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::entry::parse_duration;
+use crate::error::{Error, Result};
+use crate::paths::CONFIG_FILE;
+use crate::store::{DEFAULT_TTL, MAX_TTL};
+
+/// Default minimum relevance score.
+pub const DEFAULT_RELEVANCE_MIN: f64 = 0.3;
+
+/// The pool folder's `config.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConfigFile {
+    /// `{"domains": {"A": ["pipeline", "orchestration"]}}`
+    #[serde(default)]
+    pub domains: BTreeMap<String, Vec<String>>,
+    /// `{"instances": {"A": {"role": "builder", "domain": [...]}}}`
+    #[serde(default)]
+    pub instances: BTreeMap<String, InstanceConfig>,
+}
+
+/// One instance's entry in `config.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InstanceConfig {
+    /// A short role shown at session start ("builder").
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Domain keywords.
+    #[serde(default)]
+    pub domain: Vec<String>,
+}
+
+/// Reads `config.json` from the pool folder; a missing file is empty, an
+/// invalid one is an error naming the file.
+pub fn load_config_file(pool_dir: &Path) -> Result<ConfigFile> {
+    let path = pool_dir.join(CONFIG_FILE);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Everything the hooks and commands need to know about their settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `CLAUDE_INSTANCE`, if set.
+    pub instance: Option<String>,
+    /// Domain keywords of this instance; empty sees everything.
+    pub domain: Vec<String>,
+    /// Role from `config.json`.
+    pub role: Option<String>,
+    /// Lifetime of entries without their own TTL, in seconds.
+    pub ttl: u64,
+    /// Minimum relevance to show another instance's entry.
+    pub relevance_min: f64,
+    /// Compact session-start output.
+    pub compact: bool,
+    /// Append the reminder of how to write a block.
+    pub reminder: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            instance: None,
+            domain: Vec::new(),
+            role: None,
+            ttl: DEFAULT_TTL,
+            relevance_min: DEFAULT_RELEVANCE_MIN,
+            compact: true,
+            reminder: true,
+        }
+    }
+}
+
+/// A variable lookup, so tests can pass a map instead of the process environment.
+pub trait Env {
+    /// The value of `key`, if set and not empty.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<&str, &str> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key)
+            .map(|v| v.to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl Settings {
+    /// Builds settings from the environment and `config.json`. Bad values
+    /// fall back to defaults; the returned warnings say which.
+    pub fn from_env(env: &dyn Env, config: &ConfigFile) -> (Settings, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut s = Settings {
+            instance: env.get("CLAUDE_INSTANCE").map(|v| v.trim().to_string()),
+            ..Settings::default()
+        };
+        if let Some(v) = env.get("POOL_TTL") {
+            match parse_duration(&v) {
+                Some(t) if t > 0 => s.ttl = t.min(MAX_TTL),
+                _ => warnings.push(format!("POOL_TTL={v:?} is not a duration; using 1h")),
+            }
+        }
+        if let Some(v) = env.get("POOL_RELEVANCE_MIN") {
+            match v.trim().parse::<f64>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => s.relevance_min = x,
+                _ => warnings.push(format!(
+                    "POOL_RELEVANCE_MIN={v:?} is not in 0..1; using 0.3"
+                )),
+            }
+        }
+        s.compact = env.get("POOL_COMPACT").is_none_or(|v| !is_off(&v));
+        s.reminder = env.get("POOL_REMINDER").is_none_or(|v| !is_off(&v));
+        if let Some(me) = s.instance.as_deref() {
+            let inst = config.instances.get(me);
+            s.role = inst.and_then(|i| i.role.clone());
+            s.domain = match env.get("CLAUDE_INSTANCE_DOMAIN") {
+                Some(v) => split_keywords(&v),
+                None => inst
+                    .map(|i| i.domain.clone())
+                    .filter(|d| !d.is_empty())
+                    .or_else(|| config.domains.get(me).cloned())
+                    .unwrap_or_default(),
+            };
+        } else if let Some(v) = env.get("CLAUDE_INSTANCE_DOMAIN") {
+            s.domain = split_keywords(&v);
+        }
+        s.domain.retain(|k| !k.trim().is_empty());
+        (s, warnings)
+    }
+}
+
+fn is_off(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "0" | "false" | "no" | "off"
+    )
+}
+
+fn split_keywords(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_and_config() {
+        let cfg: ConfigFile = serde_json::from_str(
+            r#"{"domains": {"A": ["pipeline", "orchestration"]}, "instances": {"B": {"role": "builder", "domain": ["auth"]}}}"#,
+        )
+        .unwrap();
+        let env: BTreeMap<&str, &str> = [
+            ("CLAUDE_INSTANCE", "A"),
+            ("POOL_TTL", "2h"),
+            ("POOL_COMPACT", "0"),
+        ]
+        .into();
+        let (s, w) = Settings::from_env(&env, &cfg);
+        assert!(w.is_empty());
+        assert_eq!(s.domain, ["pipeline", "orchestration"]);
+        assert_eq!(s.ttl, 7200);
+        assert!(!s.compact && s.reminder);
+        let env: BTreeMap<&str, &str> = [
+            ("CLAUDE_INSTANCE", "B"),
+            ("POOL_TTL", "later"),
+            ("POOL_RELEVANCE_MIN", "7"),
+        ]
+        .into();
+        let (s, w) = Settings::from_env(&env, &cfg);
+        assert_eq!(s.role.as_deref(), Some("builder"));
+        assert_eq!(s.domain, ["auth"]);
+        assert_eq!(s.ttl, DEFAULT_TTL);
+        assert_eq!(w.len(), 2);
+        let env: BTreeMap<&str, &str> = [
+            ("CLAUDE_INSTANCE", "B"),
+            ("CLAUDE_INSTANCE_DOMAIN", "edge, npu,"),
+        ]
+        .into();
+        assert_eq!(Settings::from_env(&env, &cfg).0.domain, ["edge", "npu"]);
+    }
+}

@@ -1,0 +1,446 @@
+//! The pool entry: its stored schema, deterministic ids, actions, and the
+//! duration syntax (`30m`, `4h`, `7d`) shared by TTLs and `--since`.
+//!
+//! The schema is a superset of what the original Python hooks wrote, so their
+//! pools stay readable: `id`, `timestamp` (epoch seconds; ISO-8601 strings are
+//! accepted on read), `source_instance`, `session_id`, `action`, `topic`,
+//! `summary`, `affects`, `blocks`, `ttl`, plus `cwd` and optional fields.
+//! Readers ignore unknown fields.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Longest stored topic, in characters.
+pub const MAX_TOPIC: usize = 300;
+/// Longest stored summary, in characters.
+pub const MAX_SUMMARY: usize = 4000;
+/// Longest stored `affects`, `blocks` and other short fields, in characters.
+pub const MAX_SHORT: usize = 2000;
+
+/// One line of `instance_state.jsonl`. Strings borrow from the line they were
+/// read from when they can.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Entry<'a> {
+    /// Deterministic for extracted blocks (see [`block_entry_id`]), random for posts.
+    #[serde(default, borrow)]
+    pub id: Cow<'a, str>,
+    /// Epoch seconds when the entry was written.
+    #[serde(default, deserialize_with = "de_timestamp")]
+    pub timestamp: i64,
+    /// The instance that wrote it (`CLAUDE_INSTANCE`).
+    #[serde(default, borrow)]
+    pub source_instance: Cow<'a, str>,
+    /// The Claude Code session it came from (empty for terminal posts).
+    #[serde(default, borrow)]
+    pub session_id: Cow<'a, str>,
+    /// One of [`ACTIONS`].
+    #[serde(default, borrow)]
+    pub action: Cow<'a, str>,
+    /// One-line subject.
+    #[serde(default, borrow)]
+    pub topic: Cow<'a, str>,
+    /// Free text.
+    #[serde(default, borrow)]
+    pub summary: Cow<'a, str>,
+    /// Paths or areas touched, comma-separated.
+    #[serde(default, borrow, deserialize_with = "de_stringish")]
+    pub affects: Cow<'a, str>,
+    /// What this unblocks for others.
+    #[serde(default, borrow, deserialize_with = "de_stringish")]
+    pub blocks: Cow<'a, str>,
+    /// Per-entry lifetime in seconds; absent means the reader's `POOL_TTL`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_ttl"
+    )]
+    pub ttl: Option<u64>,
+    /// Working directory of the session that wrote it.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub cwd: Cow<'a, str>,
+    /// Host name of the machine that wrote it.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub host: Cow<'a, str>,
+    /// Instance this entry is addressed to (a handoff); empty is broadcast.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub to: Cow<'a, str>,
+    /// Id of an entry this one answers or releases.
+    #[serde(default, rename = "ref", borrow, skip_serializing_if = "str::is_empty")]
+    pub reference: Cow<'a, str>,
+    /// `critical` reaches every instance whatever its relevance.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub priority: Cow<'a, str>,
+    /// Where the entry came from: `transcript`, `last_message` or `post`.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub origin: Cow<'a, str>,
+}
+
+impl Entry<'_> {
+    /// Copies every borrowed string so the entry outlives its line.
+    pub fn into_owned(self) -> Entry<'static> {
+        fn o(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        Entry {
+            id: o(self.id),
+            timestamp: self.timestamp,
+            source_instance: o(self.source_instance),
+            session_id: o(self.session_id),
+            action: o(self.action),
+            topic: o(self.topic),
+            summary: o(self.summary),
+            affects: o(self.affects),
+            blocks: o(self.blocks),
+            ttl: self.ttl,
+            cwd: o(self.cwd),
+            host: o(self.host),
+            to: o(self.to),
+            reference: o(self.reference),
+            priority: o(self.priority),
+            origin: o(self.origin),
+        }
+    }
+
+    /// The entry's lifetime in seconds: its own `ttl`, else `default_ttl`.
+    pub fn ttl_or(&self, default_ttl: u64) -> u64 {
+        self.ttl.unwrap_or(default_ttl)
+    }
+
+    /// Whether the entry is still live at `now`.
+    pub fn is_live(&self, now: i64, default_ttl: u64) -> bool {
+        let ttl = i64::try_from(self.ttl_or(default_ttl)).unwrap_or(i64::MAX);
+        self.timestamp.saturating_add(ttl) > now
+    }
+
+    /// Serialises the entry as one JSON line, newline included.
+    pub fn to_line(&self) -> String {
+        // Serialising a struct of strings and integers cannot fail.
+        let mut s = serde_json::to_string(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Parses one stored line; `None` for a line that is not an entry.
+    pub fn parse(line: &[u8]) -> Option<Entry<'_>> {
+        let line = trim_line(line);
+        if line.first() != Some(&b'{') {
+            return None;
+        }
+        serde_json::from_slice(line).ok()
+    }
+}
+
+/// Strips a trailing `\n` / `\r\n` and surrounding spaces.
+pub fn trim_line(line: &[u8]) -> &[u8] {
+    line.trim_ascii()
+}
+
+/// The actions an entry can carry. The first four are the design's core;
+/// the rest serve claims, handoffs and durable knowledge.
+pub const ACTIONS: &[&str] = &[
+    "completed",
+    "blocked",
+    "claimed",
+    "signaling",
+    "released",
+    "learned",
+    "decided",
+    "question",
+    "proposal",
+];
+
+/// Maps what the assistant wrote after `ACTION:` to one of [`ACTIONS`].
+/// Returns the action and whether the input was recognised; unknown words
+/// become `signaling` (the caller logs them).
+pub fn normalize_action(raw: &str) -> (&'static str, bool) {
+    let word = raw
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_ascii_lowercase()
+        .replace([' ', '_'], "-");
+    let action = match word.as_str() {
+        "completed" | "complete" | "done" | "finished" | "finish" | "fixed" | "shipped"
+        | "resolved" | "merged" | "implemented" => "completed",
+        "blocked" | "block" | "blocking" | "stuck" | "waiting" | "waiting-on" => "blocked",
+        "claimed" | "claim" | "claiming" | "taking" | "started" | "starting" | "working"
+        | "working-on" | "in-progress" | "wip" | "reserved" | "locking" | "locked" => "claimed",
+        "signaling" | "signalling" | "signal" | "signaled" | "signalled" | "info" | "note"
+        | "fyi" | "update" | "discovered" | "discovery" | "found" | "notice" => "signaling",
+        "released" | "release" | "releasing" | "unclaimed" | "unclaim" | "abandoned" => "released",
+        "learned" | "learnt" | "learn" | "lesson" | "pattern" => "learned",
+        "decided" | "decision" | "decide" => "decided",
+        "question" | "ask" | "asked" | "asking" => "question",
+        "proposal" | "propose" | "proposed" | "proposing" | "suggestion" => "proposal",
+        _ => return ("signaling", false),
+    };
+    (action, true)
+}
+
+/// Parses a duration: a number with an optional unit `s`, `m`, `h`, `d` or `w`
+/// (`90`, `30m`, `4h`, `2d`); words like `4 hours` work too. `None` when it is
+/// not a duration.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Formats an age in seconds the way people say it: `42s`, `5m`, `3h`, `2d`.
+pub fn format_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// The id of an entry extracted from a `pool` block.
+///
+/// It is a hash of (turn anchor, block content hash, ordinal), so the same
+/// block seen again from any source maps to the same id and is appended once:
+/// - the *turn anchor* is the `promptId` Claude Code stamps on every line of a
+///   turn (also in the Stop hook's `prompt_id`), or on older versions the uuid
+///   of the user line that opened the turn. Both survive resume and fork
+///   (forks copy lines with their uuids and prompt ids), and neither depends on
+///   whether the block was read from `last_assistant_message` or the file;
+/// - the *content hash* covers the block body, so a different block is a
+///   different entry;
+/// - the *ordinal* counts earlier identical blocks in the same turn, so writing
+///   the same block again in a later message of the turn, or in a later turn
+///   (new anchor), is a new entry.
+///
+/// The digest is printed as a UUID (version 8, "custom") so ids look like the
+/// uuid4 ids the original hooks wrote.
+pub fn block_entry_id(anchor: &str, block_hash: &str, ordinal: u32) -> String {
+    let mut h = Sha256::new();
+    h.update(b"claude-pool/entry/v1\0");
+    h.update(anchor.as_bytes());
+    h.update(b"\0");
+    h.update(block_hash.as_bytes());
+    h.update(b"\0");
+    h.update(ordinal.to_le_bytes());
+    uuid8(&h.finalize())
+}
+
+/// A fresh id for an entry posted by hand: a hash of the clock, the process
+/// and a counter, printed as a UUID.
+pub fn random_entry_id(seed: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = Sha256::new();
+    h.update(b"claude-pool/post/v1\0");
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(seed.as_bytes());
+    uuid8(&h.finalize())
+}
+
+/// The hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn uuid8(digest: &[u8]) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Truncates `s` to at most `max` characters, adding `…` when it cut.
+pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((i, _)) => {
+            let cut = s[..i].char_indices().last().map(|(j, _)| j).unwrap_or(0);
+            Cow::Owned(format!("{}…", &s[..cut]))
+        }
+    }
+}
+
+/// Epoch seconds from an ISO-8601 / RFC 3339 timestamp.
+pub fn parse_iso(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp())
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc().timestamp())
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TsRepr<'a> {
+    Int(i64),
+    Float(f64),
+    #[serde(borrow)]
+    Str(Cow<'a, str>),
+}
+
+fn de_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(match Option::<TsRepr<'de>>::deserialize(d)? {
+        Some(TsRepr::Int(i)) => i,
+        Some(TsRepr::Float(f)) if f.is_finite() => f as i64,
+        Some(TsRepr::Str(s)) => parse_iso(&s)
+            .or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64))
+            .unwrap_or(0),
+        _ => 0,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TtlRepr<'a> {
+    Int(u64),
+    Float(f64),
+    #[serde(borrow)]
+    Str(Cow<'a, str>),
+}
+
+fn de_ttl<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<TtlRepr<'de>>::deserialize(d)? {
+        Some(TtlRepr::Int(i)) => Some(i),
+        Some(TtlRepr::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
+        Some(TtlRepr::Str(s)) => parse_duration(&s),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stringish<'a> {
+    #[serde(borrow)]
+    Str(Cow<'a, str>),
+    List(Vec<String>),
+    Other(serde::de::IgnoredAny),
+}
+
+fn de_stringish<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    Ok(match Option::<Stringish<'de>>::deserialize(d)? {
+        Some(Stringish::Str(s)) => s,
+        Some(Stringish::List(v)) => Cow::Owned(v.join(", ")),
+        _ => Cow::Borrowed(""),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_python_era_entries() {
+        let line = br#"{"id": "x", "timestamp": 1700000000, "source_instance": "A", "session_id": "abcd1234", "action": "completed", "topic": "T", "summary": "S", "relevance": {"A": 0.5}, "affects": "a.py", "blocks": "", "ttl": 3600}"#;
+        let e = Entry::parse(line).unwrap();
+        assert_eq!(e.timestamp, 1_700_000_000);
+        assert_eq!(e.ttl, Some(3600));
+        assert_eq!(e.topic, "T");
+    }
+
+    #[test]
+    fn accepts_iso_timestamps_and_list_affects() {
+        let line = br#"{"timestamp":"2026-11-20T10:00:00Z","affects":["a","b"],"ttl":"4h"}"#;
+        let e = Entry::parse(line).unwrap();
+        assert_eq!(e.timestamp, 1_795_168_800);
+        assert_eq!(e.affects, "a, b");
+        assert_eq!(e.ttl, Some(4 * 3600));
+    }
+
+    #[test]
+    fn rejects_non_entries() {
+        assert!(Entry::parse(b"{\"id\": 1").is_none());
+        assert!(Entry::parse(b"hello").is_none());
+        assert!(Entry::parse(b"").is_none());
+    }
+
+    #[test]
+    fn round_trips() {
+        let e = Entry {
+            id: "i".into(),
+            timestamp: 5,
+            source_instance: "A".into(),
+            topic: "t \"q\"\n".into(),
+            ttl: Some(60),
+            ..Entry::default()
+        };
+        let line = e.to_line();
+        assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+        assert_eq!(Entry::parse(line.as_bytes()).unwrap(), e);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("4h"), Some(14_400));
+        assert_eq!(parse_duration("2 days"), Some(172_800));
+        assert_eq!(parse_duration("1w"), Some(604_800));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn actions_map_synonyms() {
+        assert_eq!(normalize_action("Done"), ("completed", true));
+        assert_eq!(normalize_action(" claim "), ("claimed", true));
+        assert_eq!(normalize_action("in progress"), ("claimed", true));
+        assert_eq!(normalize_action("BLOCKED"), ("blocked", true));
+        assert_eq!(normalize_action("dancing"), ("signaling", false));
+    }
+
+    #[test]
+    fn ids_are_deterministic_and_distinct() {
+        let a = block_entry_id("p:1", "h", 0);
+        assert_eq!(a, block_entry_id("p:1", "h", 0));
+        assert_ne!(a, block_entry_id("p:1", "h", 1));
+        assert_ne!(a, block_entry_id("p:2", "h", 0));
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8");
+        assert_ne!(random_entry_id("x"), random_entry_id("x"));
+    }
+
+    #[test]
+    fn truncation_is_char_safe() {
+        assert_eq!(truncate_chars("héllo", 10), "héllo");
+        assert_eq!(truncate_chars("héllo", 3), "hé…");
+    }
+}

@@ -1,0 +1,431 @@
+//! How bytes reach disk and come back: private folders and files, atomic
+//! whole-file rewrites, locked appends of whole lines, reading lines backwards
+//! from the end of a file, and the bounded error log.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Size of one backwards read, in bytes.
+pub const REV_CHUNK: usize = 64 * 1024;
+/// Longest line the backwards reader returns, in bytes; longer lines are skipped.
+pub const MAX_LINE: usize = 1024 * 1024;
+/// Size at which `errors.log` is rotated to `errors.log.1`, in bytes.
+pub const ERROR_LOG_MAX: u64 = 256 * 1024;
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Creates `dir` (and parents) with mode 0700 if missing, then checks that it
+/// is a folder owned by this user and not writable by others.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        // The mode passed to mkdir is filtered by the umask; set it exactly.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    check_safe(dir, true)
+}
+
+/// Refuses a path that is not of the expected kind, is owned by another user,
+/// or is writable by others.
+pub fn check_safe(path: &Path, want_dir: bool) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    let unsafe_ = |reason: &str| Error::Unsafe {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if meta.file_type().is_symlink() {
+        // A symlinked pool folder is a legitimate setup; check its target.
+        let target = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if want_dir && !target.is_dir() {
+            return Err(unsafe_("is not a folder"));
+        }
+        if !want_dir {
+            return Err(unsafe_("is a symbolic link; refusing to write through it"));
+        }
+        return check_owner_mode(&target, path);
+    }
+    if want_dir && !meta.is_dir() {
+        return Err(unsafe_("is not a folder"));
+    }
+    if !want_dir && !meta.is_file() {
+        return Err(unsafe_("is not a regular file"));
+    }
+    check_owner_mode(&meta, path)
+}
+
+fn check_owner_mode(meta: &std::fs::Metadata, path: &Path) -> Result<()> {
+    let me = euid();
+    if meta.uid() != me && me != 0 {
+        return Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
+        });
+    }
+    if meta.mode() & 0o002 != 0 {
+        return Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "is writable by others; run chmod o-w on it".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens `path` for appending, creating it with mode 0600. Refuses symlinks.
+pub fn open_append(path: &Path) -> Result<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "is not a regular file".into(),
+        });
+    }
+    check_owner_mode(&meta, path)?;
+    if meta.len() == 0 && meta.mode() & 0o777 != 0o600 {
+        // Freshly created under an unusual umask: make it exactly 0600.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(f)
+}
+
+/// An exclusively locked append handle on a log file. The lock is released
+/// when the value is dropped.
+pub struct LockedLog {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockedLog {
+    /// Opens and exclusively locks `path`. If the file was replaced (an
+    /// archive rewrite renamed a new file into place) while we waited for the
+    /// lock, it reopens the new one, so nothing is written to a dead inode.
+    pub fn open(path: &Path) -> Result<Self> {
+        for _ in 0..16 {
+            let file = open_append(path)?;
+            file.lock().map_err(|e| Error::io(path, e))?;
+            let fd_ino = file.metadata().map_err(|e| Error::io(path, e))?.ino();
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.ino() == fd_ino => {
+                    return Ok(LockedLog {
+                        file,
+                        path: path.to_path_buf(),
+                    });
+                }
+                _ => continue,
+            }
+        }
+        Err(Error::io(
+            path,
+            io::Error::other("the file kept being replaced while waiting for its lock"),
+        ))
+    }
+
+    /// The locked file, for reading under the lock.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Appends whole lines in one write. If the file does not end with a
+    /// newline (a writer died mid-line), a newline is written first so the
+    /// torn line cannot swallow this one.
+    pub fn append(&mut self, lines: &[u8]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        let mut buf = Vec::with_capacity(lines.len() + 1);
+        if len > 0 && !ends_with_newline(&self.file, len).map_err(|e| Error::io(&self.path, e))? {
+            buf.push(b'\n');
+        }
+        buf.extend_from_slice(lines);
+        if buf.last() != Some(&b'\n') {
+            buf.push(b'\n');
+        }
+        (&self.file)
+            .write_all(&buf)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Flushes the file's data to disk.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+fn ends_with_newline(f: &File, len: u64) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, len - 1)?;
+    Ok(b[0] == b'\n')
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync,
+/// rename over the target, fsync of the folder. The temp file is removed on
+/// failure. The new file gets `mode`.
+pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Reads a file's lines from the end towards the start, in chunks, holding at
+/// most one line (bounded by [`MAX_LINE`]) plus one chunk in memory.
+pub struct RevLines<R> {
+    r: R,
+    /// File offset of `buf[0]`.
+    pos: u64,
+    buf: Vec<u8>,
+    /// Bytes of `buf` not yet returned; `buf[..end]` ends at a line boundary.
+    end: usize,
+    /// Inside an over-long line whose start has not been reached yet.
+    skipping: bool,
+    /// Lines longer than [`MAX_LINE`] that were skipped.
+    pub overlong: u64,
+}
+
+impl<R: Read + Seek> RevLines<R> {
+    /// Starts reading backwards from byte offset `end` of `r` (usually its
+    /// length). A final line without a newline is returned like the others.
+    pub fn new(r: R, end: u64) -> Self {
+        RevLines {
+            r,
+            pos: end,
+            buf: Vec::new(),
+            end: 0,
+            skipping: false,
+            overlong: 0,
+        }
+    }
+
+    /// The next line towards the start of the file, without its newline,
+    /// with the offset where it starts; `None` at the start of the file.
+    pub fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        loop {
+            let content_end = if self.end > 0 && self.buf[self.end - 1] == b'\n' {
+                self.end - 1
+            } else {
+                self.end
+            };
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf[..content_end]) {
+                self.end = i + 1;
+                if self.skipping || content_end - (i + 1) > MAX_LINE {
+                    self.skipping = false;
+                    self.overlong += 1;
+                    continue;
+                }
+                let off = self.pos + i as u64 + 1;
+                return Ok(Some((off, &self.buf[i + 1..content_end])));
+            }
+            if self.pos == 0 {
+                if self.end == 0 {
+                    return Ok(None);
+                }
+                self.end = 0;
+                if self.skipping || content_end > MAX_LINE {
+                    self.skipping = false;
+                    self.overlong += 1;
+                    return Ok(None);
+                }
+                return Ok(Some((0, &self.buf[..content_end])));
+            }
+            if content_end > MAX_LINE {
+                // Drop what we hold of this line and skip to its start.
+                self.skipping = true;
+                self.end = 0;
+            }
+            let n = REV_CHUNK.min(self.pos as usize);
+            let start = self.pos - n as u64;
+            let mut chunk = vec![0u8; n + self.end];
+            self.r.seek(SeekFrom::Start(start))?;
+            self.r.read_exact(&mut chunk[..n])?;
+            chunk[n..].copy_from_slice(&self.buf[..self.end]);
+            self.buf = chunk;
+            self.end += n;
+            self.pos = start;
+        }
+    }
+}
+
+/// Appends one line to the bounded error log in `dir`, rotating it to
+/// `errors.log.1` past [`ERROR_LOG_MAX`]. Never fails: a hook has nowhere
+/// else to report.
+pub fn log_error(dir: &Path, program: &str, message: &str) {
+    let path = dir.join(crate::paths::ERROR_LOG);
+    if std::fs::metadata(&path)
+        .map(|m| m.len() > ERROR_LOG_MAX)
+        .unwrap_or(false)
+    {
+        let _ = std::fs::rename(&path, dir.join("errors.log.1"));
+    }
+    let one_line: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(2000)
+        .collect();
+    let line = format!(
+        "{} {program}: {one_line}\n",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    if let Ok(mut f) = open_append(&path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn rev(data: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut r = RevLines::new(Cursor::new(data.to_vec()), data.len() as u64);
+        let mut out = Vec::new();
+        while let Some((o, l)) = r.next_line().unwrap() {
+            out.push((o, l.to_vec()));
+        }
+        out
+    }
+
+    #[test]
+    fn reads_lines_backwards() {
+        assert_eq!(
+            rev(b"a\nbb\nccc\n"),
+            vec![
+                (5, b"ccc".to_vec()),
+                (2, b"bb".to_vec()),
+                (0, b"a".to_vec())
+            ]
+        );
+        assert_eq!(rev(b"a\nb"), vec![(2, b"b".to_vec()), (0, b"a".to_vec())]);
+        assert!(rev(b"").is_empty());
+        assert_eq!(rev(b"\n\n"), vec![(1, vec![]), (0, vec![])]);
+    }
+
+    #[test]
+    fn lines_across_chunks() {
+        let mut data = Vec::new();
+        for i in 0..20_000 {
+            data.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 50)).as_bytes());
+        }
+        let got = rev(&data);
+        assert_eq!(got.len(), 20_000);
+        assert_eq!(
+            got[0].1,
+            format!("line 19999 {}", "x".repeat(19_999 % 50)).as_bytes()
+        );
+        let last = &got[19_999];
+        assert_eq!(last.0, 0);
+        for (o, l) in &got {
+            assert_eq!(&data[*o as usize..*o as usize + l.len()], &l[..]);
+        }
+    }
+
+    #[test]
+    fn skips_overlong_lines() {
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        data.extend_from_slice(b"\nlast\n");
+        let mut r = RevLines::new(Cursor::new(data.clone()), data.len() as u64);
+        let mut got = Vec::new();
+        while let Some((_, l)) = r.next_line().unwrap() {
+            got.push(l.to_vec());
+        }
+        assert!(
+            got == vec![b"last".to_vec(), b"first".to_vec()],
+            "got {} lines",
+            got.len()
+        );
+        assert_eq!(r.overlong, 1);
+    }
+
+    #[test]
+    fn append_repairs_a_torn_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("log");
+        std::fs::write(&p, b"{\"a\":1}\n{\"torn\":").unwrap();
+        let mut l = LockedLog::open(&p).unwrap();
+        l.append(b"{\"b\":2}\n").unwrap();
+        drop(l);
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b"{\"a\":1}\n{\"torn\":\n{\"b\":2}\n"
+        );
+    }
+
+    #[test]
+    fn private_modes_whatever_the_umask() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("pool");
+        ensure_private_dir(&d).unwrap();
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        let f = d.join("f");
+        drop(open_append(&f).unwrap());
+        assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        atomic_write(&d.join("g"), b"x", 0o600).unwrap();
+        assert_eq!(
+            std::fs::metadata(d.join("g")).unwrap().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn refuses_world_writable_and_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("pool");
+        ensure_private_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(ensure_private_dir(&d), Err(Error::Unsafe { .. })));
+        let target = tmp.path().join("t");
+        std::fs::write(&target, b"").unwrap();
+        std::os::unix::fs::symlink(&target, tmp.path().join("link")).unwrap();
+        assert!(open_append(&tmp.path().join("link")).is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! claude-pool: Claude Code hooks that let parallel sessions ("instances")
+//! share what each completed, claimed, is blocked on or discovered.
+//!
+//! The Stop hook moves fenced `pool` blocks from the assistant's text into an
+//! append-only log exactly once; the SessionStart hook shows each new session
+//! the recent, relevant part of that log; `pool-query` shows it in a terminal.
+//! The binaries in `src/bin` are thin shims over [`cmd`].
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
+
+pub mod block;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod cursor;
+pub mod entry;
+pub mod error;
+pub mod extract;
+pub mod fsio;
+pub mod hook;
+pub mod paths;
+pub mod relevance;
+pub mod render;
+pub mod store;
+pub mod transcript;
+
+pub use error::{Error, Result};
+
+/// Entry point of the `pool` umbrella command.
+pub fn pool_main() -> i32 {
+    use clap::Parser;
+    let cli = cli::PoolCli::parse();
+    match cli.command {
+        cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
+        cli::PoolCommand::Post(args) => cmd::post::run(&args),
+        cli::PoolCommand::Stop => cmd::hooks::stop_main(),
+        cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
+    }
+}
+
+/// Entry point of `pool-query`.
+pub fn query_main() -> i32 {
+    use clap::Parser;
+    let cli = cli::QueryCli::parse();
+    cmd::query::run("pool-query", &cli.args)
+}

@@ -1,0 +1,160 @@
+//! Where files live: the pool folder and the names of the files in it, and
+//! turning untrusted names (session ids, instance names) into safe file names.
+
+use std::path::{Path, PathBuf};
+
+use crate::entry::sha256_hex;
+use crate::error::{Error, Result};
+
+/// The shared log.
+pub const LOG_FILE: &str = "instance_state.jsonl";
+/// The bounded error log.
+pub const ERROR_LOG: &str = "errors.log";
+/// Per-instance configuration (domains, roles).
+pub const CONFIG_FILE: &str = "config.json";
+/// Index of entries whose TTL outlives the default scan horizon.
+pub const LONG_TTL_INDEX: &str = "long_ttl.idx";
+/// Folder of per-session extraction cursors.
+pub const SESSIONS_DIR: &str = "sessions";
+
+/// The environment the pool location depends on, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Locator {
+    /// `$POOL_DIR`.
+    pub pool_dir: Option<PathBuf>,
+    /// `$CLAUDE_PROJECT_DIR`, or the hook's `cwd`.
+    pub project_dirs: Vec<PathBuf>,
+    /// `$CLAUDE_CONFIG_DIR`.
+    pub claude_config_dir: Option<PathBuf>,
+    /// The user's home folder.
+    pub home: Option<PathBuf>,
+}
+
+impl Locator {
+    /// Reads `POOL_DIR`, `CLAUDE_PROJECT_DIR`, `CLAUDE_CONFIG_DIR` and the home
+    /// folder; `cwd` is the hook's working directory when there is one.
+    pub fn from_env(cwd: Option<&Path>) -> Self {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let mut project_dirs: Vec<PathBuf> = var("CLAUDE_PROJECT_DIR").into_iter().collect();
+        match cwd {
+            Some(c) => project_dirs.push(c.to_path_buf()),
+            None => project_dirs.extend(std::env::current_dir().ok()),
+        }
+        Locator {
+            pool_dir: var("POOL_DIR"),
+            project_dirs,
+            claude_config_dir: var("CLAUDE_CONFIG_DIR"),
+            home: dirs::home_dir(),
+        }
+    }
+
+    /// The pool folder: `$POOL_DIR`; else `<project>/.claude/pool/` when that
+    /// folder already exists; else `$CLAUDE_CONFIG_DIR/pool/`; else
+    /// `~/.claude/pool/`. Fails only when none of these can be formed.
+    pub fn pool_dir(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.pool_dir {
+            return Ok(absolute(p));
+        }
+        for proj in &self.project_dirs {
+            let p = proj.join(".claude").join("pool");
+            if p.is_dir() {
+                return Ok(absolute(&p));
+            }
+        }
+        if let Some(c) = &self.claude_config_dir {
+            return Ok(absolute(&c.join("pool")));
+        }
+        self.home
+            .as_ref()
+            .map(|h| h.join(".claude").join("pool"))
+            .ok_or(Error::NoHome)
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Longest instance name accepted, in bytes.
+pub const MAX_INSTANCE_LEN: usize = 64;
+
+/// Checks an instance name: 1–64 characters of letters, digits, `-`, `_`, `.`,
+/// not starting with `.`. Returns the reason when it is refused.
+pub fn validate_instance(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("instance name is empty".into());
+    }
+    if name.len() > MAX_INSTANCE_LEN {
+        return Err(format!(
+            "instance name is longer than {MAX_INSTANCE_LEN} bytes"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!("instance name {name:?} starts with '.'"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!("instance name {name:?} contains {c:?}"));
+    }
+    Ok(())
+}
+
+/// A file name for an untrusted key (a session id): a hash, so no traversal,
+/// separator or length problem can reach the file system.
+pub fn safe_file_stem(untrusted: &str) -> String {
+    sha256_hex(untrusted.as_bytes())[..32].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence() {
+        let tmp = tempfile::tempdir().unwrap();
+        let proj = tmp.path().join("proj");
+        let mut loc = Locator {
+            pool_dir: None,
+            project_dirs: vec![proj.clone()],
+            claude_config_dir: Some(tmp.path().join("cfg")),
+            home: Some(tmp.path().join("home")),
+        };
+        assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("cfg/pool"));
+        std::fs::create_dir_all(proj.join(".claude/pool")).unwrap();
+        assert_eq!(loc.pool_dir().unwrap(), proj.join(".claude/pool"));
+        loc.pool_dir = Some(tmp.path().join("explicit"));
+        assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("explicit"));
+        let loc = Locator {
+            home: Some(tmp.path().join("home")),
+            ..Locator::default()
+        };
+        assert_eq!(
+            loc.pool_dir().unwrap(),
+            tmp.path().join("home/.claude/pool")
+        );
+    }
+
+    #[test]
+    fn instance_names() {
+        assert!(validate_instance("LEGION").is_ok());
+        assert!(validate_instance("dev-2.b_x").is_ok());
+        assert!(validate_instance("").is_err());
+        assert!(validate_instance("../x").is_err());
+        assert!(validate_instance("a/b").is_err());
+        assert!(validate_instance(".hidden").is_err());
+        assert!(validate_instance(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn safe_stems() {
+        let s = safe_file_stem("../../etc/passwd");
+        assert_eq!(s.len(), 32);
+        assert!(s.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

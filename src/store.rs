@@ -1,0 +1,443 @@
+//! The pool store: appending entries exactly once, and reading the recent end
+//! of the log without touching the rest.
+//!
+//! The log is append-only. Readers walk it backwards from the end and stop at
+//! the oldest timestamp they need (minus [`ORDER_SLACK`] for entries written
+//! slightly out of order), so their cost follows the recent window, not the
+//! file's size. Entries whose TTL is longer than [`DEFAULT_TTL`] are also
+//! listed in a small side index (`long_ttl.idx`: `timestamp expires offset id`
+//! per line) so a reader that scans only the default window still finds them.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+use crate::fsio::{self, LockedLog, RevLines};
+use crate::paths;
+
+/// TTL of an entry that names none and of the reader's default window, in seconds.
+pub const DEFAULT_TTL: u64 = 3600;
+/// Longest TTL an entry may carry, in seconds (30 days); longer is clamped.
+pub const MAX_TTL: u64 = 30 * 86_400;
+/// How far out of timestamp order entries may be written, in seconds.
+pub const ORDER_SLACK: i64 = 600;
+
+/// What a scan saw besides the entries it handed out.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that were not entries (torn, corrupt, over-long).
+    pub bad: u64,
+    /// Bytes read from the end of the log.
+    pub bytes: u64,
+    /// Offset of the oldest line reached.
+    pub low_offset: u64,
+}
+
+/// A pool folder.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    dir: PathBuf,
+}
+
+impl Pool {
+    /// Opens the pool in `dir`, creating the folder (0700) if needed.
+    /// Fails when the folder cannot be created or is unsafe.
+    pub fn open(dir: PathBuf) -> Result<Pool> {
+        fsio::ensure_private_dir(&dir)?;
+        Ok(Pool { dir })
+    }
+
+    /// Opens the pool for reading without creating anything.
+    pub fn open_readonly(dir: PathBuf) -> Pool {
+        Pool { dir }
+    }
+
+    /// The pool folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of `instance_state.jsonl`.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(paths::LOG_FILE)
+    }
+
+    fn long_index_path(&self) -> PathBuf {
+        self.dir.join(paths::LONG_TTL_INDEX)
+    }
+
+    /// Opens the log for reading; `None` when it does not exist yet.
+    pub fn open_log(&self) -> Result<Option<File>> {
+        let path = self.log_path();
+        match File::open(&path) {
+            Ok(f) => {
+                let meta = f.metadata().map_err(|e| Error::io(&path, e))?;
+                if meta.is_dir() {
+                    return Err(Error::Unsafe {
+                        path,
+                        reason: "is a folder, not the pool log".into(),
+                    });
+                }
+                Ok(Some(f))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Walks the log newest first, handing each entry (with its offset) to
+    /// `f`, until `f` breaks or an entry is older than `stop_before` minus
+    /// [`ORDER_SLACK`]. Entries between the two are still handed out; `f`
+    /// applies its own cut-off.
+    pub fn scan_back(
+        &self,
+        stop_before: Option<i64>,
+        mut f: impl FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        let Some(file) = self.open_log()? else {
+            return Ok(ScanStats::default());
+        };
+        let path = self.log_path();
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        scan_file_back(&file, len, stop_before, &mut f).map_err(|e| Error::io(&path, e))
+    }
+
+    /// Streams the entries a reader needs for a window of `horizon` seconds
+    /// before `now`, newest first: the end of the log back to the horizon,
+    /// then entries from the long-TTL index that are still live and older
+    /// than what the scan reached.
+    pub fn scan_recent(
+        &self,
+        now: i64,
+        horizon: u64,
+        mut f: impl FnMut(Entry<'_>) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        let stop = now.saturating_sub(i64::try_from(horizon).unwrap_or(i64::MAX));
+        let mut stopped = false;
+        let stats = self.scan_back(Some(stop), |_, _, e| {
+            let r = f(e);
+            stopped = r.is_break();
+            r
+        })?;
+        if stopped {
+            return Ok(stats);
+        }
+        for e in self.long_ttl_entries(now, stats.low_offset)? {
+            if f(e).is_break() {
+                break;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Live entries listed in the long-TTL index that start before `before`
+    /// (the offset a backwards scan reached), newest first.
+    fn long_ttl_entries(&self, now: i64, before: u64) -> Result<Vec<Entry<'static>>> {
+        let idx_path = self.long_index_path();
+        let idx = match File::open(&idx_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(idx_path, e)),
+        };
+        let Some(log) = self.open_log()? else {
+            return Ok(Vec::new());
+        };
+        let len = idx.metadata().map_err(|e| Error::io(&idx_path, e))?.len();
+        let oldest = now.saturating_sub(MAX_TTL as i64 + ORDER_SLACK);
+        let mut rev = RevLines::new(&idx, len);
+        let mut out = Vec::new();
+        while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&idx_path, e))? {
+            let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
+            let (Some(ts), Some(exp), Some(off), Some(id)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (Ok(ts), Ok(exp), Ok(off)) =
+                (ts.parse::<i64>(), exp.parse::<i64>(), off.parse::<u64>())
+            else {
+                continue;
+            };
+            if ts < oldest {
+                break;
+            }
+            if exp <= now || off >= before {
+                continue;
+            }
+            if let Some(raw) = read_line_at(&log, off).map_err(|e| Error::io(self.log_path(), e))?
+                && let Some(e) = Entry::parse(&raw)
+                && e.id == id
+            {
+                out.push(e.into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends entries whose ids are not in the log yet and returns those it
+    /// wrote. The check and the write happen under the log's exclusive lock,
+    /// so concurrent hooks cannot both append the same id. The check reads
+    /// back to `lookback_from` (epoch seconds, minus [`ORDER_SLACK`]): an
+    /// entry for a block cannot have been written before its turn began.
+    pub fn append_unique(
+        &self,
+        entries: Vec<Entry<'static>>,
+        lookback_from: i64,
+    ) -> Result<Vec<Entry<'static>>> {
+        if entries.is_empty() {
+            return Ok(entries);
+        }
+        let path = self.log_path();
+        let mut log = LockedLog::open(&path)?;
+        let len = log
+            .file()
+            .metadata()
+            .map_err(|e| Error::io(&path, e))?
+            .len();
+        let wanted: std::collections::HashSet<&str> =
+            entries.iter().map(|e| e.id.as_ref()).collect();
+        let mut present = std::collections::HashSet::new();
+        scan_file_back(log.file(), len, Some(lookback_from), &mut |_, raw, e| {
+            // Cheap check first: most lines carry none of the wanted ids.
+            if wanted.contains(e.id.as_ref()) {
+                present.insert(e.id.to_string());
+            }
+            let _ = raw;
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| Error::io(&path, e))?;
+        let mut seen_now = std::collections::HashSet::new();
+        let fresh: Vec<Entry<'static>> = entries
+            .into_iter()
+            .filter(|e| !present.contains(e.id.as_ref()) && seen_now.insert(e.id.to_string()))
+            .collect();
+        self.write_locked(&mut log, &fresh)?;
+        Ok(fresh)
+    }
+
+    /// Appends entries without a duplicate check (fresh random ids).
+    pub fn append(&self, entries: &[Entry<'_>]) -> Result<()> {
+        let mut log = LockedLog::open(&self.log_path())?;
+        self.write_locked(&mut log, entries)
+    }
+
+    fn write_locked(&self, log: &mut LockedLog, entries: &[Entry<'_>]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut buf = String::new();
+        let mut long = String::new();
+        let start = log.append_offset()?;
+        for e in entries {
+            let offset = start + buf.len() as u64;
+            let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
+            if ttl > DEFAULT_TTL {
+                let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
+                long.push_str(&format!("{} {exp} {offset} {}\n", e.timestamp, e.id));
+            }
+            buf.push_str(&e.to_line());
+        }
+        log.append(buf.as_bytes())?;
+        if !long.is_empty() {
+            let idx = self.long_index_path();
+            let mut f = fsio::open_append(&idx)?;
+            std::io::Write::write_all(&mut f, long.as_bytes()).map_err(|e| Error::io(idx, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the line starting at `off`, up to [`fsio::MAX_LINE`] bytes.
+fn read_line_at(f: &File, off: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let mut pos = off;
+    loop {
+        let n = f.read_at(&mut buf, pos)?;
+        if n == 0 {
+            return Ok((!out.is_empty()).then_some(out));
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            out.extend_from_slice(&buf[..i]);
+            return Ok(Some(out));
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > fsio::MAX_LINE {
+            return Ok(None);
+        }
+        pos += n as u64;
+    }
+}
+
+fn scan_file_back<R: Read + Seek>(
+    file: R,
+    len: u64,
+    stop_before: Option<i64>,
+    f: &mut dyn FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()>,
+) -> io::Result<ScanStats> {
+    let mut rev = RevLines::new(file, len);
+    let mut stats = ScanStats {
+        low_offset: len,
+        ..ScanStats::default()
+    };
+    let cutoff = stop_before.map(|s| s.saturating_sub(ORDER_SLACK));
+    while let Some((off, line)) = rev.next_line()? {
+        stats.lines += 1;
+        stats.bytes += line.len() as u64 + 1;
+        let Some(e) = Entry::parse(line) else {
+            if !line.trim_ascii().is_empty() {
+                stats.bad += 1;
+            }
+            stats.low_offset = off;
+            continue;
+        };
+        if let Some(c) = cutoff
+            && e.timestamp < c
+        {
+            break;
+        }
+        stats.low_offset = off;
+        if f(off, line, e).is_break() {
+            break;
+        }
+    }
+    stats.bad += rev.overlong;
+    Ok(stats)
+}
+
+impl LockedLog {
+    /// The offset the next appended line will start at (after a repair
+    /// newline, if one is needed).
+    pub fn append_offset(&self) -> Result<u64> {
+        let len = self
+            .file()
+            .metadata()
+            .map_err(|e| Error::Invalid(e.to_string()))?
+            .len();
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut b = [0u8; 1];
+        self.file()
+            .read_exact_at(&mut b, len - 1)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(if b[0] == b'\n' { len } else { len + 1 })
+    }
+}
+
+/// Reads every entry of a log file front to back (for tests and `gc`).
+pub fn read_all(path: &Path) -> Result<(Vec<Entry<'static>>, u64)> {
+    let mut s = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+            f.read_to_end(&mut s).map_err(|e| Error::io(path, e))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let mut bad = 0;
+    let mut out = Vec::new();
+    for line in s.split(|b| *b == b'\n') {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        match Entry::parse(line) {
+            Some(e) => out.push(e.into_owned()),
+            None => bad += 1,
+        }
+    }
+    Ok((out, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, ts: i64, ttl: Option<u64>) -> Entry<'static> {
+        Entry {
+            id: id.to_string().into(),
+            timestamp: ts,
+            source_instance: "A".into(),
+            action: "completed".into(),
+            topic: format!("topic {id}").into(),
+            ttl,
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn append_unique_writes_each_id_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let w = pool
+            .append_unique(
+                vec![
+                    entry("a", 100, None),
+                    entry("b", 100, None),
+                    entry("a", 100, None),
+                ],
+                100,
+            )
+            .unwrap();
+        assert_eq!(w.len(), 2);
+        let w = pool
+            .append_unique(vec![entry("a", 101, None), entry("c", 101, None)], 100)
+            .unwrap();
+        assert_eq!(w.iter().map(|e| e.id.as_ref()).collect::<Vec<_>>(), ["c"]);
+        let (all, bad) = read_all(&pool.log_path()).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(bad, 0);
+    }
+
+    #[test]
+    fn scan_recent_stops_at_the_horizon_and_finds_long_ttl_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 1_000_000;
+        pool.append(&[entry("old-long", now - 5 * 86_400, Some(7 * 86_400))])
+            .unwrap();
+        let filler: Vec<_> = (0..500)
+            .map(|i| entry(&format!("f{i}"), now - 3 * 86_400 + i, None))
+            .collect();
+        pool.append(&filler).unwrap();
+        pool.append(&[entry("new", now - 60, None)]).unwrap();
+        let mut ids = Vec::new();
+        let stats = pool
+            .scan_recent(now, DEFAULT_TTL, |e| {
+                ids.push(e.id.to_string());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(ids, ["new", "old-long"]);
+        assert!(stats.lines <= 3, "read {} lines", stats.lines);
+    }
+
+    #[test]
+    fn torn_lines_are_counted_and_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 10, None)]).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(pool.log_path())
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"id\":\"torn"))
+            .unwrap();
+        pool.append(&[entry("b", 11, None)]).unwrap();
+        let mut ids = Vec::new();
+        let stats = pool
+            .scan_back(None, |_, _, e| {
+                ids.push(e.id.to_string());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(ids, ["b", "a"]);
+        assert_eq!(stats.bad, 1);
+    }
+}
