@@ -24,7 +24,7 @@ pub const MAX_SHORT: usize = 2000;
 /// read from when they can.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entry<'a> {
-    /// Deterministic for extracted blocks (see [`block_entry_id`]), random for posts.
+    /// Deterministic for extracted blocks (see [`file_block_id`]), random for posts.
     #[serde(default, borrow)]
     pub id: Cow<'a, str>,
     /// Epoch seconds when the entry was written.
@@ -209,31 +209,57 @@ pub fn format_age(secs: i64) -> String {
     }
 }
 
-/// The id of an entry extracted from a `pool` block.
+/// The id of an entry for a `pool` block read from the transcript file.
 ///
-/// It is a hash of (turn anchor, block content hash, ordinal), so the same
-/// block seen again from any source maps to the same id and is appended once:
-/// - the *turn anchor* is the `promptId` Claude Code stamps on every line of a
-///   turn (also in the Stop hook's `prompt_id`), or on older versions the uuid
-///   of the user line that opened the turn. Both survive resume and fork
-///   (forks copy lines with their uuids and prompt ids), and neither depends on
-///   whether the block was read from `last_assistant_message` or the file;
-/// - the *content hash* covers the block body, so a different block is a
-///   different entry;
-/// - the *ordinal* counts earlier identical blocks in the same turn, so writing
-///   the same block again in a later message of the turn, or in a later turn
-///   (new anchor), is a new entry.
+/// Ids are deterministic so that the same block seen again, from any source,
+/// maps to the same id and is appended once (the store skips ids it holds):
+/// - a block in the file is keyed by its line's `uuid` (Claude Code writes one
+///   content block per line, and forks copy lines with their uuids while
+///   giving them a new session id), the index of the text block in the line,
+///   the index of the block in the text, and the block's content hash. A block
+///   written again in a later message is on a new line: a new entry.
+/// - a block from the Stop hook's `last_assistant_message` (the file usually
+///   lags) has no line yet; it is keyed by its turn (the hook's `prompt_id`),
+///   its content hash and how many identical blocks that turn's last messages
+///   held before ([`last_message_block_id`]). When the file later shows the
+///   line, the reader recognises the pending block by its hash and records the
+///   file id as an alias of the entry instead of appending it again; forks
+///   then find the alias.
 ///
 /// The digest is printed as a UUID (version 8, "custom") so ids look like the
 /// uuid4 ids the original hooks wrote.
-pub fn block_entry_id(anchor: &str, block_hash: &str, ordinal: u32) -> String {
+pub fn file_block_id(
+    line_key: &str,
+    content_index: usize,
+    block_index: usize,
+    block_hash: &str,
+) -> String {
+    digest_id(&[
+        b"claude-pool/file/v1",
+        line_key.as_bytes(),
+        &(content_index as u64).to_le_bytes(),
+        &(block_index as u64).to_le_bytes(),
+        block_hash.as_bytes(),
+    ])
+}
+
+/// The id of an entry for a block taken from `last_assistant_message`; see
+/// [`file_block_id`].
+pub fn last_message_block_id(turn_anchor: &str, block_hash: &str, ordinal: u32) -> String {
+    digest_id(&[
+        b"claude-pool/last-message/v1",
+        turn_anchor.as_bytes(),
+        block_hash.as_bytes(),
+        &ordinal.to_le_bytes(),
+    ])
+}
+
+fn digest_id(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
-    h.update(b"claude-pool/entry/v1\0");
-    h.update(anchor.as_bytes());
-    h.update(b"\0");
-    h.update(block_hash.as_bytes());
-    h.update(b"\0");
-    h.update(ordinal.to_le_bytes());
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
     uuid8(&h.finalize())
 }
 
@@ -429,10 +455,14 @@ mod tests {
 
     #[test]
     fn ids_are_deterministic_and_distinct() {
-        let a = block_entry_id("p:1", "h", 0);
-        assert_eq!(a, block_entry_id("p:1", "h", 0));
-        assert_ne!(a, block_entry_id("p:1", "h", 1));
-        assert_ne!(a, block_entry_id("p:2", "h", 0));
+        let a = last_message_block_id("p:1", "h", 0);
+        assert_eq!(a, last_message_block_id("p:1", "h", 0));
+        assert_ne!(a, last_message_block_id("p:1", "h", 1));
+        assert_ne!(a, last_message_block_id("p:2", "h", 0));
+        let f = file_block_id("u:x", 0, 0, "h");
+        assert_ne!(f, file_block_id("u:x", 0, 1, "h"));
+        assert_ne!(f, file_block_id("u:y", 0, 0, "h"));
+        assert_ne!(f, file_block_id("u:x", 0, 0, "g"));
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "8");
         assert_ne!(random_entry_id("x"), random_entry_id("x"));

@@ -4,7 +4,7 @@
 //! Sources, in order: the transcript from the session's cursor onwards (every
 //! event that carries `transcript_path` catches up), then the Stop hook's
 //! `last_assistant_message` (the transcript usually lags at Stop). Each block
-//! gets a deterministic id ([`crate::entry::block_entry_id`]); the store
+//! gets a deterministic id ([`crate::entry::file_block_id`]); the store
 //! appends only ids it does not hold. The cursor moves only after the append
 //! succeeded, so a failed write is retried by the next event.
 
@@ -14,7 +14,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 use crate::block::parse_fields;
 use crate::config::Settings;
 use crate::cursor;
-use crate::entry::{Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, block_entry_id, truncate_chars};
+use crate::entry::{Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, truncate_chars};
 use crate::error::{Error, Result};
 use crate::hook::HookInput;
 use crate::store::{MAX_TTL, Pool};
@@ -106,7 +106,7 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
         .as_deref()
         .filter(|t| !t.is_empty())
     {
-        let (lam, skipped) = cur.turn.last_message_candidates(
+        let (lam, skipped) = cur.turn.take_last_message(
             text,
             input.prompt_id.as_deref(),
             &format!("s:{session}"),
@@ -122,19 +122,23 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
 
     report.blocks_seen = candidates.len();
     let mut entries = Vec::with_capacity(candidates.len());
+    let mut aliases = Vec::new();
     let mut lookback = job.now;
     for (c, origin) in &candidates {
-        if let Some(e) = to_entry(c, origin, session, job, &mut report.warnings) {
-            let from = if c.anchor_ts > 0 {
-                c.anchor_ts
-            } else {
-                job.now - UNKNOWN_TURN_LOOKBACK
-            };
+        let from = match (c.message_ts, c.anchor_ts) {
+            (m, _) if m > 0 => m,
+            (_, a) if a > 0 => a,
+            _ => job.now - UNKNOWN_TURN_LOOKBACK,
+        };
+        if let Some(lam_id) = &c.alias_of {
+            aliases.push((c.id.clone(), lam_id.clone()));
+            lookback = lookback.min(from);
+        } else if let Some(e) = to_entry(c, origin, session, job, &mut report.warnings) {
             lookback = lookback.min(from);
             entries.push(e);
         }
     }
-    report.appended = pool.append_unique(entries, lookback)?;
+    report.appended = pool.append_unique(entries, &aliases, lookback, job.now)?;
 
     if let Some((f, offset)) = file_state {
         let path = input
@@ -186,7 +190,7 @@ fn to_entry(
         .or_else(|| Some(f.instance.trim().to_string()).filter(|i| !i.is_empty()))
         .unwrap_or_else(|| "unknown".to_string());
     Some(Entry {
-        id: block_entry_id(&c.anchor, &c.hash, c.ordinal).into(),
+        id: c.id.clone().into(),
         timestamp: job.now,
         source_instance: truncate_chars(&instance, 64).into_owned().into(),
         session_id: session.to_string().into(),

@@ -14,6 +14,8 @@ pub const ERROR_LOG: &str = "errors.log";
 pub const CONFIG_FILE: &str = "config.json";
 /// Index of entries whose TTL outlives the default scan horizon.
 pub const LONG_TTL_INDEX: &str = "long_ttl.idx";
+/// Ids of transcript blocks already written from `last_assistant_message`.
+pub const ALIASES: &str = "aliases.log";
 /// Folder of per-session extraction cursors.
 pub const SESSIONS_DIR: &str = "sessions";
 

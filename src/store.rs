@@ -8,6 +8,7 @@
 //! listed in a small side index (`long_ttl.idx`: `timestamp expires offset id`
 //! per line) so a reader that scans only the default window still finds them.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
@@ -181,16 +182,20 @@ impl Pool {
     }
 
     /// Appends entries whose ids are not in the log yet and returns those it
-    /// wrote. The check and the write happen under the log's exclusive lock,
-    /// so concurrent hooks cannot both append the same id. The check reads
-    /// back to `lookback_from` (epoch seconds, minus [`ORDER_SLACK`]): an
-    /// entry for a block cannot have been written before its turn began.
+    /// wrote; records `aliases` (`(file id, entry id)`: a block from the
+    /// transcript that was already written from `last_assistant_message`).
+    /// The check and the writes happen under the log's exclusive lock, so
+    /// concurrent hooks cannot both append the same id. The check reads back
+    /// to `lookback_from` (epoch seconds, minus [`ORDER_SLACK`]): an entry for
+    /// a block cannot have been written before its message existed.
     pub fn append_unique(
         &self,
         entries: Vec<Entry<'static>>,
+        aliases: &[(String, String)],
         lookback_from: i64,
+        now: i64,
     ) -> Result<Vec<Entry<'static>>> {
-        if entries.is_empty() {
+        if entries.is_empty() && aliases.is_empty() {
             return Ok(entries);
         }
         let path = self.log_path();
@@ -200,25 +205,69 @@ impl Pool {
             .metadata()
             .map_err(|e| Error::io(&path, e))?
             .len();
-        let wanted: std::collections::HashSet<&str> =
-            entries.iter().map(|e| e.id.as_ref()).collect();
-        let mut present = std::collections::HashSet::new();
-        scan_file_back(log.file(), len, Some(lookback_from), &mut |_, raw, e| {
-            // Cheap check first: most lines carry none of the wanted ids.
+        let wanted: HashSet<&str> = entries
+            .iter()
+            .map(|e| e.id.as_ref())
+            .chain(aliases.iter().map(|a| a.0.as_str()))
+            .collect();
+        let mut present = HashSet::new();
+        scan_file_back(log.file(), len, Some(lookback_from), &mut |_, _, e| {
             if wanted.contains(e.id.as_ref()) {
                 present.insert(e.id.to_string());
             }
-            let _ = raw;
             ControlFlow::Continue(())
         })
         .map_err(|e| Error::io(&path, e))?;
-        let mut seen_now = std::collections::HashSet::new();
+        self.scan_aliases(lookback_from, |file_id, _| {
+            if wanted.contains(file_id) {
+                present.insert(file_id.to_string());
+            }
+        })?;
+        let mut seen_now = HashSet::new();
         let fresh: Vec<Entry<'static>> = entries
             .into_iter()
             .filter(|e| !present.contains(e.id.as_ref()) && seen_now.insert(e.id.to_string()))
             .collect();
         self.write_locked(&mut log, &fresh)?;
+        let mut alias_lines = String::new();
+        for (file_id, entry_id) in aliases {
+            if !present.contains(file_id) && seen_now.insert(file_id.clone()) {
+                alias_lines.push_str(&format!("{now} {file_id} {entry_id}\n"));
+            }
+        }
+        if !alias_lines.is_empty() {
+            let p = self.dir.join(paths::ALIASES);
+            let mut f = fsio::open_append(&p)?;
+            std::io::Write::write_all(&mut f, alias_lines.as_bytes())
+                .map_err(|e| Error::io(p, e))?;
+        }
         Ok(fresh)
+    }
+
+    /// Walks the alias file (`timestamp file_id entry_id` per line) newest
+    /// first back to `since` (minus [`ORDER_SLACK`]).
+    fn scan_aliases(&self, since: i64, mut f: impl FnMut(&str, &str)) -> Result<()> {
+        let p = self.dir.join(paths::ALIASES);
+        let file = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(p, e)),
+        };
+        let len = file.metadata().map_err(|e| Error::io(&p, e))?.len();
+        let mut rev = RevLines::new(&file, len);
+        while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&p, e))? {
+            let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
+            let (Some(ts), Some(file_id), Some(entry_id)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if ts.parse::<i64>().is_ok_and(|t| t < since - ORDER_SLACK) {
+                break;
+            }
+            f(file_id, entry_id);
+        }
+        Ok(())
     }
 
     /// Appends entries without a duplicate check (fresh random ids).
@@ -275,11 +324,14 @@ fn read_line_at(f: &File, off: u64) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// A scan's callback: offset, raw line, parsed entry.
+type Visit<'f> = dyn FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()> + 'f;
+
 fn scan_file_back<R: Read + Seek>(
     file: R,
     len: u64,
     stop_before: Option<i64>,
-    f: &mut dyn FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()>,
+    f: &mut Visit<'_>,
 ) -> io::Result<ScanStats> {
     let mut rev = RevLines::new(file, len);
     let mut stats = ScanStats {
@@ -383,17 +435,29 @@ mod tests {
                     entry("b", 100, None),
                     entry("a", 100, None),
                 ],
+                &[],
+                100,
                 100,
             )
             .unwrap();
         assert_eq!(w.len(), 2);
         let w = pool
-            .append_unique(vec![entry("a", 101, None), entry("c", 101, None)], 100)
+            .append_unique(
+                vec![entry("a", 101, None), entry("c", 101, None)],
+                &[("x".into(), "c".into())],
+                100,
+                101,
+            )
             .unwrap();
         assert_eq!(w.iter().map(|e| e.id.as_ref()).collect::<Vec<_>>(), ["c"]);
         let (all, bad) = read_all(&pool.log_path()).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(bad, 0);
+        // An alias makes its file id count as present.
+        let w = pool
+            .append_unique(vec![entry("x", 102, None)], &[], 100, 102)
+            .unwrap();
+        assert!(w.is_empty());
     }
 
     #[test]

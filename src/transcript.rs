@@ -7,9 +7,11 @@
 //! only their `text` content blocks: never user text, tool input or output,
 //! thinking, or `progress` lines that mirror subagents.
 //!
-//! Turns are identified by an *anchor*: the `promptId` Claude Code stamps on
+//! Blocks are keyed by their line's uuid (see [`crate::entry::file_block_id`]).
+//! Turns are tracked too, by an *anchor*: the `promptId` Claude Code stamps on
 //! user lines (2.1.x), or, on versions without it, the uuid of the user line
-//! that opened the turn. See [`crate::entry::block_entry_id`] for why.
+//! that opened the turn; a block from `last_assistant_message` is keyed by its
+//! turn until the file shows its line.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,12 +22,21 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::block::{RawBlock, find_blocks};
-use crate::entry::{parse_iso, sha256_hex};
+use crate::entry::{file_block_id, last_message_block_id, parse_iso, sha256_hex};
 
 /// Longest transcript line examined, in bytes; longer lines are skipped (and counted).
 pub const MAX_TRANSCRIPT_LINE: usize = 4 * 1024 * 1024;
 /// Most distinct block hashes remembered per turn.
 const MAX_COUNTS: usize = 4096;
+
+/// A block taken from `last_assistant_message` whose line the file has not shown yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Content hash of the block.
+    pub hash: String,
+    /// Id of the entry written for it.
+    pub id: String,
+}
 
 /// What the reader remembers between calls about the turn in progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,19 +47,25 @@ pub struct TurnState {
     /// When the turn began (epoch seconds), 0 if unknown.
     #[serde(default)]
     pub anchor_ts: i64,
-    /// How many times each block hash was seen in this turn's assistant text.
-    #[serde(default)]
-    pub counts: BTreeMap<String, u32>,
     /// Hash of the last assistant text (containing `pool`) read in this turn.
     #[serde(default)]
     pub last_text: String,
+    /// Hash of the last `last_assistant_message` handled in this turn.
+    #[serde(default)]
+    pub last_message: String,
+    /// Blocks taken from `last_assistant_message` in this turn, per hash.
+    #[serde(default)]
+    pub message_counts: BTreeMap<String, u32>,
+    /// Blocks taken from `last_assistant_message` the file has not shown yet.
+    #[serde(default)]
+    pub pending: Vec<Pending>,
 }
 
-/// A block found in assistant text, with what makes its id.
+/// A block found in assistant text, with its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// Turn anchor.
-    pub anchor: String,
+    /// The entry id (see [`crate::entry`]).
+    pub id: String,
     /// When the turn began (epoch seconds), 0 if unknown.
     pub anchor_ts: i64,
     /// When the message holding the block was written (epoch seconds), 0 if unknown.
@@ -57,8 +74,10 @@ pub struct Candidate {
     pub block: RawBlock,
     /// The block's content hash.
     pub hash: String,
-    /// Earlier identical blocks in the same turn.
-    pub ordinal: u32,
+    /// When this block from the file was already written from
+    /// `last_assistant_message`: that entry's id. It is recorded as an alias
+    /// of [`Candidate::id`] instead of being appended again.
+    pub alias_of: Option<String>,
 }
 
 /// What one incremental read found.
@@ -83,76 +102,102 @@ impl TurnState {
         if anchor != self.anchor {
             self.anchor = anchor;
             self.anchor_ts = ts;
-            self.counts.clear();
             self.last_text.clear();
+            self.last_message.clear();
+            self.message_counts.clear();
+            self.pending.clear();
         }
     }
 
-    /// Registers the blocks of one assistant text in this turn and returns
-    /// them as candidates; `commit` false computes ordinals without
-    /// remembering them (for `last_assistant_message`, which the file may
-    /// show again later).
-    pub fn take_text(
+    /// The blocks of one assistant text read from the file. `line_key`
+    /// identifies the line (its uuid), `content_index` the text block in it.
+    fn take_file_text(
         &mut self,
         text: &str,
+        line_key: &str,
+        content_index: usize,
         message_ts: i64,
-        commit: bool,
     ) -> (Vec<Candidate>, usize) {
         let found = find_blocks(text);
-        let mut counts_tmp;
-        let counts = if commit {
-            &mut self.counts
-        } else {
-            counts_tmp = self.counts.clone();
-            &mut counts_tmp
-        };
         let mut out = Vec::with_capacity(found.blocks.len());
-        for block in found.blocks {
+        for (i, block) in found.blocks.into_iter().enumerate() {
             let hash = block.hash();
-            let n = counts.get(&hash).copied().unwrap_or(0);
-            if counts.len() < MAX_COUNTS || counts.contains_key(&hash) {
-                counts.insert(hash.clone(), n + 1);
-            }
+            let alias_of = self
+                .pending
+                .iter()
+                .position(|p| p.hash == hash)
+                .map(|at| self.pending.remove(at).id);
             out.push(Candidate {
-                anchor: self.anchor.clone(),
+                id: file_block_id(line_key, content_index, i, &hash),
                 anchor_ts: self.anchor_ts,
                 message_ts,
                 block,
                 hash,
-                ordinal: n,
+                alias_of,
             });
         }
-        if commit && !out.is_empty() {
+        if !out.is_empty() {
             self.last_text = text_hash(text);
         }
         (out, found.skipped)
     }
 
-    /// Candidates from the Stop hook's `last_assistant_message`. Empty when
-    /// that text is the last one already read from the file. When the hook's
-    /// `prompt_id` names a turn the file has not reached, that turn is used.
-    pub fn last_message_candidates(
-        &self,
+    /// Candidates from the Stop hook's `last_assistant_message`, remembered
+    /// as pending so the file's copy of them (when it arrives) is recognised.
+    /// Empty when that text is the last one already read from the file, or
+    /// was already handled. When the hook's `prompt_id` names a turn the file
+    /// has not reached, that turn is used.
+    pub fn take_last_message(
+        &mut self,
         text: &str,
         prompt_id: Option<&str>,
         fallback_anchor: &str,
         now: i64,
     ) -> (Vec<Candidate>, usize) {
-        let mut st = self.clone();
         match prompt_id.filter(|p| !p.is_empty()) {
             Some(pid) => {
                 let a = format!("p:{pid}");
-                if st.anchor.is_empty() || (st.anchor.starts_with("p:") && st.anchor != a) {
-                    st.set_anchor(a, now);
+                if self.anchor.is_empty() || (self.anchor.starts_with("p:") && self.anchor != a) {
+                    self.set_anchor(a, now);
                 }
             }
-            None if st.anchor.is_empty() => st.set_anchor(fallback_anchor.to_string(), now),
+            None if self.anchor.is_empty() => self.set_anchor(fallback_anchor.to_string(), now),
             None => {}
         }
-        if !st.last_text.is_empty() && st.last_text == text_hash(text) && st.anchor == self.anchor {
+        let h = text_hash(text);
+        if h == self.last_text || h == self.last_message {
             return (Vec::new(), 0);
         }
-        st.take_text(text, now, false)
+        self.last_message = h;
+        let found = find_blocks(text);
+        let mut out = Vec::with_capacity(found.blocks.len());
+        for block in found.blocks {
+            let hash = block.hash();
+            let n = self.message_counts.get(&hash).copied().unwrap_or(0);
+            if self.message_counts.len() < MAX_COUNTS {
+                self.message_counts.insert(hash.clone(), n + 1);
+            }
+            let id = last_message_block_id(&self.anchor, &hash, n);
+            if self.pending.len() < MAX_COUNTS {
+                self.pending.push(Pending {
+                    hash: hash.clone(),
+                    id: id.clone(),
+                });
+            }
+            out.push(Candidate {
+                id,
+                anchor_ts: if self.anchor_ts > 0 {
+                    self.anchor_ts
+                } else {
+                    now
+                },
+                message_ts: now,
+                block,
+                hash,
+                alias_of: None,
+            });
+        }
+        (out, found.skipped)
     }
 }
 
@@ -248,12 +293,19 @@ fn process_line(line: &[u8], st: &mut TurnState, out: &mut ReadOutcome) {
                     .unwrap_or_default();
                 st.set_anchor(fallback, ts);
             }
+            // Forks copy assistant lines with their uuids, so the uuid keys
+            // the block; lines without one fall back to the message id.
+            let line_key = match (rec.uuid.as_deref(), msg.id.as_deref()) {
+                (Some(u), _) if !u.is_empty() => format!("u:{u}"),
+                (_, Some(m)) => format!("m:{m}:{}", rec.api_block_index.unwrap_or(0)),
+                _ => String::new(),
+            };
             if let Content::Blocks(blocks) = msg.content {
-                for b in blocks {
+                for (ci, b) in blocks.into_iter().enumerate() {
                     if b.kind.as_deref() == Some("text")
                         && let Some(text) = b.text
                     {
-                        let (c, skipped) = st.take_text(&text, ts, true);
+                        let (c, skipped) = st.take_file_text(&text, &line_key, ci, ts);
                         out.candidates.extend(c);
                         out.skipped_blocks += skipped;
                     }
@@ -285,6 +337,8 @@ struct Line<'a> {
     prompt_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "apiBlockIndex", default, deserialize_with = "lenient_u64")]
+    api_block_index: Option<u64>,
     #[serde(borrow, default)]
     message: Option<Message<'a>>,
 }
@@ -368,6 +422,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
     }
 }
 
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        N(u64),
+        Other(IgnoredAny),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        Some(N::N(n)) => Some(n),
+        _ => None,
+    })
+}
+
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -417,12 +484,12 @@ mod tests {
             r#"[{"type":"tool_result","tool_use_id":"t","content":"```pool\nTOPIC: result\n```"}]"#,
         );
         s += &assistant("m3", BLOCK);
-        s += &r#"{"type":"assistant","isSidechain":true,"message":{"id":"s","content":[{"type":"text","text":"```pool\nTOPIC: side\n```"}]}}"#.to_string();
+        s += r#"{"type":"assistant","isSidechain":true,"message":{"id":"s","content":[{"type":"text","text":"```pool\nTOPIC: side\n```"}]}}"#;
         s.push('\n');
         let out = read(&s, &mut st);
         assert_eq!(out.candidates.len(), 1);
         assert_eq!(out.candidates[0].block.body, "TOPIC: t");
-        assert_eq!(out.candidates[0].anchor, "p:p1");
+        assert_eq!(st.anchor, "p:p1");
         assert_eq!(out.consumed, s.len() as u64);
     }
 
@@ -439,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn ordinals_count_repeats_within_a_turn_and_reset_per_turn() {
+    fn the_same_block_in_later_messages_is_new() {
         let mut st = TurnState::default();
         let s = user("p1", r#""go""#)
             + &assistant("m1", BLOCK)
@@ -447,33 +514,37 @@ mod tests {
             + &user("p2", r#""again""#)
             + &assistant("m3", BLOCK);
         let out = read(&s, &mut st);
-        let got: Vec<_> = out
-            .candidates
-            .iter()
-            .map(|c| (c.anchor.as_str(), c.ordinal))
-            .collect();
-        assert_eq!(got, [("p:p1", 0), ("p:p1", 1), ("p:p2", 0)]);
+        let ids: std::collections::HashSet<_> =
+            out.candidates.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(out.candidates.len(), 3);
+        assert_eq!(ids.len(), 3);
     }
 
     #[test]
-    fn last_message_matches_what_the_file_shows_later() {
+    fn last_message_is_recognised_when_the_file_catches_up() {
         let mut st = TurnState::default();
         read(&user("p1", r#""go""#), &mut st);
         let text = "hi\n```pool\nTOPIC: t\n```";
-        let (lam, _) = st.last_message_candidates(text, Some("p1"), "s:x", 0);
+        let (lam, _) = st.take_last_message(text, Some("p1"), "s:x", 0);
         assert_eq!(lam.len(), 1);
+        // The same Stop again: nothing new.
+        assert!(
+            st.take_last_message(text, Some("p1"), "s:x", 0)
+                .0
+                .is_empty()
+        );
         let out = read(&assistant("m1", BLOCK), &mut st);
         assert_eq!(
-            (lam[0].anchor.as_str(), lam[0].ordinal, &lam[0].hash),
-            (
-                out.candidates[0].anchor.as_str(),
-                out.candidates[0].ordinal,
-                &out.candidates[0].hash
-            )
+            out.candidates[0].alias_of.as_deref(),
+            Some(lam[0].id.as_str())
         );
+        assert!(st.pending.is_empty());
         // Once the file has it, the same last message yields nothing new.
-        let (again, _) = st.last_message_candidates(text, Some("p1"), "s:x", 0);
-        assert!(again.is_empty());
+        assert!(
+            st.take_last_message(text, Some("p1"), "s:x", 0)
+                .0
+                .is_empty()
+        );
     }
 
     #[test]
@@ -485,7 +556,8 @@ mod tests {
         .to_string()
             + &assistant("m1", BLOCK);
         let out = read(&s, &mut st);
-        assert_eq!(out.candidates[0].anchor, "u:U1");
+        assert_eq!(out.candidates.len(), 1);
+        assert_eq!(st.anchor, "u:U1");
     }
 
     #[test]

@@ -79,6 +79,6 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     })?;
     summary
         .entries
-        .sort_by(|a, b| b.0.timestamp.cmp(&a.0.timestamp));
+        .sort_by_key(|e| std::cmp::Reverse(e.0.timestamp));
     Ok(summary)
 }

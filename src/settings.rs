@@ -1,0 +1,821 @@
+//! Editing Claude Code's `settings.json`: which hooks we register (one
+//! table, [`HOOKS`]), merging them in without disturbing anything else, and
+//! taking exactly them out again.
+//!
+//! The edit is a pure function over a [`serde_json::Value`] (whose maps keep
+//! the file's key order, through serde_json's `preserve_order`); reading,
+//! backing up and writing the file happen in [`SettingsFile`].
+//!
+//! Rules, so that install and uninstall never surprise:
+//! - A handler is *ours* when its command runs one of our hook binaries
+//!   (by any path), `pool stop` / `pool session-start`, or the plugin's
+//!   launcher with one of our binaries as its argument. So re-installing after
+//!   the binaries moved updates the entry in place instead of adding a second.
+//! - Install keeps an entry of ours that is already in the right event (and
+//!   matcher group) where it is, rewriting only its command; any other entry of
+//!   ours is removed; missing ones are appended as new matcher groups.
+//! - Uninstall removes every entry of ours. A matcher group, an event's list
+//!   or the `hooks` object is dropped only when that removal emptied it;
+//!   containers the user left empty stay. (So install then uninstall gives
+//!   back the original, except that a `"hooks": {}` the user had left empty
+//!   before the install is gone too.)
+//! - A file that is not valid JSON, or whose `hooks` is not an object, is
+//!   never written.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// One hook we register: the Claude Code event, the binary it runs, and the
+/// tool matcher (for tool events; `None` matches everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookSpec {
+    /// Claude Code hook event (`SessionStart`, `Stop`, …).
+    pub event: &'static str,
+    /// Name of the binary run, installed next to `pool`.
+    pub binary: &'static str,
+    /// Matcher of the group the handler goes in; `None` for "all".
+    pub matcher: Option<&'static str>,
+    /// How long Claude Code lets the hook run, in seconds.
+    pub timeout: u64,
+}
+
+/// Every hook we register, in the order they are added. A new hook is one
+/// line here (and `hooks/hooks.json`, which a test keeps in step).
+pub const HOOKS: &[HookSpec] = &[
+    HookSpec {
+        event: "SessionStart",
+        binary: "pool-session-start",
+        matcher: None,
+        timeout: 10,
+    },
+    HookSpec {
+        event: "Stop",
+        binary: "pool-stop",
+        matcher: None,
+        timeout: 10,
+    },
+    HookSpec {
+        event: "UserPromptSubmit",
+        binary: "pool-stop",
+        matcher: None,
+        timeout: 10,
+    },
+    HookSpec {
+        event: "SessionEnd",
+        binary: "pool-stop",
+        matcher: None,
+        timeout: 10,
+    },
+];
+
+/// The binaries `install/install.sh` installs, all in one folder.
+pub const BINARIES: &[&str] = &["pool", "pool-stop", "pool-session-start", "pool-query"];
+
+/// The plugin's name, in `.claude-plugin/plugin.json` and `enabledPlugins`.
+pub const PLUGIN_NAME: &str = "claude-pool";
+
+/// The plugin's launcher script, relative to the plugin root.
+pub const LAUNCHER: &str = "hooks/launch";
+
+/// Suffix of the backup of a settings file, made before its first edit.
+pub const BACKUP_SUFFIX: &str = ".pool-backup";
+
+/// `pool` subcommands that run a hook (the umbrella's hidden ones).
+const POOL_HOOK_SUBCOMMANDS: &[&str] = &["stop", "session-start"];
+
+/// Which settings file to edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `$CLAUDE_CONFIG_DIR/settings.json`, else `~/.claude/settings.json`.
+    User,
+    /// `.claude/settings.json` under the project folder.
+    Project,
+}
+
+/// The user's settings file: `$CLAUDE_CONFIG_DIR/settings.json` when that
+/// variable is set (made absolute), else `<home>/.claude/settings.json`.
+/// Fails when neither can be formed.
+pub fn user_settings_path(claude_config_dir: Option<&Path>, home: Option<&Path>) -> Result<PathBuf> {
+    if let Some(c) = claude_config_dir.filter(|c| !c.as_os_str().is_empty()) {
+        let c = std::path::absolute(c).unwrap_or_else(|_| c.to_path_buf());
+        return Ok(c.join("settings.json"));
+    }
+    home.map(|h| h.join(".claude").join("settings.json"))
+        .ok_or(Error::NoHome)
+}
+
+/// The project's shared settings file under `project`.
+pub fn project_settings_path(project: &Path) -> PathBuf {
+    project.join(".claude").join("settings.json")
+}
+
+/// The project's personal, uncommitted settings file under `project`.
+pub fn project_local_settings_path(project: &Path) -> PathBuf {
+    project.join(".claude").join("settings.local.json")
+}
+
+/// The settings file of `scope`, from the process environment.
+pub fn settings_path_from_env(scope: Scope) -> Result<PathBuf> {
+    match scope {
+        Scope::User => {
+            let cfg = std::env::var_os("CLAUDE_CONFIG_DIR").map(PathBuf::from);
+            user_settings_path(cfg.as_deref(), dirs::home_dir().as_deref())
+        }
+        Scope::Project => {
+            let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+            Ok(project_settings_path(&cwd))
+        }
+    }
+}
+
+/// Quotes `s` for a POSIX shell when it needs quoting.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@,%=".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The command a settings entry runs for `binary` installed in `bin_dir`.
+pub fn hook_command(bin_dir: &Path, binary: &str) -> String {
+    shell_quote(&bin_dir.join(binary).to_string_lossy())
+}
+
+/// The handler object for `spec` with binaries in `bin_dir`.
+pub fn handler(spec: &HookSpec, bin_dir: &Path) -> Value {
+    handler_with_command(spec, hook_command(bin_dir, spec.binary))
+}
+
+fn handler_with_command(spec: &HookSpec, command: String) -> Value {
+    let mut h = Map::new();
+    h.insert("type".into(), "command".into());
+    h.insert("command".into(), command.into());
+    h.insert("timeout".into(), spec.timeout.into());
+    Value::Object(h)
+}
+
+fn group(spec: &HookSpec, handler: Value) -> Value {
+    let mut g = Map::new();
+    if let Some(m) = spec.matcher {
+        g.insert("matcher".into(), m.into());
+    }
+    g.insert("hooks".into(), Value::Array(vec![handler]));
+    Value::Object(g)
+}
+
+/// What `hooks/hooks.json` must hold: [`HOOKS`] run through the plugin's
+/// launcher, under `${CLAUDE_PLUGIN_ROOT}`.
+pub fn plugin_hooks() -> Value {
+    let mut hooks = Map::new();
+    for spec in HOOKS {
+        let cmd = format!("\"${{CLAUDE_PLUGIN_ROOT}}/{LAUNCHER}\" {}", spec.binary);
+        let g = group(spec, handler_with_command(spec, cmd));
+        if let Value::Array(a) = hooks
+            .entry(spec.event)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            a.push(g);
+        }
+    }
+    let mut root = Map::new();
+    root.insert(
+        "description".into(),
+        "claude-pool: share what parallel sessions completed, claimed, are blocked on or discovered"
+            .into(),
+    );
+    root.insert("hooks".into(), Value::Object(hooks));
+    Value::Object(root)
+}
+
+/// Splits the first `n` words off a shell command: quotes and backslashes are
+/// honoured, leading `NAME=value` assignments skipped. Enough to recognise
+/// which program a hook runs; not a shell parser.
+pub fn command_words(cmd: &str, n: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = cmd.chars().peekable();
+    while words.len() < n {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none_or(|c| matches!(c, ';' | '&' | '|')) {
+            break;
+        }
+        let mut w = String::new();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() || matches!(c, ';' | '&' | '|') {
+                break;
+            }
+            chars.next();
+            match c {
+                '\'' => w.extend(chars.by_ref().take_while(|&c| c != '\'')),
+                '"' => {
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '"' => break,
+                            '\\' if chars.peek().is_some_and(|n| "\"\\$`".contains(*n)) => {
+                                w.extend(chars.next());
+                            }
+                            _ => w.push(c),
+                        }
+                    }
+                }
+                '\\' => w.extend(chars.next()),
+                _ => w.push(c),
+            }
+        }
+        let is_assignment = words.is_empty()
+            && w.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty()
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !k.starts_with(|c: char| c.is_ascii_digit())
+            });
+        if !is_assignment {
+            words.push(w);
+        }
+    }
+    words
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn is_hook_binary(name: &str) -> bool {
+    HOOKS.iter().any(|s| s.binary == name)
+}
+
+/// How one of our handlers names its program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurCommand {
+    /// The hook binary it runs (`pool-stop`, …); `pool stop` counts as `pool-stop`.
+    pub binary: String,
+    /// The program as written (a path, or the launcher's path).
+    pub program: String,
+    /// Whether it goes through the plugin's launcher.
+    pub via_launcher: bool,
+}
+
+/// Recognises a hook command of ours; `None` for anybody else's.
+pub fn our_command(cmd: &str) -> Option<OurCommand> {
+    let words = command_words(cmd, 2);
+    let program = words.first()?;
+    let base = basename(program);
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    let (binary, via_launcher) = if is_hook_binary(base) {
+        (base.to_string(), false)
+    } else if base == "pool" && POOL_HOOK_SUBCOMMANDS.contains(&second) {
+        (format!("pool-{second}"), false)
+    } else if program.ends_with(&format!("/{LAUNCHER}")) && is_hook_binary(basename(second)) {
+        (basename(second).to_string(), true)
+    } else {
+        return None;
+    };
+    Some(OurCommand {
+        binary,
+        program: program.clone(),
+        via_launcher,
+    })
+}
+
+/// Recognises a handler object of ours.
+pub fn our_handler(h: &Value) -> Option<OurCommand> {
+    h.get("command").and_then(Value::as_str).and_then(our_command)
+}
+
+fn matcher_of(group: &Value) -> Option<&str> {
+    group
+        .get("matcher")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty() && *m != "*")
+}
+
+/// What a merge or removal changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Events that got a new handler of ours.
+    pub added: Vec<&'static str>,
+    /// Events whose handler of ours was rewritten (the binaries moved).
+    pub updated: Vec<&'static str>,
+    /// Handlers of ours removed (stale duplicates on install; all on uninstall).
+    pub removed: usize,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.updated.is_empty() && self.removed == 0
+    }
+}
+
+/// Merges our handlers (binaries in `bin_dir`) into a parsed settings file.
+/// Fails, changing nothing, when the file is not an object or its `hooks`
+/// (or one of the events we use) has the wrong type.
+pub fn merge(root: &mut Value, bin_dir: &Path) -> Result<Changes> {
+    let want: Vec<(&'static HookSpec, Value)> =
+        HOOKS.iter().map(|s| (s, handler(s, bin_dir))).collect();
+    reconcile(root, &want)
+}
+
+/// Removes every handler of ours from a parsed settings file.
+pub fn remove(root: &mut Value) -> Result<Changes> {
+    reconcile(root, &[])
+}
+
+fn reconcile(root: &mut Value, want: &[(&'static HookSpec, Value)]) -> Result<Changes> {
+    let obj = root
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid("the settings are not a JSON object".into()))?;
+    if let Some(h) = obj.get("hooks")
+        && !h.is_object()
+    {
+        return Err(Error::Invalid("its \"hooks\" is not an object".into()));
+    }
+    for (spec, _) in want {
+        if let Some(ev) = obj.get("hooks").and_then(|h| h.get(spec.event))
+            && !ev.is_array()
+        {
+            return Err(Error::Invalid(format!(
+                "its \"hooks\".\"{}\" is not a list",
+                spec.event
+            )));
+        }
+    }
+    let mut changes = Changes::default();
+    let mut placed = vec![false; want.len()];
+    let had_hooks = obj.get("hooks").is_some_and(|h| !is_empty_container(h));
+    if let Some(Value::Object(hooks)) = obj.get_mut("hooks") {
+        let mut emptied_events = Vec::new();
+        for (event, groups) in hooks.iter_mut() {
+            let Value::Array(groups) = groups else {
+                continue;
+            };
+            let had_groups = !groups.is_empty();
+            let mut emptied_groups = vec![false; groups.len()];
+            for (gi, g) in groups.iter_mut().enumerate() {
+                let matcher = matcher_of(g).map(str::to_string);
+                let Some(Value::Array(handlers)) = g.get_mut("hooks") else {
+                    continue;
+                };
+                let had_handlers = !handlers.is_empty();
+                handlers.retain_mut(|h| {
+                    let Some(ours) = our_handler(h) else {
+                        return true;
+                    };
+                    let slot = want.iter().enumerate().position(|(i, (s, _))| {
+                        !placed[i]
+                            && s.event == event
+                            && s.binary == ours.binary
+                            && s.matcher == matcher.as_deref()
+                    });
+                    match slot {
+                        Some(i) => {
+                            placed[i] = true;
+                            if *h != want[i].1 {
+                                *h = want[i].1.clone();
+                                changes.updated.push(want[i].0.event);
+                            }
+                            true
+                        }
+                        None => {
+                            changes.removed += 1;
+                            false
+                        }
+                    }
+                });
+                emptied_groups[gi] = had_handlers && handlers.is_empty();
+            }
+            let mut it = emptied_groups.iter();
+            groups.retain(|_| !it.next().copied().unwrap_or(false));
+            if had_groups && groups.is_empty() {
+                emptied_events.push(event.clone());
+            }
+        }
+        for e in emptied_events {
+            hooks.shift_remove(&e);
+        }
+    }
+    for (i, (spec, h)) in want.iter().enumerate() {
+        if placed[i] {
+            continue;
+        }
+        let hooks = obj
+            .entry("hooks")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(hooks) = hooks
+            && let Value::Array(groups) = hooks
+                .entry(spec.event)
+                .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            groups.push(group(spec, h.clone()));
+            changes.added.push(spec.event);
+        }
+    }
+    if had_hooks && obj.get("hooks").is_some_and(is_empty_container) {
+        obj.shift_remove("hooks");
+    }
+    Ok(changes)
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// One handler of ours found in a settings file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The event it is registered under.
+    pub event: String,
+    /// The group's matcher, if any.
+    pub matcher: Option<String>,
+    /// The command as written.
+    pub command: String,
+    /// What it runs.
+    pub ours: OurCommand,
+}
+
+/// Every handler of ours in a parsed settings file, in file order.
+pub fn registrations(root: &Value) -> Vec<Registration> {
+    let mut out = Vec::new();
+    let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
+        return out;
+    };
+    for (event, groups) in hooks {
+        for g in groups.as_array().into_iter().flatten() {
+            for h in g.get("hooks").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(ours) = our_handler(h) {
+                    out.push(Registration {
+                        event: event.clone(),
+                        matcher: matcher_of(g).map(str::to_string),
+                        command: h
+                            .get("command")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                        ours,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `enabledPlugins` keys of our plugin that are switched on
+/// (`claude-pool@<marketplace>`).
+pub fn enabled_plugin_ids(root: &Value) -> Vec<String> {
+    let prefix = format!("{PLUGIN_NAME}@");
+    root.get("enabledPlugins")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            k.starts_with(&prefix)
+                && match v {
+                    Value::Bool(b) => *b,
+                    Value::Array(a) => !a.is_empty(),
+                    _ => false,
+                }
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Parses settings bytes. Empty (or blank) input is an empty object; input
+/// that is not JSON is an error naming `path` and the line.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
+    if bytes.trim_ascii().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::Invalid(format!(
+            "{}:{}: not valid JSON ({e}); left it untouched",
+            path.display(),
+            e.line()
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(Error::Invalid(format!(
+            "{}: the settings are not a JSON object; left it untouched",
+            path.display()
+        )));
+    }
+    Ok(v)
+}
+
+/// The indentation of a pretty-printed JSON file: that of its first indented
+/// line (spaces or tabs); two spaces, what Claude Code writes, when no line is
+/// indented (a new, empty or minified file).
+pub fn detect_indent(bytes: &[u8]) -> Vec<u8> {
+    for line in bytes.split(|b| *b == b'\n').skip(1) {
+        let ws: Vec<u8> = line
+            .iter()
+            .copied()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .collect();
+        if ws.len() < line.trim_ascii_end().len() && !ws.is_empty() {
+            return ws;
+        }
+    }
+    b"  ".to_vec()
+}
+
+/// Renders settings pretty-printed with `indent`, ending with a newline.
+pub fn render(v: &Value, indent: &[u8]) -> Vec<u8> {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    // Serialising a Value into a Vec cannot fail.
+    let _ = v.serialize(&mut ser);
+    out.push(b'\n');
+    out
+}
+
+/// A settings file read from disk, ready to be edited and written back.
+#[derive(Debug)]
+pub struct SettingsFile {
+    /// The path as named (the backup goes beside it).
+    pub path: PathBuf,
+    /// Where the bytes live (the target when `path` is a symlink).
+    pub target: PathBuf,
+    /// The bytes read; `None` when the file does not exist.
+    pub original: Option<Vec<u8>>,
+    /// The parsed settings (an empty object for a missing file).
+    pub value: Value,
+    mode: Option<u32>,
+}
+
+impl SettingsFile {
+    /// Reads and parses `path`. A missing file is an empty object; a file that
+    /// is not valid JSON is an error naming the file and line.
+    pub fn load(path: &Path) -> Result<SettingsFile> {
+        use std::os::unix::fs::MetadataExt;
+        let target = match std::fs::symlink_metadata(path) {
+            // Write through a symlink (dotfiles repositories link
+            // settings.json) rather than replace the link with a file.
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?
+            }
+            _ => path.to_path_buf(),
+        };
+        let (original, mode) = match std::fs::read(&target) {
+            Ok(b) => {
+                let mode = std::fs::metadata(&target)
+                    .map(|m| m.mode() & 0o7777)
+                    .ok();
+                (Some(b), mode)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+            Err(e) => return Err(Error::io(&target, e)),
+        };
+        let value = match &original {
+            Some(b) => parse(path, b)?,
+            None => Value::Object(Map::new()),
+        };
+        Ok(SettingsFile {
+            path: path.to_path_buf(),
+            target,
+            original,
+            value,
+            mode,
+        })
+    }
+
+    /// The bytes `value` would be written as, in the file's indentation.
+    pub fn rendered(&self) -> Vec<u8> {
+        let indent = self
+            .original
+            .as_deref()
+            .map(detect_indent)
+            .unwrap_or_else(|| b"  ".to_vec());
+        render(&self.value, &indent)
+    }
+
+    /// Path of the backup beside the file.
+    pub fn backup_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_os_string();
+        name.push(BACKUP_SUFFIX);
+        PathBuf::from(name)
+    }
+
+    /// Writes `value` back atomically. Before the first edit of an existing
+    /// file, its original bytes are copied to the backup (never overwritten
+    /// later). Returns the backup's path when one was made now. Fails, writing
+    /// nothing, if the file changed on disk since it was read.
+    pub fn save(&self, new_file_mode: u32) -> Result<Option<PathBuf>> {
+        let now = match std::fs::read(&self.target) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&self.target, e)),
+        };
+        if now != self.original {
+            return Err(Error::Invalid(format!(
+                "{}: changed while pool was editing it; run the command again",
+                self.path.display()
+            )));
+        }
+        let mut made_backup = None;
+        if let Some(orig) = &self.original {
+            let backup = self.backup_path();
+            if std::fs::symlink_metadata(&backup).is_err() {
+                crate::fsio::atomic_write(&backup, orig, 0o600)?;
+                made_backup = Some(backup);
+            }
+        } else if let Some(dir) = self.target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let mode = self.mode.unwrap_or(new_file_mode);
+        crate::fsio::atomic_write(&self.target, &self.rendered(), mode)?;
+        Ok(made_backup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bin() -> PathBuf {
+        PathBuf::from("/opt/pool bin")
+    }
+
+    #[test]
+    fn command_words_handles_quotes_and_assignments() {
+        assert_eq!(command_words("/a/pool-stop", 2), ["/a/pool-stop"]);
+        assert_eq!(
+            command_words("'/x y/pool-stop' --flag", 2),
+            ["/x y/pool-stop", "--flag"]
+        );
+        assert_eq!(
+            command_words(r#""${CLAUDE_PLUGIN_ROOT}/hooks/launch" pool-stop"#, 2),
+            ["${CLAUDE_PLUGIN_ROOT}/hooks/launch", "pool-stop"]
+        );
+        assert_eq!(command_words("A=1 B=2 pool stop", 2), ["pool", "stop"]);
+        assert_eq!(command_words(r"/x\ y/pool-stop", 1), ["/x y/pool-stop"]);
+        assert_eq!(command_words("a;b", 2), ["a"]);
+        assert!(command_words("   ", 2).is_empty());
+    }
+
+    #[test]
+    fn recognises_our_commands_only() {
+        let ours = |c: &str| our_command(c).map(|o| o.binary);
+        assert_eq!(ours("/x/pool-stop").as_deref(), Some("pool-stop"));
+        assert_eq!(ours("'/a b/pool-session-start'").as_deref(), Some("pool-session-start"));
+        assert_eq!(ours("pool stop").as_deref(), Some("pool-stop"));
+        assert_eq!(ours("/u/bin/pool session-start").as_deref(), Some("pool-session-start"));
+        assert_eq!(
+            ours(r#""${CLAUDE_PLUGIN_ROOT}/hooks/launch" pool-stop"#).as_deref(),
+            Some("pool-stop")
+        );
+        assert_eq!(ours("/x/pool-query"), None);
+        assert_eq!(ours("/x/pool query"), None);
+        assert_eq!(ours("pool"), None);
+        assert_eq!(ours("/x/my-pool-stop"), None);
+        assert_eq!(ours("echo pool-stop"), None);
+        assert_eq!(ours("/x/hooks/launch other"), None);
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/usr/bin/pool-stop"), "/usr/bin/pool-stop");
+        assert_eq!(shell_quote("/a b/x"), "'/a b/x'");
+        assert_eq!(shell_quote("/it's"), r"'/it'\''s'");
+        assert_eq!(command_words(&shell_quote("/it's/a b"), 1), ["/it's/a b"]);
+    }
+
+    #[test]
+    fn merge_keeps_everything_else_and_is_idempotent() {
+        let mut v = json!({
+            "model": "opus",
+            "hooks": {
+                "Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}],
+                "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "guard"}]}]
+            },
+            "env": {"A": "1"}
+        });
+        let c = merge(&mut v, &bin()).unwrap();
+        assert_eq!(c.added, ["SessionStart", "Stop", "UserPromptSubmit", "SessionEnd"]);
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["model", "hooks", "env"]);
+        let events: Vec<_> = v["hooks"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            events,
+            ["Stop", "PreToolUse", "SessionStart", "UserPromptSubmit", "SessionEnd"]
+        );
+        assert_eq!(v["hooks"]["Stop"][0]["hooks"][0]["command"], "notify-send done");
+        assert_eq!(
+            v["hooks"]["Stop"][1]["hooks"][0]["command"],
+            "'/opt/pool bin/pool-stop'"
+        );
+        let before = v.clone();
+        assert!(merge(&mut v, &bin()).unwrap().is_empty());
+        assert_eq!(render(&v, b"  "), render(&before, b"  "));
+    }
+
+    #[test]
+    fn moved_binaries_are_updated_in_place_and_strays_removed() {
+        let mut v = json!({"hooks": {
+            "Stop": [{"hooks": [
+                {"type": "command", "command": "/old/pool-stop", "timeout": 10},
+                {"type": "command", "command": "/older/pool-stop"},
+                {"type": "command", "command": "mine"}
+            ]}],
+            "Notification": [{"hooks": [{"type": "command", "command": "/old/pool-session-start"}]}]
+        }});
+        let c = merge(&mut v, Path::new("/new")).unwrap();
+        assert_eq!(c.updated, ["Stop"]);
+        assert_eq!(c.removed, 2);
+        let stop = &v["hooks"]["Stop"][0]["hooks"];
+        assert_eq!(stop[0]["command"], "/new/pool-stop");
+        assert_eq!(stop[1]["command"], "mine");
+        assert!(v["hooks"].get("Notification").is_none());
+        assert_eq!(registrations(&v).len(), HOOKS.len());
+    }
+
+    #[test]
+    fn remove_takes_out_only_ours_and_only_what_it_emptied() {
+        let orig = json!({
+            "hooks": {
+                "Stop": [{"hooks": [{"type": "command", "command": "mine"}]}],
+                "Notification": []
+            },
+            "permissions": {"allow": []}
+        });
+        let mut v = orig.clone();
+        merge(&mut v, &bin()).unwrap();
+        let c = remove(&mut v).unwrap();
+        assert_eq!(c.removed, HOOKS.len());
+        assert_eq!(render(&v, b"  "), render(&orig, b"  "));
+
+        let mut v = json!({"a": 1});
+        merge(&mut v, &bin()).unwrap();
+        remove(&mut v).unwrap();
+        assert_eq!(v, json!({"a": 1}));
+    }
+
+    #[test]
+    fn wrong_shapes_are_refused_untouched() {
+        for bad in [json!({"hooks": []}), json!({"hooks": {"Stop": {}}}), json!([1])] {
+            let mut v = bad.clone();
+            assert!(merge(&mut v, &bin()).is_err(), "{bad}");
+            assert_eq!(v, bad);
+        }
+    }
+
+    #[test]
+    fn matcher_groups_are_respected() {
+        static SPEC: HookSpec = HookSpec {
+            event: "PreToolUse",
+            binary: "pool-stop",
+            matcher: Some("Edit|Write"),
+            timeout: 5,
+        };
+        let want = vec![(&SPEC, handler(&SPEC, Path::new("/b")))];
+        let mut v = json!({"hooks": {"PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "/b/pool-stop"}, {"type": "command", "command": "x"}]}
+        ]}});
+        let c = reconcile(&mut v, &want).unwrap();
+        assert_eq!((c.added.len(), c.removed), (1, 1));
+        assert_eq!(v["hooks"]["PreToolUse"][0]["hooks"].as_array().unwrap().len(), 1);
+        assert_eq!(v["hooks"]["PreToolUse"][1]["matcher"], "Edit|Write");
+        assert!(reconcile(&mut v, &want).unwrap().is_empty());
+    }
+
+    #[test]
+    fn indentation_is_detected() {
+        assert_eq!(detect_indent(b"{\n    \"a\": 1\n}\n"), b"    ");
+        assert_eq!(detect_indent(b"{\n\t\"a\": 1\n}\n"), b"\t");
+        assert_eq!(detect_indent(b"{\n\n  \"a\": 1\n}"), b"  ");
+        assert_eq!(detect_indent(b"{\"a\":1}"), b"  ");
+        let v = json!({"a": [1, {"b": {}}], "c": []});
+        let s = render(&v, b"  ");
+        assert_eq!(
+            String::from_utf8(s).unwrap(),
+            "{\n  \"a\": [\n    1,\n    {\n      \"b\": {}\n    }\n  ],\n  \"c\": []\n}\n"
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_file_and_line() {
+        let e = parse(Path::new("/s.json"), b"{\n  \"a\": 1,\n  oops\n}").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("/s.json:3:"), "{msg}");
+        assert!(parse(Path::new("/s.json"), b"  \n").unwrap().is_object());
+        assert!(parse(Path::new("/s.json"), b"[]").is_err());
+    }
+
+    #[test]
+    fn plugin_ids() {
+        let v = json!({"enabledPlugins": {"claude-pool@claude-pool": true, "claude-pool@x": false, "other@y": true}});
+        assert_eq!(enabled_plugin_ids(&v), ["claude-pool@claude-pool"]);
+    }
+}
