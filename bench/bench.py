@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""Benchmark driver for bench/run (see there for usage).
+
+Times our hooks against the reference peer (../shared/bench/baseline_*.py),
+alternating ours and the peer run by run after a warm-up, and prints a
+Markdown table of medians, ratios and peak RSS, also written to
+bench/RESULTS.md with the machine description.
+
+Each timed run goes through `spawnbench` (bench/tools): it forks, execs and
+wait4s the command and reports wall time and the child's ru_maxrss. A Python
+parent cannot report a child's peak RSS (the kernel carries the parent's
+high-water mark into the child), and Debian's hyperfine has no --input for
+stdin. Without spawnbench (no cargo) timing falls back to a Python loop and
+peak RSS to a separate GNU time pass.
+"""
+import json, os, platform, random, shutil, statistics, subprocess, sys, time, uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+OUT = os.path.join(BENCH, "out")
+DATA = os.path.join(OUT, "data")
+WORK = os.path.join(OUT, "work")
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+BIN = os.environ["BIN_DIR"]
+TOOLS = os.environ.get("TOOLS_DIR", "")
+SPAWN = os.path.join(TOOLS, "spawnbench") if TOOLS else ""
+SPAWN = SPAWN if SPAWN and os.access(SPAWN, os.X_OK) else ""
+APPENDER = os.path.join(TOOLS, "appender") if TOOLS else ""
+APPENDER = APPENDER if APPENDER and os.access(APPENDER, os.X_OK) else ""
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else ""
+
+# Where the shared generators and peers live: ../shared/bench from the repo root.
+SHARED = os.environ.get("SHARED_BENCH", os.path.join(os.path.dirname(ROOT), "shared", "bench"))
+def shared(name):
+    p = os.path.join(SHARED, name)
+    return p if os.path.isfile(p) else None
+GEN_POOL = shared("gen_pool.py") or os.path.join(BENCH, "gen_pool.py")
+GEN_TRANSCRIPT = shared("gen_transcript.py") or os.path.join(BENCH, "gen_transcript.py")
+PEER_SS = shared("baseline_session_start.py")
+PEER_STOP = shared("baseline_stop.py")
+PY = sys.executable
+
+if QUICK:
+    POOL_SIZES = [10_000, 100_000]
+    TURNS = 2_000          # ~15 MB transcript
+    RUNS, SLOW_RUNS, WARMUP = 5, 3, 1
+    APPEND_PROCS, APPEND_EACH, APPEND_ROUNDS, POST_EACH = 8, 500, 2, 10
+else:
+    POOL_SIZES = [10_000, 100_000, 1_000_000]
+    TURNS = 20_000         # ~151 MB transcript (~7.5 KB per turn)
+    RUNS, SLOW_RUNS, WARMUP = 21, 7, 2
+    APPEND_PROCS, APPEND_EACH, APPEND_ROUNDS, POST_EACH = 8, 2_500, 5, 50
+RUNS = int(os.environ.get("BENCH_RUNS", RUNS))
+# Pool data is regenerated when older than this: our readers scan only the
+# recent window, so stale data (nothing recent) would flatter them.
+MAX_AGE = int(os.environ.get("BENCH_MAX_AGE", 3600))
+SLOW = 0.5  # a side whose warm-up takes longer than this (s) gets SLOW_RUNS runs
+
+MB = 1_000_000
+MiB = 1024 * 1024
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+def load1():
+    return os.getloadavg()[0]
+
+# ---------------------------------------------------------------- data
+
+def gen_pool(n):
+    d = os.path.join(DATA, f"pool_{n}")
+    f = os.path.join(d, "instance_state.jsonl")
+    if os.path.isfile(f) and time.time() - os.path.getmtime(f) < MAX_AGE:
+        return d
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    os.chmod(d, 0o700)
+    log(f"generating pool of {n} entries with {GEN_POOL} ...")
+    subprocess.run([PY, GEN_POOL, f + ".tmp", str(n)], check=True)
+    os.replace(f + ".tmp", f)
+    return d
+
+def gen_transcript(turns):
+    f = os.path.join(DATA, f"transcript_{turns}.jsonl")
+    if not os.path.isfile(f):
+        os.makedirs(DATA, exist_ok=True)
+        log(f"generating transcript of {turns} turns with {GEN_TRANSCRIPT} ...")
+        subprocess.run([PY, GEN_TRANSCRIPT, f + ".tmp", str(turns)], check=True)
+        os.replace(f + ".tmp", f)
+    return f
+
+def last_assistant_text(path):
+    """The text of the last assistant text line of a transcript (what Stop's
+    last_assistant_message carries)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(path) - 64 * 1024))
+        lines = fh.read().splitlines()
+    for line in reversed(lines):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("type") == "assistant":
+            texts = [b.get("text", "") for b in rec["message"].get("content", [])
+                     if isinstance(b, dict) and b.get("type") == "text"]
+            if texts:
+                return "\n".join(texts)
+    return ""
+
+FILLER = "The change touches the parser and the store; tests pass locally. " * 40
+
+def append_turn(path, k):
+    """Appends one turn shaped like gen_transcript.py's (prompt, assistant
+    text, tool_use, tool_result, closing text with a pool block), stamped now,
+    and returns the closing text."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    nonce = uuid.uuid4().hex[:12]
+    text = (f"Done with bench turn {k}.\n\n```pool\nINSTANCE: A\nACTION: completed\n"
+            f"TOPIC: Bench turn {k} {nonce}\nSUMMARY: Finished bench turn {k} in the parser.\n"
+            "AFFECTS: src/parser.rs\n```\n")
+    parent = None
+    out = []
+    def line(kind, message):
+        nonlocal parent
+        u = str(uuid.uuid4())
+        out.append(json.dumps({"parentUuid": parent, "isSidechain": False, "userType": "external",
+                               "cwd": "/home/dev/proj", "sessionId": "bench", "version": "2.0.0",
+                               "type": kind, "message": message, "uuid": u, "timestamp": now}))
+        parent = u
+    base = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant",
+            "model": "claude-sonnet-4-5"}
+    tid = "toolu_" + uuid.uuid4().hex[:24]
+    line("user", {"role": "user", "content": f"Please do bench task {k}"})
+    line("assistant", dict(base, content=[{"type": "text", "text": "Working on it. " + FILLER}]))
+    line("assistant", dict(base, content=[{"type": "tool_use", "id": tid, "name": "Read",
+                                           "input": {"file_path": "/home/dev/proj/src/lib.rs"}}]))
+    line("user", {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tid,
+                                               "content": FILLER}]})
+    line("assistant", dict(base, id="msg_" + uuid.uuid4().hex[:24],
+                           content=[{"type": "text", "text": text}]))
+    with open(path, "a") as fh:
+        fh.write("\n".join(out) + "\n")
+    return text
+
+def fresh_pool_copy(src_dir, dst_dir):
+    shutil.rmtree(dst_dir, ignore_errors=True)
+    os.makedirs(dst_dir, mode=0o700)
+    shutil.copyfile(os.path.join(src_dir, "instance_state.jsonl"),
+                    os.path.join(dst_dir, "instance_state.jsonl"))
+    return dst_dir
+
+# ---------------------------------------------------------------- running
+
+class Cmd:
+    def __init__(self, argv, env=None, stdin=None, prepare=None, cwd=None):
+        self.argv, self.stdin, self.prepare = argv, stdin, prepare
+        self.env = dict(os.environ, **(env or {}))
+        self.cwd = cwd
+
+def run_once(c, measure_rss=True):
+    """Runs c once; returns (seconds, peak RSS KiB or None)."""
+    if c.prepare:
+        c.prepare()
+    if SPAWN:
+        r = subprocess.run([SPAWN, c.stdin or "-", "/dev/null"] + c.argv, env=c.env,
+                           capture_output=True, text=True, cwd=c.cwd)
+        if r.returncode != 0:
+            raise RuntimeError(f"spawnbench failed: {r.stderr}")
+        ns, rss, code = r.stdout.split()
+        if code != "0":
+            raise RuntimeError(f"{c.argv} exited {code}")
+        return int(ns) / 1e9, int(rss)
+    stdin = open(c.stdin, "rb") if c.stdin else subprocess.DEVNULL
+    t0 = time.perf_counter()
+    r = subprocess.run(c.argv, env=c.env, stdin=stdin, stdout=subprocess.DEVNULL, cwd=c.cwd)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"{c.argv} exited {r.returncode}")
+    rss = None
+    if measure_rss and GNU_TIME:
+        if c.prepare:
+            c.prepare()
+        stdin = open(c.stdin, "rb") if c.stdin else subprocess.DEVNULL
+        r = subprocess.run([GNU_TIME, "-f", "%M"] + c.argv, env=c.env, stdin=stdin,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=c.cwd)
+        rss = int(r.stderr.strip().splitlines()[-1])
+    return dt, rss
+
+def measure(ours, peer=None, runs=None):
+    """Warm-up, then alternates ours and the peer run by run (the order
+    flips every round). Returns {'ours': [(s, rss)], 'peer': [...]}."""
+    runs = runs or RUNS
+    sides = {"ours": ours}
+    if peer:
+        sides["peer"] = peer
+    want, res = {}, {k: [] for k in sides}
+    for k, c in sides.items():
+        w = [run_once(c) for _ in range(WARMUP)]
+        want[k] = SLOW_RUNS if max(t for t, _ in w) > SLOW else runs
+    i = 0
+    while any(len(res[k]) < want[k] for k in sides):
+        order = list(sides) if i % 2 == 0 else list(reversed(sides))
+        for k in order:
+            if len(res[k]) < want[k]:
+                res[k].append(run_once(sides[k]))
+        i += 1
+    return res
+
+def med(samples):
+    return statistics.median(t for t, _ in samples)
+
+def iqr(samples):
+    ts = sorted(t for t, _ in samples)
+    if len(ts) < 4:
+        return ts[-1] - ts[0]
+    q = statistics.quantiles(ts, n=4)
+    return q[2] - q[0]
+
+def peak(samples):
+    v = [r for _, r in samples if r is not None]
+    return max(v) if v else None
+
+# ---------------------------------------------------------------- formatting
+
+def fms(s):
+    if s is None:
+        return "—"
+    return f"{s * 1000:.2f} ms" if s < 1 else f"{s:.3f} s"
+
+def fmem(kib):
+    return "—" if kib is None else f"{kib / 1024:.1f} MiB"
+
+ROWS = []
+NOTES = []
+
+def row(case, res, budget, checks, extra=""):
+    """checks: list of (ok, description)."""
+    o = res["ours"]
+    p = res.get("peer")
+    om, pm = med(o), (med(p) if p else None)
+    rss_o = peak(o)
+    hook_mem_ok = rss_o is None or rss_o <= 16 * 1024
+    checks = checks + [(hook_mem_ok, "RSS ≤ 16 MiB")]
+    met = all(ok for ok, _ in checks)
+    detail = "; ".join(d for ok, d in checks if not ok)
+    ROWS.append({
+        "case": case,
+        "ours": f"{fms(om)} ±{iqr(o) * 1000:.2f}" + (f" ({extra})" if extra else ""),
+        "peer": fms(pm) if p else "—",
+        "ratio": f"{pm / om:.0f}×" if p and pm / om >= 10 else (f"{pm / om:.1f}×" if p else "—"),
+        "rss_o": fmem(rss_o),
+        "rss_p": fmem(peak(p)) if p else "—",
+        "budget": budget,
+        "met": ("yes" if met else f"**NO** ({detail})") if budget else "(reference)",
+        "n": f"{len(o)}/{len(p) if p else 0}",
+    })
+    log(f"  {case}: ours {fms(om)} (rss {fmem(rss_o)}), peer {fms(pm)}"
+        f"{'' if not budget else ' -> ' + ROWS[-1]['met']}")
+    return om, pm
+
+def table():
+    head = ("| case | ours median (±IQR) | peer median | peer/ours | our peak RSS | peer peak RSS"
+            " | budget | met? | runs ours/peer |")
+    lines = [head, "|" + "---|" * 9]
+    for r in ROWS:
+        lines.append(f"| {r['case']} | {r['ours']} | {r['peer']} | {r['ratio']} | {r['rss_o']}"
+                     f" | {r['rss_p']} | {r['budget']} | {r['met']} | {r['n']} |")
+    return "\n".join(lines)
+
+# ---------------------------------------------------------------- cases
+
+def bin_(name):
+    return os.path.join(BIN, name)
+
+def check_errors(pool_dir, what):
+    p = os.path.join(pool_dir, "errors.log")
+    if os.path.isfile(p) and os.path.getsize(p) > 0:
+        with open(p) as fh:
+            first = fh.readline().strip()
+        NOTES.append(f"{what}: the hook wrote to errors.log: `{first[:200]}`")
+        os.remove(p)
+
+def case_baselines():
+    log("process-start floor")
+    res = measure(Cmd(["/bin/true"]), Cmd([PY, "-c", "pass"]))
+    row("process start floor: `/bin/true` vs `python3 -c pass`", res, "", [])
+    return med(res["ours"])
+
+def write_json(path, obj):
+    with open(path, "w") as fh:
+        json.dump(obj, fh)
+    return path
+
+def case_session_start(sizes):
+    stdin = write_json(os.path.join(WORK, "ss.json"),
+                       {"session_id": "bench", "hook_event_name": "SessionStart", "source": "startup"})
+    empty = os.path.join(WORK, "empty_pool")
+    shutil.rmtree(empty, ignore_errors=True)
+    os.makedirs(empty, mode=0o700)
+    log("pool-session-start, empty pool")
+    res = measure(Cmd([bin_("pool-session-start")], {"POOL_DIR": empty, "CLAUDE_INSTANCE": "A"}, stdin))
+    row("`pool-session-start`, empty pool (fixed cost)", res, "", [])
+    meds = {}
+    for n in sizes:
+        d = gen_pool(n)
+        log(f"pool-session-start, {n} entries")
+        ours = Cmd([bin_("pool-session-start")], {"POOL_DIR": d, "CLAUDE_INSTANCE": "A"}, stdin)
+        peer = Cmd([PY, PEER_SS], {"POOL_FILE": os.path.join(d, "instance_state.jsonl"),
+                                   "CLAUDE_INSTANCE": "A"}, stdin) if PEER_SS else None
+        res = measure(ours, peer)
+        om = med(res["ours"])
+        meds[n] = om
+        checks = [(om <= 0.005, f"{fms(om)} > 5 ms")]
+        budget = "≤ 5 ms"
+        if n == 100_000 and peer:
+            ratio = med(res["peer"]) / om
+            checks.append((ratio >= 100, f"only {ratio:.0f}× the peer"))
+            budget += "; ≥ 100× peer"
+        if n == max(sizes) and n != min(sizes):
+            sc = om / meds[min(sizes)]
+            checks.append((sc <= 1.5, f"{sc:.2f}× the {min(sizes) // 1000}k time"))
+            budget += f"; ≤ 1.5× {min(sizes) // 1000}k (is {sc:.2f}×)"
+        size = os.path.getsize(os.path.join(d, "instance_state.jsonl"))
+        row(f"`pool-session-start`, pool of {n:,} ({size / MB:.0f} MB)", res, budget, checks)
+        check_errors(d, f"session-start {n}")
+
+def case_stop(turns):
+    src = gen_transcript(turns)
+    size = os.path.getsize(src)
+    base_pool = gen_pool(10_000)
+    last = last_assistant_text(src)
+
+    # First call: no cursor yet, the whole file is read.
+    wd = os.path.join(WORK, "stop_first")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    pool = fresh_pool_copy(base_pool, os.path.join(wd, "pool"))
+    peer_pool = os.path.join(wd, "peer_pool.jsonl")
+    shutil.copyfile(os.path.join(base_pool, "instance_state.jsonl"), peer_pool)
+    stdin = write_json(os.path.join(wd, "stop.json"),
+                       {"session_id": "S-first", "transcript_path": src, "hook_event_name": "Stop",
+                        "last_assistant_message": last})
+    ours = Cmd([bin_("pool-stop")], {"POOL_DIR": pool, "CLAUDE_INSTANCE": "A"}, stdin,
+               prepare=lambda: shutil.rmtree(os.path.join(pool, "sessions"), ignore_errors=True))
+    peer = Cmd([PY, PEER_STOP], {"POOL_FILE": peer_pool, "CLAUDE_INSTANCE": "A"}, stdin) if PEER_STOP else None
+    log(f"pool-stop first call, {size / MB:.0f} MB transcript")
+    res = measure(ours, peer, runs=min(RUNS, 11))
+    om = med(res["ours"])
+    mbs = size / MB / om
+    row(f"`pool-stop`, first call (no cursor), {size / MB:.0f} MB transcript", res,
+        "≥ 300 MB/s; RSS ≤ 16 MiB", [(mbs >= 300, f"{mbs:.0f} MB/s < 300")], f"{mbs:.0f} MB/s")
+    check_errors(pool, "stop first call")
+
+    # Next turn: cursor at the end, one turn appended before each timed run.
+    wd = os.path.join(WORK, "stop_next")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    tr = os.path.join(wd, "transcript.jsonl")
+    shutil.copyfile(src, tr)
+    pool = fresh_pool_copy(base_pool, os.path.join(wd, "pool"))
+    peer_pool = os.path.join(wd, "peer_pool.jsonl")
+    shutil.copyfile(os.path.join(base_pool, "instance_state.jsonl"), peer_pool)
+    stdin = os.path.join(wd, "stop.json")
+    hook = {"session_id": "S-next", "transcript_path": tr, "hook_event_name": "Stop",
+            "last_assistant_message": last}
+    write_json(stdin, hook)
+    env = {"POOL_DIR": pool, "CLAUDE_INSTANCE": "A"}
+    run_once(Cmd([bin_("pool-stop")], env, stdin))  # sets the cursor (untimed)
+    counter = [0]
+    def next_turn():
+        counter[0] += 1
+        write_json(stdin, dict(hook, last_assistant_message=append_turn(tr, counter[0])))
+    log(f"pool-stop next turn, {size / MB:.0f} MB transcript, cursor at the end")
+    before = count_lines(os.path.join(pool, "instance_state.jsonl"))
+    ours = Cmd([bin_("pool-stop")], env, stdin, prepare=next_turn)
+    peer = Cmd([PY, PEER_STOP], {"POOL_FILE": peer_pool, "CLAUDE_INSTANCE": "A"}, stdin) if PEER_STOP else None
+    res = measure(ours, peer)
+    after = count_lines(os.path.join(pool, "instance_state.jsonl"))
+    om = med(res["ours"])
+    row(f"`pool-stop`, next turn appended to a {size / MB:.0f} MB transcript, cursor past the rest",
+        res, "≤ 5 ms; RSS ≤ 16 MiB", [(om <= 0.005, f"{fms(om)} > 5 ms"),
+                                      (after - before == counter[0],
+                                       f"{after - before} entries appended for {counter[0]} turns")])
+    check_errors(pool, "stop next turn")
+
+def count_lines(path):
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
+
+def case_query(n):
+    d = gen_pool(n)
+    size = os.path.getsize(os.path.join(d, "instance_state.jsonl"))
+    env = {"POOL_DIR": d, "CLAUDE_INSTANCE": "A"}
+    log(f"pool-query --since 30d --count, {n} entries")
+    res = measure(Cmd([bin_("pool-query"), "--since", "30d", "--count"], env), runs=min(RUNS, 11))
+    om = med(res["ours"])
+    mbs = size / MB / om
+    row(f"`pool-query --since 30d --count`, {n:,} entries ({size / MB:.0f} MB)", res, "≥ 300 MB/s",
+        [(mbs >= 300, f"{mbs:.0f} MB/s < 300")], f"{mbs:.0f} MB/s")
+    log(f"pool-query (defaults), {n} entries")
+    res = measure(Cmd([bin_("pool-query")], env))
+    om = med(res["ours"])
+    row(f"`pool-query` (defaults), {n:,} entries", res, "≤ 10 ms", [(om <= 0.010, f"{fms(om)} > 10 ms")])
+
+def verify_log(path, expected):
+    ids, bad, n = set(), 0, 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            n += 1
+            try:
+                ids.add(json.loads(line)["id"])
+            except (ValueError, KeyError):
+                bad += 1
+    ok = n == expected and bad == 0 and len(ids) == n
+    return ok, f"{n} lines (want {expected}), {bad} not JSON, {n - len(ids)} duplicate ids"
+
+def concurrent(argvs, env):
+    t0 = time.perf_counter()
+    ps = [subprocess.Popen(a, env=env, stdout=subprocess.DEVNULL) for a in argvs]
+    codes = [p.wait() for p in ps]
+    dt = time.perf_counter() - t0
+    if any(codes):
+        raise RuntimeError(f"appenders exited {codes}")
+    return dt
+
+def case_appends():
+    results = []
+    for mode in ("appender", "post"):
+        if mode == "appender" and not APPENDER:
+            NOTES.append("appends: bench/tools/appender not built (no cargo); only `pool post` loops measured")
+            continue
+        each = APPEND_EACH if mode == "appender" else POST_EACH
+        total = APPEND_PROCS * each
+        rates, verdicts = [], []
+        for r in range(APPEND_ROUNDS if mode == "appender" else 2):
+            d = os.path.join(WORK, f"appends_{mode}")
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d, mode=0o700)
+            env = dict(os.environ, POOL_DIR=d, CLAUDE_INSTANCE="A")
+            if mode == "appender":
+                argvs = [[APPENDER, d, str(each), f"I{i}"] for i in range(APPEND_PROCS)]
+            else:
+                loop = (f'i=0; while [ $i -lt {each} ]; do "$0" post --topic "bench $i" '
+                        '--summary "' + "Pipeline orchestration integration visual " * 6 +
+                        '" --affects src/parser.rs --action completed >/dev/null || exit 1; i=$((i+1)); done')
+                argvs = [["sh", "-c", loop, bin_("pool")] for _ in range(APPEND_PROCS)]
+            dt = concurrent(argvs, env)
+            rates.append(total / dt)
+            verdicts.append(verify_log(os.path.join(d, "instance_state.jsonl"), total))
+        rate = statistics.median(rates)
+        ok = all(v[0] for v in verdicts)
+        what = (f"{APPEND_PROCS} processes × {each:,} appends (bench/tools/appender: library `Pool::append` "
+                f"per entry)" if mode == "appender" else
+                f"{APPEND_PROCS} processes × {each} `pool post` (one process per entry)")
+        checks = [(ok, verdicts[0][1])]
+        budget = "≥ 5,000 entries/s; every line whole"
+        if mode == "appender":
+            checks.append((rate >= 5000, f"{rate:,.0f}/s < 5,000"))
+        else:
+            budget = "(process-bound; lines whole)"
+        met = all(c for c, _ in checks)
+        ROWS.append({"case": f"appends: {what}", "ours": f"{rate:,.0f} entries/s",
+                     "peer": "—", "ratio": "—", "rss_o": "—", "rss_p": "—", "budget": budget,
+                     "met": "yes" if met else "**NO** (" + "; ".join(d for c, d in checks if not c) + ")",
+                     "n": f"{len(rates)} rounds"})
+        NOTES.append(f"appends ({mode}): {verdicts[0][1]} in each of {len(verdicts)} rounds"
+                     if ok else f"appends ({mode}): integrity FAILED: {[v[1] for v in verdicts]}")
+        log(f"  appends {mode}: {rate:,.0f}/s, {verdicts[0][1]}")
+
+# ---------------------------------------------------------------- machine
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = f"{int(fh.readline().split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return (f"- CPU: {cpu}, {os.cpu_count()} cores; RAM {mem}\n"
+            f"- Kernel: {platform.system()} {platform.release()}\n"
+            f"- Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+
+def git_rev(path):
+    try:
+        return subprocess.run(["git", "-C", path, "describe", "--always", "--dirty"],
+                              capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    os.makedirs(DATA, exist_ok=True)
+    loads = [load1()]
+    t_start = time.time()
+    log(f"bench: {'QUICK' if QUICK else 'full'} mode, binaries in {BIN}, "
+        f"timer {'spawnbench' if SPAWN else 'python loop'}")
+    if not (PEER_SS and PEER_STOP):
+        NOTES.append(f"reference peer not found in {SHARED}: peer columns skipped")
+    # Generate first so generation does not overlap the timings.
+    for n in POOL_SIZES:
+        gen_pool(n)
+    gen_transcript(TURNS)
+    case_baselines()
+    case_session_start(POOL_SIZES)
+    loads.append(load1())
+    case_stop(TURNS)
+    loads.append(load1())
+    case_query(max(POOL_SIZES))
+    loads.append(load1())
+    case_appends()
+    loads.append(load1())
+
+    t = table()
+    cmd = os.environ.get("BENCH_CMDLINE", "bench/run")
+    notes = "\n".join(f"- {n}" for n in NOTES)
+    timer = ("`bench/tools/spawnbench` (fork/exec/wait4; wall clock and the child's ru_maxrss, like "
+             "`hyperfine -N` plus GNU time's %M; its own ~1 MiB is the RSS floor, see `/bin/true`)"
+             if SPAWN else "Python loop (subprocess) for time; GNU time %M for peak RSS")
+    doc = f"""# claude-pool benchmarks
+
+{'**QUICK mode** (smoke test: small sizes, few runs).' if QUICK else ''}
+
+{t}
+
+Medians of the runs counted in the last column, after {WARMUP} warm-up runs; ours and the
+peer alternate run by run (order flipped every round). "±" is the interquartile range of
+our runs. Peer = `../shared/bench/baseline_*.py` (Python; whole-file reads). Throughput
+is file size / median time (decimal MB). Files are in the page cache (warm).
+
+## Setup
+
+{machine()}- Load average (1 min) during the run: {', '.join(f'{l:.2f}' for l in loads)}
+- Binaries: `{BIN}` (repo at `{git_rev(ROOT)}`)
+- Timer: {timer}
+- Data: `{os.path.relpath(GEN_POOL, ROOT)}`, `{os.path.relpath(GEN_TRANSCRIPT, ROOT)}`, cached in
+  `bench/out/data/` (pools regenerated when older than {MAX_AGE} s: readers look at the
+  recent window); {TURNS:,}-turn transcript. Stop cases use a copy of the 10k pool.
+- Wall time of the whole run: {time.time() - t_start:.0f} s
+
+## Notes
+
+{notes or '- none'}
+
+## Reproduce
+
+```sh
+{cmd}
+```
+"""
+    print(doc)
+    # QUICK results go under out/ so a smoke test never replaces the real ones.
+    dest = os.path.join(OUT, "RESULTS.quick.md") if QUICK else os.path.join(BENCH, "RESULTS.md")
+    with open(dest, "w") as fh:
+        fh.write(doc)
+    log(f"wrote {os.path.relpath(dest, ROOT)}")
+    missed = [r for r in ROWS if r["met"].startswith("**NO**")]
+    return 1 if missed and os.environ.get("BENCH_STRICT") else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
