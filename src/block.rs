@@ -314,3 +314,42 @@ mod tests {
         assert!(f.warnings.is_empty());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(s in ".{0,400}") {
+            let found = find_blocks(&s);
+            for b in found.blocks {
+                let _ = parse_fields(&b.body);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_fence_soup(parts in proptest::collection::vec(prop_oneof![
+            Just("```pool\n"), Just("```\n"), Just("~~~pool\n"), Just("> "), Just("- "), Just("TOPIC: x\n"),
+            Just("ACTION: done\n"), Just("\r\n"), Just("````"), Just("  "), Just("é"), Just("\u{0}"),
+        ], 0..60)) {
+            let s: String = parts.concat();
+            let _ = find_blocks(&s);
+        }
+
+        #[test]
+        fn fields_round_trip_through_a_block(topic in "[A-Za-z0-9 ,.()/_-]{1,60}", summary in "[A-Za-z0-9 ,.()/_-]{0,200}") {
+            let topic = topic.trim().to_string();
+            let summary = summary.trim().to_string();
+            prop_assume!(!topic.is_empty());
+            let md = format!("text\n\n```pool\nACTION: claimed\nTOPIC: {topic}\nSUMMARY: {summary}\n```\n");
+            let found = find_blocks(&md);
+            prop_assert_eq!(found.blocks.len(), 1);
+            let f = parse_fields(&found.blocks[0].body);
+            prop_assert_eq!(f.topic, topic);
+            prop_assert_eq!(f.summary, summary);
+            prop_assert_eq!(f.action, "claimed");
+        }
+    }
+}

@@ -505,3 +505,41 @@ mod tests {
         assert_eq!(stats.bad, 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::fsio::RevLines;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn pool_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let mut n = 0;
+            let _ = scan_file_back(std::io::Cursor::new(&bytes), bytes.len() as u64, Some(0), &mut |_, _, _| {
+                n += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            let mut r = RevLines::new(std::io::Cursor::new(&bytes), bytes.len() as u64);
+            while r.next_line().unwrap().is_some() {}
+        }
+
+        #[test]
+        fn entries_round_trip(id in "[a-f0-9-]{1,36}", ts in 0i64..4_000_000_000, inst in "\\PC{0,20}", topic in "\\PC{0,80}", summary in "\\PC{0,200}", ttl in proptest::option::of(0u64..1_000_000)) {
+            let e = Entry {
+                id: id.into(),
+                timestamp: ts,
+                source_instance: inst.into(),
+                topic: topic.into(),
+                summary: summary.into(),
+                ttl,
+                ..Entry::default()
+            };
+            let line = e.to_line();
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            let back = Entry::parse(line.as_bytes()).unwrap();
+            prop_assert_eq!(back, e);
+        }
+    }
+}

@@ -570,3 +570,32 @@ mod tests {
         assert_eq!(st.anchor, "p:p");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let mut st = TurnState::default();
+            let out = read_from(io::Cursor::new(&bytes), &mut st).unwrap();
+            prop_assert!(out.consumed <= bytes.len() as u64);
+        }
+
+        #[test]
+        fn never_panics_on_json_shaped_lines(lines in proptest::collection::vec(prop_oneof![
+            Just(r#"{"type":"assistant","message":{"content":[{"type":"text","text":"```pool\nTOPIC: x\n```"}]}}"#.to_string()),
+            Just(r#"{"type":"user","promptId":7,"message":{"content":{"a":1}}}"#.to_string()),
+            Just(r#"{"type":"assistant","uuid":null,"message":{"id":3,"content":"```pool"}}"#.to_string()),
+            Just(r#"{"type":"user","uuid":"u","message":{"content":[null,1,"x",{"type":"text"}]}}"#.to_string()),
+            ".{0,80}".prop_map(|s| s),
+        ], 0..30)) {
+            let mut st = TurnState::default();
+            let text = lines.join("\n") + "\n";
+            let _ = read_from(io::Cursor::new(text.as_bytes()), &mut st).unwrap();
+            let _ = st.take_last_message("```pool\nTOPIC: y\n```", Some("p"), "s:x", 0);
+        }
+    }
+}
