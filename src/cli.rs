@@ -31,6 +31,15 @@ pub enum PoolCommand {
     Query(QueryArgs),
     /// Post an entry from a terminal.
     Post(PostArgs),
+    /// Archive expired entries into archive/instance_state-YYYY-MM.jsonl.
+    Gc {
+        /// Archive entries that expired and are older than this.
+        #[arg(long, default_value = "7d", value_parser = parse_dur)]
+        older_than: u64,
+        /// Print nothing on success.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,

@@ -34,6 +34,7 @@ pub fn pool_main() -> i32 {
     match cli.command {
         cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
         cli::PoolCommand::Post(args) => cmd::post::run(&args),
+        cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
         cli::PoolCommand::Stop => cmd::hooks::stop_main(),
         cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
     }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::entry::Entry;
@@ -299,6 +299,125 @@ impl Pool {
             std::io::Write::write_all(&mut f, long.as_bytes()).map_err(|e| Error::io(idx, e))?;
         }
         Ok(())
+    }
+}
+
+/// What an archive pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Entries moved to `archive/`.
+    pub archived: u64,
+    /// Lines kept in the live log (live entries and unparseable lines).
+    pub kept: u64,
+    /// Bytes of the live log before and after.
+    pub bytes_before: u64,
+    /// Bytes of the live log after.
+    pub bytes_after: u64,
+}
+
+impl Pool {
+    /// Moves entries that expired and are older than `older_than` seconds into
+    /// `archive/instance_state-YYYY-MM.jsonl` (by entry month), and rewrites the
+    /// live log without them: a temp file, fsync, rename, all under the lock
+    /// writers take, so a concurrent append is neither lost nor doubled (a
+    /// writer waiting on the old file reopens the new one, see
+    /// [`LockedLog::open`]). Archive files are synced before the rename; if the
+    /// pass dies in between, entries are in both places, never in neither.
+    /// Unparseable lines stay in the live log. Memory stays bounded: the log is
+    /// streamed.
+    pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
+        use std::io::{BufRead, BufReader, Write};
+        let path = self.log_path();
+        let log = LockedLog::open(&path)?;
+        let mut report = ArchiveReport::default();
+        let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
+        let arch_dir = self.dir.join("archive");
+        let tmp = self
+            .dir
+            .join(format!(".{}.gc.{}", paths::LOG_FILE, std::process::id()));
+        let result = (|| -> Result<()> {
+            let mut out = std::io::BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(|e| Error::io(&tmp, e))?,
+            );
+            let mut archives: std::collections::BTreeMap<String, File> =
+                std::collections::BTreeMap::new();
+            let mut long = String::new();
+            let mut file = log.file();
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(&path, e))?;
+            let mut reader = BufReader::with_capacity(1 << 20, file);
+
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| Error::io(&path, e))?;
+                if n == 0 {
+                    break;
+                }
+                report.bytes_before += n as u64;
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let entry = Entry::parse(&line);
+                let expired = entry
+                    .as_ref()
+                    .is_some_and(|e| e.timestamp < cutoff && !e.is_live(now, default_ttl));
+                if let (true, Some(e)) = (expired, entry.as_ref()) {
+                    let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
+                        .map(|t| t.format("%Y-%m").to_string())
+                        .unwrap_or_else(|| "unknown".into());
+                    if !archives.contains_key(&month) {
+                        fsio::ensure_private_dir(&arch_dir)?;
+                        let p = arch_dir.join(format!("instance_state-{month}.jsonl"));
+                        archives.insert(month.clone(), fsio::open_append(&p)?);
+                    }
+                    if let Some(f) = archives.get_mut(&month) {
+                        f.write_all(&line).map_err(|e| Error::io(&arch_dir, e))?;
+                    }
+                    report.archived += 1;
+                } else {
+                    if let Some(e) = entry.as_ref() {
+                        let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
+                        if ttl > DEFAULT_TTL {
+                            let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
+                            long.push_str(&format!(
+                                "{} {exp} {} {}\n",
+                                e.timestamp, report.bytes_after, e.id
+                            ));
+                        }
+                    }
+                    out.write_all(&line).map_err(|e| Error::io(&tmp, e))?;
+                    report.bytes_after += line.len() as u64;
+                    report.kept += 1;
+                }
+            }
+            for f in archives.values() {
+                f.sync_all().map_err(|e| Error::io(&arch_dir, e))?;
+            }
+            let f = out
+                .into_inner()
+                .map_err(|e| Error::io(&tmp, e.into_error()))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            if report.archived > 0 {
+                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+                fsio::atomic_write(&self.long_index_path(), long.as_bytes(), 0o600)?;
+            }
+            Ok(())
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        drop(log);
+        result.map(|_| report)
     }
 }
 

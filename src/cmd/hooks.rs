@@ -49,7 +49,10 @@ fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
 }
 
 fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
-    catch_up(ctx, "pool-stop")?;
+    let pool = catch_up(ctx, "pool-stop")?;
+    if let Err(e) = crate::cmd::gc::maybe_archive_in_background(&pool, ctx.now) {
+        hook::report(pool.dir(), "pool-stop", &format!("background archive: {e}"));
+    }
     Ok(None)
 }
 

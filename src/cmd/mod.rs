@@ -1,6 +1,7 @@
 //! The programs: one function per hook and subcommand, each taking parsed
 //! arguments and returning an exit code. `src/bin/*` are shims over these.
 
+pub mod gc;
 pub mod hooks;
 pub mod post;
 pub mod query;
