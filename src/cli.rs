@@ -40,6 +40,14 @@ pub enum PoolCommand {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Register the pool hooks in Claude Code's settings.json.
+    Install(InstallArgs),
+    /// Remove the pool hooks from Claude Code's settings.json.
+    Uninstall(InstallArgs),
+    /// Check binaries, hook registration and the pool folder; say how to fix problems.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script for pool.
+    Completions(CompletionsArgs),
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,
@@ -122,6 +130,34 @@ pub struct PostArgs {
     /// Post as this instance (default: $CLAUDE_INSTANCE).
     #[arg(long, env = "CLAUDE_INSTANCE")]
     pub instance: Option<String>,
+}
+
+/// Which settings file `pool install` / `pool uninstall` edit, and how.
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// Edit the project's .claude/settings.json (under the current folder)
+    /// instead of $CLAUDE_CONFIG_DIR/settings.json (else ~/.claude/settings.json).
+    #[arg(long)]
+    pub project: bool,
+    /// Print the change as a diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Output of `pool doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The shell `pool completions` writes for.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 fn parse_dur(s: &str) -> Result<u64, String> {

@@ -22,6 +22,7 @@ pub mod hook;
 pub mod paths;
 pub mod relevance;
 pub mod render;
+pub mod settings;
 pub mod store;
 pub mod transcript;
 
@@ -35,6 +36,10 @@ pub fn pool_main() -> i32 {
         cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
         cli::PoolCommand::Post(args) => cmd::post::run(&args),
         cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
+        cli::PoolCommand::Install(args) => cmd::install::install_main(&args),
+        cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
+        cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),
+        cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
         cli::PoolCommand::Stop => cmd::hooks::stop_main(),
         cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
     }

@@ -98,7 +98,10 @@ pub enum Scope {
 /// The user's settings file: `$CLAUDE_CONFIG_DIR/settings.json` when that
 /// variable is set (made absolute), else `<home>/.claude/settings.json`.
 /// Fails when neither can be formed.
-pub fn user_settings_path(claude_config_dir: Option<&Path>, home: Option<&Path>) -> Result<PathBuf> {
+pub fn user_settings_path(
+    claude_config_dir: Option<&Path>,
+    home: Option<&Path>,
+) -> Result<PathBuf> {
     if let Some(c) = claude_config_dir.filter(|c| !c.as_os_str().is_empty()) {
         let c = std::path::absolute(c).unwrap_or_else(|_| c.to_path_buf());
         return Ok(c.join("settings.json"));
@@ -284,7 +287,9 @@ pub fn our_command(cmd: &str) -> Option<OurCommand> {
 
 /// Recognises a handler object of ours.
 pub fn our_handler(h: &Value) -> Option<OurCommand> {
-    h.get("command").and_then(Value::as_str).and_then(our_command)
+    h.get("command")
+        .and_then(Value::as_str)
+        .and_then(our_command)
 }
 
 fn matcher_of(group: &Value) -> Option<&str> {
@@ -450,7 +455,12 @@ pub fn registrations(root: &Value) -> Vec<Registration> {
     };
     for (event, groups) in hooks {
         for g in groups.as_array().into_iter().flatten() {
-            for h in g.get("hooks").and_then(Value::as_array).into_iter().flatten() {
+            for h in g
+                .get("hooks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(ours) = our_handler(h) {
                     out.push(Registration {
                         event: event.clone(),
@@ -569,9 +579,7 @@ impl SettingsFile {
         };
         let (original, mode) = match std::fs::read(&target) {
             Ok(b) => {
-                let mode = std::fs::metadata(&target)
-                    .map(|m| m.mode() & 0o7777)
-                    .ok();
+                let mode = std::fs::metadata(&target).map(|m| m.mode() & 0o7777).ok();
                 (Some(b), mode)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
@@ -669,9 +677,15 @@ mod tests {
     fn recognises_our_commands_only() {
         let ours = |c: &str| our_command(c).map(|o| o.binary);
         assert_eq!(ours("/x/pool-stop").as_deref(), Some("pool-stop"));
-        assert_eq!(ours("'/a b/pool-session-start'").as_deref(), Some("pool-session-start"));
+        assert_eq!(
+            ours("'/a b/pool-session-start'").as_deref(),
+            Some("pool-session-start")
+        );
         assert_eq!(ours("pool stop").as_deref(), Some("pool-stop"));
-        assert_eq!(ours("/u/bin/pool session-start").as_deref(), Some("pool-session-start"));
+        assert_eq!(
+            ours("/u/bin/pool session-start").as_deref(),
+            Some("pool-session-start")
+        );
         assert_eq!(
             ours(r#""${CLAUDE_PLUGIN_ROOT}/hooks/launch" pool-stop"#).as_deref(),
             Some("pool-stop")
@@ -703,15 +717,27 @@ mod tests {
             "env": {"A": "1"}
         });
         let c = merge(&mut v, &bin()).unwrap();
-        assert_eq!(c.added, ["SessionStart", "Stop", "UserPromptSubmit", "SessionEnd"]);
+        assert_eq!(
+            c.added,
+            ["SessionStart", "Stop", "UserPromptSubmit", "SessionEnd"]
+        );
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["model", "hooks", "env"]);
         let events: Vec<_> = v["hooks"].as_object().unwrap().keys().cloned().collect();
         assert_eq!(
             events,
-            ["Stop", "PreToolUse", "SessionStart", "UserPromptSubmit", "SessionEnd"]
+            [
+                "Stop",
+                "PreToolUse",
+                "SessionStart",
+                "UserPromptSubmit",
+                "SessionEnd"
+            ]
         );
-        assert_eq!(v["hooks"]["Stop"][0]["hooks"][0]["command"], "notify-send done");
+        assert_eq!(
+            v["hooks"]["Stop"][0]["hooks"][0]["command"],
+            "notify-send done"
+        );
         assert_eq!(
             v["hooks"]["Stop"][1]["hooks"][0]["command"],
             "'/opt/pool bin/pool-stop'"
@@ -764,7 +790,11 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_refused_untouched() {
-        for bad in [json!({"hooks": []}), json!({"hooks": {"Stop": {}}}), json!([1])] {
+        for bad in [
+            json!({"hooks": []}),
+            json!({"hooks": {"Stop": {}}}),
+            json!([1]),
+        ] {
             let mut v = bad.clone();
             assert!(merge(&mut v, &bin()).is_err(), "{bad}");
             assert_eq!(v, bad);
@@ -785,7 +815,13 @@ mod tests {
         ]}});
         let c = reconcile(&mut v, &want).unwrap();
         assert_eq!((c.added.len(), c.removed), (1, 1));
-        assert_eq!(v["hooks"]["PreToolUse"][0]["hooks"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            v["hooks"]["PreToolUse"][0]["hooks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(v["hooks"]["PreToolUse"][1]["matcher"], "Edit|Write");
         assert!(reconcile(&mut v, &want).unwrap().is_empty());
     }

@@ -1,8 +1,11 @@
 //! The programs: one function per hook and subcommand, each taking parsed
 //! arguments and returning an exit code. `src/bin/*` are shims over these.
 
+pub mod completions;
+pub mod doctor;
 pub mod gc;
 pub mod hooks;
+pub mod install;
 pub mod post;
 pub mod query;
 

@@ -1,0 +1,676 @@
+//! `pool doctor`: checks the installation, the hook registrations and the
+//! pool folder, and says how to fix what is wrong.
+//!
+//! Severities: **fail** means the hooks cannot work as installed (a binary
+//! or a hook registration is missing, a hook points at a missing file, the
+//! pool folder is unusable or unsafe, `config.json` is invalid, a settings
+//! file is not JSON); **warn** means they work but something deserves a look
+//! (no `CLAUDE_INSTANCE`, a pool folder not created yet, modes looser than
+//! 0700/0600, hooks registered twice, unparsable log lines, recent errors).
+//! A fresh `install/install.sh` leaves only warnings. Exit 0 without
+//! failures, 1 with any.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::DoctorArgs;
+use crate::cmd::install::{bin_dir, is_executable};
+use crate::cmd::{EXIT_ERROR, EXIT_OK};
+use crate::fsio::RevLines;
+use crate::paths::{self, Locator};
+use crate::settings::{self, BINARIES, HOOKS, PLUGIN_NAME, SettingsFile};
+use crate::store::Pool;
+
+/// How many lines of `errors.log` the report shows.
+const ERROR_LINES: usize = 5;
+/// Errors younger than this make the errors check a warning, in seconds.
+const RECENT_ERROR: i64 = 86_400;
+/// Window for "sessions seen under this instance name", in seconds.
+const INSTANCE_WINDOW: i64 = 3600;
+
+const FIX_INSTALL: &str =
+    "run ./install/install.sh in a clone of claude-pool (or cargo install --locked --path .)";
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// All is well.
+    Ok,
+    /// Works, but deserves a look.
+    Warn,
+    /// Does not work as installed.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Short name of what was checked.
+    pub name: &'static str,
+    /// Its outcome.
+    pub status: Status,
+    /// What was found.
+    pub message: String,
+    /// How to fix it, for warnings and failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Further lines (paths, log lines, sessions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl Check {
+    fn new(name: &'static str, status: Status, message: impl Into<String>) -> Check {
+        Check {
+            name,
+            status,
+            message: message.into(),
+            fix: None,
+            details: Vec::new(),
+        }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    fn details(mut self, d: Vec<String>) -> Check {
+        self.details = d;
+        self
+    }
+}
+
+/// The whole report, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// No check failed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+/// Runs every check and prints the report. Returns 0 when none failed, 1 otherwise.
+pub fn run(args: &DoctorArgs) -> i32 {
+    let report = diagnose(chrono::Utc::now().timestamp());
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        render(&report)
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    if report.ok { EXIT_OK } else { EXIT_ERROR }
+}
+
+/// Renders the report for a terminal.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    for c in &r.checks {
+        let tag = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        out.push_str(&format!("{tag}  {:<9} {}\n", c.name, c.message));
+        for d in &c.details {
+            out.push_str(&format!("                {d}\n"));
+        }
+        if let Some(f) = &c.fix {
+            out.push_str(&format!("      fix: {f}\n"));
+        }
+    }
+    let count = |s| r.checks.iter().filter(|c| c.status == s).count();
+    let (w, f) = (count(Status::Warn), count(Status::Fail));
+    out.push_str(&match (w, f) {
+        (0, 0) => "pool doctor: all good\n".to_string(),
+        (w, 0) => format!("pool doctor: no failures, {w} warning{}\n", plural(w)),
+        (w, f) => format!(
+            "pool doctor: {f} failure{}, {w} warning{}\n",
+            plural(f),
+            plural(w)
+        ),
+    });
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Runs every check against the process environment at `now`.
+pub fn diagnose(now: i64) -> Report {
+    let mut checks = Vec::new();
+    let dir = bin_dir();
+    checks.push(check_binaries(dir.as_deref().ok()));
+    checks.extend(check_hooks(dir.as_deref().ok()));
+    let pool_dir = Locator::from_env(None).pool_dir();
+    match pool_dir {
+        Ok(pd) => checks.extend(check_pool(&pd, now)),
+        Err(e) => {
+            checks.push(Check::new("pool", Status::Fail, e.to_string()).fix("set POOL_DIR or HOME"))
+        }
+    }
+    let ok = checks.iter().all(|c| c.status != Status::Fail);
+    Report { ok, checks }
+}
+
+fn check_binaries(dir: Option<&Path>) -> Check {
+    let Some(dir) = dir else {
+        return Check::new(
+            "binaries",
+            Status::Fail,
+            "cannot tell where this pool is installed",
+        )
+        .fix(FIX_INSTALL);
+    };
+    let missing: Vec<&str> = BINARIES
+        .iter()
+        .copied()
+        .filter(|b| !is_executable(&dir.join(b)))
+        .collect();
+    if missing.is_empty() {
+        Check::new(
+            "binaries",
+            Status::Ok,
+            format!("{} in {}", BINARIES.join(", "), dir.display()),
+        )
+    } else {
+        Check::new(
+            "binaries",
+            Status::Fail,
+            format!("{} missing from {}", missing.join(", "), dir.display()),
+        )
+        .fix(FIX_INSTALL)
+    }
+}
+
+/// A settings file that exists, with the name the report gives it.
+struct Source {
+    label: String,
+    file: SettingsFile,
+}
+
+fn check_hooks(bin_dir: Option<&Path>) -> Vec<Check> {
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    match settings::settings_path_from_env(settings::Scope::User) {
+        Ok(p) => paths.push(("user settings".into(), p)),
+        Err(e) => {
+            return vec![
+                Check::new("settings", Status::Fail, e.to_string())
+                    .fix("set HOME or CLAUDE_CONFIG_DIR"),
+            ];
+        }
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        paths.push((
+            "project settings".into(),
+            settings::project_settings_path(&cwd),
+        ));
+        paths.push((
+            "local project settings".into(),
+            settings::project_local_settings_path(&cwd),
+        ));
+    }
+    let mut sources = Vec::new();
+    let mut read = Vec::new();
+    let mut bad = Vec::new();
+    for (label, p) in paths {
+        if std::fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        match SettingsFile::load(&p) {
+            Ok(file) => {
+                read.push(format!("{label}: {}", p.display()));
+                sources.push(Source { label, file });
+            }
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    let settings_check = if bad.is_empty() {
+        let msg = if read.is_empty() {
+            "no settings file yet".to_string()
+        } else {
+            format!("{} read", read.len())
+        };
+        Check::new("settings", Status::Ok, msg).details(read)
+    } else {
+        Check::new(
+            "settings",
+            Status::Fail,
+            format!(
+                "{} settings file{} not valid JSON",
+                bad.len(),
+                plural(bad.len())
+            ),
+        )
+        .details(bad)
+        .fix("fix the JSON at the line named; Claude Code cannot use the file either")
+    };
+    vec![settings_check, hooks_from(&sources, bin_dir)]
+}
+
+fn hooks_from(sources: &[Source], bin_dir: Option<&Path>) -> Check {
+    let mut details = Vec::new();
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    let mut plugin_sources = Vec::new();
+    for s in sources {
+        for id in settings::enabled_plugin_ids(&s.file.value) {
+            details.push(format!("{}: plugin {id} enabled", s.label));
+            plugin_sources.push(s.label.clone());
+        }
+        if s.file.value.get("disableAllHooks") == Some(&serde_json::Value::Bool(true)) {
+            fails.push(format!(
+                "{} sets \"disableAllHooks\": true, so no hook runs",
+                s.label
+            ));
+        }
+    }
+    let plugin = !plugin_sources.is_empty();
+    let mut missing = Vec::new();
+    for spec in HOOKS {
+        let mut by: Vec<String> = plugin_sources.clone();
+        for s in sources {
+            for r in settings::registrations(&s.file.value) {
+                if r.event != spec.event || r.ours.binary != spec.binary {
+                    continue;
+                }
+                by.push(s.label.clone());
+                details.push(format!("{}: {} runs {}", s.label, r.event, r.command));
+                if r.ours.via_launcher {
+                    continue;
+                }
+                let prog = Path::new(&r.ours.program);
+                if !prog.is_absolute() {
+                    warns.push(format!(
+                        "{}: {} runs {} by name, found only if Claude Code's PATH has it",
+                        s.label, r.event, r.ours.program
+                    ));
+                } else if !is_executable(prog) {
+                    fails.push(format!(
+                        "{}: {} runs {}, which is not an executable file",
+                        s.label, r.event, r.ours.program
+                    ));
+                } else if let Some(d) = bin_dir
+                    && prog.parent() != Some(d)
+                {
+                    details.push(format!(
+                        "({} is not the copy next to this pool in {})",
+                        r.ours.program,
+                        d.display()
+                    ));
+                }
+            }
+        }
+        if by.is_empty() {
+            missing.push(spec.event);
+        } else if by.len() > 1 {
+            warns.push(format!(
+                "{} is registered {} times ({}), so {} runs that often",
+                spec.event,
+                by.len(),
+                by.join(", "),
+                spec.binary
+            ));
+        }
+    }
+    if plugin && let Some(b) = launcher_would_miss() {
+        fails.push(format!(
+            "the {PLUGIN_NAME} plugin is enabled but its launcher finds no {b} on PATH, in ~/.cargo/bin or in $CARGO_HOME/bin"
+        ));
+    }
+    if !missing.is_empty() {
+        fails.push(format!("not registered for {}", missing.join(", ")));
+    }
+    let status = if !fails.is_empty() {
+        Status::Fail
+    } else if !warns.is_empty() {
+        Status::Warn
+    } else {
+        Status::Ok
+    };
+    let message = match status {
+        Status::Ok => format!(
+            "registered for {}",
+            HOOKS.iter().map(|s| s.event).collect::<Vec<_>>().join(", ")
+        ),
+        _ => fails
+            .iter()
+            .chain(&warns)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    let c = Check::new("hooks", status, message).details(details);
+    match status {
+        Status::Ok => c,
+        _ if !fails.is_empty() => c.fix(
+            "run pool install (user settings) or pool install --project; \
+             or /plugin install the claude-pool plugin",
+        ),
+        _ => c.fix("keep one registration: pool uninstall [--project] removes the settings ones"),
+    }
+}
+
+/// The first hook binary the plugin's launcher would not find, searching as
+/// it does: PATH, then ~/.cargo/bin, then $CARGO_HOME/bin.
+fn launcher_would_miss() -> Option<&'static str> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(h) = dirs::home_dir() {
+        dirs.push(h.join(".cargo").join("bin"));
+    }
+    if let Some(c) = std::env::var_os("CARGO_HOME").filter(|c| !c.is_empty()) {
+        dirs.push(PathBuf::from(c).join("bin"));
+    }
+    HOOKS
+        .iter()
+        .map(|s| s.binary)
+        .find(|b| !dirs.iter().any(|d| is_executable(&d.join(b))))
+}
+
+fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
+    let mut checks = vec![check_pool_dir(dir)];
+    let exists = dir.is_dir();
+    checks.push(check_instance(dir, exists, now));
+    checks.push(match crate::config::load_config_file(dir) {
+        Ok(_) if dir.join(paths::CONFIG_FILE).exists() => {
+            Check::new("config", Status::Ok, "config.json is valid")
+        }
+        Ok(_) => Check::new("config", Status::Ok, "no config.json (optional)"),
+        Err(e) => Check::new("config", Status::Fail, e.to_string())
+            .fix("fix config.json; until then the hooks ignore it and log an error each run"),
+    });
+    checks.extend(check_log(dir, now));
+    checks.push(check_errors(dir, now));
+    checks
+}
+
+fn check_pool_dir(dir: &Path) -> Check {
+    let shown = dir.display();
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Check::new("pool", Status::Warn, format!("{shown} does not exist yet"))
+                .fix("nothing to do: the first hook run creates it (mode 0700)");
+        }
+        Err(e) => {
+            return Check::new("pool", Status::Fail, format!("{shown}: {e}"))
+                .fix("check the path and its permissions, or set POOL_DIR");
+        }
+    };
+    if let Err(e) = crate::fsio::check_safe(dir, true) {
+        return Check::new("pool", Status::Fail, e.to_string())
+            .fix(format!("chmod 700 {shown} (and make sure you own it)"));
+    }
+    if !dir_writable(dir) {
+        return Check::new("pool", Status::Fail, format!("{shown} is not writable"))
+            .fix(format!("chmod u+w {shown}"));
+    }
+    let mut loose = Vec::new();
+    let mut fails = Vec::new();
+    if meta.mode() & 0o077 != 0 {
+        loose.push(format!(
+            "{shown} has mode {:04o}, not 0700",
+            meta.mode() & 0o7777
+        ));
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let want = if m.is_dir() { 0o700 } else { 0o600 };
+        if m.is_file() {
+            if let Err(e) = crate::fsio::check_safe(&p, false) {
+                fails.push(e.to_string());
+                continue;
+            }
+            if std::fs::OpenOptions::new().append(true).open(&p).is_err() {
+                fails.push(format!("{} is not writable", p.display()));
+                continue;
+            }
+        }
+        if (m.is_file() || m.is_dir()) && m.mode() & 0o077 != 0 {
+            loose.push(format!(
+                "{} has mode {:04o}, not {want:04o}",
+                p.display(),
+                m.mode() & 0o7777
+            ));
+        }
+    }
+    if !fails.is_empty() {
+        Check::new("pool", Status::Fail, fails.join("; "))
+            .details(loose)
+            .fix(format!(
+                "chmod 600 the files in {shown} and make sure you own them"
+            ))
+    } else if !loose.is_empty() {
+        Check::new(
+            "pool",
+            Status::Warn,
+            format!("{shown}: others can read pool files"),
+        )
+        .details(loose)
+        .fix(format!(
+            "chmod 700 {shown} && chmod 600 {shown}/*.jsonl {shown}/*.log"
+        ))
+    } else {
+        Check::new(
+            "pool",
+            Status::Ok,
+            format!("{shown} (0700, files 0600, writable)"),
+        )
+    }
+}
+
+/// Whether a file can be created in `dir` (tried, then removed).
+fn dir_writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".pool-doctor.{}.tmp", std::process::id()));
+    let ok = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {
+    let Some(name) = std::env::var("CLAUDE_INSTANCE")
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Check::new("instance", Status::Warn, "CLAUDE_INSTANCE is not set")
+            .fix("start each Claude Code terminal with its own name: CLAUDE_INSTANCE=A claude");
+    };
+    if let Err(why) = paths::validate_instance(&name) {
+        return Check::new("instance", Status::Fail, why)
+            .fix("use 1-64 letters, digits, '-', '_' or '.'");
+    }
+    let mut sessions: Vec<(String, i64)> = Vec::new();
+    if pool_exists {
+        let pool = Pool::open_readonly(dir.to_path_buf());
+        let since = now - INSTANCE_WINDOW;
+        let _ = pool.scan_back(Some(since), |_, _, e| {
+            if e.timestamp >= since
+                && e.source_instance == name.as_str()
+                && !e.session_id.is_empty()
+            {
+                match sessions.iter_mut().find(|(s, _)| *s == e.session_id) {
+                    Some(_) => {}
+                    None => sessions.push((e.session_id.to_string(), e.timestamp)),
+                }
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    let details = sessions
+        .iter()
+        .map(|(s, ts)| {
+            format!(
+                "session {} last posted {} ago",
+                s.chars().take(8).collect::<String>(),
+                age(now - ts)
+            )
+        })
+        .collect();
+    let msg = match sessions.len() {
+        0 => format!("CLAUDE_INSTANCE={name}; no session posted under it in the last hour"),
+        1 => format!("CLAUDE_INSTANCE={name}; 1 session posted under it in the last hour"),
+        n => format!(
+            "CLAUDE_INSTANCE={name}; {n} sessions posted under it in the last hour \
+             (fine if one followed another; two live at once should use different names)"
+        ),
+    };
+    Check::new("instance", Status::Ok, msg).details(details)
+}
+
+fn check_log(dir: &Path, now: i64) -> Vec<Check> {
+    let pool = Pool::open_readonly(dir.to_path_buf());
+    let mut entries = 0u64;
+    let mut last_stop: Option<(i64, String)> = None;
+    let stats = pool.scan_back(None, |_, _, e| {
+        entries += 1;
+        if last_stop.is_none() && matches!(e.origin.as_ref(), "transcript" | "last_message") {
+            last_stop = Some((e.timestamp, e.source_instance.to_string()));
+        }
+        ControlFlow::Continue(())
+    });
+    let log = pool.log_path();
+    let entries_check = match stats {
+        Err(e) => Check::new("entries", Status::Fail, e.to_string())
+            .fix(format!("check {} and its permissions", log.display())),
+        Ok(s) if s.bad > 0 => Check::new(
+            "entries",
+            Status::Warn,
+            format!(
+                "{entries} entries, {} line{} that fail to parse (skipped by every reader)",
+                s.bad,
+                plural(s.bad as usize)
+            ),
+        )
+        .fix(format!(
+            "nothing breaks; to look at them: grep -vn '^{{' {}",
+            log.display()
+        )),
+        Ok(_) if entries == 0 => Check::new("entries", Status::Ok, "no entries yet"),
+        Ok(_) => Check::new(
+            "entries",
+            Status::Ok,
+            format!("{entries} entries, all parse"),
+        ),
+    };
+    let stop_check = match last_stop {
+        Some((ts, who)) => Check::new(
+            "stop hook",
+            Status::Ok,
+            format!(
+                "last extracted a block {} ago (instance {who})",
+                age(now - ts)
+            ),
+        ),
+        None => Check::new(
+            "stop hook",
+            Status::Ok,
+            "has not extracted a block yet (it does once a session writes a pool block)",
+        ),
+    };
+    vec![entries_check, stop_check]
+}
+
+fn check_errors(dir: &Path, now: i64) -> Check {
+    let path = dir.join(paths::ERROR_LOG);
+    let Ok(f) = std::fs::File::open(&path) else {
+        return Check::new("errors", Status::Ok, "no errors.log");
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut rev = RevLines::new(f, len);
+    let mut lines = Vec::new();
+    while lines.len() < ERROR_LINES {
+        match rev.next_line() {
+            Ok(Some((_, l))) if l.trim_ascii().is_empty() => {}
+            Ok(Some((_, l))) => lines.push(String::from_utf8_lossy(l).into_owned()),
+            _ => break,
+        }
+    }
+    lines.reverse();
+    let Some(newest) = lines.last() else {
+        return Check::new("errors", Status::Ok, "errors.log is empty");
+    };
+    let ts = newest
+        .split(' ')
+        .next()
+        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").ok())
+        .map(|t| t.and_utc().timestamp());
+    match ts {
+        Some(t) if now - t > RECENT_ERROR => Check::new(
+            "errors",
+            Status::Ok,
+            format!("last error {} ago in {}", age(now - t), path.display()),
+        ),
+        _ => Check::new(
+            "errors",
+            Status::Warn,
+            format!(
+                "recent errors in {}{}",
+                path.display(),
+                ts.map(|t| format!(" (last {} ago)", age(now - t)))
+                    .unwrap_or_default()
+            ),
+        )
+        .details(lines)
+        .fix("the hooks kept the session going; the lines say what to fix"),
+    }
+}
+
+fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(5), "5s");
+        assert_eq!(age(125), "2m");
+        assert_eq!(age(7200), "2h");
+        assert_eq!(age(3 * 86_400), "3d");
+        assert_eq!(age(-4), "0s");
+    }
+
+    #[test]
+    fn report_rendering_counts() {
+        let r = Report {
+            ok: false,
+            checks: vec![
+                Check::new("a", Status::Ok, "fine"),
+                Check::new("b", Status::Warn, "hm").fix("do x"),
+                Check::new("c", Status::Fail, "bad").details(vec!["line".into()]),
+            ],
+        };
+        let s = render(&r);
+        assert!(s.contains("warn  b         hm\n      fix: do x\n"), "{s}");
+        assert!(s.ends_with("pool doctor: 1 failure, 1 warning\n"), "{s}");
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["checks"][2]["status"], "fail");
+        assert!(j["checks"][0].get("fix").is_none());
+    }
+}

@@ -1,0 +1,679 @@
+//! `pool install`, `pool uninstall`, `pool doctor`, the plugin files and the
+//! install script, run for real: the built binaries against settings files in
+//! a temp folder that stands in for HOME and CLAUDE_CONFIG_DIR.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use claude_pool::settings::{self, BINARIES, HOOKS, LAUNCHER, PLUGIN_NAME};
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_pool"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A temp HOME, CLAUDE_CONFIG_DIR, pool folder and project folder.
+struct World {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    config: PathBuf,
+    project: PathBuf,
+    pool: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let w = World {
+            home: root.join("home"),
+            config: root.join("config"),
+            project: root.join("proj"),
+            pool: root.join("pool"),
+            _tmp: tmp,
+        };
+        for d in [&w.home, &w.config, &w.project] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        w
+    }
+
+    fn settings(&self) -> PathBuf {
+        self.config.join("settings.json")
+    }
+
+    fn cmd(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .current_dir(&self.project)
+            .env("HOME", &self.home)
+            .env("CLAUDE_CONFIG_DIR", &self.config)
+            .env("POOL_DIR", &self.pool)
+            .env_remove("CLAUDE_INSTANCE")
+            .env_remove("CLAUDE_PROJECT_DIR")
+            .env_remove("CARGO_HOME")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn pool(&self, args: &[&str]) -> Output {
+        self.cmd(Path::new(env!("CARGO_BIN_EXE_pool")), args)
+            .output()
+            .unwrap()
+    }
+
+    fn pool_ok(&self, args: &[&str]) -> String {
+        let out = self.pool(args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A settings file as Claude Code writes it, with keys and hooks of its own.
+const USER_SETTINGS: &str = r#"{
+  "theme": "dark",
+  "hooks": {
+    "PreToolUse": [
+      {
+        "matcher": "Bash",
+        "hooks": [
+          {
+            "type": "command",
+            "command": "/usr/local/bin/guard-bash"
+          }
+        ]
+      }
+    ],
+    "Stop": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "notify-send 'Claude is done'"
+          }
+        ]
+      }
+    ]
+  },
+  "permissions": {
+    "allow": [
+      "Bash(cargo test:*)"
+    ],
+    "deny": []
+  },
+  "env": {
+    "ZED": "1",
+    "ALPHA": "2"
+  },
+  "model": "opus"
+}
+"#;
+
+fn commands(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (event, groups) in v["hooks"].as_object().unwrap() {
+        for g in groups.as_array().unwrap() {
+            for h in g["hooks"].as_array().unwrap() {
+                out.push((event.clone(), h["command"].as_str().unwrap().to_string()));
+            }
+        }
+    }
+    out
+}
+
+// ----------------------------------------------------------------------------
+// The plugin files.
+
+#[test]
+fn plugin_manifests_parse_and_agree() {
+    let plugin = read_json(&repo().join(".claude-plugin/plugin.json"));
+    assert_eq!(plugin["name"], PLUGIN_NAME);
+    assert_eq!(plugin["version"], env!("CARGO_PKG_VERSION"));
+    // hooks/hooks.json is loaded by convention; naming it again in the
+    // manifest makes Claude Code report a duplicate hooks file.
+    assert!(plugin.get("hooks").is_none());
+    let market = read_json(&repo().join(".claude-plugin/marketplace.json"));
+    assert!(market["name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(market["owner"]["name"].as_str().is_some());
+    let entries = market["plugins"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["name"], PLUGIN_NAME);
+    assert_eq!(entries[0]["source"], "./");
+}
+
+/// `hooks/hooks.json` is [`settings::plugin_hooks`] rendered; set
+/// `UPDATE_PLUGIN_HOOKS=1` to rewrite it after changing the table.
+#[test]
+fn plugin_hooks_json_matches_the_hook_table() {
+    let path = repo().join("hooks/hooks.json");
+    let want = settings::plugin_hooks();
+    if std::env::var_os("UPDATE_PLUGIN_HOOKS").is_some() {
+        std::fs::write(&path, settings::render(&want, b"  ")).unwrap();
+    }
+    let got = read_json(&path);
+    assert_eq!(
+        got, want,
+        "hooks/hooks.json is out of date with settings::HOOKS; rerun with UPDATE_PLUGIN_HOOKS=1"
+    );
+    for spec in HOOKS {
+        assert!(
+            commands(&got)
+                .iter()
+                .any(|(e, c)| e == spec.event && c.ends_with(spec.binary)),
+            "{} missing",
+            spec.event
+        );
+    }
+}
+
+#[test]
+fn every_command_in_hooks_json_exists() {
+    let v = read_json(&repo().join("hooks/hooks.json"));
+    let root = repo().to_string_lossy().into_owned();
+    let cmds = commands(&v);
+    assert!(!cmds.is_empty());
+    for (event, cmd) in cmds {
+        let resolved = cmd.replace("${CLAUDE_PLUGIN_ROOT}", &root);
+        let words = settings::command_words(&resolved, 2);
+        let program = Path::new(&words[0]);
+        assert!(
+            program.starts_with(repo()) && is_executable(program),
+            "{event}: {} is not an executable in the plugin",
+            program.display()
+        );
+        assert_eq!(program, repo().join(LAUNCHER));
+        let binary = &words[1];
+        assert!(BINARIES.contains(&binary.as_str()), "{event}: {binary}");
+        assert!(
+            is_executable(&bin_dir().join(binary)),
+            "{event}: {binary} is not a binary this crate builds"
+        );
+    }
+}
+
+#[test]
+fn launcher_runs_the_binary_it_finds_on_path() {
+    let w = World::new();
+    let path_dir = w.home.join("bin");
+    std::fs::create_dir_all(&path_dir).unwrap();
+    std::os::unix::fs::symlink(bin_dir().join("pool-stop"), path_dir.join("pool-stop")).unwrap();
+    let mut c = w.cmd(&repo().join(LAUNCHER), &["pool-stop"]);
+    c.env("PATH", format!("{}:/usr/bin:/bin", path_dir.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // Not JSON: pool-stop logs it, which proves the launcher ran it.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"not json").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let log = std::fs::read_to_string(w.pool.join("errors.log")).unwrap();
+    assert!(log.contains("pool-stop: hook input is not"), "{log}");
+}
+
+#[test]
+fn launcher_finds_cargo_bin_and_explains_a_missing_binary_in_one_line() {
+    let w = World::new();
+    // Missing everywhere: one line on stderr, nothing on stdout, exit 0.
+    let out = w
+        .cmd(&repo().join(LAUNCHER), &["pool-session-start"])
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("pool-session-start is not installed") && err.contains("cargo install"));
+    // In ~/.cargo/bin: found even though PATH lacks it.
+    let cargo_bin = w.home.join(".cargo/bin");
+    std::fs::create_dir_all(&cargo_bin).unwrap();
+    std::os::unix::fs::symlink(
+        bin_dir().join("pool-session-start"),
+        cargo_bin.join("pool-session-start"),
+    )
+    .unwrap();
+    let out = w
+        .cmd(&repo().join(LAUNCHER), &["pool-session-start"])
+        .env("PATH", "/usr/bin:/bin")
+        .env("CLAUDE_INSTANCE", "A")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // pool-session-start ran: it always prints something for the model.
+    assert!(!out.stdout.is_empty());
+    // Not one of ours: refused, still exit 0.
+    let out = w
+        .cmd(&repo().join(LAUNCHER), &["../../bin/sh"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty());
+}
+
+// ----------------------------------------------------------------------------
+// pool install / uninstall.
+
+#[test]
+fn install_writes_commands_that_exist_by_absolute_path() {
+    let w = World::new();
+    let out = w.pool_ok(&["install"]);
+    assert!(out.contains("added"), "{out}");
+    assert!(
+        !w.home.join(".claude").exists(),
+        "CLAUDE_CONFIG_DIR ignored"
+    );
+    let v = read_json(&w.settings());
+    let regs = settings::registrations(&v);
+    assert_eq!(regs.len(), HOOKS.len());
+    for spec in HOOKS {
+        let r: Vec<_> = regs.iter().filter(|r| r.event == spec.event).collect();
+        assert_eq!(r.len(), 1, "{}", spec.event);
+        let words = settings::command_words(&r[0].command, 1);
+        let program = Path::new(&words[0]);
+        assert!(program.is_absolute(), "{}", r[0].command);
+        assert!(is_executable(program), "{}", r[0].command);
+        assert_eq!(program, bin_dir().join(spec.binary));
+    }
+    let bytes = std::fs::read(w.settings()).unwrap();
+    assert!(bytes.ends_with(b"}\n"));
+    assert!(bytes.starts_with(b"{\n  \"hooks\": {\n    \"SessionStart\""));
+}
+
+#[test]
+fn install_keeps_keys_order_and_other_hooks_and_is_idempotent() {
+    let w = World::new();
+    std::fs::write(w.settings(), USER_SETTINGS).unwrap();
+    let out = w.pool_ok(&["install"]);
+    let backup = w.config.join("settings.json.pool-backup");
+    assert!(out.contains(&backup.display().to_string()), "{out}");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), USER_SETTINGS);
+
+    let v = read_json(&w.settings());
+    let keys: Vec<_> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["theme", "hooks", "permissions", "env", "model"]);
+    let env_keys: Vec<_> = v["env"].as_object().unwrap().keys().collect();
+    assert_eq!(env_keys, ["ZED", "ALPHA"]);
+    let events: Vec<_> = v["hooks"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        events,
+        [
+            "PreToolUse",
+            "Stop",
+            "SessionStart",
+            "UserPromptSubmit",
+            "SessionEnd"
+        ]
+    );
+    let cmds = commands(&v);
+    assert_eq!(
+        cmds[0],
+        ("PreToolUse".into(), "/usr/local/bin/guard-bash".into())
+    );
+    assert_eq!(
+        cmds[1],
+        ("Stop".into(), "notify-send 'Claude is done'".into())
+    );
+    assert_eq!(
+        v["permissions"],
+        json!({"allow": ["Bash(cargo test:*)"], "deny": []})
+    );
+
+    let first = std::fs::read(w.settings()).unwrap();
+    let out = w.pool_ok(&["install"]);
+    assert!(out.contains("already registered"), "{out}");
+    assert_eq!(
+        std::fs::read(w.settings()).unwrap(),
+        first,
+        "second install changed the file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        USER_SETTINGS,
+        "backup rewritten"
+    );
+
+    // Uninstall gives back exactly the original, and keeps the backup.
+    let out = w.pool_ok(&["uninstall"]);
+    assert!(
+        out.contains(&format!("removed {} pool hook entries", HOOKS.len())),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.settings()).unwrap(),
+        USER_SETTINGS
+    );
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), USER_SETTINGS);
+    let out = w.pool_ok(&["uninstall"]);
+    assert!(out.contains("no pool hooks"), "{out}");
+}
+
+#[test]
+fn install_keeps_four_space_indentation() {
+    let w = World::new();
+    std::fs::write(w.settings(), "{\n    \"theme\": \"light\"\n}\n").unwrap();
+    w.pool_ok(&["install"]);
+    let s = std::fs::read_to_string(w.settings()).unwrap();
+    assert!(
+        s.starts_with("{\n    \"theme\": \"light\",\n    \"hooks\": {\n        \"SessionStart\""),
+        "{s}"
+    );
+}
+
+#[test]
+fn reinstall_after_the_binaries_moved_replaces_instead_of_duplicating() {
+    let w = World::new();
+    std::fs::write(
+        w.settings(),
+        r#"{"hooks": {"Stop": [{"hooks": [
+            {"type": "command", "command": "/old/place/pool-stop", "timeout": 10},
+            {"type": "command", "command": "mine"}
+        ]}], "SessionStart": [{"hooks": [{"type": "command", "command": "'/old place/pool-session-start'"}]}]}}"#,
+    )
+    .unwrap();
+    let out = w.pool_ok(&["install"]);
+    assert!(out.contains("updated Stop"), "{out}");
+    let v = read_json(&w.settings());
+    let regs = settings::registrations(&v);
+    assert_eq!(regs.len(), HOOKS.len(), "{regs:#?}");
+    assert!(
+        regs.iter()
+            .all(|r| r.ours.program.starts_with(bin_dir().to_str().unwrap()))
+    );
+    assert_eq!(v["hooks"]["Stop"][0]["hooks"][1]["command"], "mine");
+}
+
+#[test]
+fn invalid_json_is_left_untouched_with_an_error_naming_file_and_line() {
+    let w = World::new();
+    let bad = "{\n  \"theme\": \"dark\",\n  \"hooks\": {\n    \"Stop\": [\n  }\n}\n";
+    std::fs::write(w.settings(), bad).unwrap();
+    for args in [&["install"][..], &["uninstall"], &["install", "--dry-run"]] {
+        let out = w.pool(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let file_line = format!("{}:5:", w.settings().display());
+        assert!(err.contains(&file_line), "{args:?}: {err}");
+        assert!(err.starts_with(&format!("pool {}: ", args[0])), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(std::fs::read_to_string(w.settings()).unwrap(), bad);
+        assert!(!w.config.join("settings.json.pool-backup").exists());
+    }
+    // A "hooks" that is not an object is refused too.
+    std::fs::write(w.settings(), "{\"hooks\": []}").unwrap();
+    let out = w.pool(&["install"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"hooks\" is not an object"));
+    assert_eq!(
+        std::fs::read_to_string(w.settings()).unwrap(),
+        "{\"hooks\": []}"
+    );
+}
+
+#[test]
+fn project_scope_writes_the_projects_settings_only() {
+    let w = World::new();
+    w.pool_ok(&["install", "--project"]);
+    let p = w.project.join(".claude/settings.json");
+    assert_eq!(settings::registrations(&read_json(&p)).len(), HOOKS.len());
+    assert!(!w.settings().exists());
+    w.pool_ok(&["uninstall", "--project"]);
+    assert_eq!(read_json(&p), json!({}));
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let w = World::new();
+    std::fs::write(w.settings(), USER_SETTINGS).unwrap();
+    let out = w.pool_ok(&["install", "--dry-run"]);
+    let shown = w.settings().display().to_string();
+    assert!(
+        out.starts_with(&format!("--- {shown}\n+++ {shown} (after)\n@@ ")),
+        "{out}"
+    );
+    let cmd = format!(
+        "\"command\": \"{}\",",
+        bin_dir().join("pool-stop").display()
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with('+') && l.trim_start_matches(['+', ' ']) == cmd),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with('-') && !l.starts_with("---")),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.settings()).unwrap(),
+        USER_SETTINGS
+    );
+    assert!(!w.config.join("settings.json.pool-backup").exists());
+
+    let fresh = World::new();
+    let out = fresh.pool_ok(&["install", "--dry-run"]);
+    assert!(out.starts_with("--- /dev/null\n"), "{out}");
+    assert!(!fresh.settings().exists());
+    let out = fresh.pool_ok(&["uninstall", "--dry-run"]);
+    assert!(out.contains("no pool hooks"), "{out}");
+}
+
+#[test]
+fn a_symlinked_settings_file_is_written_through() {
+    let w = World::new();
+    let real = w.home.join("dotfiles-settings.json");
+    std::fs::write(&real, "{}\n").unwrap();
+    std::os::unix::fs::symlink(&real, w.settings()).unwrap();
+    w.pool_ok(&["install"]);
+    assert!(
+        std::fs::symlink_metadata(w.settings())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        settings::registrations(&read_json(&real)).len(),
+        HOOKS.len()
+    );
+}
+
+// ----------------------------------------------------------------------------
+// pool doctor.
+
+fn doctor(w: &World, extra_env: &[(&str, &str)]) -> (i32, Value, String) {
+    let mut c = w.cmd(Path::new(env!("CARGO_BIN_EXE_pool")), &["doctor", "--json"]);
+    c.envs(extra_env.iter().copied());
+    let out = c.output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut c = w.cmd(Path::new(env!("CARGO_BIN_EXE_pool")), &["doctor"]);
+    c.envs(extra_env.iter().copied());
+    let human = String::from_utf8(c.output().unwrap().stdout).unwrap();
+    (out.status.code().unwrap(), v, human)
+}
+
+fn status<'a>(v: &'a Value, name: &str) -> &'a str {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {v:#}"))["status"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn doctor_is_green_right_after_install_and_red_without_hooks() {
+    let w = World::new();
+    let (code, v, human) = doctor(&w, &[]);
+    assert_eq!(code, 1, "{human}");
+    assert_eq!(status(&v, "hooks"), "fail");
+    assert!(human.contains("fix: run pool install"), "{human}");
+
+    w.pool_ok(&["install"]);
+    let (code, v, human) = doctor(&w, &[]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(v["ok"], true);
+    assert_eq!(status(&v, "binaries"), "ok");
+    assert_eq!(status(&v, "hooks"), "ok");
+    // No pool folder yet and no CLAUDE_INSTANCE: warnings, not failures.
+    assert_eq!(status(&v, "pool"), "warn");
+    assert_eq!(status(&v, "instance"), "warn");
+    assert!(human.contains("pool doctor: no failures"), "{human}");
+}
+
+#[test]
+fn doctor_reports_pool_state() {
+    let w = World::new();
+    w.pool_ok(&["install"]);
+    let post = w
+        .cmd(
+            Path::new(env!("CARGO_BIN_EXE_pool")),
+            &["post", "--topic", "t"],
+        )
+        .env("CLAUDE_INSTANCE", "A")
+        .output()
+        .unwrap();
+    assert!(
+        post.status.success(),
+        "{}",
+        String::from_utf8_lossy(&post.stderr)
+    );
+    let log = w.pool.join("instance_state.jsonl");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, b"{broken\n").unwrap();
+    let (code, v, human) = doctor(&w, &[("CLAUDE_INSTANCE", "A")]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(status(&v, "pool"), "ok", "{human}");
+    assert_eq!(status(&v, "instance"), "ok");
+    assert_eq!(status(&v, "entries"), "warn", "{human}");
+    assert!(human.contains("1 entries, 1 line that fail"), "{human}");
+
+    std::fs::write(w.pool.join("config.json"), "{not json").unwrap();
+    std::fs::set_permissions(&w.pool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, v, human) = doctor(&w, &[("CLAUDE_INSTANCE", "../x")]);
+    assert_eq!(code, 1, "{human}");
+    assert_eq!(status(&v, "config"), "fail");
+    assert_eq!(status(&v, "instance"), "fail");
+    assert_eq!(status(&v, "pool"), "warn", "{human}");
+}
+
+#[test]
+fn doctor_flags_hooks_that_point_at_missing_binaries_and_invalid_settings() {
+    let w = World::new();
+    w.pool_ok(&["install"]);
+    let s = std::fs::read_to_string(w.settings())
+        .unwrap()
+        .replace(bin_dir().to_str().unwrap(), "/nowhere");
+    std::fs::write(w.settings(), s).unwrap();
+    let (code, v, human) = doctor(&w, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&v, "hooks"), "fail");
+    assert!(
+        human.contains("/nowhere/pool-stop, which is not an executable"),
+        "{human}"
+    );
+
+    std::fs::write(w.project.join("x"), "").unwrap();
+    std::fs::create_dir_all(w.project.join(".claude")).unwrap();
+    std::fs::write(w.project.join(".claude/settings.json"), "{\n,\n}").unwrap();
+    let (_, v, human) = doctor(&w, &[]);
+    assert_eq!(status(&v, "settings"), "fail");
+    assert!(human.contains(".claude/settings.json:2:"), "{human}");
+}
+
+#[test]
+fn doctor_counts_the_plugin_as_registration() {
+    let w = World::new();
+    std::fs::write(
+        w.settings(),
+        r#"{"enabledPlugins": {"claude-pool@claude-pool": true}}"#,
+    )
+    .unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin_dir().display());
+    let (code, v, human) = doctor(&w, &[("PATH", &path)]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(status(&v, "hooks"), "ok");
+    // The plugin plus the settings entries: every hook would run twice.
+    w.pool_ok(&["install"]);
+    let (code, v, human) = doctor(&w, &[("PATH", &path)]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(status(&v, "hooks"), "warn", "{human}");
+    // The plugin enabled but no binaries where its launcher looks.
+    w.pool_ok(&["uninstall"]);
+    let (code, _, human) = doctor(&w, &[("PATH", "/usr/bin:/bin")]);
+    assert_eq!(code, 1, "{human}");
+    assert!(human.contains("its launcher finds no pool-"), "{human}");
+}
+
+// ----------------------------------------------------------------------------
+// Completions and the install script.
+
+#[test]
+fn completions_for_each_shell() {
+    let w = World::new();
+    for (shell, marker) in [
+        ("bash", "_pool()"),
+        ("zsh", "#compdef pool"),
+        ("fish", "complete -c pool"),
+    ] {
+        let out = w.pool_ok(&["completions", shell]);
+        assert!(
+            out.contains(marker),
+            "{shell}: {}",
+            &out[..out.len().min(200)]
+        );
+        assert!(out.contains("doctor"), "{shell}");
+    }
+    assert_eq!(w.pool(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn install_script_without_cargo_says_so_and_fails() {
+    let w = World::new();
+    let empty = w.home.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new("/bin/sh")
+        .arg(repo().join("install/install.sh"))
+        .env_clear()
+        .env("PATH", &empty)
+        .env("HOME", &w.home)
+        .current_dir(&w.project)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("install.sh: cargo not found"), "{err}");
+    assert!(err.contains("rustup.rs"), "{err}");
+    assert!(is_executable(&repo().join("install/install.sh")));
+}
