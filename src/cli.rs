@@ -31,6 +31,19 @@ pub enum PoolCommand {
     Query(QueryArgs),
     /// Post an entry from a terminal.
     Post(PostArgs),
+    /// Acknowledge a handoff (posts an entry with REF: <id>).
+    Ack {
+        /// Id of the handoff.
+        id: String,
+        /// Acknowledge as this instance (default: $CLAUDE_INSTANCE).
+        #[arg(long, env = "CLAUDE_INSTANCE")]
+        instance: Option<String>,
+    },
+    /// Who claimed or recently edited a path.
+    Who {
+        /// A file or folder path.
+        path: String,
+    },
     /// Archive expired entries into archive/instance_state-YYYY-MM.jsonl.
     Gc {
         /// Archive entries that expired and are older than this.

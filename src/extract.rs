@@ -95,6 +95,9 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
                 candidates.extend(out.candidates.into_iter().map(|c| (c, "transcript")));
                 file_state = Some((f, start + out.consumed));
             }
+            // Claude Code creates the file with the first message; before that there is nothing to read.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && input.hook_event_name != "Stop" => {}
             Err(e) => report
                 .warnings
                 .push(format!("cannot read transcript {}: {e}", path.display())),
@@ -176,7 +179,10 @@ fn to_entry(
         ));
         return None;
     }
-    let ttl = f.ttl.map(|t| t.min(MAX_TTL));
+    let ttl = f
+        .ttl
+        .or_else(|| crate::handoffs::default_ttl_for(&f.action, &f.to))
+        .map(|t| t.min(MAX_TTL));
     let life = i64::try_from(ttl.unwrap_or(job.settings.ttl)).unwrap_or(i64::MAX);
     if c.message_ts > 0 && c.message_ts.saturating_add(life) < job.now {
         // History (an old session resumed or forked after its blocks expired).

@@ -40,6 +40,10 @@ pub struct HookInput {
     pub source: Option<String>,
     /// Stop: whether a Stop hook already blocked this turn once.
     pub stop_hook_active: bool,
+    /// PreToolUse: the tool about to run.
+    pub tool_name: String,
+    /// PreToolUse: the tool's input (`file_path`, `notebook_path`, …).
+    pub tool_input: serde_json::Value,
 }
 
 impl HookInput {

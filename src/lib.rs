@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod claims;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -18,7 +19,9 @@ pub mod entry;
 pub mod error;
 pub mod extract;
 pub mod fsio;
+pub mod handoffs;
 pub mod hook;
+pub mod news;
 pub mod paths;
 pub mod relevance;
 pub mod render;
@@ -35,6 +38,8 @@ pub fn pool_main() -> i32 {
     match cli.command {
         cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
         cli::PoolCommand::Post(args) => cmd::post::run(&args),
+        cli::PoolCommand::Ack { id, instance } => cmd::post::ack(&id, instance.as_deref()),
+        cli::PoolCommand::Who { path } => cmd::who::run(&path),
         cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
         cli::PoolCommand::Install(args) => cmd::install::install_main(&args),
         cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),

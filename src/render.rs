@@ -126,6 +126,10 @@ pub struct Summary {
     pub completed: usize,
     /// Of which `blocked`.
     pub blocked: usize,
+    /// Handoffs addressed to this instance and not yet acknowledged, newest first.
+    pub handoffs: Vec<Entry<'static>>,
+    /// Live `learned` / `decided` entries, newest first.
+    pub knowledge: Vec<Entry<'static>>,
 }
 
 impl Summary {
@@ -141,10 +145,41 @@ impl Summary {
     }
 }
 
+/// Most handoffs or knowledge entries listed in their sections.
+pub const SECTION_SHOWN: usize = 5;
+
+/// One line per pending handoff, with how to acknowledge it.
+pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
+    let mut out = String::new();
+    for h in handoffs.iter().take(max) {
+        let id = clean(&h.id, 64);
+        let summary = if h.summary.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", clean(&h.summary, 200))
+        };
+        let _ = writeln!(
+            out,
+            "- [{} → you] {}: {}{summary} (acknowledge: `pool ack {id}` or a pool block with `REF: {id}`)",
+            clean(&h.source_instance, SHOW_INSTANCE),
+            clean(&h.action, 20),
+            clean(&h.topic, SHOW_TOPIC)
+        );
+    }
+    if handoffs.len() > max {
+        let _ = writeln!(
+            out,
+            "- {} more handoffs — run `pool-query`",
+            handoffs.len() - max
+        );
+    }
+    out
+}
+
 /// Renders the session-start text. Returns an empty string when there is
 /// nothing to say (no entries and no reminder).
 pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
-    if sum.total == 0 {
+    if sum.total == 0 && sum.handoffs.is_empty() && sum.knowledge.is_empty() {
         return if s.reminder {
             format!("{REMINDER}\n")
         } else {
@@ -179,11 +214,35 @@ pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
         "- **Status**: {} completed, {} blocked",
         sum.completed, sum.blocked
     );
-    let footer = if s.reminder {
-        format!("\n{REMINDER}\n")
-    } else {
-        String::new()
-    };
+    if !sum.handoffs.is_empty() {
+        out.push_str("\n### Handoffs for you\n");
+        out.push_str(FRAMING);
+        out.push('\n');
+        out.push_str(&handoff_lines(&sum.handoffs, SECTION_SHOWN));
+    }
+    let mut footer = String::new();
+    if !sum.knowledge.is_empty() {
+        footer.push_str("\n### Learned and decided\n");
+        for e in sum.knowledge.iter().take(SECTION_SHOWN) {
+            let _ = writeln!(
+                footer,
+                "- [{}] {}: {}",
+                clean(&e.source_instance, SHOW_INSTANCE),
+                clean(&e.action, 20),
+                clean(&e.topic, SHOW_TOPIC)
+            );
+        }
+        if sum.knowledge.len() > SECTION_SHOWN {
+            let _ = writeln!(
+                footer,
+                "- {} more — run `pool-query --action learned` / `--action decided`",
+                sum.knowledge.len() - SECTION_SHOWN
+            );
+        }
+    }
+    if s.reminder {
+        footer.push_str(&format!("\n{REMINDER}\n"));
+    }
     let mut body = String::new();
     let mut shown = 0;
     if s.compact {
@@ -247,6 +306,60 @@ pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
         let _ = writeln!(out, "- {hidden} more entries not shown — run `pool-query`");
     }
     out.push_str(&footer);
+    out
+}
+
+/// Most characters of mid-session news.
+pub const NEWS_BUDGET: usize = 2000;
+
+/// Renders mid-session news: pending handoffs, then entries that arrived
+/// since the last prompt, within [`NEWS_BUDGET`]. Empty when there is nothing.
+pub fn news(handoffs: &[Entry<'_>], fresh: &[Entry<'_>], older_left_out: bool) -> String {
+    if handoffs.is_empty() && fresh.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    if !handoffs.is_empty() {
+        out.push_str("## Pool: handoffs for you\n");
+        out.push_str(&handoff_lines(handoffs, 3));
+    }
+    if !fresh.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Pool news since your last prompt ({} new)",
+            fresh.len()
+        );
+        out.push_str(FRAMING);
+        out.push('\n');
+        let mut shown = 0;
+        for e in fresh.iter().rev() {
+            let summary = if e.summary.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", clean(&e.summary, 160))
+            };
+            let critical = if e.priority == "critical" {
+                " [critical]"
+            } else {
+                ""
+            };
+            let line = format!(
+                "- [{}]{critical} {}: {}{summary}\n",
+                clean(&e.source_instance, SHOW_INSTANCE),
+                clean(&e.action, 20),
+                clean(&e.topic, SHOW_TOPIC)
+            );
+            if out.len() + line.len() + 60 > NEWS_BUDGET {
+                break;
+            }
+            out.push_str(&line);
+            shown += 1;
+        }
+        let hidden = fresh.len() - shown;
+        if hidden > 0 || older_left_out {
+            let _ = writeln!(out, "- more entries not shown — run `pool-query`");
+        }
+    }
     out
 }
 

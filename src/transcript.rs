@@ -201,8 +201,10 @@ impl TurnState {
     }
 }
 
+/// Hash of an assistant text for "is this the same text": Claude Code trims
+/// trailing whitespace from `last_assistant_message` but not in the file.
 fn text_hash(text: &str) -> String {
-    sha256_hex(text.as_bytes())[..32].to_string()
+    sha256_hex(text.trim().as_bytes())[..32].to_string()
 }
 
 /// Reads complete lines from `r` (positioned where the last call stopped),

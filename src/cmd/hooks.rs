@@ -5,7 +5,9 @@ use std::ops::ControlFlow;
 
 use crate::error::Result;
 use crate::extract::{self, Job};
+use crate::handoffs::{AckTracker, is_knowledge};
 use crate::hook::{self, Ctx};
+use crate::news;
 use crate::relevance::{Domain, keep};
 use crate::render::{self, Summary};
 use crate::store::{DEFAULT_TTL, Pool};
@@ -56,9 +58,66 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// `pool-prompt` (UserPromptSubmit): catches up extraction of the previous
+/// turn, then adds pending handoffs and the news since the last prompt.
+pub fn prompt_main() -> i32 {
+    hook::run("pool-prompt", prompt_body)
+}
+
+/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): records
+/// the edit and warns when another live instance claimed or recently edited
+/// the file (`POOL_CLAIMS=ask` asks the user instead).
+pub fn guard_main() -> i32 {
+    hook::run("pool-guard", crate::cmd::guard::guard_body)
+}
+
+fn session_key(ctx: &Ctx) -> &str {
+    if ctx.input.session_id.is_empty() {
+        "unknown"
+    } else {
+        &ctx.input.session_id
+    }
+}
+
+fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
+    let pool = catch_up(ctx, "pool-prompt")?;
+    let me = ctx.settings.instance.as_deref();
+    let session = session_key(ctx);
+    let Some(mark) = news::load_mark(pool.dir(), session) else {
+        // Installed mid-session: start counting from now.
+        news::mark_seen(&pool, session, ctx.now)?;
+        return Ok(None);
+    };
+    let (fresh, older_left_out) = news::since(&pool, &mark)?;
+    let domain = Domain::new(&ctx.settings.domain);
+    let fresh: Vec<_> = fresh
+        .into_iter()
+        .filter(|e| {
+            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
+                || (me.is_none() && e.session_id == session);
+            !own && (e.priority == "critical" || keep(e, &ctx.settings, &domain, ctx.now).is_some())
+        })
+        .collect();
+    let mut handoffs = Vec::new();
+    if me.is_some() {
+        let mut acks = AckTracker::default();
+        pool.scan_recent(ctx.now, ctx.settings.ttl.max(DEFAULT_TTL), |e| {
+            if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
+                handoffs.push(e.into_owned());
+            }
+            ControlFlow::Continue(())
+        })?;
+    }
+    news::mark_seen(&pool, session, ctx.now)?;
+    Ok(Some(render::news(&handoffs, &fresh, older_left_out)))
+}
+
 fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-session-start")?;
     let summary = collect(&pool, ctx)?;
+    if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
+        hook::report(pool.dir(), "pool-session-start", &e.to_string());
+    }
     Ok(Some(render::session_start(
         &summary,
         &ctx.settings,
@@ -66,17 +125,33 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     )))
 }
 
-/// Gathers the entries this session is shown, newest first.
+/// Gathers the entries this session is shown, newest first: activity,
+/// pending handoffs to this instance, and durable knowledge.
 pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let domain = Domain::new(&ctx.settings.domain);
     let horizon = ctx.settings.ttl.max(DEFAULT_TTL);
+    let me = ctx.settings.instance.as_deref();
     let mut summary = Summary::default();
     let mut seen = std::collections::HashSet::new();
+    let mut acks = AckTracker::default();
     pool.scan_recent(ctx.now, horizon, |e| {
-        if let Some(k) = keep(&e, &ctx.settings, &domain, ctx.now)
-            && seen.insert(e.id.to_string())
-        {
-            summary.add(e.into_owned(), k, RENDER_ROOM);
+        if !seen.insert(e.id.to_string()) {
+            return ControlFlow::Continue(());
+        }
+        if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
+            if summary.handoffs.len() < RENDER_ROOM {
+                summary.handoffs.push(e.into_owned());
+            }
+            return ControlFlow::Continue(());
+        }
+        if let Some(k) = keep(&e, &ctx.settings, &domain, ctx.now) {
+            if is_knowledge(&e) {
+                if summary.knowledge.len() < RENDER_ROOM {
+                    summary.knowledge.push(e.into_owned());
+                }
+            } else if e.reference.is_empty() || !e.to.is_empty() || e.action != "signaling" {
+                summary.add(e.into_owned(), k, RENDER_ROOM);
+            }
         }
         ControlFlow::Continue(())
     })?;

@@ -4,10 +4,12 @@
 pub mod completions;
 pub mod doctor;
 pub mod gc;
+pub mod guard;
 pub mod hooks;
 pub mod install;
 pub mod post;
 pub mod query;
+pub mod who;
 
 use std::io::Write;
 

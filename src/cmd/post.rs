@@ -64,7 +64,10 @@ fn post(args: &PostArgs) -> Result<String> {
             .into(),
         affects: t(&args.affects, MAX_SHORT).into(),
         blocks: t(&args.blocks, MAX_SHORT).into(),
-        ttl: args.ttl.map(|x| x.min(MAX_TTL)),
+        ttl: args
+            .ttl
+            .or_else(|| crate::handoffs::default_ttl_for(action, args.to.as_deref().unwrap_or("")))
+            .map(|x| x.min(MAX_TTL)),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default()
@@ -77,4 +80,45 @@ fn post(args: &PostArgs) -> Result<String> {
     };
     pool.append(&[entry])?;
     Ok(id)
+}
+
+/// `pool ack <id>`: acknowledges a handoff with an entry carrying `REF: <id>`.
+pub fn ack(id: &str, instance: Option<&str>) -> i32 {
+    let result = (|| -> Result<String> {
+        let dir = Locator::from_env(None).pool_dir()?;
+        let pool = Pool::open_readonly(dir);
+        let mut found: Option<(String, String)> = None;
+        pool.scan_back(None, |_, _, e| {
+            if e.id == id {
+                found = Some((e.topic.to_string(), e.source_instance.to_string()));
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
+        let (topic, from) =
+            found.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))?;
+        let args = PostArgs {
+            action: "signaling".into(),
+            topic: Some(format!("Acknowledged: {topic}")),
+            summary: Some(format!("handoff from {from} acknowledged")),
+            affects: None,
+            blocks: None,
+            ttl: None,
+            to: None,
+            reference: Some(id.to_string()),
+            priority: None,
+            instance: instance.map(str::to_string),
+        };
+        post(&args)
+    })();
+    match result {
+        Ok(ack_id) => {
+            println!("acknowledged {id} ({ack_id})");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprint_error("pool ack", &e.to_string());
+            EXIT_ERROR
+        }
+    }
 }

@@ -107,7 +107,7 @@ fn query(args: &QueryArgs) -> Result<()> {
     })?;
     if args.count {
         writeln!(out, "{count}").map_err(stdout_err)?;
-    } else if shown.is_empty() && !args.follow {
+    } else if shown.is_empty() && !args.follow && !args.json {
         writeln!(out, "No pool entries found").map_err(stdout_err)?;
     } else {
         for raw in &shown {

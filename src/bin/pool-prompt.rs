@@ -1,0 +1,5 @@
+//! `pool-prompt`: see the library.
+
+fn main() {
+    std::process::exit(claude_pool::cmd::hooks::prompt_main());
+}

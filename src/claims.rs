@@ -1,0 +1,342 @@
+//! Claims and recent edits: which files other live instances have claimed or
+//! touched, and whether a path falls under one of them.
+//!
+//! An entry with ACTION `claimed` and AFFECTS (paths or globs, comma- or
+//! space-separated) is an *open claim* until the same instance posts
+//! `completed` or `released` with the same TOPIC (case-insensitive) or with
+//! `REF: <claim id>`, or until it expires. Files each instance edits are
+//! recorded in `edits.log` (`timestamp<TAB>instance<TAB>session<TAB>path`),
+//! outside the main log, by the PreToolUse hook.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+use crate::fsio::{self, RevLines};
+use crate::store::{DEFAULT_TTL, ORDER_SLACK, Pool};
+
+/// The edit log's file name.
+pub const EDITS_LOG: &str = "edits.log";
+/// How long an edit counts as recent, in seconds.
+pub const RECENT_EDIT: i64 = 30 * 60;
+
+/// An open claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The claim entry's id.
+    pub id: String,
+    /// Who claimed.
+    pub instance: String,
+    /// The claiming session.
+    pub session_id: String,
+    /// What for.
+    pub topic: String,
+    /// Paths and globs claimed.
+    pub patterns: Vec<String>,
+    /// The claimer's working directory (relative patterns are under it).
+    pub cwd: String,
+    /// When (epoch seconds).
+    pub timestamp: i64,
+}
+
+/// Splits AFFECTS into patterns.
+pub fn patterns(affects: &str) -> Vec<String> {
+    affects
+        .split([',', ' ', '\n', ';'])
+        .map(|p| p.trim().trim_matches('`').to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Open claims at `now`, newest first, reading the live window of the log.
+pub fn open_claims(pool: &Pool, now: i64, default_ttl: u64) -> Result<Vec<Claim>> {
+    let mut closed_topics: HashSet<(String, String)> = HashSet::new();
+    let mut closed_ids: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
+        note_claim(
+            &e,
+            now,
+            default_ttl,
+            &mut closed_topics,
+            &mut closed_ids,
+            &mut out,
+        );
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+fn note_claim(
+    e: &Entry<'_>,
+    now: i64,
+    default_ttl: u64,
+    closed_topics: &mut HashSet<(String, String)>,
+    closed_ids: &mut HashSet<String>,
+    out: &mut Vec<Claim>,
+) {
+    match e.action.as_ref() {
+        "completed" | "released" => {
+            closed_topics.insert((
+                e.source_instance.to_lowercase(),
+                e.topic.trim().to_lowercase(),
+            ));
+            if !e.reference.is_empty() {
+                closed_ids.insert(e.reference.to_string());
+            }
+        }
+        "claimed" if e.is_live(now, default_ttl) && !e.affects.trim().is_empty() => {
+            let key = (
+                e.source_instance.to_lowercase(),
+                e.topic.trim().to_lowercase(),
+            );
+            if !closed_topics.contains(&key) && !closed_ids.contains(e.id.as_ref()) {
+                out.push(Claim {
+                    id: e.id.to_string(),
+                    instance: e.source_instance.to_string(),
+                    session_id: e.session_id.to_string(),
+                    topic: e.topic.to_string(),
+                    patterns: patterns(&e.affects),
+                    cwd: e.cwd.to_string(),
+                    timestamp: e.timestamp,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `target` (an absolute path, usually) falls under `pattern`, a path
+/// or glob written relative to `cwd` (or absolute). A plain path matches
+/// itself and everything under it; `*` and `?` match within one path
+/// component, `**` across components. A relative pattern also matches when
+/// the target merely ends with it (`src/auth.rs` matches
+/// `/any/checkout/src/auth.rs`), since instances often work in different
+/// worktrees of the same repository.
+pub fn path_matches(pattern: &str, cwd: &str, target: &str) -> bool {
+    let pattern = pattern.trim_end_matches('/');
+    if pattern.is_empty() {
+        return false;
+    }
+    let target = target.trim_end_matches('/');
+    let absolute = if pattern.starts_with('/') {
+        pattern.to_string()
+    } else if !cwd.is_empty() {
+        format!(
+            "{}/{}",
+            cwd.trim_end_matches('/'),
+            pattern.trim_start_matches("./")
+        )
+    } else {
+        String::new()
+    };
+    if !absolute.is_empty() && glob_or_prefix(&absolute, target) {
+        return true;
+    }
+    if !pattern.starts_with('/') {
+        let rel = pattern.trim_start_matches("./");
+        // Match against every suffix of the target that starts at a component.
+        let mut rest = target;
+        while let Some(i) = rest.find('/') {
+            rest = &rest[i + 1..];
+            if glob_or_prefix(rel, rest) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn glob_or_prefix(pattern: &str, path: &str) -> bool {
+    if pattern.contains(['*', '?', '[']) {
+        glob(pattern.as_bytes(), path.as_bytes())
+    } else {
+        path == pattern
+            || (path.starts_with(pattern) && path.as_bytes().get(pattern.len()) == Some(&b'/'))
+    }
+}
+
+/// A small glob: `**` crosses `/`, `*` and `?` do not; `[...]` is taken literally.
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (None, Some(_)) => false,
+        (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
+            let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+            (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && glob(rest, &s[i..]))
+                || (0..=s.len()).any(|i| glob(&p[2..], &s[i..]))
+        }
+        (Some(b'*'), _) => {
+            let mut i = 0;
+            loop {
+                if glob(&p[1..], &s[i..]) {
+                    return true;
+                }
+                if i == s.len() || s[i] == b'/' {
+                    return false;
+                }
+                i += 1;
+            }
+        }
+        (Some(b'?'), Some(c)) if *c != b'/' => glob(&p[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => glob(&p[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// One recorded edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// When (epoch seconds).
+    pub timestamp: i64,
+    /// Who.
+    pub instance: String,
+    /// Which session.
+    pub session_id: String,
+    /// The file.
+    pub path: String,
+}
+
+/// Records that `instance` is editing `path`.
+pub fn record_edit(
+    pool_dir: &Path,
+    now: i64,
+    instance: &str,
+    session: &str,
+    path: &str,
+) -> Result<()> {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let line = format!(
+        "{now}\t{}\t{}\t{}\n",
+        clean(instance),
+        clean(session),
+        clean(path)
+    );
+    let p = pool_dir.join(EDITS_LOG);
+    let mut f = fsio::open_append(&p)?;
+    f.write_all(line.as_bytes()).map_err(|e| Error::io(p, e))
+}
+
+/// Edits newer than `since`, newest first.
+pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
+    let p = pool_dir.join(EDITS_LOG);
+    let f = match File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(p, e)),
+    };
+    let len = f.metadata().map_err(|e| Error::io(&p, e))?.len();
+    let mut rev = RevLines::new(&f, len);
+    let mut out = Vec::new();
+    while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&p, e))? {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let mut parts = line.splitn(4, '\t');
+        let (Some(ts), Some(inst), Some(sess), Some(path)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(ts) = ts.parse::<i64>() else { continue };
+        if ts < since - ORDER_SLACK {
+            break;
+        }
+        if ts >= since {
+            out.push(Edit {
+                timestamp: ts,
+                instance: inst.to_string(),
+                session_id: sess.to_string(),
+                path: path.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_globs() {
+        assert!(path_matches("src/auth.rs", "/w/a", "/w/a/src/auth.rs"));
+        assert!(
+            path_matches("src/auth.rs", "/w/a", "/w/b/src/auth.rs"),
+            "other worktree"
+        );
+        assert!(!path_matches("src/auth.rs", "/w/a", "/w/a/src/auth.rs.bak"));
+        assert!(path_matches("src/auth", "/w/a", "/w/a/src/auth/token.rs"));
+        assert!(path_matches("src/auth/", "", "/x/src/auth/token.rs"));
+        assert!(!path_matches("src/au", "/w/a", "/w/a/src/auth/token.rs"));
+        assert!(path_matches("src/*.rs", "/w/a", "/w/a/src/lib.rs"));
+        assert!(!path_matches("src/*.rs", "/w/a", "/w/a/src/db/lib.rs"));
+        assert!(path_matches(
+            "src/**/*.rs",
+            "/w/a",
+            "/w/a/src/db/deep/lib.rs"
+        ));
+        assert!(path_matches("src/**/*.rs", "/w/a", "/w/a/src/lib.rs"));
+        assert!(path_matches("/abs/file", "", "/abs/file"));
+        assert!(!path_matches("/abs/file", "", "/other/abs/file"));
+        assert!(!path_matches("", "/w", "/w/x"));
+    }
+
+    #[test]
+    fn claims_close_by_topic_or_ref_and_expire() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 10_000;
+        let e = |id: &str,
+                 inst: &str,
+                 action: &str,
+                 topic: &str,
+                 affects: &str,
+                 reference: &str,
+                 ts: i64| Entry {
+            id: id.to_string().into(),
+            timestamp: ts,
+            source_instance: inst.to_string().into(),
+            action: action.to_string().into(),
+            topic: topic.to_string().into(),
+            affects: affects.to_string().into(),
+            reference: reference.to_string().into(),
+            ..Entry::default()
+        };
+        pool.append(&[
+            e("c4", "C", "claimed", "Old", "old/", "", now - 5000),
+            e("c1", "B", "claimed", "Auth", "src/auth.rs", "", now - 100),
+            e("c2", "B", "claimed", "DB", "src/db/", "", now - 90),
+            e("c3", "C", "claimed", "UI", "ui/*.tsx", "", now - 80),
+            e("d1", "B", "completed", "auth", "", "", now - 50),
+            e("d2", "C", "released", "whatever", "", "c3", now - 40),
+            e("d3", "A", "completed", "DB", "", "", now - 30),
+        ])
+        .unwrap();
+        let open: Vec<String> = open_claims(&pool, now, 3600)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(
+            open,
+            ["c2"],
+            "c1 closed by topic, c3 by ref, c4 expired; A cannot close B's claim"
+        );
+    }
+
+    #[test]
+    fn edits_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        record_edit(tmp.path(), 100, "A", "s1", "/w/a.rs").unwrap();
+        record_edit(tmp.path(), 5000, "B", "s\t2", "/w/b.rs").unwrap();
+        let got = recent_edits(tmp.path(), 1000).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].instance, "B");
+        assert_eq!(got[0].session_id, "s 2");
+    }
+}

@@ -1,0 +1,412 @@
+//! Coordination beyond the log, end to end with the real binaries: claims and
+//! the PreToolUse guard, recent edits and `pool who`, handoffs until
+//! acknowledged, news mid-session, and durable knowledge.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+struct Team {
+    tmp: tempfile::TempDir,
+}
+
+fn exe(bin: &str) -> &'static str {
+    match bin {
+        "pool" => env!("CARGO_BIN_EXE_pool"),
+        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
+        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
+        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
+        _ => unreachable!(),
+    }
+}
+
+impl Team {
+    fn new() -> Self {
+        let t = Team {
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(t.repo().join("src")).unwrap();
+        t
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.tmp.path().join("repo")
+    }
+
+    fn run(
+        &self,
+        bin: &str,
+        instance: &str,
+        args: &[&str],
+        stdin: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut cmd = Command::new(exe(bin));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("POOL_DIR", self.tmp.path().join("pool"))
+            .env("CLAUDE_INSTANCE", instance)
+            .current_dir(self.repo())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{bin} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn post(&self, instance: &str, args: &[&str]) -> String {
+        let mut all = vec!["post"];
+        all.extend_from_slice(args);
+        let out = self.run("pool", instance, &all, "", &[]);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .trim_start_matches("posted ")
+            .to_string()
+    }
+
+    fn guard(
+        &self,
+        instance: &str,
+        session: &str,
+        tool: &str,
+        file: &Path,
+        env: &[(&str, &str)],
+    ) -> Option<Value> {
+        let key = if tool == "NotebookEdit" {
+            "notebook_path"
+        } else {
+            "file_path"
+        };
+        let input = json!({"session_id": session, "hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": {key: file, "old_string": "a", "new_string": "b"}, "cwd": self.repo()});
+        let out = self.run("pool-guard", instance, &[], &input.to_string(), env);
+        let text = String::from_utf8(out.stdout).unwrap();
+        (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
+    }
+
+    fn hook(&self, bin: &str, instance: &str, session: &str, event: &str) -> String {
+        let input = json!({"session_id": session, "hook_event_name": event, "source": "startup", "prompt": "go"});
+        String::from_utf8(self.run(bin, instance, &[], &input.to_string(), &[]).stdout).unwrap()
+    }
+}
+
+#[test]
+fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
+    let t = Team::new();
+    let file = t.repo().join("src/auth.rs");
+    assert!(
+        t.guard("A", "sa", "Edit", &file, &[]).is_none(),
+        "nothing claimed yet"
+    );
+    t.post(
+        "B",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Auth token refresh",
+            "--affects",
+            "src/auth.rs, src/session/",
+        ],
+    );
+    let out = t.guard("A", "sa", "Edit", &file, &[]).expect("a warning");
+    let ctx = out["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert_eq!(out["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    assert!(
+        ctx.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
+        "{ctx}"
+    );
+    // Under a claimed folder, through Write and NotebookEdit too.
+    assert!(
+        t.guard(
+            "A",
+            "sa",
+            "Write",
+            &t.repo().join("src/session/store.rs"),
+            &[]
+        )
+        .is_some()
+    );
+    assert!(
+        t.guard(
+            "A",
+            "sa",
+            "NotebookEdit",
+            &t.repo().join("src/session/nb.ipynb"),
+            &[]
+        )
+        .is_some()
+    );
+    assert!(
+        t.guard("A", "sa", "Read", &file, &[]).is_none(),
+        "reads are not guarded"
+    );
+    // Never about one's own claims (A's recent edit still counts).
+    let own = t.guard("B", "sb", "Edit", &file, &[]).unwrap();
+    let ctx = own["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !ctx.contains("B claimed") && ctx.contains("A edited"),
+        "{ctx}"
+    );
+    // Asking the user instead.
+    let out = t
+        .guard("C", "sc", "MultiEdit", &file, &[("POOL_CLAIMS", "ask")])
+        .unwrap();
+    assert_eq!(out["hookSpecificOutput"]["permissionDecision"], "ask");
+    assert!(
+        out["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("B claimed")
+    );
+    // Released by completing the same topic: only recent edits remain.
+    t.post(
+        "B",
+        &["--action", "completed", "--topic", "auth token refresh"],
+    );
+    let out = t.guard("D", "sd", "Edit", &file, &[]).unwrap();
+    let ctx = out["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert!(!ctx.contains("claimed"), "{ctx}");
+    assert!(
+        ctx.contains("A edited") && ctx.contains("C edited"),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn pool_who_answers_from_claims_and_recorded_edits() {
+    let t = Team::new();
+    let file = t.repo().join("src/lib.rs");
+    t.guard("A", "sa", "Edit", &file, &[]);
+    t.post(
+        "B",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Lib cleanup",
+            "--affects",
+            "src/*.rs",
+        ],
+    );
+    let out = t.run("pool", "Z", &["who", "src/lib.rs"], "", &[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("B claimed src/*.rs: \"Lib cleanup\""),
+        "{text}"
+    );
+    assert!(text.contains("A edited"), "{text}");
+    let out = t.run("pool", "Z", &["who", "README.md"], "", &[]);
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("nobody"));
+}
+
+#[test]
+fn handoffs_stay_on_top_until_acknowledged() {
+    let t = Team::new();
+    let id = t.post(
+        "A",
+        &[
+            "--action",
+            "completed",
+            "--topic",
+            "Parser ready for review",
+            "--to",
+            "DEV",
+            "--summary",
+            "see src/parser.rs",
+        ],
+    );
+    t.post(
+        "A",
+        &["--action", "completed", "--topic", "Unrelated broadcast"],
+    );
+    let start = t.hook("pool-session-start", "DEV", "d1", "SessionStart");
+    let handoffs_at = start.find("### Handoffs for you").expect(&start);
+    assert!(
+        handoffs_at < start.find("### Recent Activity").unwrap(),
+        "handoffs come first"
+    );
+    assert!(start.contains(&format!("[A → you] completed: Parser ready for review — see src/parser.rs (acknowledge: `pool ack {id}`")), "{start}");
+    // Other instances do not get it as a handoff.
+    assert!(
+        !t.hook("pool-session-start", "OTHER", "o1", "SessionStart")
+            .contains("Handoffs for you")
+    );
+    // The next prompt repeats it.
+    assert!(
+        t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
+            .contains("Parser ready for review")
+    );
+    // The entry lives 7 days.
+    let q = t.run("pool", "DEV", &["query", "--json", "--limit", "5"], "", &[]);
+    let ttl = String::from_utf8(q.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["id"] == id.as_str())
+        .unwrap()["ttl"]
+        .clone();
+    assert_eq!(ttl, 7 * 86_400);
+    t.run("pool", "DEV", &["ack", &id], "", &[]);
+    let start = t.hook("pool-session-start", "DEV", "d2", "SessionStart");
+    assert!(!start.contains("Handoffs for you"), "{start}");
+    assert!(
+        !t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
+            .contains("Parser ready")
+    );
+}
+
+#[test]
+fn news_arrives_once_before_the_next_prompt() {
+    let t = Team::new();
+    t.hook("pool-session-start", "B", "b1", "SessionStart");
+    assert_eq!(
+        t.hook("pool-prompt", "B", "b1", "UserPromptSubmit"),
+        "",
+        "nothing new"
+    );
+    t.post(
+        "A",
+        &[
+            "--action",
+            "blocked",
+            "--topic",
+            "Waiting on the schema",
+            "--summary",
+            "need the users table",
+        ],
+    );
+    t.post("B", &["--action", "completed", "--topic", "My own work"]);
+    let news = t.hook("pool-prompt", "B", "b1", "UserPromptSubmit");
+    assert!(
+        news.contains("## Pool news since your last prompt (1 new)"),
+        "{news}"
+    );
+    assert!(news.contains("- [A] blocked: Waiting on the schema — need the users table"));
+    assert!(!news.contains("My own work"));
+    assert!(news.len() <= 2000);
+    assert_eq!(
+        t.hook("pool-prompt", "B", "b1", "UserPromptSubmit"),
+        "",
+        "delivered once"
+    );
+    // Relevance filters news, but critical entries reach everyone.
+    let env = [("CLAUDE_INSTANCE_DOMAIN", "frontend")];
+    let input = json!({"session_id": "b1", "hook_event_name": "UserPromptSubmit"}).to_string();
+    t.post(
+        "A",
+        &["--action", "completed", "--topic", "Database index tuning"],
+    );
+    t.post(
+        "A",
+        &[
+            "--action",
+            "signaling",
+            "--topic",
+            "Main is broken, do not merge",
+            "--priority",
+            "critical",
+        ],
+    );
+    let news = String::from_utf8(t.run("pool-prompt", "B", &[], &input, &env).stdout).unwrap();
+    assert!(
+        news.contains("[A] [critical] signaling: Main is broken"),
+        "{news}"
+    );
+    assert!(!news.contains("Database index"), "{news}");
+}
+
+#[test]
+fn knowledge_has_its_own_section_and_everything_fits_the_cap() {
+    let t = Team::new();
+    for i in 0..60 {
+        t.post(
+            "A",
+            &[
+                "--action",
+                "completed",
+                "--topic",
+                &format!("Task {i} {}", "x".repeat(100)),
+                "--summary",
+                &"s".repeat(2000),
+            ],
+        );
+    }
+    for i in 0..12 {
+        t.post(
+            "A",
+            &["--action", "decided", "--topic", &format!("Decision {i}")],
+        );
+        t.post(
+            "C",
+            &[
+                "--action",
+                "completed",
+                "--topic",
+                &format!("Handoff {i}"),
+                "--to",
+                "B",
+            ],
+        );
+    }
+    t.post(
+        "A",
+        &[
+            "--action",
+            "learned",
+            "--topic",
+            "Retry the flaky test once",
+        ],
+    );
+    for compact in ["1", "0"] {
+        let input = json!({"session_id": "b", "hook_event_name": "SessionStart"}).to_string();
+        let out = t.run(
+            "pool-session-start",
+            "B",
+            &[],
+            &input,
+            &[("POOL_COMPACT", compact)],
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.chars().count() < 10_000,
+            "{} chars",
+            text.chars().count()
+        );
+        for section in [
+            "## Session Context",
+            "### Handoffs for you",
+            "### Learned and decided",
+            "more entries not shown — run `pool-query`",
+            "info string is `pool`",
+        ] {
+            assert!(
+                text.contains(section),
+                "missing {section} in compact={compact}:\n{text}"
+            );
+        }
+        assert!(text.contains("- [A] learned: Retry the flaky test once"));
+        assert!(text.contains("- 7 more handoffs"), "{text}");
+    }
+}
