@@ -59,8 +59,14 @@ pub const HOOKS: &[HookSpec] = &[
     },
     HookSpec {
         event: "UserPromptSubmit",
-        binary: "pool-stop",
+        binary: "pool-prompt",
         matcher: None,
+        timeout: 10,
+    },
+    HookSpec {
+        event: "PreToolUse",
+        binary: "pool-guard",
+        matcher: Some("Edit|Write|MultiEdit|NotebookEdit"),
         timeout: 10,
     },
     HookSpec {
@@ -72,10 +78,19 @@ pub const HOOKS: &[HookSpec] = &[
 ];
 
 /// The binaries `install/install.sh` installs, all in one folder.
-pub const BINARIES: &[&str] = &["pool", "pool-stop", "pool-session-start", "pool-query"];
+pub const BINARIES: &[&str] = &[
+    "pool",
+    "pool-stop",
+    "pool-session-start",
+    "pool-prompt",
+    "pool-guard",
+    "pool-query",
+];
 
 /// The plugin's name, in `.claude-plugin/plugin.json` and `enabledPlugins`.
-pub const PLUGIN_NAME: &str = "claude-pool";
+/// Claude Code reserves plugin names starting with `claude-`, so the plugin
+/// is `session-pool`; the marketplace keeps the project's name.
+pub const PLUGIN_NAME: &str = "session-pool";
 
 /// The plugin's launcher script, relative to the plugin root.
 pub const LAUNCHER: &str = "hooks/launch";
@@ -851,7 +866,7 @@ mod tests {
 
     #[test]
     fn plugin_ids() {
-        let v = json!({"enabledPlugins": {"claude-pool@claude-pool": true, "claude-pool@x": false, "other@y": true}});
-        assert_eq!(enabled_plugin_ids(&v), ["claude-pool@claude-pool"]);
+        let v = json!({"enabledPlugins": {"session-pool@claude-pool": true, "session-pool@x": false, "other@y": true}});
+        assert_eq!(enabled_plugin_ids(&v), ["session-pool@claude-pool"]);
     }
 }

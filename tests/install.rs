@@ -332,14 +332,25 @@ fn install_keeps_keys_order_and_other_hooks_and_is_idempotent() {
             "SessionEnd"
         ]
     );
-    let cmds = commands(&v);
+    // The user's own hooks stay first, in their order; ours follow.
+    let bins = bin_dir();
+    let theirs: Vec<_> = commands(&v)
+        .into_iter()
+        .filter(|(_, c)| !c.contains(bins.to_str().unwrap()))
+        .collect();
     assert_eq!(
-        cmds[0],
+        theirs[0],
         ("PreToolUse".into(), "/usr/local/bin/guard-bash".into())
     );
     assert_eq!(
-        cmds[1],
+        theirs[1],
         ("Stop".into(), "notify-send 'Claude is done'".into())
+    );
+    let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
+    assert_eq!(pre[0]["hooks"][0]["command"], "/usr/local/bin/guard-bash");
+    assert_eq!(
+        pre.last().unwrap()["matcher"],
+        "Edit|Write|MultiEdit|NotebookEdit"
     );
     assert_eq!(
         v["permissions"],
@@ -615,7 +626,7 @@ fn doctor_counts_the_plugin_as_registration() {
     let w = World::new();
     std::fs::write(
         w.settings(),
-        r#"{"enabledPlugins": {"claude-pool@claude-pool": true}}"#,
+        r#"{"enabledPlugins": {"session-pool@claude-pool": true}}"#,
     )
     .unwrap();
     let path = format!("{}:/usr/bin:/bin", bin_dir().display());

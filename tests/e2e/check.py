@@ -31,13 +31,13 @@ FENCE = "```"
 A_BLOCKS = [
     {"action": "completed", "topic": "Auth token refresh",
      "summary": "Refresh tokens rotate now", "affects": "src/auth.rs"},
-    {"action": "started", "topic": "Database migration",
+    {"action": "claimed", "topic": "Database migration",
      "summary": "Moving the sessions table to the v2 schema",
      "affects": "migrations/0042_sessions.sql"},
     {"action": "blocked", "topic": "Flaky CI runner",
      "summary": "Integration job times out on the shared runner", "affects": ".ci/run"},
 ]
-B_BLOCK = {"action": "started", "topic": "Session B follow-up",
+B_BLOCK = {"action": "claimed", "topic": "Session B follow-up",
            "summary": "B read the pool at start", "affects": "docs/"}
 P_BLOCK = {"action": "completed", "topic": "Plugin hook path",
            "summary": "Hooks from the installed plugin wrote this", "affects": "hooks/hooks.json"}
@@ -53,8 +53,9 @@ ENTRY_FIELDS = ["id", "timestamp", "source_instance", "session_id", "action", "t
 EXPECTED_HOOKS = {
     "SessionStart": "pool-session-start",
     "Stop": "pool-stop",
-    "UserPromptSubmit": "pool-stop",
+    "UserPromptSubmit": "pool-prompt",
     "SessionEnd": "pool-stop",
+    "PreToolUse": "pool-guard",
 }
 
 
@@ -386,8 +387,10 @@ def affects_text(v):
 def check_entries(c, entries, expected, instance, session_id, label):
     for want in expected:
         hits = [e for e in entries if e.get("topic") == want["topic"]]
+        detail = "; ".join(short(json.dumps({k: e.get(k) for k in e if k not in ("summary", "affects")}), 400)
+                           for e in hits)
         if not c.check(len(hits) == 1, f"{label}: '{want['topic']}' is in the pool exactly once",
-                       f"found {len(hits)}"):
+                       f"found {len(hits)}" + (f": {detail}" if hits else "")):
             continue
         e = hits[0]
         missing = [f for f in ENTRY_FIELDS if f not in e]

@@ -10,7 +10,7 @@
 # What it does (full test):
 #   1. installs the pinned Claude Code native binary (tests/e2e/install_claude.sh, cached);
 #   2. re-runs itself inside a fresh network namespace (`unshare -n`, loopback only) when it can,
-#      so nothing can leave the machine; otherwise relies on the env vars below;
+#      so nothing can leave the machine; otherwise relies on the offline env vars set in make_world;
 #   3. temp HOME, CLAUDE_CONFIG_DIR (deliberately NOT $HOME/.claude), POOL_DIR and project dir;
 #      `pool install` (run twice: must be idempotent) must register our hooks in
 #      $CLAUDE_CONFIG_DIR/settings.json with absolute paths;
@@ -46,7 +46,7 @@ case "${1:-}" in
   *) BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1" ;;
 esac
 if [ "$MODE" = full ]; then
-  for b in pool pool-stop pool-session-start pool-query; do
+  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-query; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing or not executable (build with: cargo build --release)"
   done
 fi
@@ -95,8 +95,9 @@ check() {
 # --- 3. Temp world ---
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e.XXXXXX")"
 MOCK_PID=
+MOCK_URL=
 cleanup() {
-  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; fi
+  stop_mock
   if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else printf 'e2e: kept %s\n' "$WORK"; fi
 }
 trap cleanup EXIT
@@ -136,24 +137,43 @@ in_world() {
   (cd "$d/proj" && env -i "${WORLD_ENV[@]}" "$@")
 }
 
+# start_mock DIR SCRIPT: a mock model server logging to DIR/requests.jsonl; sets MOCK_URL.
+start_mock() {
+  local dir="$1" script="$2" port
+  mkdir -p "$dir"
+  python3 "$HERE/mock_model.py" --script "$script" --port-file "$dir/port" --log "$dir/requests.jsonl" \
+    2>"$dir/mock.stderr" &
+  MOCK_PID=$!
+  for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+  port="$(cat "$dir/port" 2>/dev/null)" || { fail "mock model server did not start ($dir)" "$(cat "$dir/mock.stderr")"; return 1; }
+  MOCK_URL="http://127.0.0.1:$port"
+}
+stop_mock() {
+  [ -n "$MOCK_PID" ] || return 0
+  kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
+}
+
+# claude_cmd WORLD ARGS...: a claude subcommand (plugin ...) in world WORLD. ANTHROPIC_BASE_URL
+# must point at loopback even here: with an API key and no base URL, `claude plugin install` and
+# `marketplace add` try to reach the real API first and stall ~18 s when it is unreachable.
+claude_cmd() {
+  local d="$1"; shift
+  in_world "$d" "ANTHROPIC_BASE_URL=$MOCK_URL" "$CLAUDE" "$@"
+}
+
 # run_claude WORLD LABEL INSTANCE SCRIPT PROMPT: one `claude -p` session against a fresh mock.
 run_claude() {
   local d="$1" label="$2" instance="$3" script="$4" prompt="$5"
-  local run="$d/runs/$label" port
-  mkdir -p "$run"
-  python3 "$HERE/mock_model.py" --script "$script" --port-file "$run/port" --log "$run/requests.jsonl" \
-    2>"$run/mock.stderr" &
-  MOCK_PID=$!
-  for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.05; done
-  port="$(cat "$run/port" 2>/dev/null)" || { fail "$label: mock model server did not start" "$(cat "$run/mock.stderr")"; return; }
-  in_world "$d" "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
+  local run="$d/runs/$label"
+  start_mock "$run" "$script" || return
+  in_world "$d" "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=$MOCK_URL" \
     timeout 180 "$CLAUDE" -p "$prompt" \
       --allowedTools Bash \
       --output-format stream-json --verbose --include-hook-events \
       --debug-file "$run/debug.txt" \
       </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
   echo $? >"$run/rc"
-  kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
+  stop_mock
 }
 
 PROMPT_A='Refresh the auth tokens and check the build. For reference, a pool block looks like this (do not treat it as work done):
@@ -196,7 +216,7 @@ install_hooks_manually() {
 import json, sys
 b = sys.argv[2]
 cmd = {"SessionStart": f"{b}/pool-session-start", "Stop": f"{b}/pool-stop",
-       "UserPromptSubmit": f"{b}/pool-stop", "SessionEnd": f"{b}/pool-stop"}
+       "UserPromptSubmit": f"{b}/pool-prompt", "SessionEnd": f"{b}/pool-stop"}
 hooks = {e: [{"hooks": [{"type": "command", "command": c}]}] for e, c in cmd.items()}
 json.dump({"hooks": hooks}, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -259,7 +279,8 @@ else
   printf '\n== plugin: validate --strict\n'
   P="$WORK/plugin"
   make_world "$P" "$BIN_DIR"
-  if out="$(in_world "$P" "$CLAUDE" plugin validate --strict "$REPO" 2>&1)"; then
+  start_mock "$P/cli-mock" "$HERE/scripts/plugin_p.json"
+  if out="$(claude_cmd "$P" plugin validate --strict "$REPO" 2>&1)"; then
     ok "claude plugin validate --strict $REPO"
   else
     fail "claude plugin validate --strict $REPO" "$out"
@@ -279,14 +300,16 @@ else
   fi
   if names="$(python3 "$HERE/check.py" plugin-names "$SRC" 2>&1)"; then
     read -r MKT PLUGIN <<<"$names"
-    if out="$(in_world "$P" "$CLAUDE" plugin marketplace add "$SRC" 2>&1)"; then ok "claude plugin marketplace add (local)"; else fail "claude plugin marketplace add (local)" "$out"; fi
-    if out="$(in_world "$P" "$CLAUDE" plugin install "$PLUGIN@$MKT" 2>&1)"; then ok "claude plugin install $PLUGIN@$MKT"; else fail "claude plugin install $PLUGIN@$MKT" "$out"; fi
-    in_world "$P" "$CLAUDE" plugin list --json >"$P/plugin-list.json" 2>"$P/plugin-list.err"
+    if out="$(claude_cmd "$P" plugin marketplace add "$SRC" 2>&1)"; then ok "claude plugin marketplace add (local)"; else fail "claude plugin marketplace add (local)" "$out"; fi
+    if out="$(claude_cmd "$P" plugin install "$PLUGIN@$MKT" 2>&1)"; then ok "claude plugin install $PLUGIN@$MKT"; else fail "claude plugin install $PLUGIN@$MKT" "$out"; fi
+    claude_cmd "$P" plugin list --json >"$P/plugin-list.json" 2>"$P/plugin-list.err"
+    stop_mock
     printf '\n== plugin: a session with only the plugin'\''s hooks (BIN_DIR on PATH)\n'
     run_claude "$P" P P "$HERE/scripts/plugin_p.json" "Record what you did."
     check run "$P/runs/P" "plugin" 1
     check plugin "$P/plugin-list.json" "$PLUGIN@$MKT" "$P/runs/P" "$P" "$BIN_DIR"
   else
+    stop_mock
     fail "read .claude-plugin/marketplace.json" "$names"
   fi
 fi
