@@ -32,7 +32,7 @@ bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-${HOME:-}/.cargo}}/bin
 [ -x "$bin/pool" ] || die "cargo install finished but $bin/pool is missing"
 say "installed pool, pool-stop, pool-session-start and pool-query in $bin"
 
-say "registering the hooks: $bin/pool install $*"
+say "registering the hooks: $bin/pool install${*:+ $*}"
 "$bin/pool" install "$@" || die "pool install failed (see above)"
 
 case ":${PATH:-}:" in

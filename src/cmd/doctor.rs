@@ -118,9 +118,9 @@ pub fn render(r: &Report) -> String {
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        out.push_str(&format!("{tag}  {:<9} {}\n", c.name, c.message));
+        out.push_str(&format!("{tag}  {:<10} {}\n", c.name, c.message));
         for d in &c.details {
-            out.push_str(&format!("                {d}\n"));
+            out.push_str(&format!("                  {d}\n"));
         }
         if let Some(f) = &c.fix {
             out.push_str(&format!("      fix: {f}\n"));
@@ -667,7 +667,7 @@ mod tests {
             ],
         };
         let s = render(&r);
-        assert!(s.contains("warn  b         hm\n      fix: do x\n"), "{s}");
+        assert!(s.contains("warn  b          hm\n      fix: do x\n"), "{s}");
         assert!(s.ends_with("pool doctor: 1 failure, 1 warning\n"), "{s}");
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["checks"][2]["status"], "fail");
