@@ -163,6 +163,9 @@ pub struct DoctorArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// First move unparseable log lines to quarantine.jsonl (atomic rewrite, nothing dropped).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// The shell `pool completions` writes for.

@@ -145,6 +145,11 @@ impl LockedLog {
         &self.file
     }
 
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends whole lines in one write. If the file does not end with a
     /// newline (a writer died mid-line), a newline is written first so the
     /// torn line cannot swallow this one.

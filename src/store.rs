@@ -315,26 +315,64 @@ pub struct ArchiveReport {
     pub bytes_after: u64,
 }
 
+/// Where a rewrite sends one line of the log.
+enum Route {
+    /// Stays in the live log.
+    Keep,
+    /// Moves to this file (appended).
+    MoveTo(PathBuf),
+}
+
 impl Pool {
     /// Moves entries that expired and are older than `older_than` seconds into
     /// `archive/instance_state-YYYY-MM.jsonl` (by entry month), and rewrites the
-    /// live log without them: a temp file, fsync, rename, all under the lock
-    /// writers take, so a concurrent append is neither lost nor doubled (a
-    /// writer waiting on the old file reopens the new one, see
-    /// [`LockedLog::open`]). Archive files are synced before the rename; if the
-    /// pass dies in between, entries are in both places, never in neither.
-    /// Unparseable lines stay in the live log. Memory stays bounded: the log is
-    /// streamed.
+    /// live log without them. Unparseable lines stay in the live log. See
+    /// [`Pool::rewrite`] for the guarantees.
     pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
+        let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
+        let arch_dir = self.dir.join("archive");
+        self.rewrite(|_, entry| match entry {
+            Some(e) if e.timestamp < cutoff && !e.is_live(now, default_ttl) => {
+                let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
+                    .map(|t| t.format("%Y-%m").to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                Route::MoveTo(arch_dir.join(format!("instance_state-{month}.jsonl")))
+            }
+            _ => Route::Keep,
+        })
+    }
+
+    /// Moves every line that is not an entry (torn, corrupt) to
+    /// `quarantine.jsonl`, byte for byte, and rewrites the live log without
+    /// them (`pool doctor --repair`). See [`Pool::rewrite`].
+    pub fn quarantine(&self) -> Result<ArchiveReport> {
+        let q = self.dir.join("quarantine.jsonl");
+        self.rewrite(|_, entry| match entry {
+            Some(_) => Route::Keep,
+            None => Route::MoveTo(q.clone()),
+        })
+    }
+
+    /// Rewrites the live log, sending each line where `route` says: a temp
+    /// file, fsync, rename, all under the lock writers take, so a concurrent
+    /// append is neither lost nor doubled (a writer waiting on the old file
+    /// reopens the new one, see [`LockedLog::open`]). Moved lines are
+    /// appended to their files and synced before the rename; if the pass dies
+    /// in between, a line is in both places, never in neither. The log is
+    /// streamed, so memory stays bounded. Nothing is renamed when nothing moved.
+    fn rewrite(
+        &self,
+        mut route: impl FnMut(&[u8], Option<&Entry<'_>>) -> Route,
+    ) -> Result<ArchiveReport> {
         use std::io::{BufRead, BufReader, Write};
         let path = self.log_path();
         let log = LockedLog::open(&path)?;
         let mut report = ArchiveReport::default();
-        let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
-        let arch_dir = self.dir.join("archive");
-        let tmp = self
-            .dir
-            .join(format!(".{}.gc.{}", paths::LOG_FILE, std::process::id()));
+        let tmp = self.dir.join(format!(
+            ".{}.rewrite.{}",
+            paths::LOG_FILE,
+            std::process::id()
+        ));
         let result = (|| -> Result<()> {
             let mut out = std::io::BufWriter::new(
                 std::fs::OpenOptions::new()
@@ -345,14 +383,13 @@ impl Pool {
                     .open(&tmp)
                     .map_err(|e| Error::io(&tmp, e))?,
             );
-            let mut archives: std::collections::BTreeMap<String, File> =
+            let mut moved_to: std::collections::BTreeMap<PathBuf, File> =
                 std::collections::BTreeMap::new();
             let mut long = String::new();
             let mut file = log.file();
             file.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::io(&path, e))?;
             let mut reader = BufReader::with_capacity(1 << 20, file);
-
             let mut line = Vec::new();
             loop {
                 line.clear();
@@ -370,40 +407,39 @@ impl Pool {
                     line.push(b'\n');
                 }
                 let entry = Entry::parse(&line);
-                let expired = entry
-                    .as_ref()
-                    .is_some_and(|e| e.timestamp < cutoff && !e.is_live(now, default_ttl));
-                if let (true, Some(e)) = (expired, entry.as_ref()) {
-                    let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
-                        .map(|t| t.format("%Y-%m").to_string())
-                        .unwrap_or_else(|| "unknown".into());
-                    if !archives.contains_key(&month) {
-                        fsio::ensure_private_dir(&arch_dir)?;
-                        let p = arch_dir.join(format!("instance_state-{month}.jsonl"));
-                        archives.insert(month.clone(), fsio::open_append(&p)?);
-                    }
-                    if let Some(f) = archives.get_mut(&month) {
-                        f.write_all(&line).map_err(|e| Error::io(&arch_dir, e))?;
-                    }
-                    report.archived += 1;
-                } else {
-                    if let Some(e) = entry.as_ref() {
-                        let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
-                        if ttl > DEFAULT_TTL {
-                            let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
-                            long.push_str(&format!(
-                                "{} {exp} {} {}\n",
-                                e.timestamp, report.bytes_after, e.id
-                            ));
+                match route(&line, entry.as_ref()) {
+                    Route::MoveTo(dest) => {
+                        if !moved_to.contains_key(&dest) {
+                            if let Some(parent) = dest.parent() {
+                                fsio::ensure_private_dir(parent)?;
+                            }
+                            let f = fsio::open_append(&dest)?;
+                            moved_to.insert(dest.clone(), f);
                         }
+                        if let Some(mut f) = moved_to.get(&dest) {
+                            f.write_all(&line).map_err(|e| Error::io(&dest, e))?;
+                        }
+                        report.archived += 1;
                     }
-                    out.write_all(&line).map_err(|e| Error::io(&tmp, e))?;
-                    report.bytes_after += line.len() as u64;
-                    report.kept += 1;
+                    Route::Keep => {
+                        if let Some(e) = entry.as_ref() {
+                            let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
+                            if ttl > DEFAULT_TTL {
+                                let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
+                                long.push_str(&format!(
+                                    "{} {exp} {} {}\n",
+                                    e.timestamp, report.bytes_after, e.id
+                                ));
+                            }
+                        }
+                        out.write_all(&line).map_err(|e| Error::io(&tmp, e))?;
+                        report.bytes_after += line.len() as u64;
+                        report.kept += 1;
+                    }
                 }
             }
-            for f in archives.values() {
-                f.sync_all().map_err(|e| Error::io(&arch_dir, e))?;
+            for (p, f) in &moved_to {
+                f.sync_all().map_err(|e| Error::io(p, e))?;
             }
             let f = out
                 .into_inner()
@@ -489,7 +525,7 @@ impl LockedLog {
         let len = self
             .file()
             .metadata()
-            .map_err(|e| Error::Invalid(e.to_string()))?
+            .map_err(|e| Error::io(self.path(), e))?
             .len();
         if len == 0 {
             return Ok(0);
@@ -497,7 +533,7 @@ impl LockedLog {
         let mut b = [0u8; 1];
         self.file()
             .read_exact_at(&mut b, len - 1)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| Error::io(self.path(), e))?;
         Ok(if b[0] == b'\n' { len } else { len + 1 })
     }
 }

@@ -360,3 +360,64 @@ fn injected_text_cannot_break_out_of_its_place() {
         }
     }
 }
+
+#[test]
+fn doctor_repair_quarantines_unparseable_lines_and_drops_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    assert!(post(&pool, "A", "first").status.success());
+    let log = pool.join("instance_state.jsonl");
+    let garbage = [
+        "not json at all",
+        "{\"id\": \"broken",
+        "\u{fffd}\u{fffd} binary-ish",
+    ];
+    {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        for g in &garbage[..2] {
+            writeln!(f, "{g}").unwrap();
+        }
+    }
+    assert!(post(&pool, "A", "second").status.success());
+    // A torn last line too.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(garbage[2].as_bytes())
+        .unwrap();
+    let before = std::fs::read_to_string(&log).unwrap();
+    let out = cmd("pool", &pool)
+        .args(["doctor", "--repair"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("repair: moved 3 unparseable lines to"),
+        "{text}"
+    );
+    let live = lines(&log);
+    assert_eq!(live.len(), 2);
+    assert!(
+        live.iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+    );
+    let q = lines(&pool.join("quarantine.jsonl"));
+    assert_eq!(q, garbage);
+    // Nothing dropped: every line of before is in live or quarantine.
+    for l in before.lines() {
+        assert!(
+            live.iter().any(|x| x == l) || q.iter().any(|x| x == l),
+            "lost {l:?}"
+        );
+    }
+    let out = cmd("pool", &pool)
+        .args(["doctor", "--repair"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("repair: no unparseable lines")
+    );
+}

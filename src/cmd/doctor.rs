@@ -97,6 +97,39 @@ pub struct Report {
 
 /// Runs every check and prints the report. Returns 0 when none failed, 1 otherwise.
 pub fn run(args: &DoctorArgs) -> i32 {
+    if args.repair {
+        let repaired = Locator::from_env(None).pool_dir().and_then(|dir| {
+            if dir.join(crate::paths::LOG_FILE).exists() {
+                Pool::open(dir.clone())?.quarantine().map(|r| (r, dir))
+            } else {
+                Ok((crate::store::ArchiveReport::default(), dir))
+            }
+        });
+        match repaired {
+            Ok((r, dir)) => {
+                let msg = if r.archived == 0 {
+                    "repair: no unparseable lines in the pool log\n".to_string()
+                } else {
+                    format!(
+                        "repair: moved {} unparseable line{} to {}\n",
+                        r.archived,
+                        plural(r.archived as usize),
+                        dir.join("quarantine.jsonl").display()
+                    )
+                };
+                let out = if args.json {
+                    std::io::stderr().write_all(msg.as_bytes())
+                } else {
+                    std::io::stdout().write_all(msg.as_bytes())
+                };
+                let _ = out;
+            }
+            Err(e) => {
+                crate::cmd::eprint_error("pool doctor", &format!("repair failed: {e}"));
+                return EXIT_ERROR;
+            }
+        }
+    }
     let report = diagnose(chrono::Utc::now().timestamp());
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
