@@ -170,9 +170,13 @@ impl LockedLog {
         if buf.last() != Some(&b'\n') {
             buf.push(b'\n');
         }
-        (&self.file)
-            .write_all(&buf)
-            .map_err(|e| Error::io(&self.path, e))
+        if let Err(e) = (&self.file).write_all(&buf) {
+            // A partial write (full disk): take back what we wrote, under
+            // the lock, so no torn line of ours is left behind.
+            let _ = self.file.set_len(len);
+            return Err(Error::io(&self.path, e));
+        }
+        Ok(())
     }
 
     /// Flushes the file's data to disk.
@@ -301,9 +305,9 @@ impl<R: Read + Seek> RevLines<R> {
 }
 
 /// Appends one line to the bounded error log in `dir`, rotating it to
-/// `errors.log.1` past [`ERROR_LOG_MAX`]. Never fails: a hook has nowhere
-/// else to report.
-pub fn log_error(dir: &Path, program: &str, message: &str) {
+/// `errors.log.1` past [`ERROR_LOG_MAX`]. Returns whether the line was
+/// written (a full disk or an unusable folder can prevent it).
+pub fn log_error(dir: &Path, program: &str, message: &str) -> bool {
     let path = dir.join(crate::paths::ERROR_LOG);
     if std::fs::metadata(&path)
         .map(|m| m.len() > ERROR_LOG_MAX)
@@ -320,8 +324,9 @@ pub fn log_error(dir: &Path, program: &str, message: &str) {
         "{} {program}: {one_line}\n",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
     );
-    if let Ok(mut f) = open_append(&path) {
-        let _ = f.write_all(line.as_bytes());
+    match open_append(&path) {
+        Ok(mut f) => f.write_all(line.as_bytes()).is_ok(),
+        Err(_) => false,
     }
 }
 

@@ -73,6 +73,14 @@ pub struct Ctx {
 /// Runs a hook body under the policy and returns the exit code (always 0).
 /// The body returns the text to print on stdout, if any.
 pub fn run(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
+    let code = run_inner(program, body);
+    if std::env::var_os("POOL_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss(program);
+    }
+    code
+}
+
+fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
     std::panic::set_hook(Box::new(|_| {}));
     let mut raw = Vec::new();
     let read = std::io::stdin()
@@ -129,10 +137,29 @@ pub fn run(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
     0
 }
 
-/// Writes one line to the pool's error log, if the pool folder is usable.
+/// Diagnostics for tests and benchmarks (`POOL_REPORT_PEAK_RSS=1`): prints
+/// this process's peak resident memory (`VmHWM`) to stderr. A parent's
+/// `getrusage` cannot tell it: a spawned child inherits the parent's
+/// high-water mark across `exec`.
+fn report_peak_rss(program: &str) {
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into());
+    let _ = writeln!(std::io::stderr(), "{program}: peak_rss_kib={hwm}");
+}
+
+/// Writes one line to the pool's error log.
+/// When the log cannot be written either (full disk, unusable folder), the
+/// line goes to stderr, which Claude Code shows in verbose mode.
 pub fn report(pool_dir: &std::path::Path, program: &str, message: &str) {
-    if fsio::ensure_private_dir(pool_dir).is_ok() {
-        fsio::log_error(pool_dir, program, message);
+    let logged = fsio::ensure_private_dir(pool_dir).is_ok() && fsio::log_error(pool_dir, program, message);
+    if !logged {
+        let _ = writeln!(std::io::stderr(), "{program}: {message}");
     }
 }
 
