@@ -64,7 +64,14 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 def load1():
-    return os.getloadavg()[0]
+    """1-min load average and CPU pressure (PSI some avg10, % of time some
+    task waited for a CPU): how busy the machine was besides us."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            psi = fh.readline().split()[1].split("=")[1] + "%"
+    except (OSError, IndexError):
+        psi = "?"
+    return f"{os.getloadavg()[0]:.2f} (PSI {psi})"
 
 # ---------------------------------------------------------------- data
 
@@ -496,6 +503,11 @@ def git_rev(path):
     except OSError:
         return "?"
 
+CASES = [("floor", case_baselines), ("session-start", lambda: case_session_start(POOL_SIZES)),
+         ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
+         ("appends", case_appends)]
+WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(DATA, exist_ok=True)
@@ -509,15 +521,10 @@ def main():
     for n in POOL_SIZES:
         gen_pool(n)
     gen_transcript(TURNS)
-    case_baselines()
-    case_session_start(POOL_SIZES)
-    loads.append(load1())
-    case_stop(TURNS)
-    loads.append(load1())
-    case_query(max(POOL_SIZES))
-    loads.append(load1())
-    case_appends()
-    loads.append(load1())
+    for name, fn in CASES:
+        if name in WANT:
+            fn()
+            loads.append(load1())
 
     t = table()
     cmd = os.environ.get("BENCH_CMDLINE", "bench/run")
@@ -538,7 +545,7 @@ is file size / median time (decimal MB). Files are in the page cache (warm).
 
 ## Setup
 
-{machine()}- Load average (1 min) during the run: {', '.join(f'{l:.2f}' for l in loads)}
+{machine()}- Load average (1 min) and CPU pressure before/after each case: {', '.join(loads)}
 - Binaries: `{BIN}` (repo at `{git_rev(ROOT)}`)
 - Timer: {timer}
 - Data: `{os.path.relpath(GEN_POOL, ROOT)}`, `{os.path.relpath(GEN_TRANSCRIPT, ROOT)}`, cached in
@@ -558,7 +565,9 @@ is file size / median time (decimal MB). Files are in the page cache (warm).
 """
     print(doc)
     # QUICK results go under out/ so a smoke test never replaces the real ones.
-    dest = os.path.join(OUT, "RESULTS.quick.md") if QUICK else os.path.join(BENCH, "RESULTS.md")
+    partial = "BENCH_CASES" in os.environ
+    dest = (os.path.join(OUT, "RESULTS.quick.md") if QUICK else
+            os.path.join(OUT, "RESULTS.partial.md") if partial else os.path.join(BENCH, "RESULTS.md"))
     with open(dest, "w") as fh:
         fh.write(doc)
     log(f"wrote {os.path.relpath(dest, ROOT)}")
