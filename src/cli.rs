@@ -61,6 +61,10 @@ pub enum PoolCommand {
     Doctor(DoctorArgs),
     /// Print a shell completion script for pool.
     Completions(CompletionsArgs),
+    /// Serve a live web dashboard of the pool on 127.0.0.1 (prints its URL).
+    Dashboard(DashboardArgs),
+    /// Start instances in one tmux session, one window each (--stop ends it).
+    Launch(LaunchArgs),
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,
@@ -174,6 +178,37 @@ pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Flags of `pool dashboard`.
+#[derive(Debug, Clone, Args)]
+pub struct DashboardArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}
+
+/// Flags of `pool launch`.
+#[derive(Debug, Clone, Args)]
+pub struct LaunchArgs {
+    /// Instances to start (default: those in config.json).
+    pub instances: Vec<String>,
+    /// Give each instance its own git worktree `../<repo>-<instance>` on
+    /// branch `pool/<instance>` (an existing one is reused).
+    #[arg(long)]
+    pub worktrees: bool,
+    /// Command each window runs (through the shell).
+    #[arg(long, default_value = "claude")]
+    pub command: String,
+    /// Name of the tmux session.
+    #[arg(long, default_value = "pool")]
+    pub session: String,
+    /// End the session instead of starting one.
+    #[arg(long, conflicts_with_all = ["instances", "worktrees"])]
+    pub stop: bool,
+    /// tmux server socket name (tmux -L); default: tmux's own.
+    #[arg(long, short = 'L')]
+    pub socket: Option<String>,
 }
 
 fn parse_dur(s: &str) -> Result<u64, String> {

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod cursor;
+pub mod dashboard;
 pub mod entry;
 pub mod error;
 pub mod extract;
@@ -45,6 +46,8 @@ pub fn pool_main() -> i32 {
         cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
         cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),
         cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
+        cli::PoolCommand::Dashboard(args) => cmd::dashboard::run(&args),
+        cli::PoolCommand::Launch(args) => cmd::launch::run(&args),
         cli::PoolCommand::Stop => cmd::hooks::stop_main(),
         cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
     }

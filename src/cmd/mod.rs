@@ -2,11 +2,13 @@
 //! arguments and returning an exit code. `src/bin/*` are shims over these.
 
 pub mod completions;
+pub mod dashboard;
 pub mod doctor;
 pub mod gc;
 pub mod guard;
 pub mod hooks;
 pub mod install;
+pub mod launch;
 pub mod post;
 pub mod query;
 pub mod who;
