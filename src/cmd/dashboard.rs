@@ -30,6 +30,7 @@ use crate::dashboard::{
 };
 use crate::entry::{Entry, random_entry_id};
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::handoffs::{AckTracker, LONG_TTL};
 use crate::paths::Locator;
 use crate::store::Pool;
@@ -43,7 +44,7 @@ pub const MAX_STREAMS: usize = 32;
 /// Largest POST body read, in bytes.
 pub const MAX_BODY: u64 = 64 * 1024;
 /// Most bytes a stream reads from the log in one poll.
-const MAX_READ: u64 = 8 * 1024 * 1024;
+const MAX_READ: u64 = 1024 * 1024;
 
 const PROGRAM: &str = "pool dashboard";
 
@@ -322,13 +323,16 @@ pub enum Tailed {
 }
 
 /// Follows the log by its size and inode: new complete lines since the last
-/// poll, or a reset when another file took its place.
+/// poll, or a reset when another file took its place. Memory stays bounded:
+/// a line longer than [`fsio::MAX_LINE`] is skipped, as readers skip it.
 #[derive(Debug)]
 pub struct LogTail {
     path: PathBuf,
     ino: u64,
     pos: u64,
     partial: Vec<u8>,
+    /// Inside an over-long line: drop bytes up to the next newline.
+    skipping: bool,
 }
 
 impl LogTail {
@@ -341,6 +345,7 @@ impl LogTail {
             ino,
             pos,
             partial: Vec::new(),
+            skipping: false,
         }
     }
 
@@ -357,6 +362,7 @@ impl LogTail {
             self.ino = ino;
             self.pos = len;
             self.partial.clear();
+            self.skipping = false;
             return Ok(Tailed::Reset);
         }
         if len == self.pos {
@@ -367,14 +373,30 @@ impl LogTail {
         let n = f.read_at(&mut buf, self.pos)?;
         buf.truncate(n);
         self.pos += n as u64;
-        self.partial.extend_from_slice(&buf);
+        let mut chunk = &buf[..];
+        if self.skipping {
+            match memchr::memchr(b'\n', chunk) {
+                Some(i) => {
+                    chunk = &chunk[i + 1..];
+                    self.skipping = false;
+                }
+                None => return Ok(Tailed::Lines(Vec::new())),
+            }
+        }
+        self.partial.extend_from_slice(chunk);
         let mut lines = Vec::new();
         let mut start = 0;
         while let Some(i) = memchr::memchr(b'\n', &self.partial[start..]) {
-            lines.push(self.partial[start..start + i].to_vec());
+            if i <= fsio::MAX_LINE {
+                lines.push(self.partial[start..start + i].to_vec());
+            }
             start += i + 1;
         }
         self.partial.drain(..start);
+        if self.partial.len() > fsio::MAX_LINE {
+            self.partial.clear();
+            self.skipping = true;
+        }
         Ok(Tailed::Lines(lines))
     }
 }
@@ -467,6 +489,21 @@ mod tests {
         assert_eq!(tail.poll().unwrap(), Tailed::Reset);
         append(&log, "three\n");
         assert_eq!(tail.poll().unwrap(), Tailed::Lines(vec![b"three".to_vec()]));
+        let long = "x".repeat(fsio::MAX_LINE + 10);
+        append(&log, &long);
+        append(&log, &long);
+        assert_eq!(tail.poll().unwrap(), Tailed::Lines(vec![]));
+        assert_eq!(tail.poll().unwrap(), Tailed::Lines(vec![]));
+        assert!(tail.partial.len() <= fsio::MAX_LINE);
+        append(&log, "\nfive\n");
+        let got = (0..10)
+            .map(|_| tail.poll().unwrap())
+            .find(|t| *t != Tailed::Lines(vec![]));
+        assert_eq!(
+            got,
+            Some(Tailed::Lines(vec![b"five".to_vec()])),
+            "over-long lines are skipped with bounded memory"
+        );
         let mut late = LogTail::new(log.clone());
         append(&log, "four\n");
         assert_eq!(late.poll().unwrap(), Tailed::Lines(vec![b"four".to_vec()]));
