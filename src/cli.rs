@@ -44,6 +44,10 @@ pub enum PoolCommand {
         /// A file or folder path.
         path: String,
     },
+    /// Who is active: each instance's sessions, worktree and branch, claims, handoffs and last entry.
+    Status(crate::cmd::status::StatusArgs),
+    /// Print a Markdown bulletin of the last hour's activity and pending handoffs.
+    Bulletin(crate::cmd::bulletin::BulletinArgs),
     /// Archive expired entries into archive/instance_state-YYYY-MM.jsonl.
     Gc {
         /// Archive entries that expired and are older than this.

@@ -120,6 +120,7 @@ fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
         settings,
         now: chrono::Utc::now().timestamp(),
     };
+    crate::presence::touch(&ctx, program);
     match std::panic::catch_unwind(|| body(&ctx)) {
         Ok(Ok(Some(text))) if !text.is_empty() => {
             let mut out = std::io::stdout().lock();

@@ -24,6 +24,7 @@ pub mod handoffs;
 pub mod hook;
 pub mod news;
 pub mod paths;
+pub mod presence;
 pub mod relevance;
 pub mod render;
 pub mod settings;
@@ -42,6 +43,8 @@ pub fn pool_main() -> i32 {
         cli::PoolCommand::Ack { id, instance } => cmd::post::ack(&id, instance.as_deref()),
         cli::PoolCommand::Who { path } => cmd::who::run(&path),
         cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
+        cli::PoolCommand::Status(args) => cmd::status::run(&args),
+        cli::PoolCommand::Bulletin(args) => cmd::bulletin::run(&args),
         cli::PoolCommand::Install(args) => cmd::install::install_main(&args),
         cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
         cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),

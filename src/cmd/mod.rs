@@ -1,6 +1,7 @@
 //! The programs: one function per hook and subcommand, each taking parsed
 //! arguments and returning an exit code. `src/bin/*` are shims over these.
 
+pub mod bulletin;
 pub mod completions;
 pub mod dashboard;
 pub mod doctor;
@@ -11,6 +12,7 @@ pub mod install;
 pub mod launch;
 pub mod post;
 pub mod query;
+pub mod status;
 pub mod who;
 
 use std::io::Write;

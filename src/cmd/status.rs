@@ -1,0 +1,679 @@
+//! `pool status`: the coordination dashboard — each instance's state, its
+//! sessions (worktree, branch, host), open claims, pending handoffs to it and
+//! its latest entries — as text, as JSON, or refreshed with `--watch`.
+//!
+//! The board is gathered once ([`gather`]: presence files and the recent end
+//! of the log) and assembled without I/O ([`assemble`]); `pool bulletin`
+//! renders the same board as Markdown.
+//!
+//! `--json` prints one object per snapshot on one line (`--watch --json` is
+//! JSON Lines). Its shape, version 1:
+//!
+//! ```json
+//! {"version": 1, "now": 1700000000, "pool_dir": "/home/u/.claude/pool",
+//!  "instances": [{
+//!    "instance": "A", "state": "active", "last_seen": 1700000000,
+//!    "sessions": [{"session_id": "…", "state": "active", "cwd": "/w/repo",
+//!      "worktree": "/w/repo", "branch": "main", "detached": null, "host": "h",
+//!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null}],
+//!    "claims": [{"id": "…", "topic": "…", "patterns": ["src/auth.rs"], "timestamp": 1699999000}],
+//!    "handoffs": [{"id": "…", "from": "B", "action": "completed", "topic": "…",
+//!      "summary": "…", "timestamp": 1699999000}],
+//!    "last_entry": {"id": "…", "action": "completed", "topic": "…", "timestamp": 1699999900}
+//!  }]}
+//! ```
+//!
+//! `state` is `active` (seen within 5 minutes), `idle` (within an hour),
+//! `gone` (ended, or older) or `unseen` (only named by a handoff). An
+//! instance's state is its best session's; without presence files, its latest
+//! entry's age. `last_seen` and `last_entry` may be `null`; strings are raw
+//! (JSON-escaped, not cleaned). Instances are sorted by state, then most
+//! recently heard first; sessions most recently heard first.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::claims::{self, Claim};
+use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
+use crate::config::{self, ProcessEnv, Settings};
+use crate::entry::{Entry, format_age};
+use crate::error::{Error, Result};
+use crate::handoffs::{AckTracker, LONG_TTL};
+use crate::paths::Locator;
+use crate::presence::{self, Presence, State};
+use crate::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
+use crate::store::Pool;
+
+/// Version of the `--json` shape.
+pub const JSON_VERSION: u32 = 1;
+/// How far back the log is read for instances' latest entries, in seconds (24 hours).
+pub const WINDOW: u64 = 86_400;
+/// Latest entries kept per instance.
+pub const RECENT_KEPT: usize = 5;
+/// Most instances on the board.
+pub const MAX_INSTANCES: usize = 500;
+/// Time between `--watch` refreshes.
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Flags of `pool status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object (documented shape, version 1).
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh every 2 seconds until interrupted (Ctrl-C).
+    #[arg(long, short)]
+    pub watch: bool,
+}
+
+/// One instance on the board.
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    /// Its name as last written.
+    pub name: String,
+    /// Its state (see the module documentation).
+    pub state: State,
+    /// Latest hook call of any of its sessions.
+    pub last_seen: Option<i64>,
+    /// Its sessions, most recently heard first.
+    pub sessions: Vec<Presence>,
+    /// Its open claims, newest first.
+    pub claims: Vec<Claim>,
+    /// Handoffs to it not yet acknowledged, newest first.
+    pub handoffs: Vec<Entry<'static>>,
+    /// Its latest entries, newest first (at most [`RECENT_KEPT`]).
+    pub recent: Vec<Entry<'static>>,
+}
+
+impl InstanceView {
+    fn new(name: &str) -> Self {
+        InstanceView {
+            name: name.to_string(),
+            state: State::Unseen,
+            last_seen: None,
+            sessions: Vec::new(),
+            claims: Vec::new(),
+            handoffs: Vec::new(),
+            recent: Vec::new(),
+        }
+    }
+
+    /// The latest sign of life: a hook call or an entry.
+    pub fn last_heard(&self) -> Option<i64> {
+        let entry = self.recent.first().map(|e| e.timestamp);
+        self.last_seen.max(entry)
+    }
+
+    /// Sessions that are not gone.
+    pub fn live_sessions(&self, now: i64) -> impl Iterator<Item = &Presence> {
+        self.sessions
+            .iter()
+            .filter(move |p| p.state(now) != State::Gone)
+    }
+}
+
+/// Everything the dashboard and the bulletin show.
+#[derive(Debug, Clone, Default)]
+pub struct Board {
+    /// When it was gathered, epoch seconds.
+    pub now: i64,
+    /// The instances, by state then most recently heard first.
+    pub instances: Vec<InstanceView>,
+}
+
+impl Board {
+    /// Every pending handoff, newest first.
+    pub fn handoffs(&self) -> Vec<&Entry<'static>> {
+        let mut all: Vec<_> = self.instances.iter().flat_map(|i| &i.handoffs).collect();
+        all.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
+        all
+    }
+}
+
+/// What [`gather`] read, before assembly.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Presence of every session.
+    pub sessions: Vec<Presence>,
+    /// Open claims.
+    pub claims: Vec<Claim>,
+    /// Pending handoffs (to any instance), newest first.
+    pub handoffs: Vec<Entry<'static>>,
+    /// Latest entries per instance (lowercase name), newest first.
+    pub recent: Vec<Entry<'static>>,
+}
+
+fn key(name: &str) -> String {
+    let n = name.trim();
+    if n.is_empty() {
+        presence::UNKNOWN_INSTANCE.to_string()
+    } else {
+        n.to_lowercase()
+    }
+}
+
+/// Reads presence files (pruning those gone more than 7 days when `prune`),
+/// open claims, pending handoffs and each instance's latest entries from
+/// the pool. Fails when the pool or its presence folder cannot be read.
+pub fn gather(pool: &Pool, settings: &Settings, now: i64, prune: bool) -> Result<Inputs> {
+    let listing = presence::list(pool.dir(), now, prune)?;
+    let claims = claims::open_claims(pool, now, settings.ttl)?;
+    let (handoffs, recent) = scan(pool, settings.ttl, now)?;
+    Ok(Inputs {
+        sessions: listing.sessions,
+        claims,
+        handoffs,
+        recent,
+    })
+}
+
+/// One pass over the window: pending handoffs and up to [`RECENT_KEPT`]
+/// entries per instance.
+fn scan(
+    pool: &Pool,
+    default_ttl: u64,
+    now: i64,
+) -> Result<(Vec<Entry<'static>>, Vec<Entry<'static>>)> {
+    let window_start = now.saturating_sub(WINDOW as i64);
+    let mut acks = AckTracker::default();
+    let mut handoffs = Vec::new();
+    let mut recent = Vec::new();
+    let mut per_instance: HashMap<String, usize> = HashMap::new();
+    pool.scan_recent(now, WINDOW.max(default_ttl), |e| {
+        if acks.visit(&e, Some(e.to.as_ref()), now, default_ttl) {
+            handoffs.push(e.clone().into_owned());
+        }
+        if e.timestamp >= window_start {
+            let full = per_instance.len() >= MAX_INSTANCES;
+            let k = key(&e.source_instance);
+            let n = match per_instance.get_mut(&k) {
+                Some(n) => Some(n),
+                None if !full => Some(per_instance.entry(k).or_default()),
+                None => None,
+            };
+            if let Some(n) = n.filter(|n| **n < RECENT_KEPT) {
+                *n += 1;
+                recent.push(e.into_owned());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    // Handoffs older than the window come from the long-TTL index; their
+    // acknowledgements (ordinary entries) may lie between them and the
+    // window, so read back to the oldest one before calling it pending.
+    let oldest = handoffs.iter().map(|h| h.timestamp).min();
+    if let Some(oldest) = oldest.filter(|t| *t < window_start) {
+        let stop = oldest.max(now.saturating_sub(LONG_TTL as i64));
+        let mut all_acks = AckTracker::default();
+        pool.scan_back(Some(stop), |_, _, e| {
+            all_acks.visit(&e, None, now, default_ttl);
+            ControlFlow::Continue(())
+        })?;
+        handoffs.retain(|h| all_acks.visit(h, Some(h.to.as_ref()), now, default_ttl));
+    }
+    handoffs.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
+    Ok((handoffs, recent))
+}
+
+/// Builds the board from what was read: groups sessions, claims, handoffs
+/// and entries by instance (names compared case-insensitively), derives each
+/// instance's state, and sorts.
+pub fn assemble(inputs: Inputs, now: i64) -> Board {
+    let mut by_key: HashMap<String, InstanceView> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut slot = |name: &str| -> String {
+        let k = key(name);
+        if !by_key.contains_key(&k) && by_key.len() < MAX_INSTANCES {
+            let shown = if name.trim().is_empty() {
+                presence::UNKNOWN_INSTANCE
+            } else {
+                name.trim()
+            };
+            by_key.insert(k.clone(), InstanceView::new(shown));
+            order.push(k.clone());
+        }
+        k
+    };
+    // Inputs come newest first, so the first name seen is the latest spelling.
+    let mut keyed: Vec<(String, Presence)> = Vec::new();
+    for p in inputs.sessions {
+        keyed.push((slot(&p.instance), p));
+    }
+    let keyed_entries: Vec<_> = inputs
+        .recent
+        .into_iter()
+        .map(|e| (slot(&e.source_instance), e))
+        .collect();
+    let keyed_claims: Vec<_> = inputs
+        .claims
+        .into_iter()
+        .map(|c| (slot(&c.instance), c))
+        .collect();
+    let keyed_handoffs: Vec<_> = inputs
+        .handoffs
+        .into_iter()
+        .map(|h| (slot(&h.to), h))
+        .collect();
+    for (k, p) in keyed {
+        if let Some(v) = by_key.get_mut(&k) {
+            v.last_seen = v.last_seen.max(Some(p.last_heard()));
+            v.sessions.push(p);
+        }
+    }
+    for (k, e) in keyed_entries {
+        if let Some(v) = by_key.get_mut(&k) {
+            v.recent.push(e);
+        }
+    }
+    for (k, c) in keyed_claims {
+        if let Some(v) = by_key.get_mut(&k) {
+            v.claims.push(c);
+        }
+    }
+    for (k, h) in keyed_handoffs {
+        if let Some(v) = by_key.get_mut(&k) {
+            v.handoffs.push(h);
+        }
+    }
+    let mut instances: Vec<InstanceView> = order
+        .into_iter()
+        .filter_map(|k| by_key.remove(&k))
+        .map(|mut v| {
+            v.sessions
+                .sort_by_key(|p| std::cmp::Reverse((p.last_heard(), p.first_seen)));
+            v.recent.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
+            v.recent.truncate(RECENT_KEPT);
+            // Presence is authoritative when there is any: a session that
+            // ended is gone even if it wrote an entry a minute before.
+            v.state = match (
+                v.sessions.iter().map(|p| p.state(now)).min(),
+                v.recent.first(),
+            ) {
+                (Some(s), _) => s,
+                (None, Some(e)) => State::by_age(e.timestamp, now),
+                (None, None) => State::Unseen,
+            };
+            v
+        })
+        .collect();
+    instances.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then(b.last_heard().cmp(&a.last_heard()))
+            .then(a.name.cmp(&b.name))
+    });
+    Board { now, instances }
+}
+
+/// Opens the pool named by the environment and reads its settings.
+pub fn open_pool() -> Result<(Pool, Settings)> {
+    let dir = Locator::from_env(None).pool_dir()?;
+    let (settings, _) = Settings::from_env(
+        &ProcessEnv,
+        &config::load_config_file(&dir).unwrap_or_default(),
+    );
+    Ok((Pool::open_readonly(dir), settings))
+}
+
+/// Gathers and assembles the board of `pool` at `now`.
+pub fn board(pool: &Pool, settings: &Settings, now: i64, prune: bool) -> Result<Board> {
+    Ok(assemble(gather(pool, settings, now, prune)?, now))
+}
+
+/// `pool status`: prints the board once, or every 2 seconds with `--watch`
+/// (clearing the screen when stdout is a terminal). Returns the exit code:
+/// 1 when the pool cannot be read, 0 otherwise (also when stdout closes).
+pub fn run(args: &StatusArgs) -> i32 {
+    match status(args) {
+        Ok(()) => EXIT_OK,
+        Err(Error::Io { source, .. }) if is_broken_pipe(&source) => EXIT_OK,
+        Err(e) => {
+            eprint_error("pool status", &e.to_string());
+            EXIT_ERROR
+        }
+    }
+}
+
+fn status(args: &StatusArgs) -> Result<()> {
+    let (pool, settings) = open_pool()?;
+    let home = dirs::home_dir();
+    let tty = std::io::stdout().is_terminal();
+    let mut first = true;
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        // Prune on the first snapshot only: once per command is plenty.
+        let b = board(&pool, &settings, now, first)?;
+        let mut text = if args.json {
+            let mut s = serde_json::to_string(&to_json(&b, pool.dir()))
+                .map_err(|e| Error::Invalid(format!("cannot encode status: {e}")))?;
+            s.push('\n');
+            s
+        } else {
+            render_text(&b, pool.dir(), home.as_deref())
+        };
+        if args.watch && tty && !args.json {
+            // Home the cursor and clear the screen before each snapshot.
+            text.insert_str(0, "\x1b[H\x1b[2J");
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::io("<stdout>", e))?;
+        drop(out);
+        if !args.watch {
+            return Ok(());
+        }
+        first = false;
+        std::thread::sleep(WATCH_EVERY);
+    }
+}
+
+fn entry_json(e: &Entry<'_>) -> Value {
+    json!({"id": e.id, "action": e.action, "topic": e.topic, "timestamp": e.timestamp})
+}
+
+/// The `--json` form of a board (see the module documentation).
+pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
+    let instances: Vec<Value> = b
+        .instances
+        .iter()
+        .map(|v| {
+            let sessions: Vec<Value> = v
+                .sessions
+                .iter()
+                .map(|p| {
+                    json!({
+                        "session_id": p.session_id,
+                        "state": p.state(b.now),
+                        "cwd": p.cwd,
+                        "worktree": p.worktree,
+                        "branch": p.branch,
+                        "detached": p.detached,
+                        "host": p.host,
+                        "first_seen": p.first_seen,
+                        "last_seen": p.last_seen,
+                        "ended": p.ended,
+                    })
+                })
+                .collect();
+            let claims: Vec<Value> = v
+                .claims
+                .iter()
+                .map(|c| json!({"id": c.id, "topic": c.topic, "patterns": c.patterns, "timestamp": c.timestamp}))
+                .collect();
+            let handoffs: Vec<Value> = v
+                .handoffs
+                .iter()
+                .map(|h| {
+                    json!({
+                        "id": h.id,
+                        "from": h.source_instance,
+                        "action": h.action,
+                        "topic": h.topic,
+                        "summary": h.summary,
+                        "timestamp": h.timestamp,
+                    })
+                })
+                .collect();
+            json!({
+                "instance": v.name,
+                "state": v.state,
+                "last_seen": v.last_seen,
+                "sessions": sessions,
+                "claims": claims,
+                "handoffs": handoffs,
+                "last_entry": v.recent.first().map(entry_json),
+            })
+        })
+        .collect();
+    json!({
+        "version": JSON_VERSION,
+        "now": b.now,
+        "pool_dir": pool_dir.to_string_lossy(),
+        "instances": instances,
+    })
+}
+
+/// A path for display: `~/…` under the home folder, cleaned.
+fn show_path(p: &str, home: Option<&Path>) -> String {
+    let path = PathBuf::from(p);
+    let shown = match home.and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => p.to_string(),
+    };
+    clean(&shown, 160)
+}
+
+/// Where a session works, for display: `[branch] worktree (cwd)`.
+pub fn place(p: &Presence, home: Option<&Path>) -> String {
+    let branch = match (&p.branch, &p.detached) {
+        (Some(b), _) => format!("[{}] ", clean(b, 80)),
+        (None, Some(c)) => format!("[detached {}] ", clean(c.get(..8).unwrap_or(c), 8)),
+        (None, None) if p.worktree.is_some() => "[?] ".to_string(),
+        _ => String::new(),
+    };
+    let dir = match (&p.worktree, &p.cwd) {
+        (Some(w), Some(c)) if w != c => {
+            let sub = Path::new(c)
+                .strip_prefix(w)
+                .map(|s| s.display().to_string())
+                .unwrap_or_else(|_| c.clone());
+            format!("{} ({})", show_path(w, home), clean(&sub, 80))
+        }
+        (Some(w), _) => show_path(w, home),
+        (None, Some(c)) => show_path(c, home),
+        (None, None) => "(no working directory)".to_string(),
+    };
+    format!("{branch}{dir}")
+}
+
+fn seen_phrase(state: State, at: Option<i64>, ended: bool, now: i64) -> String {
+    match at {
+        Some(t) if ended => format!("{}, ended {} ago", state.as_str(), format_age(now - t)),
+        Some(t) => format!("{}, seen {} ago", state.as_str(), format_age(now - t)),
+        None => state.as_str().to_string(),
+    }
+}
+
+/// Renders the board for a terminal. Every piece of text from the pool
+/// goes through [`clean`].
+pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
+    use std::fmt::Write as _;
+    let now = b.now;
+    let mut out = String::new();
+    let active = b
+        .instances
+        .iter()
+        .filter(|v| v.state == State::Active)
+        .count();
+    let _ = writeln!(
+        out,
+        "pool status — {} — {} instance{} ({active} active)",
+        show_path(&pool_dir.to_string_lossy(), home),
+        b.instances.len(),
+        if b.instances.len() == 1 { "" } else { "s" }
+    );
+    if b.instances.is_empty() {
+        out.push_str("\nNo instance seen yet: presence appears once a hook runs in a session.\n");
+        return out;
+    }
+    let mut faded = Vec::new();
+    for v in &b.instances {
+        let name = clean(&v.name, SHOW_INSTANCE);
+        let quiet = matches!(v.state, State::Gone | State::Unseen);
+        if quiet && v.claims.is_empty() && v.handoffs.is_empty() {
+            let ended = v.sessions.first().is_some_and(|p| p.ended.is_some());
+            let when = v
+                .last_heard()
+                .map(|t| {
+                    let verb = if ended { "ended " } else { "" };
+                    format!(" ({verb}{} ago)", format_age(now - t))
+                })
+                .unwrap_or_default();
+            faded.push(format!("{name}{when}"));
+            continue;
+        }
+        let live: Vec<&Presence> = v.live_sessions(now).collect();
+        let count = match live.len() {
+            0 | 1 => String::new(),
+            n => format!(" ({n} sessions)"),
+        };
+        let ended = v.sessions.first().is_some_and(|p| p.ended.is_some()) && live.is_empty();
+        let at = if v.sessions.is_empty() {
+            v.last_heard()
+        } else {
+            v.last_seen
+        };
+        let _ = writeln!(
+            out,
+            "\n{name}{count} — {}",
+            seen_phrase(v.state, at, ended, now)
+        );
+        let shown: Vec<&Presence> = if live.is_empty() {
+            v.sessions.iter().take(1).collect()
+        } else {
+            live
+        };
+        for p in &shown {
+            let host = if p.host.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", clean(&p.host, 64))
+            };
+            let _ = writeln!(
+                out,
+                "  session {}  {}{host} — {}",
+                clean(p.session_id.get(..8).unwrap_or(&p.session_id), 8),
+                place(p, home),
+                seen_phrase(p.state(now), Some(p.last_heard()), p.ended.is_some(), now)
+            );
+        }
+        let hidden = v.sessions.len() - shown.len();
+        if hidden > 0 {
+            let _ = writeln!(out, "  + {hidden} ended or stale session(s)");
+        }
+        for c in &v.claims {
+            let _ = writeln!(
+                out,
+                "  claims {} — \"{}\" ({} ago)",
+                clean(&c.patterns.join(", "), 200),
+                clean(&c.topic, SHOW_TOPIC),
+                format_age(now - c.timestamp)
+            );
+        }
+        for h in &v.handoffs {
+            let _ = writeln!(
+                out,
+                "  handoff from {} ({} ago) {}: {} — pool ack {}",
+                clean(&h.source_instance, SHOW_INSTANCE),
+                format_age(now - h.timestamp),
+                clean(&h.action, 20),
+                clean(&h.topic, SHOW_TOPIC),
+                clean(&h.id, 64)
+            );
+        }
+        match v.recent.first() {
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "  last entry {} ago {}: {}",
+                    format_age(now - e.timestamp),
+                    clean(&e.action, 20),
+                    clean(&e.topic, SHOW_TOPIC)
+                );
+            }
+            None => out.push_str("  no entry in the last 24h\n"),
+        }
+    }
+    if !faded.is_empty() {
+        let _ = writeln!(out, "\ngone: {}", faded.join(", "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pres(inst: &str, sess: &str, last: i64, ended: Option<i64>) -> Presence {
+        Presence {
+            instance: inst.into(),
+            session_id: sess.into(),
+            cwd: Some("/home/u/w/repo/src".into()),
+            worktree: Some("/home/u/w/repo".into()),
+            branch: Some("main".into()),
+            host: "h".into(),
+            first_seen: last - 100,
+            last_seen: last,
+            ended,
+            ..Presence::default()
+        }
+    }
+
+    fn entry(id: &str, inst: &str, ts: i64, to: &str) -> Entry<'static> {
+        Entry {
+            id: id.to_string().into(),
+            source_instance: inst.to_string().into(),
+            timestamp: ts,
+            action: "completed".into(),
+            topic: format!("topic {id}").into(),
+            to: to.to_string().into(),
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn assembles_by_instance_and_state() {
+        let now = 100_000;
+        let inputs = Inputs {
+            sessions: vec![
+                pres("A", "s1", now - 5, None),
+                pres("a", "s2", now - 600, None),
+                pres("C", "s3", now - 50, Some(now - 40)),
+            ],
+            claims: Vec::new(),
+            handoffs: vec![entry("h1", "A", now - 30, "D")],
+            recent: vec![
+                entry("e2", "B", now - 20, ""),
+                entry("e1", "C", now - 60, ""),
+            ],
+        };
+        let b = assemble(inputs, now);
+        let got: Vec<(&str, State, usize)> = b
+            .instances
+            .iter()
+            .map(|v| (v.name.as_str(), v.state, v.sessions.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", State::Active, 2),
+                ("B", State::Active, 0),
+                ("C", State::Gone, 1),
+                ("D", State::Unseen, 0)
+            ]
+        );
+        assert_eq!(b.handoffs().len(), 1);
+        let text = render_text(&b, Path::new("/home/u/pool"), Some(Path::new("/home/u")));
+        assert!(
+            text.contains("\nA (2 sessions) — active, seen 5s ago\n"),
+            "{text}"
+        );
+        assert!(text.contains("[main] ~/w/repo (src) on h"), "{text}");
+        assert!(
+            text.contains("\nD — unseen\n  handoff from A (30s ago)"),
+            "{text}"
+        );
+        assert!(text.contains("\ngone: C (ended 40s ago)\n"), "{text}");
+        let j = to_json(&b, Path::new("/p"));
+        assert_eq!(j["instances"][0]["sessions"][1]["state"], "idle");
+        assert_eq!(j["instances"][2]["sessions"][0]["ended"], now - 40);
+    }
+}
