@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::handoffs::{AckTracker, LONG_TTL};
 use crate::paths::Locator;
+use crate::presence;
 use crate::store::Pool;
 
 /// How often a stream looks at the log's size, in milliseconds.
@@ -265,7 +266,10 @@ fn state(app: &App) -> Result<Snapshot> {
             entries,
             handoffs: pending_handoffs(&app.pool, now, ttl)?,
             claims: open_claims(&app.pool, now, ttl)?,
-            seen: Vec::new(),
+            // Presence is a bonus: an unreadable folder leaves the cards to the entries.
+            sessions: presence::list(dir, now, false)
+                .map(|l| l.sessions)
+                .unwrap_or_default(),
         },
         now,
     ))

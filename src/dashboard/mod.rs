@@ -19,6 +19,7 @@ use crate::entry::{
 };
 use crate::handoffs::default_ttl_for;
 use crate::paths::validate_instance;
+use crate::presence::{Presence, State};
 use crate::render::clean;
 use crate::store::MAX_TTL;
 
@@ -28,10 +29,6 @@ pub const PAGE: &str = include_str!("page.html");
 /// The placeholder for the CSP nonce in [`PAGE`].
 pub const NONCE_PLACEHOLDER: &str = "__NONCE__";
 
-/// An instance whose latest sign of life is this recent is active, in seconds.
-pub const ACTIVE_WITHIN: i64 = 5 * 60;
-/// An instance heard from this recently, and not active, is idle, in seconds.
-pub const IDLE_WITHIN: i64 = 3600;
 /// How far back the stream and the cards read the log, in seconds (24 hours).
 pub const WINDOW: u64 = 86_400;
 /// Most entries in the stream.
@@ -142,18 +139,22 @@ pub struct Place {
     pub branch: String,
 }
 
-/// What is known of an instance's sessions besides its entries (from
-/// presence files): when it was last seen, whether it ended, where it runs.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Seen {
-    /// The instance.
-    pub instance: String,
-    /// Latest sign of life, epoch seconds.
-    pub last_seen: i64,
-    /// Whether every session of the instance ended.
-    pub ended: bool,
-    /// Where it runs.
-    pub place: Place,
+impl Place {
+    /// Where a session runs, from its presence file; a detached HEAD shows
+    /// as its commit's first 12 digits.
+    pub fn of(p: &Presence) -> Self {
+        let branch = p
+            .branch
+            .clone()
+            .or_else(|| p.detached.as_deref().map(|d| d.chars().take(12).collect()))
+            .unwrap_or_default();
+        Place {
+            host: clean(&p.host, SHOW_SHORT),
+            cwd: clean(p.cwd.as_deref().unwrap_or(""), SHOW_TEXT),
+            worktree: clean(p.worktree.as_deref().unwrap_or(""), SHOW_TEXT),
+            branch: clean(&branch, SHOW_SHORT),
+        }
+    }
 }
 
 /// One instance card.
@@ -161,7 +162,8 @@ pub struct Seen {
 pub struct Card {
     /// The instance's name.
     pub name: String,
-    /// `active`, `idle` or `gone`.
+    /// `active`, `idle`, `gone` or `unseen` (see [`State`]): its
+    /// best session's state; without presence files, its latest entry's age.
     pub status: &'static str,
     /// Role from `config.json`.
     pub role: String,
@@ -169,7 +171,10 @@ pub struct Card {
     pub domain: Vec<String>,
     /// Latest sign of life (presence or entry), epoch seconds.
     pub last_seen: Option<i64>,
-    /// Where it runs (from presence, else its latest entry).
+    /// Live sessions (from presence files).
+    pub sessions: usize,
+    /// Where it runs: its most recently heard live session (else any
+    /// session, else its latest entry's host and working directory).
     pub place: Place,
     /// Its open claims, newest first.
     pub claims: Vec<ClaimView>,
@@ -227,17 +232,8 @@ pub struct Inputs<'c> {
     pub handoffs: Vec<Entry<'static>>,
     /// Open claims, newest first.
     pub claims: Vec<Claim>,
-    /// Presence of instances, if known.
-    pub seen: Vec<Seen>,
-}
-
-/// The state of something last heard of at `last`, or never.
-pub fn status_by_age(last: Option<i64>, now: i64) -> &'static str {
-    match last.map(|t| now.saturating_sub(t)) {
-        Some(age) if age < ACTIVE_WITHIN => "active",
-        Some(age) if age < IDLE_WITHIN => "idle",
-        _ => "gone",
-    }
+    /// Every session's presence, most recently heard first.
+    pub sessions: Vec<Presence>,
 }
 
 fn key(name: &str) -> String {
@@ -265,7 +261,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
                 .map(|(_, c)| c);
             Card {
                 name: clean(name.trim(), SHOW_SHORT),
-                status: "gone",
+                status: State::Unseen.as_str(),
                 role: conf
                     .and_then(|c| c.role.as_deref())
                     .map(|r| clean(r, SHOW_SHORT))
@@ -274,6 +270,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
                     .map(|c| c.domain.iter().map(|d| clean(d, SHOW_SHORT)).collect())
                     .unwrap_or_default(),
                 last_seen: None,
+                sessions: 0,
                 place: Place::default(),
                 claims: Vec::new(),
                 last: None,
@@ -285,19 +282,22 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
     for name in config.instances.keys() {
         slot(name, &mut cards);
     }
-    for s in &inputs.seen {
-        if let Some(k) = slot(&s.instance, &mut cards)
-            && let Some(c) = cards.get_mut(&k)
-            && c.last_seen.is_none_or(|t| t < s.last_seen)
-        {
-            c.last_seen = Some(s.last_seen);
-            c.place = Place {
-                host: clean(&s.place.host, SHOW_SHORT),
-                cwd: clean(&s.place.cwd, SHOW_TEXT),
-                worktree: clean(&s.place.worktree, SHOW_TEXT),
-                branch: clean(&s.place.branch, SHOW_SHORT),
-            };
+    // Best session state per card; sessions come most recently heard first.
+    let mut best: BTreeMap<String, State> = BTreeMap::new();
+    for p in &inputs.sessions {
+        let Some(k) = slot(&p.instance, &mut cards) else {
+            continue;
+        };
+        let Some(c) = cards.get_mut(&k) else { continue };
+        let state = p.state(now);
+        let b = best.entry(k).or_insert(State::Unseen);
+        if state < *b {
+            // Sessions come newest first: the first in the best state says where.
+            c.place = Place::of(p);
+            *b = state;
         }
+        c.last_seen = c.last_seen.max(Some(p.last_heard()));
+        c.sessions += usize::from(state != State::Gone);
     }
     for e in &inputs.entries {
         if let Some(k) = slot(&e.source_instance, &mut cards)
@@ -326,22 +326,15 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
             c.pending += 1;
         }
     }
-    let ended: Vec<String> = inputs
-        .seen
-        .iter()
-        .filter(|s| s.ended)
-        .map(|s| key(&s.instance))
-        .collect();
     for (k, c) in cards.iter_mut() {
-        c.status = status_by_age(c.last_seen, now);
-        let only_ended = ended.contains(k)
-            && !inputs
-                .seen
-                .iter()
-                .any(|s| !s.ended && key(&s.instance) == *k);
-        if only_ended {
-            c.status = "gone";
-        }
+        let state = match best.get(k) {
+            Some(s) => *s,
+            None => match c.last.as_ref() {
+                Some(e) => State::by_age(e.timestamp, now),
+                None => State::Unseen,
+            },
+        };
+        c.status = state.as_str();
     }
     let configured = config.instances.len();
     let (head, tail) = order.split_at(configured.min(order.len()));
@@ -617,7 +610,7 @@ mod tests {
             ],
             handoffs: vec![h],
             claims: vec![claim("a1", "A", "/w/a", &["src/"])],
-            seen: vec![],
+            sessions: vec![],
         };
         let s = snapshot(inputs, now);
         let names: Vec<_> = s.instances.iter().map(|c| c.name.as_str()).collect();
@@ -632,43 +625,68 @@ mod tests {
         );
         assert_eq!(a.claims.len(), 1);
         let b = &s.instances[1];
-        assert_eq!((b.status, b.pending, b.last.is_none()), ("gone", 1, true));
+        assert_eq!((b.status, b.pending, b.last.is_none()), ("unseen", 1, true));
         assert_eq!(s.instances[2].status, "idle");
         assert_eq!(s.entries.len(), 4);
         assert_eq!(s.handoffs[0].to, "B");
     }
 
     #[test]
-    fn presence_sets_place_and_ends_sessions() {
+    fn presence_decides_state_and_place() {
         let now = 10_000;
-        let seen = |ended, last| Seen {
+        let session = |id: &str, last: i64, ended: Option<i64>, branch: &str| Presence {
             instance: "A".into(),
+            session_id: id.into(),
+            cwd: Some(format!("/w/{id}")),
+            worktree: Some(format!("/w/{id}")),
+            branch: Some(branch.into()),
+            host: "h".into(),
+            first_seen: last,
             last_seen: last,
             ended,
-            place: Place {
-                host: "h".into(),
-                cwd: "/w/x".into(),
-                worktree: "/w/x".into(),
-                branch: "pool/A".into(),
-            },
+            ..Presence::default()
         };
-        let s = snapshot(
-            Inputs {
-                seen: vec![seen(false, now - 5)],
-                ..Inputs::default()
-            },
-            now,
+        let snap = |sessions: Vec<Presence>, entries: Vec<Entry<'static>>| {
+            snapshot(
+                Inputs {
+                    sessions,
+                    entries,
+                    ..Inputs::default()
+                },
+                now,
+            )
+            .instances
+            .remove(0)
+        };
+        // Newest first: an ended session, then a live idle one.
+        let c = snap(
+            vec![
+                session("s2", now - 5, Some(now - 5), "done"),
+                session("s1", now - 600, None, "pool/A"),
+            ],
+            vec![],
         );
-        assert_eq!(s.instances[0].status, "active");
-        assert_eq!(s.instances[0].place.branch, "pool/A");
-        let s = snapshot(
-            Inputs {
-                seen: vec![seen(true, now - 5)],
-                ..Inputs::default()
-            },
-            now,
+        assert_eq!((c.status, c.sessions), ("idle", 1));
+        assert_eq!(
+            (c.place.branch.as_str(), c.place.worktree.as_str()),
+            ("pool/A", "/w/s1")
         );
-        assert_eq!(s.instances[0].status, "gone");
+        assert_eq!(c.last_seen, Some(now - 5));
+        // Only ended sessions: gone, even with a fresh entry.
+        let c = snap(
+            vec![session("s2", now - 5, Some(now - 5), "done")],
+            vec![entry("e", "A", "completed", now - 1)],
+        );
+        assert_eq!((c.status, c.place.branch.as_str()), ("gone", "done"));
+        // No presence: the entry's age decides, its host and cwd say where.
+        let mut e = entry("e", "A", "completed", now - 4000);
+        e.host = "box".into();
+        let c = snap(vec![], vec![e]);
+        assert_eq!((c.status, c.place.host.as_str()), ("gone", "box"));
+        let mut detached = session("s3", now, None, "");
+        detached.branch = None;
+        detached.detached = Some("c".repeat(40));
+        assert_eq!(snap(vec![detached], vec![]).place.branch, "c".repeat(12));
     }
 
     #[test]

@@ -61,6 +61,16 @@ before(async () => {
       instances: { A: { role: "builder", domain: ["api"] }, B: { role: "reviewer" } },
     }),
   );
+  // A's session as its hooks record it (src/presence.rs): where it works.
+  mkdirSync(path.join(poolDir, "presence"), { mode: 0o700 });
+  const nowSecs = Math.floor(Date.now() / 1000);
+  writeFileSync(
+    path.join(poolDir, "presence", "0123456789abcdef0123456789abcdef.json"),
+    JSON.stringify({
+      instance: "A", session_id: "s-a", cwd: "/work/app-A/src", worktree: "/work/app-A",
+      branch: "pool/A", host: "devbox", first_seen: nowSecs - 60, last_seen: nowSecs, ended: null,
+    }),
+  );
   pool("post", "--instance", "A", "--action", "completed", "--topic", "Seeded by the CLI",
     "--summary", "<b>not bold</b><script>window.__pwned = 1</script>");
   pool("post", "--instance", "A", "--action", "claimed", "--topic", "Auth", "--affects", "src/auth/");
@@ -129,6 +139,9 @@ test("the page loads with the token and shows entries written by the CLI", async
   await cardA.waitFor();
   assert.match(await cardA.textContent(), /the builder/);
   assert.match(await cardA.textContent(), /src\/auth\//);
+  assert.match(await cardA.textContent(), /\/work\/app-A \(pool\/A\)/);
+  assert.match(await cardA.textContent(), /host: devbox/);
+  assert.equal(await cardA.getAttribute("class"), "card active");
   await page.locator("#conflicts li.conflict").waitFor();
   assert.match(await page.locator("#conflicts").textContent(), /src\/auth\/token\.rs/);
 });
