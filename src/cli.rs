@@ -31,7 +31,7 @@ pub enum PoolCommand {
     Query(QueryArgs),
     /// Post an entry from a terminal.
     Post(PostArgs),
-    /// Acknowledge a handoff (posts an entry with REF: <id>).
+    /// Acknowledge a handoff (posts an entry with `REF: <id>`).
     Ack {
         /// Id of the handoff.
         id: String,

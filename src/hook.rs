@@ -158,7 +158,8 @@ fn report_peak_rss(program: &str) {
 /// When the log cannot be written either (full disk, unusable folder), the
 /// line goes to stderr, which Claude Code shows in verbose mode.
 pub fn report(pool_dir: &std::path::Path, program: &str, message: &str) {
-    let logged = fsio::ensure_private_dir(pool_dir).is_ok() && fsio::log_error(pool_dir, program, message);
+    let logged =
+        fsio::ensure_private_dir(pool_dir).is_ok() && fsio::log_error(pool_dir, program, message);
     if !logged {
         let _ = writeln!(std::io::stderr(), "{program}: {message}");
     }

@@ -734,7 +734,13 @@ mod tests {
         let c = merge(&mut v, &bin()).unwrap();
         assert_eq!(
             c.added,
-            ["SessionStart", "Stop", "UserPromptSubmit", "SessionEnd"]
+            [
+                "SessionStart",
+                "Stop",
+                "UserPromptSubmit",
+                "PreToolUse",
+                "SessionEnd"
+            ]
         );
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["model", "hooks", "env"]);

@@ -327,7 +327,7 @@ impl Pool {
     /// Moves entries that expired and are older than `older_than` seconds into
     /// `archive/instance_state-YYYY-MM.jsonl` (by entry month), and rewrites the
     /// live log without them. Unparseable lines stay in the live log. See
-    /// [`Pool::rewrite`] for the guarantees.
+    /// `Pool::rewrite` for the guarantees: locked, atomic, nothing lost.
     pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
         let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
         let arch_dir = self.dir.join("archive");
@@ -344,7 +344,7 @@ impl Pool {
 
     /// Moves every line that is not an entry (torn, corrupt) to
     /// `quarantine.jsonl`, byte for byte, and rewrites the live log without
-    /// them (`pool doctor --repair`). See [`Pool::rewrite`].
+    /// them (`pool doctor --repair`). See `Pool::rewrite`.
     pub fn quarantine(&self) -> Result<ArchiveReport> {
         let q = self.dir.join("quarantine.jsonl");
         self.rewrite(|_, entry| match entry {

@@ -425,7 +425,12 @@ fn doctor_repair_quarantines_unparseable_lines_and_drops_nothing() {
 /// Runs a hook with `stdin`, returning its output and its own peak RSS in
 /// KiB, as the hook reports it (`POOL_REPORT_PEAK_RSS`): `getrusage` from
 /// here would include this test process's own high-water mark.
-fn run_measured(bin_name: &str, pool: &Path, stdin: &[u8], env: &[(&str, &str)]) -> (std::process::Output, i64) {
+fn run_measured(
+    bin_name: &str,
+    pool: &Path,
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> (std::process::Output, i64) {
     let mut c = cmd(bin_name, pool);
     c.stdin(Stdio::piped()).env("POOL_REPORT_PEAK_RSS", "1");
     for (k, v) in env {
@@ -436,7 +441,12 @@ fn run_measured(bin_name: &str, pool: &Path, stdin: &[u8], env: &[(&str, &str)])
     let _ = input.write_all(stdin);
     drop(input);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{bin_name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{bin_name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     let rss = err
         .lines()
@@ -447,7 +457,8 @@ fn run_measured(bin_name: &str, pool: &Path, stdin: &[u8], env: &[(&str, &str)])
 }
 
 fn stop_event(session: &str, transcript: &Path, last: Option<&str>) -> Vec<u8> {
-    let mut v = json!({"session_id": session, "transcript_path": transcript, "hook_event_name": "Stop"});
+    let mut v =
+        json!({"session_id": session, "transcript_path": transcript, "hook_event_name": "Stop"});
     if let Some(t) = last {
         v["last_assistant_message"] = json!(t);
     }
@@ -465,24 +476,57 @@ fn a_hundred_megabyte_line_costs_bounded_memory() {
     let t = tmp.path().join("t.jsonl");
     {
         let mut f = std::fs::File::create(&t).unwrap();
-        f.write_all(br#"{"type":"assistant","message":{"content":[{"type":"text","text":"```pool\nTOPIC: "#).unwrap();
+        f.write_all(
+            br#"{"type":"assistant","message":{"content":[{"type":"text","text":"```pool\nTOPIC: "#,
+        )
+        .unwrap();
         let chunk = vec![b'x'; 1 << 20];
         for _ in 0..100 {
             f.write_all(&chunk).unwrap();
         }
     }
-    let (_, rss) = run_measured("pool-stop", &pool, &stop_event("big", &t, None), &[("CLAUDE_INSTANCE", "A")]);
+    let (_, rss) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("big", &t, None),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert!(rss < 16 * 1024, "peak RSS {rss} KiB");
     // The line ends; a normal line follows: the giant line is skipped, the next block taken.
     let mut f = std::fs::OpenOptions::new().append(true).open(&t).unwrap();
     writeln!(f, "\"}}]}}}}").unwrap();
-    writeln!(f, "{}", assistant_line("ok-1", "```pool\nACTION: done\nTOPIC: after the giant line\n```")).unwrap();
+    writeln!(
+        f,
+        "{}",
+        assistant_line(
+            "ok-1",
+            "```pool\nACTION: done\nTOPIC: after the giant line\n```"
+        )
+    )
+    .unwrap();
     drop(f);
-    let (_, rss) = run_measured("pool-stop", &pool, &stop_event("big", &t, None), &[("CLAUDE_INSTANCE", "A")]);
+    let (_, rss) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("big", &t, None),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert!(rss < 16 * 1024, "peak RSS {rss} KiB");
-    let topics: Vec<String> = lines(&pool.join("instance_state.jsonl")).iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["topic"].as_str().unwrap().to_string()).collect();
+    let topics: Vec<String> = lines(&pool.join("instance_state.jsonl"))
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["topic"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(topics, ["after the giant line"]);
-    assert!(std::fs::read_to_string(pool.join("errors.log")).unwrap().contains("skipped 1 transcript lines over"));
+    assert!(
+        std::fs::read_to_string(pool.join("errors.log"))
+            .unwrap()
+            .contains("skipped 1 transcript lines over")
+    );
 }
 
 #[test]
@@ -493,25 +537,52 @@ fn ten_thousand_blocks_huge_fields_crlf_and_bad_bytes_are_handled() {
     std::fs::write(&t, "").unwrap();
     // 10,000 blocks in one message: the first 64 are taken, the rest reported.
     let many = "```pool\nACTION: done\nTOPIC: many\n```\n".repeat(10_000);
-    let (_, rss) = run_measured("pool-stop", &pool, &stop_event("many", &t, Some(&many)), &[("CLAUDE_INSTANCE", "A")]);
+    let (_, rss) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("many", &t, Some(&many)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert!(rss < 16 * 1024, "peak RSS {rss} KiB");
     assert_eq!(lines(&pool.join("instance_state.jsonl")).len(), 64);
-    assert!(std::fs::read_to_string(pool.join("errors.log")).unwrap().contains("skipped 9936 pool blocks"));
+    assert!(
+        std::fs::read_to_string(pool.join("errors.log"))
+            .unwrap()
+            .contains("skipped 9936 pool blocks")
+    );
     // A megabyte-long field is capped.
-    let huge = format!("```pool\nTOPIC: {}\nSUMMARY: {}\n```", "t".repeat(1 << 20), "s".repeat(1 << 20));
-    run_measured("pool-stop", &pool, &stop_event("huge", &t, Some(&huge)), &[("CLAUDE_INSTANCE", "A")]);
-    let last: Value = serde_json::from_str(lines(&pool.join("instance_state.jsonl")).last().unwrap()).unwrap();
+    let huge = format!(
+        "```pool\nTOPIC: {}\nSUMMARY: {}\n```",
+        "t".repeat(1 << 20),
+        "s".repeat(1 << 20)
+    );
+    run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("huge", &t, Some(&huge)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    let last: Value =
+        serde_json::from_str(lines(&pool.join("instance_state.jsonl")).last().unwrap()).unwrap();
     assert!(last["topic"].as_str().unwrap().chars().count() <= 300);
     assert!(last["summary"].as_str().unwrap().chars().count() <= 4000);
     // CRLF line ends and a line of invalid UTF-8 in the transcript.
     let crlf = tmp.path().join("crlf.jsonl");
     let mut body = Vec::new();
     body.extend_from_slice(b"\xff\xfe\x00garbage pool\r\n");
-    body.extend_from_slice(assistant_line("c1", "```pool\r\nACTION: done\r\nTOPIC: crlf block\r\n```").as_bytes());
+    body.extend_from_slice(
+        assistant_line("c1", "```pool\r\nACTION: done\r\nTOPIC: crlf block\r\n```").as_bytes(),
+    );
     body.extend_from_slice(b"\r\n");
     std::fs::write(&crlf, body).unwrap();
-    run_measured("pool-stop", &pool, &stop_event("crlf", &crlf, None), &[("CLAUDE_INSTANCE", "A")]);
-    let last: Value = serde_json::from_str(lines(&pool.join("instance_state.jsonl")).last().unwrap()).unwrap();
+    run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("crlf", &crlf, None),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    let last: Value =
+        serde_json::from_str(lines(&pool.join("instance_state.jsonl")).last().unwrap()).unwrap();
     assert_eq!(last["topic"], "crlf block");
     // Non-UTF-8 on stdin.
     let (out, _) = run_measured("pool-stop", &pool, b"\xff\xfe{\"session_id\"", &[]);
@@ -527,28 +598,64 @@ fn an_unusable_pool_never_breaks_a_hook() {
     // The log is a folder.
     let pool = tmp.path().join("p1");
     std::fs::create_dir_all(pool.join("instance_state.jsonl")).unwrap();
-    let (out, _) = run_measured("pool-stop", &pool, &stop_event("s", &t, Some(block)), &[("CLAUDE_INSTANCE", "A")]);
+    let (out, _) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some(block)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert!(out.stdout.is_empty());
     let errors = std::fs::read_to_string(pool.join("errors.log")).unwrap();
-    assert!(errors.contains("instance_state.jsonl: Is a directory"), "{errors}");
-    let (out, _) = run_measured("pool-session-start", &pool, b"{}", &[("CLAUDE_INSTANCE", "A"), ("POOL_REMINDER", "0")]);
+    assert!(
+        errors.contains("instance_state.jsonl: Is a directory"),
+        "{errors}"
+    );
+    let (out, _) = run_measured(
+        "pool-session-start",
+        &pool,
+        b"{}",
+        &[("CLAUDE_INSTANCE", "A"), ("POOL_REMINDER", "0")],
+    );
     assert!(out.stdout.is_empty());
     // The log is a symlink (to /dev/full): refused, not written through.
     let pool = tmp.path().join("p2");
     std::fs::create_dir_all(&pool).unwrap();
     std::os::unix::fs::symlink("/dev/full", pool.join("instance_state.jsonl")).unwrap();
-    run_measured("pool-stop", &pool, &stop_event("s", &t, Some(block)), &[("CLAUDE_INSTANCE", "A")]);
-    assert!(std::fs::read_to_string(pool.join("errors.log")).unwrap().contains("instance_state.jsonl"));
+    run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some(block)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    assert!(
+        std::fs::read_to_string(pool.join("errors.log"))
+            .unwrap()
+            .contains("instance_state.jsonl")
+    );
     // The pool "folder" is a file: reported on stderr, exit 0.
     let pool = tmp.path().join("p3");
     std::fs::write(&pool, "x").unwrap();
-    let (out, _) = run_measured("pool-stop", &pool, &stop_event("s", &t, Some(block)), &[("CLAUDE_INSTANCE", "A")]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"), "{}", String::from_utf8_lossy(&out.stderr));
+    let (out, _) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some(block)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a folder"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A pool folder writable by others is refused.
     let pool = tmp.path().join("p4");
     std::fs::create_dir_all(&pool).unwrap();
     std::fs::set_permissions(&pool, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let (out, _) = run_measured("pool-stop", &pool, &stop_event("s", &t, Some(block)), &[("CLAUDE_INSTANCE", "A")]);
+    let (out, _) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some(block)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("writable by others"));
     assert!(!pool.join("instance_state.jsonl").exists());
 }
@@ -560,7 +667,11 @@ fn a_full_disk_is_reported_and_the_session_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("small");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).status().is_ok_and(|s| s.success());
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
     if !mounted {
         eprintln!("skipped: cannot mount a tmpfs here (not root)");
         return;
@@ -584,15 +695,37 @@ fn a_full_disk_is_reported_and_the_session_goes_on() {
     // Entries bigger than the slack left in the log's last page.
     let big = "s".repeat(4000);
     let block = format!("```pool\nACTION: done\nTOPIC: no room\nSUMMARY: {big}\n```");
-    let (out, _) = run_measured("pool-stop", &pool, &stop_event("s", &t, Some(&block)), &[("CLAUDE_INSTANCE", "A")]);
+    let (out, _) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some(&block)),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pool-stop:") && err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains("pool-stop:") && err.contains("No space left on device"),
+        "{err}"
+    );
     let out = cmd("pool", &pool)
-        .args(["post", "--instance", "A", "--action", "done", "--topic", "no room either", "--summary", &big])
+        .args([
+            "post",
+            "--instance",
+            "A",
+            "--action",
+            "done",
+            "--topic",
+            "no room either",
+            "--summary",
+            &big,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("pool post: "), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("pool post: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Nothing that was in the pool is lost.
     let all = lines(&pool.join("instance_state.jsonl"));
     assert!(all.iter().any(|l| l.contains("\"fits\"")));
