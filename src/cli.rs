@@ -13,7 +13,13 @@ Environment:
   POOL_TTL                 lifetime of entries without their own TTL (default 1h)
   POOL_RELEVANCE_MIN       minimum relevance to show others' entries (default 0.3)
   POOL_COMPACT=0           full session-start summary
-  POOL_REMINDER=0          no reminder of how to write a pool block";
+  POOL_REMINDER=0          no reminder of how to write a pool block
+  POOL_SYNC_URL            redis://HOST:6379 to share the pool across machines
+                           (else config.json's sync.url; pool sync)
+  POOL_SYNC_STREAM         stream name (default claude-pool)
+  POOL_SYNC_PASSWORD       its password (or POOL_SYNC_PASSWORD_FILE: a file)
+  POOL_SYNC_TIMEOUT        connect/read/write timeout of pool sync (default 2s)
+  POOL_SYNC_BATCH          entries per pushed batch and per read (default 200)";
 
 /// `pool`: share what parallel Claude Code sessions did.
 #[derive(Debug, Parser)]
@@ -69,6 +75,8 @@ pub enum PoolCommand {
     Dashboard(DashboardArgs),
     /// Start instances in one tmux session, one window each (--stop ends it).
     Launch(LaunchArgs),
+    /// Exchange entries with other machines through a Redis stream (see README, "Several machines").
+    Sync(crate::cmd::sync::SyncArgs),
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,

@@ -76,6 +76,12 @@ pub struct Entry<'a> {
     /// Where the entry came from: `transcript`, `last_message` or `post`.
     #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
     pub origin: Cow<'a, str>,
+    /// Epoch seconds when `pool sync` appended this entry from another
+    /// machine; absent for entries written here. Readers order the log by
+    /// [`Entry::order_time`], so an old entry received late does not end
+    /// their backwards scans early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<i64>,
 }
 
 impl Entry<'_> {
@@ -101,7 +107,15 @@ impl Entry<'_> {
             reference: o(self.reference),
             priority: o(self.priority),
             origin: o(self.origin),
+            received: self.received,
         }
+    }
+
+    /// When the entry reached this machine's log: the later of `timestamp`
+    /// and `received`. Backwards scans stop on this, not on `timestamp`.
+    pub fn order_time(&self) -> i64 {
+        self.received
+            .map_or(self.timestamp, |r| r.max(self.timestamp))
     }
 
     /// The entry's lifetime in seconds: its own `ttl`, else `default_ttl`.

@@ -228,6 +228,7 @@ fn to_entry(
             .into_owned()
             .into(),
         origin: origin.into(),
+        received: None,
     })
 }
 

@@ -29,6 +29,7 @@ pub mod relevance;
 pub mod render;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod transcript;
 
 pub use error::{Error, Result};
@@ -51,6 +52,7 @@ pub fn pool_main() -> i32 {
         cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
         cli::PoolCommand::Dashboard(args) => cmd::dashboard::run(&args),
         cli::PoolCommand::Launch(args) => cmd::launch::run(&args),
+        cli::PoolCommand::Sync(args) => cmd::sync::run(&args),
         cli::PoolCommand::Stop => cmd::hooks::stop_main(),
         cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
     }

@@ -270,6 +270,30 @@ impl Pool {
         Ok(())
     }
 
+    /// Appends the entries `choose` returns, deciding under the log's
+    /// exclusive lock: `choose` gets the locked file and its length, so it can
+    /// check ids against what is already there (`pool sync` does, against the
+    /// lines it has not indexed yet). Returns the log's inode and length after
+    /// the append. Fails when the log cannot be locked, read or written, or
+    /// when `choose` fails (then nothing is written).
+    pub fn append_checked(
+        &self,
+        choose: impl FnOnce(&File, u64) -> Result<Vec<Entry<'static>>>,
+    ) -> Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.log_path();
+        let mut log = LockedLog::open(&path)?;
+        let len = log
+            .file()
+            .metadata()
+            .map_err(|e| Error::io(&path, e))?
+            .len();
+        let fresh = choose(log.file(), len)?;
+        self.write_locked(&mut log, &fresh)?;
+        let meta = log.file().metadata().map_err(|e| Error::io(&path, e))?;
+        Ok((meta.ino(), meta.len()))
+    }
+
     /// Appends entries without a duplicate check (fresh random ids).
     pub fn append(&self, entries: &[Entry<'_>]) -> Result<()> {
         let mut log = LockedLog::open(&self.log_path())?;
@@ -288,7 +312,7 @@ impl Pool {
             let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
             if ttl > DEFAULT_TTL {
                 let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
-                long.push_str(&format!("{} {exp} {offset} {}\n", e.timestamp, e.id));
+                long.push_str(&format!("{} {exp} {offset} {}\n", e.order_time(), e.id));
             }
             buf.push_str(&e.to_line());
         }
@@ -428,7 +452,9 @@ impl Pool {
                                 let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
                                 long.push_str(&format!(
                                     "{} {exp} {} {}\n",
-                                    e.timestamp, report.bytes_after, e.id
+                                    e.order_time(),
+                                    report.bytes_after,
+                                    e.id
                                 ));
                             }
                         }
@@ -505,7 +531,7 @@ fn scan_file_back<R: Read + Seek>(
             continue;
         };
         if let Some(c) = cutoff
-            && e.timestamp < c
+            && e.order_time() < c
         {
             break;
         }
@@ -636,6 +662,25 @@ mod tests {
             .unwrap();
         assert_eq!(ids, ["new", "old-long"]);
         assert!(stats.lines <= 3, "read {} lines", stats.lines);
+    }
+
+    #[test]
+    fn an_old_entry_received_late_does_not_end_the_scan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 1_000_000;
+        pool.append(&[entry("before", now - 100, None)]).unwrap();
+        let mut pulled = entry("pulled", now - 5 * 86_400, Some(30 * 86_400));
+        pulled.received = Some(now - 50);
+        pool.append(&[pulled]).unwrap();
+        pool.append(&[entry("after", now - 10, None)]).unwrap();
+        let mut ids = Vec::new();
+        pool.scan_recent(now, DEFAULT_TTL, |e| {
+            ids.push(e.id.to_string());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(ids, ["after", "pulled", "before"]);
     }
 
     #[test]

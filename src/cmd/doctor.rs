@@ -423,6 +423,7 @@ fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
             .fix("fix config.json; until then the hooks ignore it and log an error each run"),
     });
     checks.extend(check_log(dir, now));
+    checks.extend(check_sync(dir, now));
     checks.push(check_errors(dir, now));
     checks
 }
@@ -574,7 +575,10 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
     let mut last_stop: Option<(i64, String)> = None;
     let stats = pool.scan_back(None, |_, _, e| {
         entries += 1;
-        if last_stop.is_none() && matches!(e.origin.as_ref(), "transcript" | "last_message") {
+        if last_stop.is_none()
+            && e.received.is_none()
+            && matches!(e.origin.as_ref(), "transcript" | "last_message")
+        {
             last_stop = Some((e.timestamp, e.source_instance.to_string()));
         }
         ControlFlow::Continue(())
@@ -619,6 +623,17 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
         ),
     };
     vec![entries_check, stop_check]
+}
+
+/// Sync across machines, when configured: settings, last pass, retention gap.
+fn check_sync(dir: &Path, now: i64) -> Option<Check> {
+    let h = crate::sync::health(&crate::config::ProcessEnv, dir, now)?;
+    let status = if h.ok { Status::Ok } else { Status::Warn };
+    let c = Check::new("sync", status, h.message).details(h.details);
+    Some(match h.fix {
+        Some(f) => c.fix(f),
+        None => c,
+    })
 }
 
 fn check_errors(dir: &Path, now: i64) -> Check {

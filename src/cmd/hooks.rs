@@ -55,6 +55,10 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
     if let Err(e) = crate::cmd::gc::maybe_archive_in_background(&pool, ctx.now) {
         hook::report(pool.dir(), "pool-stop", &format!("background archive: {e}"));
     }
+    let env = crate::config::ProcessEnv;
+    if let Err(e) = crate::sync::maybe_sync_in_background(&env, pool.dir(), ctx.now) {
+        hook::report(pool.dir(), "pool-stop", &format!("background sync: {e}"));
+    }
     Ok(None)
 }
 
@@ -118,11 +122,12 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());
     }
-    Ok(Some(render::session_start(
-        &summary,
-        &ctx.settings,
-        ctx.now,
-    )))
+    let mut text = render::session_start(&summary, &ctx.settings, ctx.now);
+    if let Some(line) = crate::sync::session_start_line(pool.dir(), ctx.now) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok(Some(text))
 }
 
 /// Gathers the entries this session is shown, newest first: activity,

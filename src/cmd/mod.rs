@@ -13,6 +13,7 @@ pub mod launch;
 pub mod post;
 pub mod query;
 pub mod status;
+pub mod sync;
 pub mod who;
 
 use std::io::Write;

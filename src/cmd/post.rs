@@ -77,6 +77,7 @@ fn post(args: &PostArgs) -> Result<String> {
         reference: t(&args.reference, 64).into(),
         priority: t(&args.priority, 16).to_ascii_lowercase().into(),
         origin: "post".into(),
+        received: None,
     };
     pool.append(&[entry])?;
     Ok(id)
