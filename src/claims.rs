@@ -110,6 +110,60 @@ fn note_claim(
     }
 }
 
+/// Gives each `completed` / `released` entry without its own TTL the
+/// remaining lifetime of the open claim it closes (same instance, same
+/// topic), when that claim outlives the default window: otherwise the closer
+/// would expire first and the claim would look open again.
+pub fn extend_closers(
+    pool: &Pool,
+    entries: &mut [Entry<'_>],
+    now: i64,
+    default_ttl: u64,
+) -> Result<()> {
+    let closes =
+        |e: &Entry<'_>| e.ttl.is_none() && matches!(e.action.as_ref(), "completed" | "released");
+    if !entries.iter().any(closes) {
+        return Ok(());
+    }
+    let open = open_claims_with_expiry(pool, now, default_ttl)?;
+    for e in entries.iter_mut().filter(|e| closes(e)) {
+        let topic = e.topic.trim().to_lowercase();
+        let until = open
+            .iter()
+            .filter(|(c, _)| {
+                c.instance.eq_ignore_ascii_case(&e.source_instance)
+                    && c.topic.trim().to_lowercase() == topic
+            })
+            .map(|(_, exp)| *exp)
+            .max();
+        if let Some(exp) = until {
+            let left = u64::try_from(exp.saturating_sub(now)).unwrap_or(0);
+            if left > default_ttl {
+                e.ttl = Some(left);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_claims_with_expiry(pool: &Pool, now: i64, default_ttl: u64) -> Result<Vec<(Claim, i64)>> {
+    let mut expiry = std::collections::HashMap::new();
+    pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
+        if e.action == "claimed" {
+            let ttl = i64::try_from(e.ttl_or(default_ttl)).unwrap_or(i64::MAX);
+            expiry.insert(e.id.to_string(), e.timestamp.saturating_add(ttl));
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(open_claims(pool, now, default_ttl)?
+        .into_iter()
+        .map(|c| {
+            let exp = expiry.get(&c.id).copied().unwrap_or(now);
+            (c, exp)
+        })
+        .collect())
+}
+
 /// Whether `target` (an absolute path, usually) falls under `pattern`, a path
 /// or glob written relative to `cwd` (or absolute). A plain path matches
 /// itself and everything under it; `*` and `?` match within one path
@@ -327,6 +381,37 @@ mod tests {
             ["c2"],
             "c1 closed by topic, c3 by ref, c4 expired; A cannot close B's claim"
         );
+    }
+
+    #[test]
+    fn a_long_claim_stays_closed_after_its_closer_would_have_expired() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let t0 = 100_000;
+        let claim = Entry {
+            id: "c".into(),
+            timestamp: t0,
+            source_instance: "B".into(),
+            action: "claimed".into(),
+            topic: "Big refactor".into(),
+            affects: "src/".into(),
+            ttl: Some(8 * 3600),
+            ..Entry::default()
+        };
+        pool.append(&[claim]).unwrap();
+        let mut closer = vec![Entry {
+            id: "d".into(),
+            timestamp: t0 + 3600,
+            source_instance: "B".into(),
+            action: "completed".into(),
+            topic: "big refactor".into(),
+            ..Entry::default()
+        }];
+        extend_closers(&pool, &mut closer, t0 + 3600, 3600).unwrap();
+        assert_eq!(closer[0].ttl, Some(7 * 3600));
+        pool.append(&closer).unwrap();
+        // Five hours later the closer is still seen: the claim stays closed.
+        assert!(open_claims(&pool, t0 + 5 * 3600, 3600).unwrap().is_empty());
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub fn save(pool_dir: &Path, session_id: &str, c: &Cursor) -> Result<()> {
     let dir = pool_dir.join(SESSIONS_DIR);
     fsio::ensure_private_dir(&dir)?;
     let bytes = serde_json::to_vec(c).map_err(|e| Error::Invalid(e.to_string()))?;
-    fsio::atomic_write(&cursor_path(pool_dir, session_id), &bytes, 0o600)
+    // A lost cursor only means a rescan, which appends nothing twice.
+    fsio::replace_file(&cursor_path(pool_dir, session_id), &bytes, 0o600)
 }
 
 impl Cursor {

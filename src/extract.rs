@@ -141,6 +141,7 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
             entries.push(e);
         }
     }
+    crate::claims::extend_closers(pool, &mut entries, job.now, job.settings.ttl)?;
     report.appended = pool.append_unique(entries, &aliases, lookback, job.now)?;
 
     if let Some((f, offset)) = file_state {
@@ -181,7 +182,7 @@ fn to_entry(
     }
     let ttl = f
         .ttl
-        .or_else(|| crate::handoffs::default_ttl_for(&f.action, &f.to))
+        .or_else(|| crate::handoffs::default_ttl_for(&f.action, &f.to, &f.reference))
         .map(|t| t.min(MAX_TTL));
     let life = i64::try_from(ttl.unwrap_or(job.settings.ttl)).unwrap_or(i64::MAX);
     if c.message_ts > 0 && c.message_ts.saturating_add(life) < job.now {

@@ -226,6 +226,37 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Replaces `path` with `bytes` by a temp file and a rename, without fsync:
+/// readers see the old or the new content, never a mix, but a power cut may
+/// lose the update. For derived state that is rebuilt when missing (cursors,
+/// presence, news marks), where two fsyncs (several ms) would dominate a
+/// hook's cost. The temp file is removed on failure.
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
 /// Reads a file's lines from the end towards the start, in chunks, holding at
 /// most one line (bounded by [`MAX_LINE`]) plus one chunk in memory.
 pub struct RevLines<R> {

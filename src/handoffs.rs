@@ -14,10 +14,15 @@ use crate::entry::Entry;
 /// Default lifetime of handoffs and of `learned` / `decided` entries, in seconds (7 days).
 pub const LONG_TTL: u64 = 7 * 86_400;
 
-/// The default TTL an entry gets when it names none: long for handoffs and
-/// knowledge, else none (the reader's `POOL_TTL`).
-pub fn default_ttl_for(action: &str, to: &str) -> Option<u64> {
-    (!to.trim().is_empty() || matches!(action, "learned" | "decided")).then_some(LONG_TTL)
+/// The default TTL an entry gets when it names none: long for handoffs,
+/// knowledge and entries that refer to another (an acknowledgement or a
+/// release must stay visible as long as what it answers), else none (the
+/// reader's `POOL_TTL`).
+pub fn default_ttl_for(action: &str, to: &str, reference: &str) -> Option<u64> {
+    (!to.trim().is_empty()
+        || !reference.trim().is_empty()
+        || matches!(action, "learned" | "decided"))
+    .then_some(LONG_TTL)
 }
 
 /// Whether an entry is durable knowledge with its own section.
@@ -70,8 +75,9 @@ mod tests {
         assert!(!t.visit(&h, Some("DEV"), 300, 3600));
         let mut t = AckTracker::default();
         assert!(!t.visit(&h, Some("OTHER"), 300, 3600));
-        assert_eq!(default_ttl_for("completed", "DEV"), Some(LONG_TTL));
-        assert_eq!(default_ttl_for("learned", ""), Some(LONG_TTL));
-        assert_eq!(default_ttl_for("completed", ""), None);
+        assert_eq!(default_ttl_for("completed", "DEV", ""), Some(LONG_TTL));
+        assert_eq!(default_ttl_for("learned", "", ""), Some(LONG_TTL));
+        assert_eq!(default_ttl_for("signaling", "", "abc"), Some(LONG_TTL));
+        assert_eq!(default_ttl_for("completed", "", ""), None);
     }
 }

@@ -53,7 +53,7 @@ pub fn mark_seen(pool: &Pool, session: &str, now: i64) -> Result<Mark> {
     let dir = pool.dir().join(SESSIONS_DIR);
     fsio::ensure_private_dir(&dir)?;
     let bytes = serde_json::to_vec(&mark).map_err(|e| Error::Invalid(e.to_string()))?;
-    fsio::atomic_write(&mark_path(pool.dir(), session), &bytes, 0o600)?;
+    fsio::replace_file(&mark_path(pool.dir(), session), &bytes, 0o600)?;
     Ok(mark)
 }
 

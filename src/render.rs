@@ -179,7 +179,8 @@ pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
 /// Renders the session-start text. Returns an empty string when there is
 /// nothing to say (no entries and no reminder).
 pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
-    if sum.total == 0 && sum.handoffs.is_empty() && sum.knowledge.is_empty() {
+    let has_role = s.instance.is_some() && s.role.is_some();
+    if sum.total == 0 && sum.handoffs.is_empty() && sum.knowledge.is_empty() && !has_role {
         return if s.reminder {
             format!("{REMINDER}\n")
         } else {
@@ -245,7 +246,9 @@ pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
     }
     let mut body = String::new();
     let mut shown = 0;
-    if s.compact {
+    if sum.entries.is_empty() {
+        // Only the role (a fresh team) or only handoffs and knowledge.
+    } else if s.compact {
         body.push_str("\n### Recent Activity\n");
         body.push_str(FRAMING);
         body.push('\n');
@@ -432,6 +435,20 @@ mod tests {
         assert!(out.contains("**[YOU] ✅ completed: Topic 0**"));
         assert!(out.contains("  0s ago | Relevance: 20%") || out.contains("ago | Relevance: 20%"));
         assert!(out.contains("more entries not shown — run `pool-query`"));
+    }
+
+    #[test]
+    fn a_role_is_shown_even_on_an_empty_pool() {
+        let mut s = settings(true);
+        s.role = Some("builder".into());
+        let out = session_start(&Summary::default(), &s, 0);
+        assert!(
+            out.starts_with(
+                "## Session Context\n- **Instance**: A (you are instance A, the builder)\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("### Recent Activity"));
     }
 
     #[test]

@@ -66,7 +66,13 @@ fn post(args: &PostArgs) -> Result<String> {
         blocks: t(&args.blocks, MAX_SHORT).into(),
         ttl: args
             .ttl
-            .or_else(|| crate::handoffs::default_ttl_for(action, args.to.as_deref().unwrap_or("")))
+            .or_else(|| {
+                crate::handoffs::default_ttl_for(
+                    action,
+                    args.to.as_deref().unwrap_or(""),
+                    args.reference.as_deref().unwrap_or(""),
+                )
+            })
             .map(|x| x.min(MAX_TTL)),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
@@ -79,7 +85,16 @@ fn post(args: &PostArgs) -> Result<String> {
         origin: "post".into(),
         received: None,
     };
-    pool.append(&[entry])?;
+    let mut entries = [entry];
+    let default_ttl = crate::config::Settings::from_env(
+        &crate::config::ProcessEnv,
+        &crate::config::load_config_file(pool.dir()).unwrap_or_default(),
+    )
+    .0
+    .ttl;
+    let now = entries[0].timestamp;
+    crate::claims::extend_closers(&pool, &mut entries, now, default_ttl)?;
+    pool.append(&entries)?;
     Ok(id)
 }
 

@@ -195,7 +195,10 @@ fn follow(pool: &Pool, filter: &Filter, args: &QueryArgs) -> Result<()> {
         let Some((now_ino, len)) = meta(&path) else {
             continue;
         };
-        if now_ino != ino || len < pos {
+        if ino == 0 {
+            // The log did not exist when we started: all of it is new.
+            ino = now_ino;
+        } else if now_ino != ino || len < pos {
             // Replaced (archived) or truncated: follow the new file from its end.
             ino = now_ino;
             pos = len;
