@@ -1,0 +1,17 @@
+//! Fuzz the pool reader: backwards line reading and entry parsing.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    use claude_pool::entry::Entry;
+    use claude_pool::fsio::RevLines;
+    let mut r = RevLines::new(std::io::Cursor::new(data), data.len() as u64);
+    while let Ok(Some((_, line))) = r.next_line() {
+        if let Some(e) = Entry::parse(line) {
+            let back = e.to_line();
+            let again = Entry::parse(back.as_bytes()).expect("a written entry parses");
+            assert_eq!(again, e);
+        }
+    }
+});
