@@ -734,3 +734,30 @@ fn a_full_disk_is_reported_and_the_session_goes_on() {
         serde_json::from_str::<Value>(l).expect("whole lines only");
     }
 }
+
+#[test]
+fn a_pool_owned_by_another_user_is_refused() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: chown to another user needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    std::fs::create_dir_all(&pool).unwrap();
+    std::os::unix::fs::chown(&pool, Some(65534), Some(65534)).unwrap();
+    let t = tmp.path().join("t.jsonl");
+    std::fs::write(&t, "").unwrap();
+    let (out, _) = run_measured(
+        "pool-stop",
+        &pool,
+        &stop_event("s", &t, Some("```pool\nACTION: done\nTOPIC: x\n```")),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is owned by uid 65534, not by you"), "{err}");
+    assert!(!pool.join("instance_state.jsonl").exists());
+    let out = post(&pool, "A", "refused");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is owned by uid 65534"));
+}
