@@ -81,7 +81,7 @@ pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
     if meta.ino() != mark.ino || meta.len() < mark.offset {
         let mut out = Vec::new();
         pool.scan_back(Some(mark.ts), |_, _, e| {
-            if e.timestamp > mark.ts {
+            if e.order_time() > mark.ts {
                 out.push(e.into_owned());
             }
             std::ops::ControlFlow::Continue(())

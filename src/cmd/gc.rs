@@ -77,13 +77,16 @@ pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     crate::fsio::atomic_write(&stamp, now.to_string().as_bytes(), 0o600)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     let pool_bin = exe.with_file_name("pool");
-    std::process::Command::new(&pool_bin)
-        .args(["gc", "--quiet"])
-        .env("POOL_DIR", pool.dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| Error::io(&pool_bin, e))?;
+    // Its own process group, so it is not killed along with the hook.
+    std::os::unix::process::CommandExt::process_group(
+        std::process::Command::new(&pool_bin).args(["gc", "--quiet"]),
+        0,
+    )
+    .env("POOL_DIR", pool.dir())
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .map_err(|e| Error::io(&pool_bin, e))?;
     Ok(true)
 }
