@@ -84,11 +84,20 @@ impl Cursor {
             && self.offset <= meta.len()
             && tail_hash(file, self.offset)? == self.tail;
         if !same {
+            // A cursor never bound to a file (the transcript did not exist
+            // yet when a Stop hook took `last_assistant_message`) keeps its
+            // turn state: its pending blocks must meet their lines.
+            let turn = if self.path.as_os_str().is_empty() {
+                std::mem::take(&mut self.turn)
+            } else {
+                TurnState::default()
+            };
             *self = Cursor {
                 v: 1,
                 path: path.to_path_buf(),
                 dev: meta.dev(),
                 ino: meta.ino(),
+                turn,
                 ..Cursor::default()
             };
             self.tail = tail_hash(file, 0)?;

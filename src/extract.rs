@@ -151,6 +151,10 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
             .unwrap_or(std::path::Path::new(""));
         cur.advance(&f, offset).map_err(|e| Error::io(path, e))?;
         cursor::save(pool.dir(), session, &cur)?;
+    } else if !candidates.is_empty() {
+        // No transcript yet: keep the turn state (pending last-message
+        // blocks) for when the file appears.
+        cursor::save(pool.dir(), session, &cur)?;
     }
     Ok(report)
 }

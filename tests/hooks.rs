@@ -318,6 +318,31 @@ fn a_lagging_transcript_and_the_last_message_give_each_block_once() {
 }
 
 #[test]
+fn a_block_seen_before_the_transcript_exists_is_pooled_once() {
+    // Seen with the real Claude Code in -p mode: at the first Stop the
+    // session's transcript file does not exist yet.
+    let sb = Sandbox::new();
+    let t = sb.path("late.jsonl");
+    let full = freshen(&corpus("generated/cc2.1.329-mock-turn.jsonl"));
+    let stop = hook_input("generated/hook-inputs/2.1.329/05_Stop.json", &t, "s7");
+    sb.stop(&stop, "A");
+    assert_eq!(sb.topics(), ["beta"]);
+    let cut = full.find("Continuing after stop hook feedback").unwrap();
+    let cut = full[..cut].rfind('\n').unwrap() + 1;
+    std::fs::write(&t, &full[..cut]).unwrap();
+    sb.stop(
+        &json!({"session_id": "s7", "transcript_path": t, "hook_event_name": "UserPromptSubmit"}),
+        "A",
+    );
+    std::fs::write(&t, &full).unwrap();
+    sb.stop(
+        &json!({"session_id": "s7", "transcript_path": t, "hook_event_name": "SessionEnd"}),
+        "A",
+    );
+    assert_eq!(sb.topics(), ["alpha", "beta", "gamma"]);
+}
+
+#[test]
 fn resumed_and_forked_sessions_append_each_block_once() {
     let sb = Sandbox::new();
     let t = sb.path("resume.jsonl");
