@@ -10,6 +10,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -143,7 +146,9 @@ impl Entry<'_> {
         if line.first() != Some(&b'{') {
             return None;
         }
-        serde_json::from_slice(line).ok()
+        // One UTF-8 check for the whole line; `from_str` then skips the
+        // per-string checks `from_slice` makes.
+        serde_json::from_str(std::str::from_utf8(line).ok()?).ok()
     }
 }
 
@@ -347,59 +352,163 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         })
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TsRepr<'a> {
-    Int(i64),
-    Float(f64),
-    #[serde(borrow)]
-    Str(Cow<'a, str>),
+// The field helpers below are hand-written visitors rather than untagged
+// enums: an untagged enum buffers every value into an intermediate tree
+// first, which was a measurable share of a session start's parse time.
+
+/// Drains a sequence or map the caller does not want.
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Epoch seconds from a number, an ISO-8601 string or a numeric string; 0 otherwise.
+struct TimestampVisitor;
+
+impl<'de> Visitor<'de> for TimestampVisitor {
+    type Value = i64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a timestamp")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        Ok(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        Ok(if v.is_finite() { v as i64 } else { 0 })
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<i64, E> {
+        Ok(parse_iso(s)
+            .or_else(|| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            })
+            .unwrap_or(0))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<i64, E> {
+        Ok(0)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<i64, E> {
+        Ok(0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<i64, E> {
+        Ok(0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<i64, A::Error> {
+        drain_seq(seq).map(|_| 0)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<i64, A::Error> {
+        drain_map(map).map(|_| 0)
+    }
 }
 
 fn de_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    Ok(match Option::<TsRepr<'de>>::deserialize(d)? {
-        Some(TsRepr::Int(i)) => i,
-        Some(TsRepr::Float(f)) if f.is_finite() => f as i64,
-        Some(TsRepr::Str(s)) => parse_iso(&s)
-            .or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64))
-            .unwrap_or(0),
-        _ => 0,
-    })
+    d.deserialize_any(TimestampVisitor)
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TtlRepr<'a> {
-    Int(u64),
-    Float(f64),
-    #[serde(borrow)]
-    Str(Cow<'a, str>),
+/// Seconds from a non-negative number or a duration string; `None` otherwise.
+struct TtlVisitor;
+
+impl<'de> Visitor<'de> for TtlVisitor {
+    type Value = Option<u64>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a ttl")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+        Ok(u64::try_from(v).ok())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+        Ok(Some(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<u64>, E> {
+        Ok((v.is_finite() && v >= 0.0).then_some(v as u64))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<u64>, E> {
+        Ok(parse_duration(s))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<u64>, A::Error> {
+        drain_seq(seq).map(|_| None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<u64>, A::Error> {
+        drain_map(map).map(|_| None)
+    }
 }
 
 fn de_ttl<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Option::<TtlRepr<'de>>::deserialize(d)? {
-        Some(TtlRepr::Int(i)) => Some(i),
-        Some(TtlRepr::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        Some(TtlRepr::Str(s)) => parse_duration(&s),
-        _ => None,
-    })
+    d.deserialize_any(TtlVisitor)
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Stringish<'a> {
-    #[serde(borrow)]
-    Str(Cow<'a, str>),
-    List(Vec<String>),
-    Other(serde::de::IgnoredAny),
+/// A string, borrowed when it can be; a list of strings joined with `, `;
+/// anything else is empty.
+struct StringishVisitor;
+
+impl<'de> Visitor<'de> for StringishVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or a list of strings")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut parts: Vec<String> = Vec::new();
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            if let serde_json::Value::String(s) = v {
+                parts.push(s);
+            }
+        }
+        Ok(Cow::Owned(parts.join(", ")))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map).map(|_| Cow::Borrowed(""))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(""))
+    }
 }
 
 fn de_stringish<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
-    Ok(match Option::<Stringish<'de>>::deserialize(d)? {
-        Some(Stringish::Str(s)) => s,
-        Some(Stringish::List(v)) => Cow::Owned(v.join(", ")),
-        _ => Cow::Borrowed(""),
-    })
+    d.deserialize_any(StringishVisitor)
 }
 
 #[cfg(test)]
@@ -422,6 +531,26 @@ mod tests {
         assert_eq!(e.timestamp, 1_795_168_800);
         assert_eq!(e.affects, "a, b");
         assert_eq!(e.ttl, Some(4 * 3600));
+    }
+
+    #[test]
+    fn odd_field_types_are_tolerated() {
+        let e = Entry::parse(
+            br#"{"timestamp":1.5e9,"ttl":-5,"affects":{"a":1},"blocks":7,"topic":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.timestamp, 1_500_000_000);
+        assert_eq!(e.ttl, None);
+        assert_eq!(e.affects, "");
+        assert_eq!(e.blocks, "");
+        let e = Entry::parse(br#"{"timestamp":"1700000000","ttl":true,"affects":["a",1,"b"]}"#)
+            .unwrap();
+        assert_eq!(e.timestamp, 1_700_000_000);
+        assert_eq!(e.ttl, None);
+        assert_eq!(e.affects, "a, b");
+        let e = Entry::parse(br#"{"timestamp":null,"ttl":"2h","topic":"esc\"aped"}"#).unwrap();
+        assert_eq!((e.timestamp, e.ttl), (0, Some(7200)));
+        assert_eq!(e.topic, "esc\"aped");
     }
 
     #[test]

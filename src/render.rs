@@ -134,13 +134,14 @@ pub struct Summary {
 
 impl Summary {
     /// Counts one kept entry and keeps it for display while there is room.
-    pub fn add(&mut self, e: Entry<'static>, k: Kept, room: usize) {
+    pub fn add(&mut self, e: Entry<'_>, k: Kept, room: usize) {
         self.total += 1;
         self.own += usize::from(k.own);
         self.completed += usize::from(e.action == "completed");
         self.blocked += usize::from(e.action == "blocked");
+        // Copy only what is kept for display; the rest is just counted.
         if self.entries.len() < room {
-            self.entries.push((e, k));
+            self.entries.push((e.into_owned(), k));
         }
     }
 }

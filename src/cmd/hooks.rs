@@ -137,10 +137,12 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let horizon = ctx.settings.ttl.max(DEFAULT_TTL);
     let me = ctx.settings.instance.as_deref();
     let mut summary = Summary::default();
+    // Ids seen, as 64-bit hashes: no allocation per entry.
+    let hasher = std::collections::hash_map::RandomState::new();
     let mut seen = std::collections::HashSet::new();
     let mut acks = AckTracker::default();
     pool.scan_recent(ctx.now, horizon, |e| {
-        if !seen.insert(e.id.to_string()) {
+        if !seen.insert(std::hash::BuildHasher::hash_one(&hasher, e.id.as_ref())) {
             return ControlFlow::Continue(());
         }
         if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
@@ -155,7 +157,7 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
                     summary.knowledge.push(e.into_owned());
                 }
             } else if e.reference.is_empty() || !e.to.is_empty() || e.action != "signaling" {
-                summary.add(e.into_owned(), k, RENDER_ROOM);
+                summary.add(e, k, RENDER_ROOM);
             }
         }
         ControlFlow::Continue(())
