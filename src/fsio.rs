@@ -326,12 +326,16 @@ impl<R: Read + Seek> RevLines<R> {
             }
             let n = REV_CHUNK.min(self.pos as usize);
             let start = self.pos - n as u64;
-            let mut chunk = vec![0u8; n + self.end];
+            // Reuse the buffer: shift what we hold right, read the chunk in
+            // front of it. It grows only while one line spans chunks.
+            let total = n + self.end;
+            if self.buf.len() < total {
+                self.buf.resize(total, 0);
+            }
+            self.buf.copy_within(0..self.end, n);
             self.r.seek(SeekFrom::Start(start))?;
-            self.r.read_exact(&mut chunk[..n])?;
-            chunk[n..].copy_from_slice(&self.buf[..self.end]);
-            self.buf = chunk;
-            self.end += n;
+            self.r.read_exact(&mut self.buf[..n])?;
+            self.end = total;
             self.pos = start;
         }
     }

@@ -137,12 +137,14 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let horizon = ctx.settings.ttl.max(DEFAULT_TTL);
     let me = ctx.settings.instance.as_deref();
     let mut summary = Summary::default();
-    // Ids seen, as 64-bit hashes: no allocation per entry.
-    let hasher = std::collections::hash_map::RandomState::new();
-    let mut seen = std::collections::HashSet::new();
+    // Ids seen, as 64-bit FNV-1a hashes: no allocation per entry, and a
+    // cheaper hash than SipHash (ids are not attacker-chosen keys here: a
+    // collision only hides a duplicate line).
+    let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
+        std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
     pool.scan_recent(ctx.now, horizon, |e| {
-        if !seen.insert(std::hash::BuildHasher::hash_one(&hasher, e.id.as_ref())) {
+        if !seen.insert(fnv1a(e.id.as_bytes())) {
             return ControlFlow::Continue(());
         }
         if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
@@ -166,4 +168,26 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
         .entries
         .sort_by_key(|e| std::cmp::Reverse(e.0.timestamp));
     Ok(summary)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
