@@ -401,6 +401,31 @@ def case_stop(turns):
                                        f"{after - before} entries appended for {counter[0]} turns")])
     check_errors(pool, "stop next turn")
 
+def case_sync():
+    """pool-stop with sync configured vs the same hook without: hooks never touch
+    the network; with sync configured they read one timestamp file and start a
+    background `pool sync` at most every few seconds. The "peer" columns of this row
+    are the same hook without sync, run alternately with it."""
+    base_pool = gen_pool(10_000)
+    wd = os.path.join(WORK, "sync")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    plain = fresh_pool_copy(base_pool, os.path.join(wd, "plain"))
+    synced = fresh_pool_copy(base_pool, os.path.join(wd, "synced"))
+    stdin = write_json(os.path.join(wd, "stop.json"),
+                       {"session_id": "S-sync", "hook_event_name": "Stop",
+                        "last_assistant_message": "Done."})
+    # Nothing listens on the discard port: a background pass would fail, but the
+    # hook itself must not wait on it either way.
+    with_sync = Cmd([bin_("pool-stop")], {"POOL_DIR": synced, "CLAUDE_INSTANCE": "A",
+                                          "POOL_SYNC_URL": "redis://127.0.0.1:9/0"}, stdin)
+    without = Cmd([bin_("pool-stop")], {"POOL_DIR": plain, "CLAUDE_INSTANCE": "A"}, stdin)
+    log("pool-stop with sync configured vs without")
+    res = measure(with_sync, without)
+    om, pm = med(res["ours"]), med(res["peer"])
+    row("`pool-stop` with `POOL_SYNC_URL` set (peer columns: the same hook without sync)", res,
+        "≤ 1.25× without sync", [(om <= 1.25 * pm, f"{om / pm:.2f}× without sync")])
+
 def count_lines(path):
     with open(path, "rb") as fh:
         return sum(1 for _ in fh)
@@ -516,7 +541,7 @@ def git_rev(path):
 
 CASES = [("floor", case_baselines), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
-         ("appends", case_appends)]
+         ("appends", case_appends), ("sync", case_sync)]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
 
 def main():

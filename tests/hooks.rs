@@ -656,3 +656,55 @@ fn pool_query_lists_filters_and_handles_a_closed_pipe() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn pool_query_follow_streams_new_entries() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    // The log does not exist yet when following starts.
+    let mut child = sb
+        .command("pool-query", &[])
+        .args(["--follow", "--json"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for topic in ["first", "second"] {
+        let out = sb
+            .command("pool", &[])
+            .args([
+                "post",
+                "--instance",
+                "A",
+                "--action",
+                "done",
+                "--topic",
+                topic,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut topics = Vec::new();
+    while topics.len() < 2 {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("followed entries arrive");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        topics.push(v["topic"].as_str().unwrap().to_string());
+    }
+    assert_eq!(topics, ["first", "second"]);
+    let _ = child.kill();
+    let _ = child.wait();
+}
