@@ -103,14 +103,21 @@ pub fn ack(id: &str, instance: Option<&str>) -> i32 {
     let result = (|| -> Result<String> {
         let dir = Locator::from_env(None).pool_dir()?;
         let pool = Pool::open_readonly(dir);
-        let mut found: Option<(String, String)> = None;
-        pool.scan_back(None, |_, _, e| {
+        let look = |found: &mut Option<(String, String)>, e: crate::entry::Entry<'_>| {
             if e.id == id {
-                found = Some((e.topic.to_string(), e.source_instance.to_string()));
+                *found = Some((e.topic.to_string(), e.source_instance.to_string()));
                 return std::ops::ControlFlow::Break(());
             }
             std::ops::ControlFlow::Continue(())
-        })?;
+        };
+        // Handoffs live long, so the long-TTL index finds them without
+        // reading the whole log; anything else falls back to a full scan.
+        let mut found: Option<(String, String)> = None;
+        let now = chrono::Utc::now().timestamp();
+        pool.scan_recent(now, crate::store::DEFAULT_TTL, |e| look(&mut found, e))?;
+        if found.is_none() {
+            pool.scan_back(None, |_, _, e| look(&mut found, e))?;
+        }
         let (topic, from) =
             found.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))?;
         let args = PostArgs {
