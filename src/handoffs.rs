@@ -38,6 +38,13 @@ pub struct AckTracker {
 }
 
 impl AckTracker {
+    /// Notes an acknowledgement (`REF`) seen while visiting newest first.
+    pub fn note_ref(&mut self, reference: &str) {
+        if !reference.is_empty() {
+            self.refs.insert(reference.to_string());
+        }
+    }
+
     /// Visits one entry (newest first); returns true when it is a live
     /// handoff to `me` that no newer entry acknowledged.
     pub fn visit(&mut self, e: &Entry<'_>, me: Option<&str>, now: i64, default_ttl: u64) -> bool {

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod brief;
 pub mod claims;
 pub mod cli;
 pub mod cmd;

@@ -133,12 +133,17 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts one kept entry that is not displayed.
+    pub fn count(&mut self, own: bool, action: &str) {
+        self.total += 1;
+        self.own += usize::from(own);
+        self.completed += usize::from(action == "completed");
+        self.blocked += usize::from(action == "blocked");
+    }
+
     /// Counts one kept entry and keeps it for display while there is room.
     pub fn add(&mut self, e: Entry<'_>, k: Kept, room: usize) {
-        self.total += 1;
-        self.own += usize::from(k.own);
-        self.completed += usize::from(e.action == "completed");
-        self.blocked += usize::from(e.action == "blocked");
+        self.count(k.own, &e.action);
         // Copy only what is kept for display; the rest is just counted.
         if self.entries.len() < room {
             self.entries.push((e.into_owned(), k));

@@ -141,6 +141,68 @@ impl Pool {
         Ok(stats)
     }
 
+    /// Like [`Pool::scan_recent`], but hands out each line's bytes and leaves
+    /// parsing to `f`, for readers that only need to count most entries (see
+    /// [`crate::brief`]). The cut-off is decided from [`crate::brief::read`]
+    /// when it can tell, else from a full parse; lines that neither can read
+    /// are skipped and counted as bad. Long-TTL entries older than the scan
+    /// come last, re-serialised.
+    pub fn scan_recent_lines(
+        &self,
+        now: i64,
+        horizon: u64,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        let mut stats = ScanStats::default();
+        if let Some(file) = self.open_log()? {
+            let path = self.log_path();
+            let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+            stats.low_offset = len;
+            let stop = now.saturating_sub(i64::try_from(horizon).unwrap_or(i64::MAX));
+            let cutoff = stop.saturating_sub(ORDER_SLACK);
+            let mut rev = RevLines::new(&file, len);
+            while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(&path, e))? {
+                stats.lines += 1;
+                stats.bytes += line.len() as u64 + 1;
+                let order = crate::brief::read(line)
+                    .map(|b| b.order_time())
+                    .or_else(|| Entry::parse(line).map(|e| e.order_time()));
+                let Some(order) = order else {
+                    if !line.trim_ascii().is_empty() {
+                        stats.bad += 1;
+                    }
+                    stats.low_offset = off;
+                    continue;
+                };
+                if order < cutoff {
+                    stats.bad += rev.overlong;
+                    return self.long_lines(now, stats, f);
+                }
+                stats.low_offset = off;
+                if f(line).is_break() {
+                    stats.bad += rev.overlong;
+                    return Ok(stats);
+                }
+            }
+            stats.bad += rev.overlong;
+        }
+        self.long_lines(now, stats, f)
+    }
+
+    fn long_lines(
+        &self,
+        now: i64,
+        stats: ScanStats,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        for e in self.long_ttl_entries(now, stats.low_offset)? {
+            if f(e.to_line().as_bytes()).is_break() {
+                break;
+            }
+        }
+        Ok(stats)
+    }
+
     /// Live entries listed in the long-TTL index that start before `before`
     /// (the offset a backwards scan reached), newest first.
     fn long_ttl_entries(&self, now: i64, before: u64) -> Result<Vec<Entry<'static>>> {

@@ -3,6 +3,8 @@
 
 use std::ops::ControlFlow;
 
+use crate::brief;
+use crate::entry::Entry;
 use crate::error::Result;
 use crate::extract::{self, Job};
 use crate::handoffs::{AckTracker, is_knowledge};
@@ -133,6 +135,12 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
 /// Gathers the entries this session is shown, newest first: activity,
 /// pending handoffs to this instance, and durable knowledge.
 pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
+    collect_with(pool, ctx, true)
+}
+
+/// [`collect`], with the byte-level counting of undisplayed entries
+/// ([`crate::brief`]) on or off (off only to test that both agree).
+pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summary> {
     let domain = Domain::new(&ctx.settings.domain);
     let horizon = ctx.settings.ttl.max(DEFAULT_TTL);
     let me = ctx.settings.instance.as_deref();
@@ -143,7 +151,30 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
-    pool.scan_recent(ctx.now, horizon, |e| {
+    pool.scan_recent_lines(ctx.now, horizon, |line| {
+        // Once the displayed list is full, an entry that is neither a handoff
+        // to us nor knowledge is only counted; with no domain, whether it is
+        // kept depends only on its liveness, which the brief read gives.
+        if brief_counts
+            && domain.is_empty()
+            && summary.entries.len() >= RENDER_ROOM
+            && let Some(b) = brief::read(line)
+            && !me.is_some_and(|m| b.to.eq_ignore_ascii_case(m))
+            && !matches!(b.action, "learned" | "decided")
+        {
+            if seen.insert(fnv1a(b.id.as_bytes())) {
+                acks.note_ref(b.reference);
+                let ack_only =
+                    !b.reference.is_empty() && b.to.is_empty() && b.action == "signaling";
+                if b.is_live(ctx.now, ctx.settings.ttl) && !ack_only {
+                    summary.count(me.is_some_and(|m| b.source_instance == m), b.action);
+                }
+            }
+            return ControlFlow::Continue(());
+        }
+        let Some(e) = Entry::parse(line) else {
+            return ControlFlow::Continue(());
+        };
         if !seen.insert(fnv1a(e.id.as_bytes())) {
             return ControlFlow::Continue(());
         }
@@ -189,5 +220,91 @@ impl std::hash::Hasher for IdHasher {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::hook::HookInput;
+    use std::io::Write;
+
+    #[test]
+    fn brief_counting_gives_the_same_summary_as_full_parsing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 2_000_000_000;
+        let mut lines = String::new();
+        for i in 0..900i64 {
+            let inst = ["A", "B", "C", "ME"][(i % 4) as usize];
+            let action =
+                ["completed", "blocked", "claimed", "signaling", "learned"][(i % 5) as usize];
+            let mut e = serde_json::json!({
+                "id": format!("id-{}", i % 850),
+                "timestamp": now - 4000 + i * 4,
+                "source_instance": inst,
+                "session_id": "s",
+                "action": action,
+                "topic": if i % 7 == 0 { format!("quoted \"{i}\"") } else { format!("topic {i}") },
+                "summary": "s",
+                "affects": "",
+                "blocks": "",
+            });
+            match i % 11 {
+                0 => e["ttl"] = serde_json::json!(30),
+                1 => e["to"] = serde_json::json!("ME"),
+                2 => e["ref"] = serde_json::json!(format!("id-{}", i - 12)),
+                3 => e["relevance"] = serde_json::json!({"A": 0.5}),
+                4 => e["timestamp"] = serde_json::json!("2033-05-18T03:33:20Z"),
+                5 => e["received"] = serde_json::json!(now - 10),
+                _ => {}
+            }
+            lines.push_str(&e.to_string());
+            lines.push('\n');
+            if i % 97 == 0 {
+                lines.push_str("{\"id\":\"torn\",\"timestamp\":");
+                lines.push('\n');
+            }
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(pool.log_path())
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        let ctx = Ctx {
+            input: HookInput::default(),
+            pool_dir: pool.dir().to_path_buf(),
+            settings: Settings {
+                instance: Some("ME".into()),
+                ..Settings::default()
+            },
+            now,
+        };
+        let fast = collect_with(&pool, &ctx, true).unwrap();
+        let full = collect_with(&pool, &ctx, false).unwrap();
+        assert!(
+            full.total > RENDER_ROOM,
+            "the test must go past the displayed entries"
+        );
+        let ids = |v: &[Entry<'_>]| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            (fast.total, fast.own, fast.completed, fast.blocked),
+            (full.total, full.own, full.completed, full.blocked)
+        );
+        assert_eq!(
+            fast.entries
+                .iter()
+                .map(|e| e.0.id.to_string())
+                .collect::<Vec<_>>(),
+            full.entries
+                .iter()
+                .map(|e| e.0.id.to_string())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(ids(&fast.handoffs), ids(&full.handoffs));
+        assert_eq!(ids(&fast.knowledge), ids(&full.knowledge));
     }
 }
