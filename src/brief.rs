@@ -7,11 +7,11 @@
 //! otherwise, so the caller parses those in full:
 //! - no backslash anywhere (so no escaped quote can hide or fake a key, and
 //!   every `"` delimits a string);
-//! - one object, `{` … `}`, with balanced braces and brackets and an even
-//!   number of quotes (a torn line fails one of these);
-//! - each wanted key appears at most once, and holds a plain string or a
-//!   plain integer (a float, an ISO timestamp, `null` where a string is
-//!   wanted: parse in full).
+//! - one object, `{` … `}`, well nested, with keys, colons and commas where
+//!   JSON puts them, read in one pass (a torn line fails this);
+//! - each wanted key appears at most once at the top level, and holds a plain
+//!   string or a plain integer (a float, an ISO timestamp, `null` where a
+//!   string is wanted: parse in full).
 //!
 //! A test checks [`read`] against the full parser on generated entries and on
 //! every prefix of them.
@@ -61,62 +61,192 @@ pub fn read(line: &[u8]) -> Option<Brief<'_>> {
     {
         return None;
     }
-    let count = |b: u8| memchr::memchr_iter(b, line).count();
-    if count(b'{') != count(b'}') || count(b'[') != count(b']') || count(b'"') % 2 != 0 {
-        return None;
-    }
     let text = std::str::from_utf8(line).ok()?;
+    let v = top_level(text)?;
+    let string = |i: usize| -> Option<&str> {
+        match v[i] {
+            None => Some(""),
+            Some(raw) => raw.strip_prefix('"')?.strip_suffix('"'),
+        }
+    };
+    let integer = |i: usize| -> Option<Option<i64>> {
+        match v[i] {
+            None => Some(None),
+            Some(raw)
+                if raw
+                    .bytes()
+                    .enumerate()
+                    .all(|(k, b)| b.is_ascii_digit() || (k == 0 && b == b'-')) =>
+            {
+                Some(Some(raw.parse().ok()?))
+            }
+            Some(_) => None,
+        }
+    };
     Some(Brief {
-        id: string(text, "\"id\":")?.unwrap_or_default(),
-        timestamp: integer(text, "\"timestamp\":")??,
-        received: integer(text, "\"received\":")?,
-        ttl: match integer(text, "\"ttl\":")? {
+        id: string(ID)?,
+        timestamp: integer(TIMESTAMP)??,
+        received: integer(RECEIVED)?,
+        ttl: match integer(TTL)? {
             Some(t) => Some(u64::try_from(t).ok()?),
             None => None,
         },
-        source_instance: string(text, "\"source_instance\":")?.unwrap_or_default(),
-        action: string(text, "\"action\":")?.unwrap_or_default(),
-        to: string(text, "\"to\":")?.unwrap_or_default(),
-        reference: string(text, "\"ref\":")?.unwrap_or_default(),
+        source_instance: string(SOURCE_INSTANCE)?,
+        action: string(ACTION)?,
+        to: string(TO)?,
+        reference: string(REF)?,
     })
 }
 
-/// Where the value of `key` (given with its quotes and colon) starts:
-/// `Some(None)` when the key is absent, `None` when it appears twice.
-fn value_at<'a>(text: &'a str, key: &str) -> Option<Option<&'a str>> {
-    let mut hits = memchr::memmem::find_iter(text.as_bytes(), key.as_bytes());
-    let Some(at) = hits.next() else {
-        return Some(None);
-    };
-    if hits.next().is_some() {
-        return None;
-    }
-    Some(Some(text[at + key.len()..].trim_start_matches(' ')))
-}
+const KEYS: [&str; 8] = [
+    "id",
+    "timestamp",
+    "received",
+    "ttl",
+    "source_instance",
+    "action",
+    "to",
+    "ref",
+];
+const ID: usize = 0;
+const TIMESTAMP: usize = 1;
+const RECEIVED: usize = 2;
+const TTL: usize = 3;
+const SOURCE_INSTANCE: usize = 4;
+const ACTION: usize = 5;
+const TO: usize = 6;
+const REF: usize = 7;
 
-/// A plain string value; `Some(None)` when absent; `None` when not certain.
-fn string<'a>(text: &'a str, key: &str) -> Option<Option<&'a str>> {
-    let Some(rest) = value_at(text, key)? else {
-        return Some(None);
-    };
-    let rest = rest.strip_prefix('"')?;
-    let end = rest.find('"')?;
-    Some(Some(&rest[..end]))
-}
-
-/// A plain integer value; `Some(None)` when absent; `None` when not certain.
-fn integer(text: &str, key: &str) -> Option<Option<i64>> {
-    let Some(rest) = value_at(text, key)? else {
-        return Some(None);
-    };
-    let digits_from = usize::from(rest.starts_with('-'));
-    let end = rest[digits_from..]
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or(rest.len(), |i| i + digits_from);
-    if end == digits_from || !matches!(rest.as_bytes().get(end), Some(b',' | b'}' | b' ')) {
-        return None;
+/// One pass over an object with no backslashes: the raw text of the
+/// top-level values of [`KEYS`] (a string with its quotes, or a scalar
+/// token; a nested value or a repeated key makes it `None`). `None` when
+/// the text is not one well-nested object.
+fn top_level(text: &str) -> Option<[Option<&str>; 8]> {
+    #[derive(PartialEq)]
+    enum Want {
+        Key,
+        Colon,
+        Value,
+        Comma,
     }
-    Some(Some(rest[..end].parse().ok()?))
+    let b = text.as_bytes();
+    let mut out: [Option<&str>; 8] = [None; 8];
+    let mut seen = [false; 8];
+    let mut depth = 0usize;
+    let mut want = Want::Key;
+    let mut key: Option<usize> = None;
+    let mut members = false;
+    let mut open: Vec<u8> = Vec::with_capacity(4);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'"' => {
+                let end = i + 1 + memchr::memchr(b'"', &b[i + 1..])?;
+                if depth == 1 {
+                    match want {
+                        Want::Key => {
+                            members = true;
+                            let k = &text[i + 1..end];
+                            key = KEYS.iter().position(|w| *w == k);
+                            if let Some(k) = key {
+                                if seen[k] {
+                                    return None;
+                                }
+                                seen[k] = true;
+                            }
+                            want = Want::Colon;
+                        }
+                        Want::Value => {
+                            if let Some(k) = key {
+                                out[k] = Some(&text[i..=end]);
+                            }
+                            want = Want::Comma;
+                        }
+                        _ => return None,
+                    }
+                }
+                i = end + 1;
+            }
+            b':' if depth == 1 => {
+                if want != Want::Colon {
+                    return None;
+                }
+                want = Want::Value;
+                i += 1;
+            }
+            b',' if depth == 1 => {
+                if want != Want::Comma {
+                    return None;
+                }
+                want = Want::Key;
+                key = None;
+                i += 1;
+            }
+            b'{' | b'[' => {
+                if depth == 1 {
+                    if want != Want::Value {
+                        return None;
+                    }
+                    // A nested value: not one we can use.
+                    if let Some(k) = key {
+                        out[k] = Some("{");
+                    }
+                    want = Want::Comma;
+                }
+                depth += 1;
+                open.push(c);
+                i += 1;
+            }
+            b'}' | b']' => {
+                let opener = open.pop()?;
+                if (opener, c) != (b'{', b'}') && (opener, c) != (b'[', b']') {
+                    return None;
+                }
+                depth = depth.checked_sub(1)?;
+                i += 1;
+                if depth == 0 {
+                    // The object must end the line, closed after a value (or empty).
+                    let closed = match want {
+                        Want::Comma => true,
+                        Want::Key => !members,
+                        _ => false,
+                    };
+                    return (i == b.len() && c == b'}' && closed).then_some(out);
+                }
+            }
+            _ if depth == 1 => {
+                if want != Want::Value {
+                    return None;
+                }
+                let end = b[i..]
+                    .iter()
+                    .position(|x| matches!(x, b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
+                    .map_or(b.len(), |p| i + p);
+                let token = &text[i..end];
+                let number = token.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+                    && token.bytes().all(|x| {
+                        x.is_ascii_digit() || matches!(x, b'-' | b'+' | b'.' | b'e' | b'E')
+                    });
+                if !number && !matches!(token, "true" | "false" | "null") {
+                    return None;
+                }
+                if let Some(k) = key {
+                    out[k] = Some(token);
+                }
+                want = Want::Comma;
+                i = end;
+            }
+            _ => {
+                if depth == 0 {
+                    return None;
+                }
+                i += 1;
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -200,7 +330,21 @@ mod tests {
         assert!(read(br#"{"id":"x","timestamp":"2026-11-20T10:00:00Z"}"#).is_none());
         assert!(read(br#"{"id":"x","timestamp":1.5}"#).is_none());
         assert!(read(br#"{"id":"x","timestamp":1,"topic":"a \"q\""}"#).is_none());
-        assert!(read(br#"{"id":"x","timestamp":1,"meta":{"id":"y"}}"#).is_none());
+        // A nested object's keys are not the entry's.
+        assert_eq!(
+            read(br#"{"id":"x","timestamp":1,"meta":{"id":"y","ttl":[1]}}"#)
+                .unwrap()
+                .id,
+            "x"
+        );
+        assert!(read(br#"{"id":"x","timestamp":1,"id":"y"}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1,"ttl":{"a":1}}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1}}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1,}"#).is_none());
+        assert!(read(br#"{"id":"x" "timestamp":1}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1,"a":[}]}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1,"a":nope}"#).is_none());
+        assert!(read(br#"{"id":"x","timestamp":1,"a":true,"b":null,"c":-1.5e3}"#).is_some());
         assert!(read(br#"{"id":"x","timestamp":1,"ttl":-5}"#).is_none());
         assert!(read(br#"{"id":"x","timestamp":1,"to":null}"#).is_none());
         assert!(read(br#"{"id":"x","timestamp":1"#).is_none());

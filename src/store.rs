@@ -151,7 +151,7 @@ impl Pool {
         &self,
         now: i64,
         horizon: u64,
-        mut f: impl FnMut(&[u8]) -> ControlFlow<()>,
+        mut f: impl FnMut(&[u8], Option<crate::brief::Brief<'_>>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
         let mut stats = ScanStats::default();
         if let Some(file) = self.open_log()? {
@@ -164,7 +164,8 @@ impl Pool {
             while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(&path, e))? {
                 stats.lines += 1;
                 stats.bytes += line.len() as u64 + 1;
-                let order = crate::brief::read(line)
+                let brief = crate::brief::read(line);
+                let order = brief
                     .map(|b| b.order_time())
                     .or_else(|| Entry::parse(line).map(|e| e.order_time()));
                 let Some(order) = order else {
@@ -179,7 +180,7 @@ impl Pool {
                     return self.long_lines(now, stats, f);
                 }
                 stats.low_offset = off;
-                if f(line).is_break() {
+                if f(line, brief).is_break() {
                     stats.bad += rev.overlong;
                     return Ok(stats);
                 }
@@ -193,10 +194,11 @@ impl Pool {
         &self,
         now: i64,
         stats: ScanStats,
-        mut f: impl FnMut(&[u8]) -> ControlFlow<()>,
+        mut f: impl FnMut(&[u8], Option<crate::brief::Brief<'_>>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
         for e in self.long_ttl_entries(now, stats.low_offset)? {
-            if f(e.to_line().as_bytes()).is_break() {
+            let line = e.to_line();
+            if f(line.as_bytes(), crate::brief::read(line.as_bytes())).is_break() {
                 break;
             }
         }

@@ -3,7 +3,6 @@
 
 use std::ops::ControlFlow;
 
-use crate::brief;
 use crate::entry::Entry;
 use crate::error::Result;
 use crate::extract::{self, Job};
@@ -151,14 +150,14 @@ pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summar
     let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
-    pool.scan_recent_lines(ctx.now, horizon, |line| {
+    pool.scan_recent_lines(ctx.now, horizon, |line, brief| {
         // Once the displayed list is full, an entry that is neither a handoff
         // to us nor knowledge is only counted; with no domain, whether it is
         // kept depends only on its liveness, which the brief read gives.
         if brief_counts
             && domain.is_empty()
             && summary.entries.len() >= RENDER_ROOM
-            && let Some(b) = brief::read(line)
+            && let Some(b) = brief
             && !me.is_some_and(|m| b.to.eq_ignore_ascii_case(m))
             && !matches!(b.action, "learned" | "decided")
         {
