@@ -101,9 +101,10 @@ pub fn read(line: &[u8]) -> Option<Brief<'_>> {
     })
 }
 
-/// Every field of [`crate::entry::Entry`]: the first eight are read, the rest
-/// only checked (the parser rejects a repeated field, and a non-string where
-/// a string field is declared).
+/// Every field of [`crate::entry::Entry`], in [`key_index`] order: the first
+/// eight are read, the rest only checked (the parser rejects a repeated
+/// field, and a non-string where a string field is declared).
+#[cfg(test)]
 const KEYS: [&str; 17] = [
     "id",
     "timestamp",
@@ -161,15 +162,29 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
         Value,
         Comma,
     }
+    #[derive(Clone, Copy)]
     struct Level {
         object: bool,
         want: Want,
         members: bool,
     }
     let b = text.as_bytes();
+    // Raw control characters are invalid inside strings; outside them only
+    // whitespace may be one, and no writer of ours puts any there: a line
+    // holding any is left to the parser.
+    if has_control(b) {
+        return None;
+    }
     let mut out: [Option<&str>; 17] = [None; 17];
     let mut seen = [false; 17];
-    let mut stack: Vec<Level> = Vec::with_capacity(4);
+    // Nesting deeper than this is left to the parser.
+    const MAX_DEPTH: usize = 16;
+    let mut levels = [Level {
+        object: true,
+        want: Want::Key,
+        members: false,
+    }; MAX_DEPTH];
+    let mut depth_now = 0usize;
     let mut key: Option<usize> = None;
     let mut i = 0;
     while i < b.len() {
@@ -178,7 +193,7 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
             i += 1;
             continue;
         }
-        let depth = stack.len();
+        let depth = depth_now;
         if depth == 0 {
             // Only the one object, at the very start.
             if c != b'{' || i != 0 {
@@ -188,18 +203,13 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
         match c {
             b'"' => {
                 let end = i + 1 + memchr::memchr(b'"', &b[i + 1..])?;
-                // JSON strings hold no raw control characters.
-                if b[i + 1..end].iter().any(|x| *x < 0x20) {
-                    return None;
-                }
-                let top = stack.last_mut()?;
+                let top = levels[..depth_now].last_mut()?;
                 match top.want {
                     Want::Key if top.object => {
                         top.members = true;
                         top.want = Want::Colon;
                         if depth == 1 {
-                            let name = &text[i + 1..end];
-                            key = KEYS.iter().position(|w| *w == name);
+                            key = key_index(&text[i + 1..end]);
                             if let Some(k) = key {
                                 if seen[k] {
                                     return None;
@@ -218,7 +228,7 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
                 i = end + 1;
             }
             b':' => {
-                let top = stack.last_mut()?;
+                let top = levels[..depth_now].last_mut()?;
                 if !top.object || top.want != Want::Colon {
                     return None;
                 }
@@ -226,7 +236,7 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
                 i += 1;
             }
             b',' => {
-                let top = stack.last_mut()?;
+                let top = levels[..depth_now].last_mut()?;
                 if top.want != Want::Comma {
                     return None;
                 }
@@ -234,7 +244,7 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
                 i += 1;
             }
             b'{' | b'[' => {
-                if let Some(top) = stack.last_mut() {
+                if let Some(top) = levels[..depth_now].last_mut() {
                     if top.want != Want::Value {
                         return None;
                     }
@@ -243,15 +253,20 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
                     record(&mut out, key, depth, "{");
                 }
                 let object = c == b'{';
-                stack.push(Level {
+                if depth_now == MAX_DEPTH {
+                    return None;
+                }
+                levels[depth_now] = Level {
                     object,
                     want: if object { Want::Key } else { Want::Value },
                     members: false,
-                });
+                };
+                depth_now += 1;
                 i += 1;
             }
             b'}' | b']' => {
-                let top = stack.pop()?;
+                depth_now = depth_now.checked_sub(1)?;
+                let top = levels[depth_now];
                 let closes = top.object == (c == b'}')
                     && match top.want {
                         Want::Comma => true,
@@ -263,12 +278,12 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
                     return None;
                 }
                 i += 1;
-                if stack.is_empty() {
+                if depth_now == 0 {
                     return (i == b.len()).then_some(out);
                 }
             }
             _ => {
-                let top = stack.last_mut()?;
+                let top = levels[..depth_now].last_mut()?;
                 if top.want != Want::Value {
                     return None;
                 }
@@ -292,6 +307,48 @@ fn top_level(text: &str) -> Option<[Option<&str>; 17]> {
         }
     }
     None
+}
+
+/// Whether any byte is below 0x20, eight bytes at a time.
+fn has_control(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // A byte below 0x20 borrows when 0x20 is subtracted from it, setting its
+        // high bit where the byte's own high bit was clear.
+        if (x.wrapping_sub(ONES * 0x20) & !x & HIGHS) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|x| *x < 0x20)
+}
+
+/// The index of a field name in [`KEYS`].
+fn key_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "id" => 0,
+        "timestamp" => 1,
+        "received" => 2,
+        "ttl" => 3,
+        "source_instance" => 4,
+        "action" => 5,
+        "to" => 6,
+        "ref" => 7,
+        "session_id" => 8,
+        "topic" => 9,
+        "summary" => 10,
+        "cwd" => 11,
+        "host" => 12,
+        "priority" => 13,
+        "origin" => 14,
+        "affects" => 15,
+        "blocks" => 16,
+        _ => return None,
+    })
 }
 
 /// Keeps a value that just ended at depth 1 for `key`, if it is wanted.
@@ -405,6 +462,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn control_bytes_are_found() {
+        for n in 0..20 {
+            for pos in 0..n {
+                for bad in [0u8, 0x09, 0x1f] {
+                    let mut v = vec![b'a'; n];
+                    v[pos] = bad;
+                    assert!(has_control(&v), "{n} {pos} {bad}");
+                }
+            }
+            assert!(!has_control(&vec![b' '; n]));
+            assert!(!has_control(&vec![0xffu8; n]));
+            assert!(!has_control(&vec![0x20u8; n]));
+        }
+    }
+
+    #[test]
+    fn key_index_matches_keys() {
+        for (i, k) in KEYS.iter().enumerate() {
+            assert_eq!(key_index(k), Some(i));
+        }
+        assert_eq!(key_index("relevance"), None);
     }
 
     #[test]
