@@ -123,22 +123,11 @@ impl Pool {
         horizon: u64,
         mut f: impl FnMut(Entry<'_>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
-        let stop = now.saturating_sub(i64::try_from(horizon).unwrap_or(i64::MAX));
-        let mut stopped = false;
-        let stats = self.scan_back(Some(stop), |_, _, e| {
-            let r = f(e);
-            stopped = r.is_break();
-            r
-        })?;
-        if stopped {
-            return Ok(stats);
-        }
-        for e in self.long_ttl_entries(now, stats.low_offset)? {
-            if f(e).is_break() {
-                break;
-            }
-        }
-        Ok(stats)
+        // One window walk serves both readers; this one parses every line.
+        self.scan_recent_lines(now, horizon, |line, _| match Entry::parse(line) {
+            Some(e) => f(e),
+            None => ControlFlow::Continue(()),
+        })
     }
 
     /// Like [`Pool::scan_recent`], but hands out each line's bytes and leaves

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::cli::DoctorArgs;
 use crate::cmd::install::{bin_dir, is_executable};
 use crate::cmd::{EXIT_ERROR, EXIT_OK};
+use crate::entry::format_age as age;
 use crate::fsio::RevLines;
 use crate::paths::{self, Locator};
 use crate::settings::{self, BINARIES, HOOKS, PLUGIN_NAME, SettingsFile};
@@ -678,16 +679,6 @@ fn check_errors(dir: &Path, now: i64) -> Check {
         )
         .details(lines)
         .fix("the hooks kept the session going; the lines say what to fix"),
-    }
-}
-
-fn age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
     }
 }
 
