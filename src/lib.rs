@@ -5,63 +5,61 @@
 //! append-only log exactly once; the SessionStart hook shows each new session
 //! the recent, relevant part of that log; `pool-query` shows it in a terminal.
 //! The binaries in `src/bin` are thin shims over [`cmd`].
+//!
+//! The folders are layers, lowest first; a module imports only from its own
+//! layer or lower ones:
+//!
+//! | layer | owns |
+//! | --- | --- |
+//! | [`error`] | the typed error every layer returns |
+//! | [`store`] | entry schema, the log, atomic file I/O, where files live |
+//! | [`env`](mod@env) | environment variables, `config.json`, the host |
+//! | [`agent`] | the agent's formats: hook protocol, transcript, cursor, block, settings file |
+//! | [`coord`] | extraction, claims, handoffs, news, presence, relevance |
+//! | [`view`], [`sync`] | what is shown (injected text, dashboard); replication |
+//! | [`cmd`] | the programs: argument surface, hook bodies, subcommands, I/O |
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![warn(missing_docs)]
 
-pub mod block;
-pub mod brief;
-pub mod claims;
-pub mod cli;
+pub mod agent;
 pub mod cmd;
-pub mod config;
-pub mod cursor;
-pub mod dashboard;
-pub mod entry;
+pub mod coord;
+pub mod env;
 pub mod error;
-pub mod extract;
-pub mod fsio;
-pub mod handoffs;
-pub mod hook;
-pub mod news;
-pub mod paths;
-pub mod presence;
-pub mod relevance;
-pub mod render;
-pub mod settings;
 pub mod store;
 pub mod sync;
-pub mod transcript;
+pub mod view;
 
 pub use error::{Error, Result};
 
 /// Entry point of the `pool` umbrella command.
 pub fn pool_main() -> i32 {
     use clap::Parser;
-    let cli = cli::PoolCli::parse();
+    let cli = cmd::cli::PoolCli::parse();
     match cli.command {
-        cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
-        cli::PoolCommand::Post(args) => cmd::post::run(&args),
-        cli::PoolCommand::Ack { id, instance } => cmd::post::ack(&id, instance.as_deref()),
-        cli::PoolCommand::Who { path } => cmd::who::run(&path),
-        cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
-        cli::PoolCommand::Status(args) => cmd::status::run(&args),
-        cli::PoolCommand::Bulletin(args) => cmd::bulletin::run(&args),
-        cli::PoolCommand::Install(args) => cmd::install::install_main(&args),
-        cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
-        cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),
-        cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
-        cli::PoolCommand::Dashboard(args) => cmd::dashboard::run(&args),
-        cli::PoolCommand::Launch(args) => cmd::launch::run(&args),
-        cli::PoolCommand::Sync(args) => cmd::sync::run(&args),
-        cli::PoolCommand::Stop => cmd::hooks::stop_main(),
-        cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
+        cmd::cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
+        cmd::cli::PoolCommand::Post(args) => cmd::post::run(&args),
+        cmd::cli::PoolCommand::Ack { id, instance } => cmd::post::ack(&id, instance.as_deref()),
+        cmd::cli::PoolCommand::Who { path } => cmd::who::run(&path),
+        cmd::cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
+        cmd::cli::PoolCommand::Status(args) => cmd::status::run(&args),
+        cmd::cli::PoolCommand::Bulletin(args) => cmd::bulletin::run(&args),
+        cmd::cli::PoolCommand::Install(args) => cmd::install::install_main(&args),
+        cmd::cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
+        cmd::cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),
+        cmd::cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
+        cmd::cli::PoolCommand::Dashboard(args) => cmd::dashboard::run(&args),
+        cmd::cli::PoolCommand::Launch(args) => cmd::launch::run(&args),
+        cmd::cli::PoolCommand::Sync(args) => cmd::sync::run(&args),
+        cmd::cli::PoolCommand::Stop => cmd::hooks::stop_main(),
+        cmd::cli::PoolCommand::SessionStart => cmd::hooks::session_start_main(),
     }
 }
 
 /// Entry point of `pool-query`.
 pub fn query_main() -> i32 {
     use clap::Parser;
-    let cli = cli::QueryCli::parse();
+    let cli = cmd::cli::QueryCli::parse();
     cmd::query::run("pool-query", &cli.args)
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use claude_pool::settings::{self, BINARIES, HOOKS, LAUNCHER, PLUGIN_NAME};
+use claude_pool::agent::settings_file::{self, BINARIES, HOOKS, LAUNCHER, PLUGIN_NAME};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -162,19 +162,19 @@ fn plugin_manifests_parse_and_agree() {
     assert_eq!(entries[0]["source"], "./");
 }
 
-/// `hooks/hooks.json` is [`settings::plugin_hooks`] rendered; set
+/// `hooks/hooks.json` is [`settings_file::plugin_hooks`] rendered; set
 /// `UPDATE_PLUGIN_HOOKS=1` to rewrite it after changing the table.
 #[test]
 fn plugin_hooks_json_matches_the_hook_table() {
     let path = repo().join("hooks/hooks.json");
-    let want = settings::plugin_hooks();
+    let want = settings_file::plugin_hooks();
     if std::env::var_os("UPDATE_PLUGIN_HOOKS").is_some() {
-        std::fs::write(&path, settings::render(&want, b"  ")).unwrap();
+        std::fs::write(&path, settings_file::render(&want, b"  ")).unwrap();
     }
     let got = read_json(&path);
     assert_eq!(
         got, want,
-        "hooks/hooks.json is out of date with settings::HOOKS; rerun with UPDATE_PLUGIN_HOOKS=1"
+        "hooks/hooks.json is out of date with settings_file::HOOKS; rerun with UPDATE_PLUGIN_HOOKS=1"
     );
     for spec in HOOKS {
         assert!(
@@ -195,7 +195,7 @@ fn every_command_in_hooks_json_exists() {
     assert!(!cmds.is_empty());
     for (event, cmd) in cmds {
         let resolved = cmd.replace("${CLAUDE_PLUGIN_ROOT}", &root);
-        let words = settings::command_words(&resolved, 2);
+        let words = settings_file::command_words(&resolved, 2);
         let program = Path::new(&words[0]);
         assert!(
             program.starts_with(repo()) && is_executable(program),
@@ -291,12 +291,12 @@ fn install_writes_commands_that_exist_by_absolute_path() {
         "CLAUDE_CONFIG_DIR ignored"
     );
     let v = read_json(&w.settings());
-    let regs = settings::registrations(&v);
+    let regs = settings_file::registrations(&v);
     assert_eq!(regs.len(), HOOKS.len());
     for spec in HOOKS {
         let r: Vec<_> = regs.iter().filter(|r| r.event == spec.event).collect();
         assert_eq!(r.len(), 1, "{}", spec.event);
-        let words = settings::command_words(&r[0].command, 1);
+        let words = settings_file::command_words(&r[0].command, 1);
         let program = Path::new(&words[0]);
         assert!(program.is_absolute(), "{}", r[0].command);
         assert!(is_executable(program), "{}", r[0].command);
@@ -412,7 +412,7 @@ fn reinstall_after_the_binaries_moved_replaces_instead_of_duplicating() {
     let out = w.pool_ok(&["install"]);
     assert!(out.contains("updated Stop"), "{out}");
     let v = read_json(&w.settings());
-    let regs = settings::registrations(&v);
+    let regs = settings_file::registrations(&v);
     assert_eq!(regs.len(), HOOKS.len(), "{regs:#?}");
     assert!(
         regs.iter()
@@ -453,7 +453,10 @@ fn project_scope_writes_the_projects_settings_only() {
     let w = World::new();
     w.pool_ok(&["install", "--project"]);
     let p = w.project.join(".claude/settings.json");
-    assert_eq!(settings::registrations(&read_json(&p)).len(), HOOKS.len());
+    assert_eq!(
+        settings_file::registrations(&read_json(&p)).len(),
+        HOOKS.len()
+    );
     assert!(!w.settings().exists());
     w.pool_ok(&["uninstall", "--project"]);
     assert_eq!(read_json(&p), json!({}));
@@ -511,7 +514,7 @@ fn a_symlinked_settings_file_is_written_through() {
             .is_symlink()
     );
     assert_eq!(
-        settings::registrations(&read_json(&real)).len(),
+        settings_file::registrations(&read_json(&real)).len(),
         HOOKS.len()
     );
 }

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use claude_pool::presence::{self, Presence};
+use claude_pool::coord::presence::{self, Presence};
 use serde_json::{Value, json};
 
 struct World {
@@ -197,7 +197,7 @@ fn hooks_refresh_presence_and_status_shows_sessions_by_instance() {
         p.cwd.as_deref(),
         Some(w.repo().join("src").to_str().unwrap())
     );
-    assert_eq!(p.host, claude_pool::extract::host_name());
+    assert_eq!(p.host, claude_pool::env::host::host_name());
     assert!(p.last_seen >= before && p.ended.is_none());
     let dir = presence::dir(&w.pool());
     assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use claude_pool::entry::Entry;
-use claude_pool::store::{Pool, read_all};
+use claude_pool::store::entry::Entry;
+use claude_pool::store::log::{Pool, read_all};
 
 const PASSWORD: &str = "pw-9f3b1c-not-printed";
 const STREAM: &str = "test-pool";

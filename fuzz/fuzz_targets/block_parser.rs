@@ -5,9 +5,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let found = claude_pool::block::find_blocks(text);
+        let found = claude_pool::agent::block::find_blocks(text);
         for b in &found.blocks {
-            let _ = claude_pool::block::parse_fields(&b.body);
+            let _ = claude_pool::agent::block::parse_fields(&b.body);
         }
     }
 });

@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(b) = claude_pool::brief::read(data) {
-        let e = claude_pool::entry::Entry::parse(data).expect("brief read a line the parser rejects");
+    if let Some(b) = claude_pool::store::brief::read(data) {
+        let e = claude_pool::store::entry::Entry::parse(data).expect("brief read a line the parser rejects");
         assert_eq!(b.id, e.id.as_ref());
         assert_eq!(b.timestamp, e.timestamp);
         assert_eq!(b.order_time(), e.order_time());

@@ -4,8 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    use claude_pool::entry::Entry;
-    use claude_pool::fsio::RevLines;
+    use claude_pool::store::entry::Entry;
+    use claude_pool::store::fsio::RevLines;
     let mut r = RevLines::new(std::io::Cursor::new(data), data.len() as u64);
     while let Ok(Some((_, line))) = r.next_line() {
         if let Some(e) = Entry::parse(line) {

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    use claude_pool::transcript::{TurnState, read_from};
+    use claude_pool::agent::transcript::{TurnState, read_from};
     let mut st = TurnState::default();
     let split = data.len() / 2;
     if let Ok(out) = read_from(std::io::Cursor::new(&data[..split]), &mut st) {

@@ -15,11 +15,11 @@ use clap::Args;
 
 use crate::cmd::status::{self, Board};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
-use crate::entry::format_age;
+use crate::coord::presence::State;
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::presence::State;
-use crate::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC, clean};
+use crate::store::entry::format_age;
+use crate::store::fsio;
+use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC, clean};
 
 /// An instance heard from this recently has a section, in seconds (1 hour).
 pub const RECENT: i64 = 3600;
@@ -162,8 +162,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::cmd::status::{Inputs, assemble};
-    use crate::entry::Entry;
-    use crate::presence::Presence;
+    use crate::coord::presence::Presence;
+    use crate::store::entry::Entry;
 
     #[test]
     fn stale_instances_are_left_out_and_text_is_cleaned() {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{CompletionsArgs, PoolCli};
+use crate::cmd::cli::{CompletionsArgs, PoolCli};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
 
 /// Prints the script for the shell asked for. Returns the exit code.

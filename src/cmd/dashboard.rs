@@ -21,20 +21,20 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::claims::open_claims;
-use crate::cli::DashboardArgs;
+use crate::cmd::cli::DashboardArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::config::{self, ConfigFile, ProcessEnv, Settings};
-use crate::dashboard::{
+use crate::coord::claims::open_claims;
+use crate::coord::handoffs::{AckTracker, LONG_TTL};
+use crate::coord::presence;
+use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
+use crate::error::{Error, Result};
+use crate::store::entry::{Entry, random_entry_id};
+use crate::store::fsio;
+use crate::store::log::Pool;
+use crate::store::paths::Locator;
+use crate::view::dashboard::{
     self, EntryView, Inputs, NONCE_PLACEHOLDER, PAGE, PostContext, PostForm, Snapshot, WINDOW,
 };
-use crate::entry::{Entry, random_entry_id};
-use crate::error::{Error, Result};
-use crate::fsio;
-use crate::handoffs::{AckTracker, LONG_TTL};
-use crate::paths::Locator;
-use crate::presence;
-use crate::store::Pool;
 
 /// How often a stream looks at the log's size, in milliseconds.
 pub const TAIL_POLL_MS: u64 = 300;
@@ -73,7 +73,7 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open(dir.clone())?;
     let config = config::load_config_file(&dir)?;
-    let (settings, warnings) = Settings::from_env(&ProcessEnv, &config);
+    let (settings, warnings) = Config::from_env(&ProcessEnv, &config);
     for w in warnings {
         eprint_error(PROGRAM, &w);
     }
@@ -307,7 +307,7 @@ fn post(app: &App, body: &[u8]) -> std::result::Result<String, String> {
     let ctx = PostContext {
         id: random_entry_id(&form.topic),
         now: chrono::Utc::now().timestamp(),
-        host: crate::extract::host_name(),
+        host: crate::env::host::host_name(),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),

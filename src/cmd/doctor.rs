@@ -17,14 +17,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::DoctorArgs;
+use crate::agent::settings_file::{self, BINARIES, HOOKS, PLUGIN_NAME, SettingsFile};
+use crate::cmd::cli::DoctorArgs;
 use crate::cmd::install::{bin_dir, is_executable};
 use crate::cmd::{EXIT_ERROR, EXIT_OK};
-use crate::entry::format_age as age;
-use crate::fsio::RevLines;
-use crate::paths::{self, Locator};
-use crate::settings::{self, BINARIES, HOOKS, PLUGIN_NAME, SettingsFile};
-use crate::store::Pool;
+use crate::store::entry::format_age as age;
+use crate::store::fsio::RevLines;
+use crate::store::log::Pool;
+use crate::store::paths::{self, Locator};
 
 /// How many lines of `errors.log` the report shows.
 const ERROR_LINES: usize = 5;
@@ -100,10 +100,10 @@ pub struct Report {
 pub fn run(args: &DoctorArgs) -> i32 {
     if args.repair {
         let repaired = Locator::from_env(None).pool_dir().and_then(|dir| {
-            if dir.join(crate::paths::LOG_FILE).exists() {
+            if dir.join(crate::store::paths::LOG_FILE).exists() {
                 Pool::open(dir.clone())?.quarantine().map(|r| (r, dir))
             } else {
-                Ok((crate::store::ArchiveReport::default(), dir))
+                Ok((crate::store::log::ArchiveReport::default(), dir))
             }
         });
         match repaired {
@@ -233,7 +233,7 @@ struct Source {
 
 fn check_hooks(bin_dir: Option<&Path>) -> Vec<Check> {
     let mut paths: Vec<(String, PathBuf)> = Vec::new();
-    match settings::settings_path_from_env(settings::Scope::User) {
+    match settings_file::settings_path_from_env(settings_file::Scope::User) {
         Ok(p) => paths.push(("user settings".into(), p)),
         Err(e) => {
             return vec![
@@ -245,11 +245,11 @@ fn check_hooks(bin_dir: Option<&Path>) -> Vec<Check> {
     if let Ok(cwd) = std::env::current_dir() {
         paths.push((
             "project settings".into(),
-            settings::project_settings_path(&cwd),
+            settings_file::project_settings_path(&cwd),
         ));
         paths.push((
             "local project settings".into(),
-            settings::project_local_settings_path(&cwd),
+            settings_file::project_local_settings_path(&cwd),
         ));
     }
     let mut sources = Vec::new();
@@ -296,7 +296,7 @@ fn hooks_from(sources: &[Source], bin_dir: Option<&Path>) -> Check {
     let mut warns = Vec::new();
     let mut plugin_sources = Vec::new();
     for s in sources {
-        for id in settings::enabled_plugin_ids(&s.file.value) {
+        for id in settings_file::enabled_plugin_ids(&s.file.value) {
             details.push(format!("{}: plugin {id} enabled", s.label));
             plugin_sources.push(s.label.clone());
         }
@@ -312,7 +312,7 @@ fn hooks_from(sources: &[Source], bin_dir: Option<&Path>) -> Check {
     for spec in HOOKS {
         let mut by: Vec<String> = plugin_sources.clone();
         for s in sources {
-            for r in settings::registrations(&s.file.value) {
+            for r in settings_file::registrations(&s.file.value) {
                 if r.event != spec.event || r.ours.binary != spec.binary {
                     continue;
                 }
@@ -415,7 +415,7 @@ fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
     let mut checks = vec![check_pool_dir(dir)];
     let exists = dir.is_dir();
     checks.push(check_instance(dir, exists, now));
-    checks.push(match crate::config::load_config_file(dir) {
+    checks.push(match crate::env::config::load_config_file(dir) {
         Ok(_) if dir.join(paths::CONFIG_FILE).exists() => {
             Check::new("config", Status::Ok, "config.json is valid")
         }
@@ -442,7 +442,7 @@ fn check_pool_dir(dir: &Path) -> Check {
                 .fix("check the path and its permissions, or set POOL_DIR");
         }
     };
-    if let Err(e) = crate::fsio::check_safe(dir, true) {
+    if let Err(e) = crate::store::fsio::check_safe(dir, true) {
         return Check::new("pool", Status::Fail, e.to_string())
             .fix(format!("chmod 700 {shown} (and make sure you own it)"));
     }
@@ -465,7 +465,7 @@ fn check_pool_dir(dir: &Path) -> Check {
         };
         let want = if m.is_dir() { 0o700 } else { 0o600 };
         if m.is_file() {
-            if let Err(e) = crate::fsio::check_safe(&p, false) {
+            if let Err(e) = crate::store::fsio::check_safe(&p, false) {
                 fails.push(e.to_string());
                 continue;
             }
@@ -628,7 +628,7 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
 
 /// Sync across machines, when configured: settings, last pass, retention gap.
 fn check_sync(dir: &Path, now: i64) -> Option<Check> {
-    let h = crate::sync::health(&crate::config::ProcessEnv, dir, now)?;
+    let h = crate::sync::health(&crate::env::config::ProcessEnv, dir, now)?;
     let status = if h.ok { Status::Ok } else { Status::Warn };
     let c = Check::new("sync", status, h.message).details(h.details);
     Some(match h.fix {

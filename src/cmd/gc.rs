@@ -3,10 +3,10 @@
 use std::os::unix::fs::MetadataExt;
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::config::{self, ProcessEnv, Settings};
+use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
-use crate::paths::Locator;
-use crate::store::Pool;
+use crate::store::log::Pool;
+use crate::store::paths::Locator;
 
 /// Default size of the live log past which the Stop hook archives, in bytes (64 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -34,16 +34,16 @@ pub fn run(older_than: u64, quiet: bool) -> i32 {
     }
 }
 
-fn gc(older_than: u64) -> Result<crate::store::ArchiveReport> {
+fn gc(older_than: u64) -> Result<crate::store::log::ArchiveReport> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open(dir.clone())?;
-    let (settings, _) = Settings::from_env(
+    let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
     );
     // One pass at a time; a second one has nothing to add.
     let lock_path = dir.join("gc.lock");
-    let lock = crate::fsio::open_append(&lock_path)?;
+    let lock = crate::store::fsio::open_append(&lock_path)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -74,7 +74,7 @@ pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     {
         return Ok(false);
     }
-    crate::fsio::atomic_write(&stamp, now.to_string().as_bytes(), 0o600)?;
+    crate::store::fsio::atomic_write(&stamp, now.to_string().as_bytes(), 0o600)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     let pool_bin = exe.with_file_name("pool");
     // Its own process group, so it is not killed along with the hook.

@@ -3,12 +3,12 @@
 
 use serde_json::json;
 
-use crate::claims::{self, RECENT_EDIT, path_matches};
-use crate::entry::format_age;
+use crate::agent::hook::Ctx;
+use crate::coord::claims::{self, RECENT_EDIT, path_matches};
 use crate::error::Result;
-use crate::hook::Ctx;
-use crate::render::clean;
-use crate::store::Pool;
+use crate::store::entry::format_age;
+use crate::store::log::Pool;
+use crate::view::render::clean;
 
 /// Tools whose target file the guard checks.
 pub const GUARDED_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
@@ -36,14 +36,14 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
         return Ok(None);
     };
     let pool = Pool::open(ctx.pool_dir.clone())?;
-    let me = ctx.settings.instance.clone();
+    let me = ctx.config.instance.clone();
     let session = ctx.input.session_id.as_str();
     let is_other = |instance: &str, sess: &str| match me.as_deref() {
         Some(m) => !instance.eq_ignore_ascii_case(m),
         None => sess != session,
     };
     let mut warnings = Vec::new();
-    for c in claims::open_claims(&pool, ctx.now, ctx.settings.ttl)? {
+    for c in claims::open_claims(&pool, ctx.now, ctx.config.ttl)? {
         if !is_other(&c.instance, &c.session_id) {
             continue;
         }

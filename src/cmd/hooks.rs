@@ -3,28 +3,28 @@
 
 use std::ops::ControlFlow;
 
-use crate::entry::Entry;
+use crate::agent::hook::{self, Ctx};
+use crate::coord::extract::{self, Job};
+use crate::coord::handoffs::{AckTracker, is_knowledge};
+use crate::coord::news;
+use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
-use crate::extract::{self, Job};
-use crate::handoffs::{AckTracker, is_knowledge};
-use crate::hook::{self, Ctx};
-use crate::news;
-use crate::relevance::{Domain, keep};
-use crate::render::{self, Summary};
-use crate::store::{DEFAULT_TTL, Pool};
+use crate::store::entry::Entry;
+use crate::store::log::{DEFAULT_TTL, Pool};
+use crate::view::render::{self, Summary};
 
 /// Most kept entries held for rendering.
 const RENDER_ROOM: usize = 200;
 
 /// `pool-stop`: reads the hook event on stdin and extracts new blocks.
 pub fn stop_main() -> i32 {
-    hook::run("pool-stop", stop_body)
+    crate::cmd::runner::run("pool-stop", stop_body)
 }
 
 /// `pool-session-start`: catches up extraction (resume, compact, fork) and
 /// prints the session-start summary.
 pub fn session_start_main() -> i32 {
-    hook::run("pool-session-start", session_start_body)
+    crate::cmd::runner::run("pool-session-start", session_start_body)
 }
 
 fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
@@ -32,10 +32,10 @@ fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
     let wants_extraction =
         ctx.input.transcript_path.is_some() || ctx.input.last_assistant_message.is_some();
     if wants_extraction {
-        let host = extract::host_name();
+        let host = crate::env::host::host_name();
         let job = Job {
             input: &ctx.input,
-            settings: &ctx.settings,
+            settings: &ctx.config,
             now: ctx.now,
             host: &host,
         };
@@ -56,7 +56,7 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
     if let Err(e) = crate::cmd::gc::maybe_archive_in_background(&pool, ctx.now) {
         hook::report(pool.dir(), "pool-stop", &format!("background archive: {e}"));
     }
-    let env = crate::config::ProcessEnv;
+    let env = crate::env::config::ProcessEnv;
     if let Err(e) = crate::sync::maybe_sync_in_background(&env, pool.dir(), ctx.now) {
         hook::report(pool.dir(), "pool-stop", &format!("background sync: {e}"));
     }
@@ -66,14 +66,14 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
 /// `pool-prompt` (UserPromptSubmit): catches up extraction of the previous
 /// turn, then adds pending handoffs and the news since the last prompt.
 pub fn prompt_main() -> i32 {
-    hook::run("pool-prompt", prompt_body)
+    crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
 /// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): records
 /// the edit and warns when another live instance claimed or recently edited
 /// the file (`POOL_CLAIMS=ask` asks the user instead).
 pub fn guard_main() -> i32 {
-    hook::run("pool-guard", crate::cmd::guard::guard_body)
+    crate::cmd::runner::run("pool-guard", crate::cmd::guard::guard_body)
 }
 
 fn session_key(ctx: &Ctx) -> &str {
@@ -86,7 +86,7 @@ fn session_key(ctx: &Ctx) -> &str {
 
 fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-prompt")?;
-    let me = ctx.settings.instance.as_deref();
+    let me = ctx.config.instance.as_deref();
     let session = session_key(ctx);
     let Some(mark) = news::load_mark(pool.dir(), session) else {
         // Installed mid-session: start counting from now.
@@ -94,20 +94,20 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         return Ok(None);
     };
     let (fresh, older_left_out) = news::since(&pool, &mark)?;
-    let domain = Domain::new(&ctx.settings.domain);
+    let domain = Domain::new(&ctx.config.domain);
     let fresh: Vec<_> = fresh
         .into_iter()
         .filter(|e| {
             let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
                 || (me.is_none() && e.session_id == session);
-            !own && (e.priority == "critical" || keep(e, &ctx.settings, &domain, ctx.now).is_some())
+            !own && (e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some())
         })
         .collect();
     let mut handoffs = Vec::new();
     if me.is_some() {
         let mut acks = AckTracker::default();
-        pool.scan_recent(ctx.now, ctx.settings.ttl.max(DEFAULT_TTL), |e| {
-            if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
+        pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
+            if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
                 handoffs.push(e.into_owned());
             }
             ControlFlow::Continue(())
@@ -123,7 +123,7 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());
     }
-    let mut text = render::session_start(&summary, &ctx.settings, ctx.now);
+    let mut text = render::session_start(&summary, &ctx.config, ctx.now);
     if let Some(line) = crate::sync::session_start_line(pool.dir(), ctx.now) {
         text.push_str(&line);
         text.push('\n');
@@ -138,11 +138,11 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
 }
 
 /// [`collect`], with the byte-level counting of undisplayed entries
-/// ([`crate::brief`]) on or off (off only to test that both agree).
+/// ([`crate::store::brief`]) on or off (off only to test that both agree).
 pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summary> {
-    let domain = Domain::new(&ctx.settings.domain);
-    let horizon = ctx.settings.ttl.max(DEFAULT_TTL);
-    let me = ctx.settings.instance.as_deref();
+    let domain = Domain::new(&ctx.config.domain);
+    let horizon = ctx.config.ttl.max(DEFAULT_TTL);
+    let me = ctx.config.instance.as_deref();
     let mut summary = Summary::default();
     // Ids seen, as 64-bit FNV-1a hashes: no allocation per entry, and a
     // cheaper hash than SipHash (ids are not attacker-chosen keys here: a
@@ -165,7 +165,7 @@ pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summar
                 acks.note_ref(b.reference);
                 let ack_only =
                     !b.reference.is_empty() && b.to.is_empty() && b.action == "signaling";
-                if b.is_live(ctx.now, ctx.settings.ttl) && !ack_only {
+                if b.is_live(ctx.now, ctx.config.ttl) && !ack_only {
                     summary.count(me.is_some_and(|m| b.source_instance == m), b.action);
                 }
             }
@@ -177,13 +177,13 @@ pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summar
         if !seen.insert(fnv1a(e.id.as_bytes())) {
             return ControlFlow::Continue(());
         }
-        if acks.visit(&e, me, ctx.now, ctx.settings.ttl) {
+        if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
             }
             return ControlFlow::Continue(());
         }
-        if let Some(k) = keep(&e, &ctx.settings, &domain, ctx.now) {
+        if let Some(k) = keep(&e, &ctx.config, &domain, ctx.now) {
             if is_knowledge(&e) {
                 if summary.knowledge.len() < RENDER_ROOM {
                     summary.knowledge.push(e.into_owned());
@@ -225,8 +225,8 @@ impl std::hash::Hasher for IdHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::hook::HookInput;
+    use crate::agent::hook::HookInput;
+    use crate::env::config::Config;
     use std::io::Write;
 
     #[test]
@@ -276,9 +276,9 @@ mod tests {
         let ctx = Ctx {
             input: HookInput::default(),
             pool_dir: pool.dir().to_path_buf(),
-            settings: Settings {
+            config: Config {
                 instance: Some("ME".into()),
-                ..Settings::default()
+                ..Config::default()
             },
             now,
         };

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::InstallArgs;
+use crate::agent::settings_file::{self, Changes, HOOKS, Scope, SettingsFile};
+use crate::cmd::cli::InstallArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::error::{Error, Result};
-use crate::settings::{self, Changes, HOOKS, Scope, SettingsFile};
 
 /// Most lines of context around a change in a `--dry-run` diff.
 const DIFF_CONTEXT: usize = 3;
@@ -61,15 +61,15 @@ fn run(args: &InstallArgs, action: Action) -> Result<String> {
     } else {
         Scope::User
     };
-    let path = settings::settings_path_from_env(scope)?;
+    let path = settings_file::settings_path_from_env(scope)?;
     let mut file = SettingsFile::load(&path)?;
     let changes = match action {
         Action::Install => {
             let dir = bin_dir()?;
             check_binaries(&dir)?;
-            settings::merge(&mut file.value, &dir)
+            settings_file::merge(&mut file.value, &dir)
         }
-        Action::Uninstall => settings::remove(&mut file.value),
+        Action::Uninstall => settings_file::remove(&mut file.value),
     }
     .map_err(|e| Error::Invalid(format!("{}: {e}; left it untouched", path.display())))?;
     let shown = path.display();

@@ -11,12 +11,12 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli::LaunchArgs;
+use crate::cmd::cli::LaunchArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::config::{self, ConfigFile};
+use crate::env::config::{self, ConfigFile};
 use crate::error::{Error, Result};
-use crate::paths::{Locator, validate_instance};
-use crate::store::Pool;
+use crate::store::log::Pool;
+use crate::store::paths::{Locator, validate_instance};
 
 const PROGRAM: &str = "pool launch";
 

@@ -2,6 +2,7 @@
 //! arguments and returning an exit code. `src/bin/*` are shims over these.
 
 pub mod bulletin;
+pub mod cli;
 pub mod completions;
 pub mod dashboard;
 pub mod doctor;
@@ -12,6 +13,7 @@ pub mod install;
 pub mod launch;
 pub mod post;
 pub mod query;
+pub mod runner;
 pub mod status;
 pub mod sync;
 pub mod who;

@@ -1,14 +1,14 @@
 //! `pool post`: a person posts an entry from a terminal.
 
-use crate::cli::PostArgs;
+use crate::cmd::cli::PostArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::entry::{
+use crate::env::host::host_name;
+use crate::error::{Error, Result};
+use crate::store::entry::{
     Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, normalize_action, random_entry_id, truncate_chars,
 };
-use crate::error::{Error, Result};
-use crate::extract::host_name;
-use crate::paths::{Locator, validate_instance};
-use crate::store::{MAX_TTL, Pool};
+use crate::store::log::{MAX_TTL, Pool};
+use crate::store::paths::{Locator, validate_instance};
 
 /// Posts the entry; prints its id. Returns the exit code.
 pub fn run(args: &PostArgs) -> i32 {
@@ -43,7 +43,7 @@ fn post(args: &PostArgs) -> Result<String> {
         return Err(Error::Invalid(format!(
             "unknown action {:?}; use one of {}",
             args.action,
-            crate::entry::ACTIONS.join(", ")
+            crate::store::entry::ACTIONS.join(", ")
         )));
     }
     let dir = Locator::from_env(None).pool_dir()?;
@@ -67,7 +67,7 @@ fn post(args: &PostArgs) -> Result<String> {
         ttl: args
             .ttl
             .or_else(|| {
-                crate::handoffs::default_ttl_for(
+                crate::coord::handoffs::default_ttl_for(
                     action,
                     args.to.as_deref().unwrap_or(""),
                     args.reference.as_deref().unwrap_or(""),
@@ -86,14 +86,14 @@ fn post(args: &PostArgs) -> Result<String> {
         received: None,
     };
     let mut entries = [entry];
-    let default_ttl = crate::config::Settings::from_env(
-        &crate::config::ProcessEnv,
-        &crate::config::load_config_file(pool.dir()).unwrap_or_default(),
+    let default_ttl = crate::env::config::Config::from_env(
+        &crate::env::config::ProcessEnv,
+        &crate::env::config::load_config_file(pool.dir()).unwrap_or_default(),
     )
     .0
     .ttl;
     let now = entries[0].timestamp;
-    crate::claims::extend_closers(&pool, &mut entries, now, default_ttl)?;
+    crate::coord::claims::extend_closers(&pool, &mut entries, now, default_ttl)?;
     pool.append(&entries)?;
     Ok(id)
 }
@@ -103,7 +103,7 @@ pub fn ack(id: &str, instance: Option<&str>) -> i32 {
     let result = (|| -> Result<String> {
         let dir = Locator::from_env(None).pool_dir()?;
         let pool = Pool::open_readonly(dir);
-        let look = |found: &mut Option<(String, String)>, e: crate::entry::Entry<'_>| {
+        let look = |found: &mut Option<(String, String)>, e: crate::store::entry::Entry<'_>| {
             if e.id == id {
                 *found = Some((e.topic.to_string(), e.source_instance.to_string()));
                 return std::ops::ControlFlow::Break(());
@@ -114,7 +114,7 @@ pub fn ack(id: &str, instance: Option<&str>) -> i32 {
         // reading the whole log; anything else falls back to a full scan.
         let mut found: Option<(String, String)> = None;
         let now = chrono::Utc::now().timestamp();
-        pool.scan_recent(now, crate::store::DEFAULT_TTL, |e| look(&mut found, e))?;
+        pool.scan_recent(now, crate::store::log::DEFAULT_TTL, |e| look(&mut found, e))?;
         if found.is_none() {
             pool.scan_back(None, |_, _, e| look(&mut found, e))?;
         }

@@ -5,14 +5,14 @@ use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use crate::cli::QueryArgs;
+use crate::cmd::cli::QueryArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
-use crate::config::{self, ProcessEnv, Settings};
-use crate::entry::{Entry, format_age, normalize_action};
+use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
-use crate::paths::Locator;
-use crate::render::clean;
-use crate::store::Pool;
+use crate::store::entry::{Entry, format_age, normalize_action};
+use crate::store::log::Pool;
+use crate::store::paths::Locator;
+use crate::view::render::clean;
 
 /// How often `--follow` looks for new entries.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -63,7 +63,7 @@ fn stdout_err(e: io::Error) -> Error {
 fn query(args: &QueryArgs) -> Result<()> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open_readonly(dir.clone());
-    let (settings, _) = Settings::from_env(
+    let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
     );
@@ -74,7 +74,7 @@ fn query(args: &QueryArgs) -> Result<()> {
             if !known {
                 return Err(Error::Invalid(format!(
                     "unknown action {a:?}; use one of {}",
-                    crate::entry::ACTIONS.join(", ")
+                    crate::store::entry::ACTIONS.join(", ")
                 )));
             }
             Some(norm.to_string())

@@ -39,16 +39,16 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::claims::{self, Claim};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
-use crate::config::{self, ProcessEnv, Settings};
-use crate::entry::{Entry, format_age};
+use crate::coord::claims::{self, Claim};
+use crate::coord::handoffs::{AckTracker, LONG_TTL};
+use crate::coord::presence::{self, Presence, State};
+use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
-use crate::handoffs::{AckTracker, LONG_TTL};
-use crate::paths::Locator;
-use crate::presence::{self, Presence, State};
-use crate::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
-use crate::store::Pool;
+use crate::store::entry::{Entry, format_age};
+use crate::store::log::Pool;
+use crate::store::paths::Locator;
+use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
 
 /// Version of the `--json` shape.
 pub const JSON_VERSION: u32 = 1;
@@ -161,7 +161,7 @@ fn key(name: &str) -> String {
 /// Reads presence files (pruning those gone more than 7 days when `prune`),
 /// open claims, pending handoffs and each instance's latest entries from
 /// the pool. Fails when the pool or its presence folder cannot be read.
-pub fn gather(pool: &Pool, settings: &Settings, now: i64, prune: bool) -> Result<Inputs> {
+pub fn gather(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<Inputs> {
     let listing = presence::list(pool.dir(), now, prune)?;
     let claims = claims::open_claims(pool, now, settings.ttl)?;
     let (handoffs, recent) = scan(pool, settings.ttl, now)?;
@@ -312,9 +312,9 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
 }
 
 /// Opens the pool named by the environment and reads its settings.
-pub fn open_pool() -> Result<(Pool, Settings)> {
+pub fn open_pool() -> Result<(Pool, Config)> {
     let dir = Locator::from_env(None).pool_dir()?;
-    let (settings, _) = Settings::from_env(
+    let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
     );
@@ -322,7 +322,7 @@ pub fn open_pool() -> Result<(Pool, Settings)> {
 }
 
 /// Gathers and assembles the board of `pool` at `now`.
-pub fn board(pool: &Pool, settings: &Settings, now: i64, prune: bool) -> Result<Board> {
+pub fn board(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<Board> {
     Ok(assemble(gather(pool, settings, now, prune)?, now))
 }
 

@@ -4,9 +4,9 @@
 use clap::Args;
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::config::ProcessEnv;
+use crate::env::config::ProcessEnv;
 use crate::error::{Error, Result};
-use crate::paths::Locator;
+use crate::store::paths::Locator;
 use crate::sync::{self, SyncConfig};
 
 /// Longest time a one-shot pass runs before it stops (progress is kept), in seconds.
@@ -53,7 +53,7 @@ fn run_inner(args: &SyncArgs) -> Result<()> {
     let Some(cfg) = sync::resolve(&ProcessEnv, file.as_ref(), &dir, home.as_deref())? else {
         return Err(Error::Invalid(format!(
             "sync is not configured: add {{\"sync\": {{\"url\": \"redis://HOST:6379\"}}}} to {} or set POOL_SYNC_URL",
-            dir.join(crate::paths::CONFIG_FILE).display()
+            dir.join(crate::store::paths::CONFIG_FILE).display()
         )));
     };
     if !cfg!(feature = "sync-redis") {
@@ -75,9 +75,9 @@ fn run_configured(_: &SyncArgs, _: &std::path::Path, _: &SyncConfig) -> Result<(
 fn run_configured(args: &SyncArgs, dir: &std::path::Path, cfg: &SyncConfig) -> Result<()> {
     use std::fs::TryLockError;
 
-    let pool = crate::store::Pool::open(dir.to_path_buf())?;
+    let pool = crate::store::log::Pool::open(dir.to_path_buf())?;
     let lock_path = dir.join(sync::LOCK_FILE);
-    let lock = crate::fsio::open_append(&lock_path)?;
+    let lock = crate::store::fsio::open_append(&lock_path)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) if args.watch => {
@@ -119,7 +119,7 @@ fn run_configured(args: &SyncArgs, dir: &std::path::Path, cfg: &SyncConfig) -> R
             let _ = syncer.record(now, Err(msg.clone()));
             let _ = sync::set_next(dir, now + sync::RETRY_AFTER_FAILURE);
             if args.background && !repeated {
-                crate::fsio::log_error(dir, PROGRAM, &msg);
+                crate::store::fsio::log_error(dir, PROGRAM, &msg);
             }
             Err(e)
         }

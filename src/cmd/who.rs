@@ -1,13 +1,13 @@
 //! `pool who <path>`: who claimed or recently edited a path.
 
-use crate::claims::{self, RECENT_EDIT, path_matches};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::config::{self, ProcessEnv, Settings};
-use crate::entry::format_age;
+use crate::coord::claims::{self, RECENT_EDIT, path_matches};
+use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::Result;
-use crate::paths::Locator;
-use crate::render::clean;
-use crate::store::Pool;
+use crate::store::entry::format_age;
+use crate::store::log::Pool;
+use crate::store::paths::Locator;
+use crate::view::render::clean;
 
 /// Prints open claims covering `path` and recent edits of it; exit code.
 pub fn run(path: &str) -> i32 {
@@ -32,7 +32,7 @@ pub fn run(path: &str) -> i32 {
 fn who(path: &str) -> Result<Vec<String>> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open_readonly(dir.clone());
-    let (settings, _) = Settings::from_env(
+    let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
     );

@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::{Gap, LogMark, SEEN_FILE, StreamId, SyncState, load_state, save_state};
-use crate::entry::{Entry, trim_line};
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::store::{MAX_TTL, Pool};
+use crate::store::entry::{Entry, trim_line};
+use crate::store::fsio;
+use crate::store::log::{MAX_TTL, Pool};
 
 /// Bytes of log read at a time (larger than [`fsio::MAX_LINE`]).
 const CHUNK: usize = 4 * 1024 * 1024;
@@ -571,7 +571,7 @@ mod tests {
     }
 
     fn ids(s: &Syncer) -> Vec<String> {
-        let (all, _) = crate::store::read_all(&s.pool.log_path()).unwrap();
+        let (all, _) = crate::store::log::read_all(&s.pool.log_path()).unwrap();
         let mut v: Vec<String> = all.into_iter().map(|e| e.id.into_owned()).collect();
         v.sort();
         v
@@ -605,7 +605,7 @@ mod tests {
         let r = b.pass(&mut remote, None, None, NOW).unwrap();
         assert_eq!((r.pushed, r.pulled, r.read), (0, 0, 8));
         assert_eq!(ids(&b).len(), 8);
-        let (all, _) = crate::store::read_all(&b.pool.log_path()).unwrap();
+        let (all, _) = crate::store::log::read_all(&b.pool.log_path()).unwrap();
         assert!(
             all.iter()
                 .all(|e| e.received.is_some() == e.id.starts_with('a'))

@@ -15,7 +15,7 @@
 //! | `sync.lock` | held by the running `pool sync`, so passes never overlap |
 //! | `sync.next` | its mtime is the earliest time a hook may start another pass |
 //!
-//! Settings come from the `sync` object of `config.json`, and the
+//! Config come from the `sync` object of `config.json`, and the
 //! environment wins over it:
 //!
 //! | variable | `config.json` key | meaning | default |
@@ -42,10 +42,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Env;
-use crate::entry::{format_age, parse_duration};
+use crate::env::config::Env;
 use crate::error::{Error, Result};
-use crate::paths::CONFIG_FILE;
+use crate::store::entry::{format_age, parse_duration};
+use crate::store::paths::CONFIG_FILE;
 
 /// The sync state file in the pool folder.
 pub const STATE_FILE: &str = "sync.json";
@@ -405,7 +405,7 @@ pub fn load_state(pool_dir: &Path) -> Result<SyncState> {
 pub fn save_state(pool_dir: &Path, state: &SyncState) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
     bytes.push(b'\n');
-    crate::fsio::atomic_write(&pool_dir.join(STATE_FILE), &bytes, 0o600)
+    crate::store::fsio::atomic_write(&pool_dir.join(STATE_FILE), &bytes, 0o600)
 }
 
 /// Sets `sync.next`'s mtime to `at` (epoch seconds): no hook starts a pass

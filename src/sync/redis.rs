@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// How long the server remembers an id it was given, in seconds: the longest
 /// TTL plus a week, so a re-sent entry that is still live is never added twice.
-pub const DEDUP_TTL: u64 = crate::store::MAX_TTL + 7 * 86_400;
+pub const DEDUP_TTL: u64 = crate::store::log::MAX_TTL + 7 * 86_400;
 
 const ADD_SCRIPT: &str = r"
 local added = 0

@@ -5,8 +5,8 @@
 //! Usage: appender POOL_DIR N INSTANCE
 //! Prints the number appended and the elapsed seconds.
 
-use claude_pool::entry::{Entry, random_entry_id};
-use claude_pool::store::Pool;
+use claude_pool::store::entry::{Entry, random_entry_id};
+use claude_pool::store::log::Pool;
 
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();

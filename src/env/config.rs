@@ -1,11 +1,11 @@
-//! Settings: the `POOL_*` / `CLAUDE_INSTANCE*` environment variables and the
+//! Config: the `POOL_*` / `CLAUDE_INSTANCE*` environment variables and the
 //! pool folder's `config.json`, read once at the edge into a plain struct.
 //!
 //! | variable | meaning | default |
 //! | --- | --- | --- |
 //! | `CLAUDE_INSTANCE` | this session's instance name | unset |
 //! | `CLAUDE_INSTANCE_DOMAIN` | comma-separated domain keywords | from `config.json` |
-//! | `POOL_DIR` | pool folder | see [`crate::paths`] |
+//! | `POOL_DIR` | pool folder | see [`crate::store::paths`] |
 //! | `POOL_TTL` | lifetime of entries without their own TTL | `1h` |
 //! | `POOL_RELEVANCE_MIN` | minimum relevance to show others' entries | `0.3` |
 //! | `POOL_COMPACT` | `0` for the full session-start summary | `1` |
@@ -16,10 +16,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::entry::parse_duration;
 use crate::error::{Error, Result};
-use crate::paths::CONFIG_FILE;
-use crate::store::{DEFAULT_TTL, MAX_TTL};
+use crate::store::entry::parse_duration;
+use crate::store::log::{DEFAULT_TTL, MAX_TTL};
+use crate::store::paths::CONFIG_FILE;
 
 /// Default minimum relevance score.
 pub const DEFAULT_RELEVANCE_MIN: f64 = 0.3;
@@ -60,7 +60,7 @@ pub fn load_config_file(pool_dir: &Path) -> Result<ConfigFile> {
 
 /// Everything the hooks and commands need to know about their settings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct Config {
     /// `CLAUDE_INSTANCE`, if set.
     pub instance: Option<String>,
     /// Domain keywords of this instance; empty sees everything.
@@ -77,9 +77,9 @@ pub struct Settings {
     pub reminder: bool,
 }
 
-impl Default for Settings {
+impl Default for Config {
     fn default() -> Self {
-        Settings {
+        Config {
             instance: None,
             domain: Vec::new(),
             role: None,
@@ -114,14 +114,14 @@ impl Env for BTreeMap<&str, &str> {
     }
 }
 
-impl Settings {
+impl Config {
     /// Builds settings from the environment and `config.json`. Bad values
     /// fall back to defaults; the returned warnings say which.
-    pub fn from_env(env: &dyn Env, config: &ConfigFile) -> (Settings, Vec<String>) {
+    pub fn from_env(env: &dyn Env, config: &ConfigFile) -> (Config, Vec<String>) {
         let mut warnings = Vec::new();
-        let mut s = Settings {
+        let mut s = Config {
             instance: env.get("CLAUDE_INSTANCE").map(|v| v.trim().to_string()),
-            ..Settings::default()
+            ..Config::default()
         };
         if let Some(v) = env.get("POOL_TTL") {
             match parse_duration(&v) {
@@ -188,7 +188,7 @@ mod tests {
             ("POOL_COMPACT", "0"),
         ]
         .into();
-        let (s, w) = Settings::from_env(&env, &cfg);
+        let (s, w) = Config::from_env(&env, &cfg);
         assert!(w.is_empty());
         assert_eq!(s.domain, ["pipeline", "orchestration"]);
         assert_eq!(s.ttl, 7200);
@@ -199,7 +199,7 @@ mod tests {
             ("POOL_RELEVANCE_MIN", "7"),
         ]
         .into();
-        let (s, w) = Settings::from_env(&env, &cfg);
+        let (s, w) = Config::from_env(&env, &cfg);
         assert_eq!(s.role.as_deref(), Some("builder"));
         assert_eq!(s.domain, ["auth"]);
         assert_eq!(s.ttl, DEFAULT_TTL);
@@ -209,6 +209,6 @@ mod tests {
             ("CLAUDE_INSTANCE_DOMAIN", "edge, npu,"),
         ]
         .into();
-        assert_eq!(Settings::from_env(&env, &cfg).0.domain, ["edge", "npu"]);
+        assert_eq!(Config::from_env(&env, &cfg).0.domain, ["edge", "npu"]);
     }
 }

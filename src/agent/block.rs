@@ -8,7 +8,7 @@
 
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
-use crate::entry::{normalize_action, parse_duration, sha256_hex};
+use crate::store::entry::{normalize_action, parse_duration, sha256_hex};
 
 /// Most blocks taken from one piece of text; the rest are reported and skipped.
 pub const MAX_BLOCKS_PER_TEXT: usize = 64;

@@ -224,7 +224,7 @@ pub struct LaunchArgs {
 }
 
 fn parse_dur(s: &str) -> Result<u64, String> {
-    crate::entry::parse_duration(s)
+    crate::store::entry::parse_duration(s)
         .ok_or_else(|| format!("{s:?} is not a duration like 30m, 4h or 2d"))
 }
 

@@ -15,10 +15,10 @@ use std::ops::ControlFlow;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::fsio::{self, LockedLog, RevLines};
-use crate::paths;
+use crate::store::entry::Entry;
+use crate::store::fsio::{self, LockedLog, RevLines};
+use crate::store::paths;
 
 /// TTL of an entry that names none and of the reader's default window, in seconds.
 pub const DEFAULT_TTL: u64 = 3600;
@@ -132,7 +132,7 @@ impl Pool {
 
     /// Like [`Pool::scan_recent`], but hands out each line's bytes and leaves
     /// parsing to `f`, for readers that only need to count most entries (see
-    /// [`crate::brief`]). The cut-off is decided from [`crate::brief::read`]
+    /// [`crate::store::brief`]). The cut-off is decided from [`crate::store::brief::read`]
     /// when it can tell, else from a full parse; lines that neither can read
     /// are skipped and counted as bad. Long-TTL entries older than the scan
     /// come last, re-serialised.
@@ -140,7 +140,7 @@ impl Pool {
         &self,
         now: i64,
         horizon: u64,
-        mut f: impl FnMut(&[u8], Option<crate::brief::Brief<'_>>) -> ControlFlow<()>,
+        mut f: impl FnMut(&[u8], Option<crate::store::brief::Brief<'_>>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
         let mut stats = ScanStats::default();
         if let Some(file) = self.open_log()? {
@@ -153,7 +153,7 @@ impl Pool {
             while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(&path, e))? {
                 stats.lines += 1;
                 stats.bytes += line.len() as u64 + 1;
-                let brief = crate::brief::read(line);
+                let brief = crate::store::brief::read(line);
                 let order = brief
                     .map(|b| b.order_time())
                     .or_else(|| Entry::parse(line).map(|e| e.order_time()));
@@ -183,11 +183,11 @@ impl Pool {
         &self,
         now: i64,
         stats: ScanStats,
-        mut f: impl FnMut(&[u8], Option<crate::brief::Brief<'_>>) -> ControlFlow<()>,
+        mut f: impl FnMut(&[u8], Option<crate::store::brief::Brief<'_>>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
         for e in self.long_ttl_entries(now, stats.low_offset)? {
             let line = e.to_line();
-            if f(line.as_bytes(), crate::brief::read(line.as_bytes())).is_break() {
+            if f(line.as_bytes(), crate::store::brief::read(line.as_bytes())).is_break() {
                 break;
             }
         }
@@ -766,7 +766,7 @@ mod tests {
 #[cfg(test)]
 mod props {
     use super::*;
-    use crate::fsio::RevLines;
+    use crate::store::fsio::RevLines;
     use proptest::prelude::*;
 
     proptest! {

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::paths::{SESSIONS_DIR, safe_file_stem};
-use crate::store::Pool;
+use crate::store::entry::Entry;
+use crate::store::fsio;
+use crate::store::log::Pool;
+use crate::store::paths::{SESSIONS_DIR, safe_file_stem};
 
 /// Most bytes of new log read for news (1 MiB); older news is summarised as a count.
 pub const MAX_NEWS_BYTES: u64 = 1024 * 1024;

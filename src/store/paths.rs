@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::entry::sha256_hex;
 use crate::error::{Error, Result};
+use crate::store::entry::sha256_hex;
 
 /// The shared log.
 pub const LOG_FILE: &str = "instance_state.jsonl";

@@ -650,14 +650,14 @@ impl SettingsFile {
         if let Some(orig) = &self.original {
             let backup = self.backup_path();
             if std::fs::symlink_metadata(&backup).is_err() {
-                crate::fsio::atomic_write(&backup, orig, 0o600)?;
+                crate::store::fsio::atomic_write(&backup, orig, 0o600)?;
                 made_backup = Some(backup);
             }
         } else if let Some(dir) = self.target.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mode = self.mode.unwrap_or(new_file_mode);
-        crate::fsio::atomic_write(&self.target, &self.rendered(), mode)?;
+        crate::store::fsio::atomic_write(&self.target, &self.rendered(), mode)?;
         Ok(made_backup)
     }
 }

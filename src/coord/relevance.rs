@@ -12,8 +12,8 @@
 //! a letter or digit, so paths split on `/ _ . -`; a keyword of several words
 //! matches those words in a row.
 
-use crate::config::Settings;
-use crate::entry::Entry;
+use crate::env::config::Config;
+use crate::store::entry::Entry;
 
 /// A domain: keywords, each split into lowercase words.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +72,7 @@ pub struct Kept {
 }
 
 /// Decides whether `e` is shown to this session at `now`.
-pub fn keep(e: &Entry<'_>, s: &Settings, domain: &Domain, now: i64) -> Option<Kept> {
+pub fn keep(e: &Entry<'_>, s: &Config, domain: &Domain, now: i64) -> Option<Kept> {
     if !e.is_live(now, s.ttl) {
         return None;
     }
@@ -123,10 +123,10 @@ mod tests {
 
     #[test]
     fn keep_rules() {
-        let s = Settings {
+        let s = Config {
             instance: Some("A".into()),
             domain: vec!["auth".into(), "cache".into(), "db".into(), "ui".into()],
-            ..Settings::default()
+            ..Config::default()
         };
         let d = Domain::new(&s.domain);
         let now = 1000;

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::hook::{self, Ctx};
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::hook::{self, Ctx};
-use crate::paths::safe_file_stem;
+use crate::store::fsio;
+use crate::store::paths::safe_file_stem;
 
 /// Folder of presence files, inside the pool folder.
 pub const PRESENCE_DIR: &str = "presence";
@@ -336,7 +336,7 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     let instance = ctx
-        .settings
+        .config
         .instance
         .clone()
         .filter(|i| !i.is_empty())
@@ -346,7 +346,7 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
         cwd: input.cwd.clone(),
         instance,
         session_id: input.session_id.clone(),
-        host: crate::extract::host_name(),
+        host: crate::env::host::host_name(),
         ends: input.hook_event_name == "SessionEnd",
     };
     let path = file_path(&ctx.pool_dir, &seen.instance, &seen.session_id);

@@ -12,16 +12,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{Claim, path_matches};
-use crate::config::ConfigFile;
-use crate::entry::{
+use crate::coord::claims::{Claim, path_matches};
+use crate::coord::handoffs::default_ttl_for;
+use crate::coord::presence::{Presence, State};
+use crate::env::config::ConfigFile;
+use crate::store::entry::{
     ACTIONS, Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, normalize_action, truncate_chars,
 };
-use crate::handoffs::default_ttl_for;
-use crate::paths::validate_instance;
-use crate::presence::{Presence, State};
-use crate::render::clean;
-use crate::store::MAX_TTL;
+use crate::store::log::MAX_TTL;
+use crate::store::paths::validate_instance;
+use crate::view::render::clean;
 
 /// The page: one HTML file with inline CSS and JavaScript, no external assets.
 /// `__NONCE__` is replaced by a fresh CSP nonce on every load.
@@ -738,7 +738,7 @@ mod tests {
             (e.action.as_ref(), e.topic.as_ref(), e.to.as_ref()),
             ("completed", "Ship it", "B")
         );
-        assert_eq!(e.ttl, Some(crate::handoffs::LONG_TTL));
+        assert_eq!(e.ttl, Some(crate::coord::handoffs::LONG_TTL));
         assert_eq!(e.origin, "dashboard");
         let bad = |f: PostForm| form_entry(&f, &ctx).unwrap_err();
         assert!(

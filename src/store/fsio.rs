@@ -336,7 +336,7 @@ impl<R: Read + Seek> RevLines<R> {
 /// `errors.log.1` past [`ERROR_LOG_MAX`]. Returns whether the line was
 /// written (a full disk or an unusable folder can prevent it).
 pub fn log_error(dir: &Path, program: &str, message: &str) -> bool {
-    let path = dir.join(crate::paths::ERROR_LOG);
+    let path = dir.join(crate::store::paths::ERROR_LOG);
     if std::fs::metadata(&path)
         .map(|m| m.len() > ERROR_LOG_MAX)
         .unwrap_or(false)

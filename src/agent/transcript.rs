@@ -7,7 +7,7 @@
 //! only their `text` content blocks: never user text, tool input or output,
 //! thinking, or `progress` lines that mirror subagents.
 //!
-//! Blocks are keyed by their line's uuid (see [`crate::entry::file_block_id`]).
+//! Blocks are keyed by their line's uuid (see [`crate::store::entry::file_block_id`]).
 //! Turns are tracked too, by an *anchor*: the `promptId` Claude Code stamps on
 //! user lines (2.1.x), or, on versions without it, the uuid of the user line
 //! that opened the turn; a block from `last_assistant_message` is keyed by its
@@ -21,8 +21,8 @@ use std::io::{self, BufRead};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::block::{RawBlock, find_blocks};
-use crate::entry::{file_block_id, last_message_block_id, parse_iso, sha256_hex};
+use crate::agent::block::{RawBlock, find_blocks};
+use crate::store::entry::{file_block_id, last_message_block_id, parse_iso, sha256_hex};
 
 /// Longest transcript line examined, in bytes; longer lines are skipped (and counted).
 pub const MAX_TRANSCRIPT_LINE: usize = 4 * 1024 * 1024;
@@ -64,7 +64,7 @@ pub struct TurnState {
 /// A block found in assistant text, with its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// The entry id (see [`crate::entry`]).
+    /// The entry id (see [`crate::store::entry`]).
     pub id: String,
     /// When the turn began (epoch seconds), 0 if unknown.
     pub anchor_ts: i64,

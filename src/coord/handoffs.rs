@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::entry::Entry;
+use crate::store::entry::Entry;
 
 /// Default lifetime of handoffs and of `learned` / `decided` entries, in seconds (7 days).
 pub const LONG_TTL: u64 = 7 * 86_400;

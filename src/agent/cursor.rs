@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::entry::sha256_hex;
+use crate::agent::transcript::TurnState;
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::paths::{SESSIONS_DIR, safe_file_stem};
-use crate::transcript::TurnState;
+use crate::store::entry::sha256_hex;
+use crate::store::fsio;
+use crate::store::paths::{SESSIONS_DIR, safe_file_stem};
 
 /// Bytes before the offset whose hash proves the file was not rewritten.
 const TAIL_PROOF: u64 = 256;

@@ -11,9 +11,9 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Settings;
-use crate::entry::{Entry, format_age, truncate_chars};
-use crate::relevance::Kept;
+use crate::coord::relevance::Kept;
+use crate::env::config::Config;
+use crate::store::entry::{Entry, format_age, truncate_chars};
 
 /// Hard cap on hook output that Claude Code keeps whole, in characters.
 pub const CLAUDE_OUTPUT_CAP: usize = 10_000;
@@ -184,7 +184,7 @@ pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
 
 /// Renders the session-start text. Returns an empty string when there is
 /// nothing to say (no entries and no reminder).
-pub fn session_start(sum: &Summary, s: &Settings, now: i64) -> String {
+pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
     let has_role = s.instance.is_some() && s.role.is_some();
     if sum.total == 0 && sum.handoffs.is_empty() && sum.knowledge.is_empty() && !has_role {
         return if s.reminder {
@@ -416,11 +416,11 @@ mod tests {
         s
     }
 
-    fn settings(compact: bool) -> Settings {
-        Settings {
+    fn settings(compact: bool) -> Config {
+        Config {
             instance: Some("A".into()),
             compact,
-            ..Settings::default()
+            ..Config::default()
         }
     }
 

@@ -4,21 +4,21 @@
 //! Sources, in order: the transcript from the session's cursor onwards (every
 //! event that carries `transcript_path` catches up), then the Stop hook's
 //! `last_assistant_message` (the transcript usually lags at Stop). Each block
-//! gets a deterministic id ([`crate::entry::file_block_id`]); the store
+//! gets a deterministic id ([`crate::store::entry::file_block_id`]); the store
 //! appends only ids it does not hold. The cursor moves only after the append
 //! succeeded, so a failed write is retried by the next event.
 
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 
-use crate::block::parse_fields;
-use crate::config::Settings;
-use crate::cursor;
-use crate::entry::{Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, truncate_chars};
+use crate::agent::block::parse_fields;
+use crate::agent::cursor;
+use crate::agent::hook::HookInput;
+use crate::agent::transcript::{Candidate, read_from};
+use crate::env::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::HookInput;
-use crate::store::{MAX_TTL, Pool};
-use crate::transcript::{Candidate, read_from};
+use crate::store::entry::{Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, truncate_chars};
+use crate::store::log::{MAX_TTL, Pool};
 
 /// How far back the duplicate check reads when a turn's start is unknown, in seconds.
 const UNKNOWN_TURN_LOOKBACK: i64 = 86_400;
@@ -42,8 +42,8 @@ pub struct Report {
 pub struct Job<'a> {
     /// The hook event.
     pub input: &'a HookInput,
-    /// Settings.
-    pub settings: &'a Settings,
+    /// Config.
+    pub settings: &'a Config,
     /// Current time, epoch seconds.
     pub now: i64,
     /// This machine's name.
@@ -82,14 +82,14 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
                         "{}: skipped {} transcript lines over {} bytes",
                         path.display(),
                         out.overlong,
-                        crate::transcript::MAX_TRANSCRIPT_LINE
+                        crate::agent::transcript::MAX_TRANSCRIPT_LINE
                     ));
                 }
                 if out.skipped_blocks > 0 {
                     report.warnings.push(format!(
                         "skipped {} pool blocks past {} in one text",
                         out.skipped_blocks,
-                        crate::block::MAX_BLOCKS_PER_TEXT
+                        crate::agent::block::MAX_BLOCKS_PER_TEXT
                     ));
                 }
                 candidates.extend(out.candidates.into_iter().map(|c| (c, "transcript")));
@@ -141,7 +141,7 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
             entries.push(e);
         }
     }
-    crate::claims::extend_closers(pool, &mut entries, job.now, job.settings.ttl)?;
+    crate::coord::claims::extend_closers(pool, &mut entries, job.now, job.settings.ttl)?;
     report.appended = pool.append_unique(entries, &aliases, lookback, job.now)?;
 
     if let Some((f, offset)) = file_state {
@@ -186,7 +186,7 @@ fn to_entry(
     }
     let ttl = f
         .ttl
-        .or_else(|| crate::handoffs::default_ttl_for(&f.action, &f.to, &f.reference))
+        .or_else(|| crate::coord::handoffs::default_ttl_for(&f.action, &f.to, &f.reference))
         .map(|t| t.min(MAX_TTL));
     let life = i64::try_from(ttl.unwrap_or(job.settings.ttl)).unwrap_or(i64::MAX);
     if c.message_ts > 0 && c.message_ts.saturating_add(life) < job.now {
@@ -235,16 +235,4 @@ fn to_entry(
         origin: origin.into(),
         received: None,
     })
-}
-
-/// This machine's host name, or an empty string.
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

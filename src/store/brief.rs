@@ -39,13 +39,13 @@ pub struct Brief<'a> {
 }
 
 impl Brief<'_> {
-    /// The later of `timestamp` and `received`, as [`crate::entry::Entry::order_time`].
+    /// The later of `timestamp` and `received`, as [`crate::store::entry::Entry::order_time`].
     pub fn order_time(&self) -> i64 {
         self.received
             .map_or(self.timestamp, |r| r.max(self.timestamp))
     }
 
-    /// Whether the entry is live at `now`, as [`crate::entry::Entry::is_live`].
+    /// Whether the entry is live at `now`, as [`crate::store::entry::Entry::is_live`].
     pub fn is_live(&self, now: i64, default_ttl: u64) -> bool {
         let ttl = i64::try_from(self.ttl.unwrap_or(default_ttl)).unwrap_or(i64::MAX);
         self.timestamp.saturating_add(ttl) > now
@@ -101,7 +101,7 @@ pub fn read(line: &[u8]) -> Option<Brief<'_>> {
     })
 }
 
-/// Every field of [`crate::entry::Entry`], in [`key_index`] order: the first
+/// Every field of [`crate::store::entry::Entry`], in [`key_index`] order: the first
 /// eight are read, the rest only checked (the parser rejects a repeated
 /// field, and a non-string where a string field is declared).
 #[cfg(test)]
@@ -399,7 +399,7 @@ fn is_json_number(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Entry;
+    use crate::store::entry::Entry;
     use proptest::prelude::*;
 
     fn agrees(line: &[u8]) -> Result<(), TestCaseError> {

@@ -14,10 +14,10 @@ use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::fsio::{self, RevLines};
-use crate::store::{DEFAULT_TTL, ORDER_SLACK, Pool};
+use crate::store::entry::Entry;
+use crate::store::fsio::{self, RevLines};
+use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool};
 
 /// The edit log's file name.
 pub const EDITS_LOG: &str = "edits.log";

@@ -1,0 +1,16 @@
+//! Coordination: the rules that turn a log of entries into shared state.
+//! Moving blocks from a transcript into the pool exactly once ([`extract`]),
+//! open claims and the edit record ([`claims`]), handoffs and their
+//! acknowledgement ([`handoffs`]), news since a session last looked
+//! ([`news`]), who is active and where ([`presence`]), and which entries
+//! concern an instance ([`relevance`]).
+//!
+//! May import [`crate::store`], [`crate::env`] and [`crate::agent`]; never
+//! views, sync or commands.
+
+pub mod claims;
+pub mod extract;
+pub mod handoffs;
+pub mod news;
+pub mod presence;
+pub mod relevance;

@@ -1,0 +1,9 @@
+//! The environment a process runs in: the `POOL_*` and `CLAUDE_INSTANCE*`
+//! variables and the pool's `config.json` ([`config`]), and the machine's
+//! host name ([`host`]).
+//!
+//! May import [`crate::store`] (for limits and the config file's place),
+//! nothing higher.
+
+pub mod config;
+pub mod host;
