@@ -9,8 +9,7 @@ use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
 use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
-use crate::store::entry::Entry;
-use crate::store::log::{DEFAULT_TTL, Pool};
+use crate::store::log::{DEFAULT_TTL, Pool, Walk};
 use crate::view::render::{self, Summary};
 
 /// Most kept entries held for rendering.
@@ -133,13 +132,12 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
 
 /// Gathers the entries this session is shown, newest first: activity,
 /// pending handoffs to this instance, and durable knowledge.
+///
+/// Cost follows what is shown: the log is read back only until
+/// [`RENDER_ROOM`] entries are kept (the summary then says "200+"), and
+/// handoffs, answers and knowledge older than that come from the long-TTL
+/// index, which lists every one of them.
 pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
-    collect_with(pool, ctx, true)
-}
-
-/// [`collect`], with the byte-level counting of undisplayed entries
-/// ([`crate::store::brief`]) on or off (off only to test that both agree).
-pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summary> {
     let domain = Domain::new(&ctx.config.domain);
     let horizon = ctx.config.ttl.max(DEFAULT_TTL);
     let me = ctx.config.instance.as_deref();
@@ -150,49 +148,32 @@ pub fn collect_with(pool: &Pool, ctx: &Ctx, brief_counts: bool) -> Result<Summar
     let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
-    pool.scan_recent_lines(ctx.now, horizon, |line, brief| {
-        // Once the displayed list is full, an entry that is neither a handoff
-        // to us nor knowledge is only counted; with no domain, whether it is
-        // kept depends only on its liveness, which the brief read gives.
-        if brief_counts
-            && domain.is_empty()
-            && summary.entries.len() >= RENDER_ROOM
-            && let Some(b) = brief
-            && !me.is_some_and(|m| b.to.eq_ignore_ascii_case(m))
-            && !matches!(b.action, "learned" | "decided")
-        {
-            if seen.insert(fnv1a(b.id.as_bytes())) {
-                acks.note_ref(b.reference);
-                let ack_only =
-                    !b.reference.is_empty() && b.to.is_empty() && b.action == "signaling";
-                if b.is_live(ctx.now, ctx.config.ttl) && !ack_only {
-                    summary.count(me.is_some_and(|m| b.source_instance == m), b.action);
-                }
-            }
-            return ControlFlow::Continue(());
-        }
-        let Some(e) = Entry::parse(line) else {
-            return ControlFlow::Continue(());
-        };
+    pool.scan_shown(ctx.now, horizon, |e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) {
-            return ControlFlow::Continue(());
+            return Walk::Continue;
         }
         if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
             }
-            return ControlFlow::Continue(());
+            return Walk::Continue;
         }
         if let Some(k) = keep(&e, &ctx.config, &domain, ctx.now) {
             if is_knowledge(&e) {
                 if summary.knowledge.len() < RENDER_ROOM {
                     summary.knowledge.push(e.into_owned());
                 }
+            } else if summary.capped {
+                // Past the cap (entries from the index): counted no more.
             } else if e.reference.is_empty() || !e.to.is_empty() || e.action != "signaling" {
                 summary.add(e, k, RENDER_ROOM);
+                if summary.total >= RENDER_ROOM {
+                    summary.capped = true;
+                    return Walk::SkipToIndex;
+                }
             }
         }
-        ControlFlow::Continue(())
+        Walk::Continue
     })?;
     summary
         .entries
@@ -227,52 +208,45 @@ mod tests {
     use super::*;
     use crate::agent::hook::HookInput;
     use crate::env::config::Config;
-    use std::io::Write;
+    use crate::store::entry::Entry;
 
+    fn e(id: &str, inst: &str, action: &str, ts: i64) -> Entry<'static> {
+        Entry {
+            id: id.to_string().into(),
+            timestamp: ts,
+            source_instance: inst.to_string().into(),
+            session_id: "s".into(),
+            action: action.to_string().into(),
+            topic: format!("topic {id}").into(),
+            ..Entry::default()
+        }
+    }
+
+    /// Past the entries held for display the count says "200+", and
+    /// handoffs, answers and lessons further back still come through the
+    /// long-TTL index, with acknowledged handoffs left out.
     #[test]
-    fn brief_counting_gives_the_same_summary_as_full_parsing() {
+    fn counting_stops_at_what_is_shown_and_nothing_needed_is_missed() {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 2_000_000_000;
-        let mut lines = String::new();
-        for i in 0..900i64 {
-            let inst = ["A", "B", "C", "ME"][(i % 4) as usize];
-            let action =
-                ["completed", "blocked", "claimed", "signaling", "learned"][(i % 5) as usize];
-            let mut e = serde_json::json!({
-                "id": format!("id-{}", i % 850),
-                "timestamp": now - 4000 + i * 4,
-                "source_instance": inst,
-                "session_id": "s",
-                "action": action,
-                "topic": if i % 7 == 0 { format!("quoted \"{i}\"") } else { format!("topic {i}") },
-                "summary": "s",
-                "affects": "",
-                "blocks": "",
-            });
-            match i % 11 {
-                0 => e["ttl"] = serde_json::json!(30),
-                1 => e["to"] = serde_json::json!("ME"),
-                2 => e["ref"] = serde_json::json!(format!("id-{}", i - 12)),
-                3 => e["relevance"] = serde_json::json!({"A": 0.5}),
-                4 => e["timestamp"] = serde_json::json!("2033-05-18T03:33:20Z"),
-                5 => e["received"] = serde_json::json!(now - 10),
-                _ => {}
-            }
-            lines.push_str(&e.to_string());
-            lines.push('\n');
-            if i % 97 == 0 {
-                lines.push_str("{\"id\":\"torn\",\"timestamp\":");
-                lines.push('\n');
-            }
-        }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(pool.log_path())
-            .unwrap()
-            .write_all(lines.as_bytes())
-            .unwrap();
+        let t0 = now - 1700;
+        let mut handoff = e("h-open", "B", "signaling", t0);
+        handoff.to = "ME".into();
+        handoff.ttl = Some(3000);
+        let mut acked = e("h-acked", "B", "signaling", t0);
+        acked.to = "ME".into();
+        acked.ttl = Some(3000);
+        let mut lesson = e("lesson", "C", "learned", t0);
+        lesson.ttl = Some(3000);
+        pool.append(&[handoff, acked, lesson], t0).unwrap();
+        let mut ack = e("ack", "ME", "signaling", t0 + 10);
+        ack.reference = "h-acked".into();
+        pool.append(&[ack], t0 + 10).unwrap();
+        let filler: Vec<_> = (0..900)
+            .map(|i| e(&format!("f{i}"), ["A", "B", "ME"][i % 3], "completed", t0 + 20 + i as i64))
+            .collect();
+        pool.append(&filler, t0 + 1000).unwrap();
         let ctx = Ctx {
             input: HookInput::default(),
             pool_dir: pool.dir().to_path_buf(),
@@ -282,28 +256,13 @@ mod tests {
             },
             now,
         };
-        let fast = collect_with(&pool, &ctx, true).unwrap();
-        let full = collect_with(&pool, &ctx, false).unwrap();
-        assert!(
-            full.total > RENDER_ROOM,
-            "the test must go past the displayed entries"
-        );
+        let s = collect(&pool, &ctx).unwrap();
+        assert!(s.capped, "total {} entries {}", s.total, s.entries.len());
+        assert_eq!(s.total, RENDER_ROOM);
         let ids = |v: &[Entry<'_>]| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            (fast.total, fast.own, fast.completed, fast.blocked),
-            (full.total, full.own, full.completed, full.blocked)
-        );
-        assert_eq!(
-            fast.entries
-                .iter()
-                .map(|e| e.0.id.to_string())
-                .collect::<Vec<_>>(),
-            full.entries
-                .iter()
-                .map(|e| e.0.id.to_string())
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(ids(&fast.handoffs), ids(&full.handoffs));
-        assert_eq!(ids(&fast.knowledge), ids(&full.knowledge));
+        assert_eq!(ids(&s.handoffs), ["h-open"]);
+        assert_eq!(ids(&s.knowledge), ["lesson"]);
+        let text = render::session_start(&s, &ctx.config, now);
+        assert!(text.contains("- **Pool**: 200+ recent"), "{text}");
     }
 }

@@ -84,6 +84,8 @@ fn post(args: &PostArgs) -> Result<String> {
         priority: t(&args.priority, 16).to_ascii_lowercase().into(),
         origin: "post".into(),
         received: None,
+        local: None,
+        seen: None,
     };
     let mut entries = [entry];
     let default_ttl = crate::env::config::Config::from_env(
@@ -94,7 +96,7 @@ fn post(args: &PostArgs) -> Result<String> {
     .ttl;
     let now = entries[0].timestamp;
     crate::coord::claims::extend_closers(&pool, &mut entries, now, default_ttl)?;
-    pool.append(&entries)?;
+    pool.append(&entries, now)?;
     Ok(id)
 }
 

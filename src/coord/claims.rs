@@ -369,7 +369,7 @@ mod tests {
             e("d1", "B", "completed", "auth", "", "", now - 50),
             e("d2", "C", "released", "whatever", "", "c3", now - 40),
             e("d3", "A", "completed", "DB", "", "", now - 30),
-        ])
+        ], now - 30)
         .unwrap();
         let open: Vec<String> = open_claims(&pool, now, 3600)
             .unwrap()
@@ -398,7 +398,7 @@ mod tests {
             ttl: Some(8 * 3600),
             ..Entry::default()
         };
-        pool.append(&[claim]).unwrap();
+        pool.append(&[claim], t0).unwrap();
         let mut closer = vec![Entry {
             id: "d".into(),
             timestamp: t0 + 3600,
@@ -409,7 +409,7 @@ mod tests {
         }];
         extend_closers(&pool, &mut closer, t0 + 3600, 3600).unwrap();
         assert_eq!(closer[0].ttl, Some(7 * 3600));
-        pool.append(&closer).unwrap();
+        pool.append(&closer, t0 + 3600).unwrap();
         // Five hours later the closer is still seen: the claim stays closed.
         assert!(open_claims(&pool, t0 + 5 * 3600, 3600).unwrap().is_empty());
     }

@@ -234,5 +234,7 @@ fn to_entry(
             .into(),
         origin: origin.into(),
         received: None,
+        local: None,
+        seen: None,
     })
 }

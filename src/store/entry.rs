@@ -85,7 +85,39 @@ pub struct Entry<'a> {
     /// their backwards scans early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<i64>,
+    /// This machine's append stamp, written by our writers under the log's
+    /// lock (see [`Local`]). Absent on lines other programs wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<Local>,
+    /// When this machine first had the line, as far as a reader can tell:
+    /// the stamp's time for a line whose stamp checks out, else an upper
+    /// bound from the lines around it. Set by readers, never stored.
+    #[serde(skip)]
+    pub seen: Option<i64>,
 }
+
+/// The append stamp our writers put on every line, under the writers' lock:
+/// when it was appended here (epoch seconds by this machine's clock, never
+/// less than the stamp before it) and the byte offset it was written at.
+/// A stamp whose offset is not where the line actually is was copied from
+/// elsewhere (`cat a.jsonl >> b.jsonl`, a restored backup), so readers trust
+/// it only where it was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Local {
+    /// Epoch seconds when the line was appended here.
+    pub at: i64,
+    /// Byte offset of the line's start in the log it was appended to.
+    pub off: u64,
+    /// Set when the line before this one was not ours: the log's
+    /// modification time just before this append, so that line (and any
+    /// other foreign line since our previous one) reached the log by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
+/// How far ahead of this machine's clock an entry's own timestamp may be
+/// and still count (clock skew between writers), in seconds (5 minutes).
+pub const MAX_SKEW: i64 = 300;
 
 impl Entry<'_> {
     /// Copies every borrowed string so the entry outlives its line.
@@ -111,14 +143,44 @@ impl Entry<'_> {
             priority: o(self.priority),
             origin: o(self.origin),
             received: self.received,
+            local: self.local,
+            seen: self.seen,
         }
     }
 
-    /// When the entry reached this machine's log: the later of `timestamp`
-    /// and `received`. Backwards scans stop on this, not on `timestamp`.
+    /// When the entry reached this machine's log: what a reader established
+    /// ([`Entry::seen`]), else the later of `timestamp` and `received`.
     pub fn order_time(&self) -> i64 {
-        self.received
-            .map_or(self.timestamp, |r| r.max(self.timestamp))
+        self.seen.unwrap_or_else(|| {
+            self.received
+                .map_or(self.timestamp, |r| r.max(self.timestamp))
+        })
+    }
+
+    /// Whether the line, read at byte offset `off`, carries a stamp this
+    /// machine wrote there: its offset is where the line is, and its time
+    /// is not after `bound` (plus [`MAX_SKEW`]). If so, [`Entry::seen`]
+    /// becomes the stamp's time; otherwise `seen` is left for the reader to
+    /// bound.
+    pub fn trust_at(&mut self, off: u64, bound: i64) -> bool {
+        match self.local {
+            Some(l) if l.off == off && l.at <= bound.saturating_add(MAX_SKEW) => {
+                self.seen = Some(l.at);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The time an entry's lifetime runs from: its own timestamp, but never
+    /// later than when this machine first had it (plus [`MAX_SKEW`]), so a
+    /// line stamped in the future gets no extra life. A missing timestamp
+    /// is 0: such a line is never live.
+    pub fn effective_time(&self) -> i64 {
+        match self.seen {
+            Some(s) => self.timestamp.min(s.saturating_add(MAX_SKEW)),
+            None => self.timestamp,
+        }
     }
 
     /// The entry's lifetime in seconds: its own `ttl`, else `default_ttl`.
@@ -129,7 +191,7 @@ impl Entry<'_> {
     /// Whether the entry is still live at `now`.
     pub fn is_live(&self, now: i64, default_ttl: u64) -> bool {
         let ttl = i64::try_from(self.ttl_or(default_ttl)).unwrap_or(i64::MAX);
-        self.timestamp.saturating_add(ttl) > now
+        self.effective_time().saturating_add(ttl) > now
     }
 
     /// Serialises the entry as one JSON line, newline included.

@@ -1,12 +1,25 @@
 //! The pool store: appending entries exactly once, and reading the recent end
 //! of the log without touching the rest.
 //!
-//! The log is append-only. Readers walk it backwards from the end and stop at
-//! the oldest timestamp they need (minus [`ORDER_SLACK`] for entries written
-//! slightly out of order), so their cost follows the recent window, not the
-//! file's size. Entries whose TTL is longer than [`DEFAULT_TTL`] are also
-//! listed in a small side index (`long_ttl.idx`: `timestamp expires offset id`
-//! per line) so a reader that scans only the default window still finds them.
+//! The log is append-only. Every line our writers append carries a local
+//! append stamp ([`Local`]: this machine's time, never decreasing, and the
+//! line's own byte offset), written under the writers' lock. Readers walk
+//! the log backwards from the end and stop at the first line whose stamp
+//! checks out (it sits at the offset it names) and is older than their
+//! window, so their cost follows the recent window, not the file's size.
+//!
+//! Lines without a trusted stamp (another program's, a restored backup,
+//! `cat a.jsonl >> b.jsonl`, a pool written before stamps) never end a walk
+//! by themselves: only a run of [`STRAY_RUN`] such lines, all older than the
+//! window, does, which keeps pools written before stamps cheap to read. Each
+//! such line is given, as [`Entry::seen`], the stamp of the nearest newer
+//! trusted line (or the log's modification time), so a line dated in the
+//! future lives no longer than its TTL from when this machine got it.
+//!
+//! Entries whose TTL is longer than [`DEFAULT_TTL`], handoffs (`to`), answers
+//! (`ref`) and knowledge (`learned`, `decided`) are also listed in a small
+//! side index (`long_ttl.idx`: `time expires offset id` per line), so a reader
+//! that stops early still finds them.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -16,7 +29,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::store::entry::Entry;
+use crate::store::entry::{Entry, Local, MAX_SKEW};
 use crate::store::fsio::{self, LockedLog, RevLines};
 use crate::store::paths;
 
@@ -30,6 +43,21 @@ pub const MAX_TTL: u64 = 30 * 86_400;
 /// by their local `received` time, so two minutes is ample; every entry a
 /// reader parses inside the slack is wasted work.
 pub const ORDER_SLACK: i64 = 120;
+/// How many lines in a row without a trusted stamp, all older than the
+/// window, end a backwards walk. Fewer stray lines than this, anywhere in
+/// the log, hide nothing.
+pub const STRAY_RUN: u64 = 4096;
+
+/// What a reader of [`Pool::scan_shown`] wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// The next entry, please.
+    Continue,
+    /// Enough of the log: go on with the long-TTL index.
+    SkipToIndex,
+    /// Nothing more.
+    Stop,
+}
 
 /// What a scan saw besides the entries it handed out.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -109,85 +137,66 @@ impl Pool {
             return Ok(ScanStats::default());
         };
         let path = self.log_path();
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        scan_file_back(&file, len, stop_before, &mut f).map_err(|e| Error::io(&path, e))
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        walk_back(&file, meta.len(), (i64::MAX, mtime_of(&meta)), stop_before, &mut f)
+            .map(|(stats, _)| stats)
+            .map_err(|e| Error::io(&path, e))
     }
 
     /// Streams the entries a reader needs for a window of `horizon` seconds
-    /// before `now`, newest first: the end of the log back to the horizon,
-    /// then entries from the long-TTL index that are still live and older
-    /// than what the scan reached.
+    /// before `now`, newest first: the end of the log back to the horizon
+    /// (see [`Pool::scan_back`] for which lines end the walk), then entries
+    /// from the long-TTL index that are still live and older than what the
+    /// walk reached. Breaking from `f` ends both.
     pub fn scan_recent(
         &self,
         now: i64,
         horizon: u64,
         mut f: impl FnMut(Entry<'_>) -> ControlFlow<()>,
     ) -> Result<ScanStats> {
-        // One window walk serves both readers; this one parses every line.
-        self.scan_recent_lines(now, horizon, |line, _| match Entry::parse(line) {
-            Some(e) => f(e),
-            None => ControlFlow::Continue(()),
+        self.scan_shown(now, horizon, |e| match f(e) {
+            ControlFlow::Continue(()) => Walk::Continue,
+            ControlFlow::Break(()) => Walk::Stop,
         })
     }
 
-    /// Like [`Pool::scan_recent`], but hands out each line's bytes and leaves
-    /// parsing to `f`, for readers that only need to count most entries (see
-    /// [`crate::store::brief`]). The cut-off is decided from [`crate::store::brief::read`]
-    /// when it can tell, else from a full parse; lines that neither can read
-    /// are skipped and counted as bad. Long-TTL entries older than the scan
-    /// come last, re-serialised.
-    pub fn scan_recent_lines(
+    /// Like [`Pool::scan_recent`], for a reader that stops reading the log
+    /// once it has enough to show ([`Walk::SkipToIndex`]) but must still see
+    /// every handoff, answer and lesson, which the long-TTL index lists.
+    pub fn scan_shown(
         &self,
         now: i64,
         horizon: u64,
-        mut f: impl FnMut(&[u8], Option<crate::store::brief::Brief<'_>>) -> ControlFlow<()>,
+        mut f: impl FnMut(Entry<'_>) -> Walk,
     ) -> Result<ScanStats> {
         let mut stats = ScanStats::default();
         if let Some(file) = self.open_log()? {
             let path = self.log_path();
-            let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-            stats.low_offset = len;
+            let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
             let stop = now.saturating_sub(i64::try_from(horizon).unwrap_or(i64::MAX));
-            let cutoff = stop.saturating_sub(ORDER_SLACK);
-            let mut rev = RevLines::new(&file, len);
-            while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(&path, e))? {
-                stats.lines += 1;
-                stats.bytes += line.len() as u64 + 1;
-                let brief = crate::store::brief::read(line);
-                let order = brief
-                    .map(|b| b.order_time())
-                    .or_else(|| Entry::parse(line).map(|e| e.order_time()));
-                let Some(order) = order else {
-                    if !line.trim_ascii().is_empty() {
-                        stats.bad += 1;
+            let mut stopped = false;
+            let (s, _) = walk_back(
+                &file,
+                meta.len(),
+                (now, mtime_of(&meta)),
+                Some(stop),
+                &mut |_, _, e| match f(e) {
+                    Walk::Continue => ControlFlow::Continue(()),
+                    Walk::SkipToIndex => ControlFlow::Break(()),
+                    Walk::Stop => {
+                        stopped = true;
+                        ControlFlow::Break(())
                     }
-                    stats.low_offset = off;
-                    continue;
-                };
-                if order < cutoff {
-                    stats.bad += rev.overlong;
-                    return self.long_lines(now, stats, f);
-                }
-                stats.low_offset = off;
-                if f(line, brief).is_break() {
-                    stats.bad += rev.overlong;
-                    return Ok(stats);
-                }
+                },
+            )
+            .map_err(|e| Error::io(&path, e))?;
+            stats = s;
+            if stopped {
+                return Ok(stats);
             }
-            stats.bad += rev.overlong;
         }
-        self.long_lines(now, stats, f)
-    }
-
-    fn long_lines(
-        &self,
-        now: i64,
-        stats: ScanStats,
-        mut f: impl FnMut(&[u8], Option<crate::store::brief::Brief<'_>>) -> ControlFlow<()>,
-    ) -> Result<ScanStats> {
         for e in self.long_ttl_entries(now, stats.low_offset)? {
-            let line = e.to_line();
-            if f(line.as_bytes(), crate::store::brief::read(line.as_bytes())).is_break() {
+            if matches!(f(e), Walk::Stop) {
                 break;
             }
         }
@@ -229,10 +238,15 @@ impl Pool {
                 continue;
             }
             if let Some(raw) = read_line_at(&log, off).map_err(|e| Error::io(self.log_path(), e))?
-                && let Some(e) = Entry::parse(&raw)
+                && let Some(mut e) = Entry::parse(&raw)
                 && e.id == id
             {
-                out.push(e.into_owned());
+                if !e.trust_at(off, now) {
+                    e.seen = Some(ts.min(now));
+                }
+                if e.is_live(now, DEFAULT_TTL) || e.ttl.is_some() {
+                    out.push(e.into_owned());
+                }
             }
         }
         Ok(out)
@@ -268,7 +282,7 @@ impl Pool {
             .chain(aliases.iter().map(|a| a.0.as_str()))
             .collect();
         let mut present = HashSet::new();
-        scan_file_back(log.file(), len, Some(lookback_from), &mut |_, _, e| {
+        walk_back(log.file(), len, (now, 0), Some(lookback_from), &mut |_, _, e| {
             if wanted.contains(e.id.as_ref()) {
                 present.insert(e.id.to_string());
             }
@@ -285,7 +299,7 @@ impl Pool {
             .into_iter()
             .filter(|e| !present.contains(e.id.as_ref()) && seen_now.insert(e.id.to_string()))
             .collect();
-        self.write_locked(&mut log, &fresh)?;
+        self.write_locked(&mut log, &fresh, now)?;
         let mut alias_lines = String::new();
         for (file_id, entry_id) in aliases {
             if !present.contains(file_id) && seen_now.insert(file_id.clone()) {
@@ -335,6 +349,7 @@ impl Pool {
     /// when `choose` fails (then nothing is written).
     pub fn append_checked(
         &self,
+        now: i64,
         choose: impl FnOnce(&File, u64) -> Result<Vec<Entry<'static>>>,
     ) -> Result<(u64, u64)> {
         use std::os::unix::fs::MetadataExt;
@@ -346,30 +361,59 @@ impl Pool {
             .map_err(|e| Error::io(&path, e))?
             .len();
         let fresh = choose(log.file(), len)?;
-        self.write_locked(&mut log, &fresh)?;
+        self.write_locked(&mut log, &fresh, now)?;
         let meta = log.file().metadata().map_err(|e| Error::io(&path, e))?;
         Ok((meta.ino(), meta.len()))
     }
 
-    /// Appends entries without a duplicate check (fresh random ids).
-    pub fn append(&self, entries: &[Entry<'_>]) -> Result<()> {
+    /// Appends entries without a duplicate check (fresh random ids). `now`
+    /// is this machine's clock, for the lines' append stamps.
+    pub fn append(&self, entries: &[Entry<'_>], now: i64) -> Result<()> {
         let mut log = LockedLog::open(&self.log_path())?;
-        self.write_locked(&mut log, entries)
+        self.write_locked(&mut log, entries, now)
     }
 
-    fn write_locked(&self, log: &mut LockedLog, entries: &[Entry<'_>]) -> Result<()> {
+    /// Writes `entries` in one append, each stamped ([`Local`]) with its
+    /// offset and the append time: `now`, or the last stamp in the log when
+    /// that is later (by less than [`MAX_SKEW`]: the clock stepped back), so
+    /// stamps never decrease. Lines that need the long-TTL index get a line
+    /// there.
+    fn write_locked(&self, log: &mut LockedLog, entries: &[Entry<'_>], now: i64) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
+        let start = log.append_offset()?;
+        let len = log
+            .file()
+            .metadata()
+            .map_err(|e| Error::io(log.path(), e))?
+            .len();
+        let meta = log.file().metadata().map_err(|e| Error::io(log.path(), e))?;
+        let (last, tail_ours) =
+            last_stamp(log.file(), len).map_err(|e| Error::io(log.path(), e))?;
+        let at = match last {
+            Some(last) if last > now && last <= now.saturating_add(MAX_SKEW) => last,
+            _ => now,
+        };
+        // Lines another program appended since our last one reached the log
+        // no later than its current mtime: say so, for their readers.
+        let mut before = (!tail_ours && len > 0).then(|| mtime_of(&meta).min(at));
         let mut buf = String::new();
         let mut long = String::new();
-        let start = log.append_offset()?;
         for e in entries {
             let offset = start + buf.len() as u64;
-            let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
-            if ttl > DEFAULT_TTL {
-                let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
-                long.push_str(&format!("{} {exp} {offset} {}\n", e.order_time(), e.id));
+            let mut e = e.clone();
+            e.local = Some(Local {
+                at,
+                off: offset,
+                before: before.take(),
+            });
+            e.seen = Some(at);
+            if needs_index(&e) {
+                let exp = e
+                    .effective_time()
+                    .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
+                long.push_str(&format!("{at} {exp} {offset} {}\n", e.id));
             }
             buf.push_str(&e.to_line());
         }
@@ -381,6 +425,41 @@ impl Pool {
         }
         Ok(())
     }
+}
+
+/// Whether an entry is listed in the long-TTL index: it outlives the default
+/// window, or a reader that stops early must still find it (a handoff, an
+/// answer to one, a lesson or decision).
+pub fn needs_index(e: &Entry<'_>) -> bool {
+    e.ttl.unwrap_or(DEFAULT_TTL) > DEFAULT_TTL
+        || !e.to.is_empty()
+        || !e.reference.is_empty()
+        || matches!(e.action.as_ref(), "learned" | "decided")
+}
+
+/// Most lines looked at, from the end, for the last append stamp.
+const STAMP_LOOKBACK: usize = 64;
+
+/// The newest trusted append stamp among the last lines before `end`, and
+/// whether the last line is ours (trusted).
+fn last_stamp(file: &File, end: u64) -> io::Result<(Option<i64>, bool)> {
+    let mut rev = RevLines::new(file, end);
+    let mut first = true;
+    for _ in 0..STAMP_LOOKBACK {
+        let Some((off, line)) = rev.next_line()? else {
+            break;
+        };
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        if let Some(Local { at, off: o, .. }) = Entry::parse(line).and_then(|e| e.local)
+            && o == off
+        {
+            return Ok((Some(at), first));
+        }
+        first = false;
+    }
+    Ok((None, first))
 }
 
 /// What an archive pass did.
@@ -565,40 +644,88 @@ fn read_line_at(f: &File, off: u64) -> io::Result<Option<Vec<u8>>> {
 /// A scan's callback: offset, raw line, parsed entry.
 type Visit<'f> = dyn FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()> + 'f;
 
-fn scan_file_back<R: Read + Seek>(
+/// The log file's modification time in epoch seconds (0 when unknown): no
+/// line in it was appended later.
+fn mtime_of(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The one backwards walk every reader of the log uses. Hands each entry,
+/// newest first, to `f` with [`Entry::seen`] set (see [`Entry::read_at`]),
+/// and stops when `f` breaks, at the first trusted line appended before
+/// `stop_before`, or after [`STRAY_RUN`] untrusted lines in a row that are
+/// all older than `stop_before` minus [`ORDER_SLACK`]. `clock` is the
+/// reader's `now` and the file's mtime: a stamp later than both is not
+/// trusted, and an untrusted line with no trusted line after it was appended
+/// by the earlier of the two. Returns what it saw and whether `f` broke.
+fn walk_back<R: Read + Seek>(
     file: R,
     len: u64,
+    clock: (i64, i64),
     stop_before: Option<i64>,
     f: &mut Visit<'_>,
-) -> io::Result<ScanStats> {
+) -> io::Result<(ScanStats, bool)> {
     let mut rev = RevLines::new(file, len);
     let mut stats = ScanStats {
         low_offset: len,
         ..ScanStats::default()
     };
-    let cutoff = stop_before.map(|s| s.saturating_sub(ORDER_SLACK));
+    let slack_cutoff = stop_before.map(|s| s.saturating_sub(ORDER_SLACK));
+    // When the nearest newer trusted line was appended: no untrusted line
+    // below it can have reached this log later.
+    let (now, mtime) = clock;
+    let mut bound = if mtime > 0 { now.min(mtime) } else { now };
+    let mut trust_bound = now.max(mtime);
+    let mut run = 0u64;
+    let mut broke = false;
     while let Some((off, line)) = rev.next_line()? {
         stats.lines += 1;
         stats.bytes += line.len() as u64 + 1;
-        let Some(e) = Entry::parse(line) else {
+        let Some(mut e) = Entry::parse(line) else {
             if !line.trim_ascii().is_empty() {
                 stats.bad += 1;
             }
             stats.low_offset = off;
+            run += 1;
+            if slack_cutoff.is_some() && run > STRAY_RUN {
+                break;
+            }
             continue;
         };
-        if let Some(c) = cutoff
-            && e.order_time() < c
-        {
-            break;
+        if e.trust_at(off, trust_bound) {
+            let at = e.seen.unwrap_or(bound);
+            bound = e.local.and_then(|l| l.before).map_or(at, |b| b.min(at));
+            trust_bound = at;
+            run = 0;
+            if let Some(s) = stop_before
+                && at < s
+            {
+                break;
+            }
+        } else {
+            e.seen = Some(bound);
+            if let Some(c) = slack_cutoff {
+                if e.effective_time() < c {
+                    run += 1;
+                    if run > STRAY_RUN {
+                        break;
+                    }
+                } else {
+                    run = 0;
+                }
+            }
         }
         stats.low_offset = off;
         if f(off, line, e).is_break() {
+            broke = true;
             break;
         }
     }
     stats.bad += rev.overlong;
-    Ok(stats)
+    Ok((stats, broke))
 }
 
 impl LockedLog {
@@ -703,13 +830,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 1_000_000;
-        pool.append(&[entry("old-long", now - 5 * 86_400, Some(7 * 86_400))])
+        pool.append(&[entry("old-long", now - 5 * 86_400, Some(7 * 86_400))], now - 5 * 86_400)
             .unwrap();
         let filler: Vec<_> = (0..500)
             .map(|i| entry(&format!("f{i}"), now - 3 * 86_400 + i, None))
             .collect();
-        pool.append(&filler).unwrap();
-        pool.append(&[entry("new", now - 60, None)]).unwrap();
+        pool.append(&filler, now - 3 * 86_400 + 500).unwrap();
+        pool.append(&[entry("new", now - 60, None)], now - 60).unwrap();
         let mut ids = Vec::new();
         let stats = pool
             .scan_recent(now, DEFAULT_TTL, |e| {
@@ -726,11 +853,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 1_000_000;
-        pool.append(&[entry("before", now - 100, None)]).unwrap();
+        pool.append(&[entry("before", now - 100, None)], now - 100).unwrap();
         let mut pulled = entry("pulled", now - 5 * 86_400, Some(30 * 86_400));
         pulled.received = Some(now - 50);
-        pool.append(&[pulled]).unwrap();
-        pool.append(&[entry("after", now - 10, None)]).unwrap();
+        pool.append(&[pulled], now - 50).unwrap();
+        pool.append(&[entry("after", now - 10, None)], now - 10).unwrap();
         let mut ids = Vec::new();
         pool.scan_recent(now, DEFAULT_TTL, |e| {
             ids.push(e.id.to_string());
@@ -744,13 +871,13 @@ mod tests {
     fn torn_lines_are_counted_and_skipped() {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
-        pool.append(&[entry("a", 10, None)]).unwrap();
+        pool.append(&[entry("a", 10, None)], 10).unwrap();
         std::fs::OpenOptions::new()
             .append(true)
             .open(pool.log_path())
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"id\":\"torn"))
             .unwrap();
-        pool.append(&[entry("b", 11, None)]).unwrap();
+        pool.append(&[entry("b", 11, None)], 11).unwrap();
         let mut ids = Vec::new();
         let stats = pool
             .scan_back(None, |_, _, e| {
@@ -773,7 +900,7 @@ mod props {
         #[test]
         fn pool_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
             let mut n = 0;
-            let _ = scan_file_back(std::io::Cursor::new(&bytes), bytes.len() as u64, Some(0), &mut |_, _, _| {
+            let _ = walk_back(std::io::Cursor::new(&bytes), bytes.len() as u64, (0, 0), Some(0), &mut |_, _, _| {
                 n += 1;
                 ControlFlow::Continue(())
             })

@@ -352,7 +352,7 @@ impl Syncer {
         let log_path = self.pool.log_path();
         let mut indexed: Vec<String> = Vec::new();
         let mut written = 0u64;
-        let (ino, end) = self.pool.append_checked(|file, len| {
+        let (ino, end) = self.pool.append_checked(now, |file, len| {
             let ino = file.metadata().map_err(|e| Error::io(&log_path, e))?.ino();
             let from = if mark.ino == ino && mark.offset <= len {
                 mark.offset
@@ -566,7 +566,7 @@ mod tests {
                 source_instance: "A".into(),
                 topic: format!("t {id}").into(),
                 ..Entry::default()
-            }])
+            }], NOW - 10)
             .unwrap();
     }
 

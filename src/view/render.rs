@@ -130,6 +130,9 @@ pub struct Summary {
     pub handoffs: Vec<Entry<'static>>,
     /// Live `learned` / `decided` entries, newest first.
     pub knowledge: Vec<Entry<'static>>,
+    /// Whether counting stopped at the entries held for display: there are
+    /// more, and the counts cover only the newest.
+    pub capped: bool,
 }
 
 impl Summary {
@@ -209,12 +212,14 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         }
         (None, _) => out.push_str("- **Instance**: (unset: set CLAUDE_INSTANCE)\n"),
     }
+    let plus = if sum.capped { "+" } else { "" };
     let _ = writeln!(
         out,
-        "- **Pool**: {} recent ({} own, {} others)",
+        "- **Pool**: {}{plus} recent ({} own, {} others{})",
         sum.total,
         sum.own,
-        sum.total - sum.own
+        sum.total - sum.own,
+        if sum.capped { " among the newest" } else { "" }
     );
     let _ = writeln!(
         out,
