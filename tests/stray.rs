@@ -117,13 +117,17 @@ fn stray_lines(n: usize) -> String {
     let mut out = String::new();
     for i in 0..n {
         let line = match i % 3 {
-            0 => json!({"id": format!("old-{i}"), "timestamp": two_hours_ago, "source_instance": "X",
+            0 => {
+                json!({"id": format!("old-{i}"), "timestamp": two_hours_ago, "source_instance": "X",
                         "action": "completed", "topic": "restored from a backup"})
-            .to_string(),
+                .to_string()
+            }
             1 => "{}".to_string(),
-            _ => json!({"id": format!("naive-{i}"), "timestamp": naive_west, "source_instance": "X",
+            _ => {
+                json!({"id": format!("naive-{i}"), "timestamp": naive_west, "source_instance": "X",
                         "action": "completed", "topic": "naive local time"})
-            .to_string(),
+                .to_string()
+            }
         };
         out.push_str(&line);
         out.push('\n');
@@ -157,14 +161,23 @@ fn every_reader_sees_past(strays: usize, between: bool) {
     s.run(
         "pool",
         "B",
-        &["post", "--action", "completed", "--topic", "Token refresh done"],
+        &[
+            "post",
+            "--action",
+            "completed",
+            "--topic",
+            "Token refresh done",
+        ],
         "",
     );
     s.append_raw(&stray_lines(strays));
 
     let start = s.hook("pool-session-start", "A", "a2", "SessionStart");
     assert!(start.contains("Auth rewrite"), "session start: {start}");
-    assert!(start.contains("Token refresh done"), "session start: {start}");
+    assert!(
+        start.contains("Token refresh done"),
+        "session start: {start}"
+    );
     let news = s.hook("pool-prompt", "A", "a1", "UserPromptSubmit");
     assert!(news.contains("Token refresh done"), "news: {news}");
     let guard = s.guard("A", &claimed);

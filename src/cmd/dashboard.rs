@@ -313,7 +313,9 @@ fn post(app: &App, body: &[u8]) -> std::result::Result<String, String> {
             .unwrap_or_default(),
     };
     let entry = dashboard::form_entry(&form, &ctx)?;
-    app.pool.append(&[entry], ctx.now).map_err(|e| e.to_string())?;
+    app.pool
+        .append(&[entry], ctx.now)
+        .map_err(|e| e.to_string())?;
     Ok(ctx.id)
 }
 

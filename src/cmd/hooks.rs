@@ -244,7 +244,14 @@ mod tests {
         ack.reference = "h-acked".into();
         pool.append(&[ack], t0 + 10).unwrap();
         let filler: Vec<_> = (0..900)
-            .map(|i| e(&format!("f{i}"), ["A", "B", "ME"][i % 3], "completed", t0 + 20 + i as i64))
+            .map(|i| {
+                e(
+                    &format!("f{i}"),
+                    ["A", "B", "ME"][i % 3],
+                    "completed",
+                    t0 + 20 + i as i64,
+                )
+            })
             .collect();
         pool.append(&filler, t0 + 1000).unwrap();
         let ctx = Ctx {

@@ -361,15 +361,18 @@ mod tests {
             reference: reference.to_string().into(),
             ..Entry::default()
         };
-        pool.append(&[
-            e("c4", "C", "claimed", "Old", "old/", "", now - 5000),
-            e("c1", "B", "claimed", "Auth", "src/auth.rs", "", now - 100),
-            e("c2", "B", "claimed", "DB", "src/db/", "", now - 90),
-            e("c3", "C", "claimed", "UI", "ui/*.tsx", "", now - 80),
-            e("d1", "B", "completed", "auth", "", "", now - 50),
-            e("d2", "C", "released", "whatever", "", "c3", now - 40),
-            e("d3", "A", "completed", "DB", "", "", now - 30),
-        ], now - 30)
+        pool.append(
+            &[
+                e("c4", "C", "claimed", "Old", "old/", "", now - 5000),
+                e("c1", "B", "claimed", "Auth", "src/auth.rs", "", now - 100),
+                e("c2", "B", "claimed", "DB", "src/db/", "", now - 90),
+                e("c3", "C", "claimed", "UI", "ui/*.tsx", "", now - 80),
+                e("d1", "B", "completed", "auth", "", "", now - 50),
+                e("d2", "C", "released", "whatever", "", "c3", now - 40),
+                e("d3", "A", "completed", "DB", "", "", now - 30),
+            ],
+            now - 30,
+        )
         .unwrap();
         let open: Vec<String> = open_claims(&pool, now, 3600)
             .unwrap()

@@ -138,9 +138,15 @@ impl Pool {
         };
         let path = self.log_path();
         let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
-        walk_back(&file, meta.len(), (i64::MAX, mtime_of(&meta)), stop_before, &mut f)
-            .map(|(stats, _)| stats)
-            .map_err(|e| Error::io(&path, e))
+        walk_back(
+            &file,
+            meta.len(),
+            (i64::MAX, mtime_of(&meta)),
+            stop_before,
+            &mut f,
+        )
+        .map(|(stats, _)| stats)
+        .map_err(|e| Error::io(&path, e))
     }
 
     /// Streams the entries a reader needs for a window of `horizon` seconds
@@ -282,12 +288,18 @@ impl Pool {
             .chain(aliases.iter().map(|a| a.0.as_str()))
             .collect();
         let mut present = HashSet::new();
-        walk_back(log.file(), len, (now, 0), Some(lookback_from), &mut |_, _, e| {
-            if wanted.contains(e.id.as_ref()) {
-                present.insert(e.id.to_string());
-            }
-            ControlFlow::Continue(())
-        })
+        walk_back(
+            log.file(),
+            len,
+            (now, 0),
+            Some(lookback_from),
+            &mut |_, _, e| {
+                if wanted.contains(e.id.as_ref()) {
+                    present.insert(e.id.to_string());
+                }
+                ControlFlow::Continue(())
+            },
+        )
         .map_err(|e| Error::io(&path, e))?;
         self.scan_aliases(lookback_from, |file_id, _| {
             if wanted.contains(file_id) {
@@ -388,7 +400,10 @@ impl Pool {
             .metadata()
             .map_err(|e| Error::io(log.path(), e))?
             .len();
-        let meta = log.file().metadata().map_err(|e| Error::io(log.path(), e))?;
+        let meta = log
+            .file()
+            .metadata()
+            .map_err(|e| Error::io(log.path(), e))?;
         let (last, tail_ours) =
             last_stamp(log.file(), len).map_err(|e| Error::io(log.path(), e))?;
         let at = match last {
@@ -830,13 +845,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 1_000_000;
-        pool.append(&[entry("old-long", now - 5 * 86_400, Some(7 * 86_400))], now - 5 * 86_400)
-            .unwrap();
+        pool.append(
+            &[entry("old-long", now - 5 * 86_400, Some(7 * 86_400))],
+            now - 5 * 86_400,
+        )
+        .unwrap();
         let filler: Vec<_> = (0..500)
             .map(|i| entry(&format!("f{i}"), now - 3 * 86_400 + i, None))
             .collect();
         pool.append(&filler, now - 3 * 86_400 + 500).unwrap();
-        pool.append(&[entry("new", now - 60, None)], now - 60).unwrap();
+        pool.append(&[entry("new", now - 60, None)], now - 60)
+            .unwrap();
         let mut ids = Vec::new();
         let stats = pool
             .scan_recent(now, DEFAULT_TTL, |e| {
@@ -853,11 +872,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 1_000_000;
-        pool.append(&[entry("before", now - 100, None)], now - 100).unwrap();
+        pool.append(&[entry("before", now - 100, None)], now - 100)
+            .unwrap();
         let mut pulled = entry("pulled", now - 5 * 86_400, Some(30 * 86_400));
         pulled.received = Some(now - 50);
         pool.append(&[pulled], now - 50).unwrap();
-        pool.append(&[entry("after", now - 10, None)], now - 10).unwrap();
+        pool.append(&[entry("after", now - 10, None)], now - 10)
+            .unwrap();
         let mut ids = Vec::new();
         pool.scan_recent(now, DEFAULT_TTL, |e| {
             ids.push(e.id.to_string());

@@ -560,13 +560,16 @@ mod tests {
 
     fn post(s: &Syncer, id: &str) {
         s.pool
-            .append(&[Entry {
-                id: id.to_string().into(),
-                timestamp: NOW - 10,
-                source_instance: "A".into(),
-                topic: format!("t {id}").into(),
-                ..Entry::default()
-            }], NOW - 10)
+            .append(
+                &[Entry {
+                    id: id.to_string().into(),
+                    timestamp: NOW - 10,
+                    source_instance: "A".into(),
+                    topic: format!("t {id}").into(),
+                    ..Entry::default()
+                }],
+                NOW - 10,
+            )
             .unwrap();
     }
 
