@@ -101,14 +101,14 @@ pub fn run(args: &DoctorArgs) -> i32 {
     if args.repair {
         let repaired = Locator::from_env(None).pool_dir().and_then(|dir| {
             if dir.join(crate::store::paths::LOG_FILE).exists() {
-                Pool::open(dir.clone())?.quarantine().map(|r| (r, dir))
+                Pool::open(dir.clone())?.repair().map(|r| (r, dir))
             } else {
-                Ok((crate::store::log::ArchiveReport::default(), dir))
+                Ok((crate::store::rewrite::ArchiveReport::default(), dir))
             }
         });
         match repaired {
             Ok((r, dir)) => {
-                let msg = if r.archived == 0 {
+                let mut msg = if r.archived == 0 {
                     "repair: no unparseable lines in the pool log\n".to_string()
                 } else {
                     format!(
@@ -118,6 +118,24 @@ pub fn run(args: &DoctorArgs) -> i32 {
                         dir.join("quarantine.jsonl").display()
                     )
                 };
+                if r.restamped > 0 {
+                    msg.push_str(&format!(
+                        "repair: stamped {} stray line{} with when this machine had {} by\n",
+                        r.restamped,
+                        plural(r.restamped as usize),
+                        if r.restamped == 1 { "it" } else { "them" }
+                    ));
+                }
+                if r.recovered > 0 {
+                    msg.push_str(&format!(
+                        "repair: finished or removed {} file{} an interrupted rewrite left\n",
+                        r.recovered,
+                        plural(r.recovered as usize)
+                    ));
+                }
+                if r.reindexed {
+                    msg.push_str("repair: rebuilt the long-TTL index\n");
+                }
                 let out = if args.json {
                     std::io::stderr().write_all(msg.as_bytes())
                 } else {
@@ -573,9 +591,21 @@ fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {
 fn check_log(dir: &Path, now: i64) -> Vec<Check> {
     let pool = Pool::open_readonly(dir.to_path_buf());
     let mut entries = 0u64;
+    let (mut stray, mut untimed, mut future) = (0u64, 0u64, 0u64);
     let mut last_stop: Option<(i64, String)> = None;
-    let stats = pool.scan_back(None, |_, _, e| {
+    let stats = pool.scan_back(None, |off, _, e| {
         entries += 1;
+        if e.local.is_none_or(|l| l.off != off) {
+            stray += 1;
+        }
+        if e.timestamp <= 0 {
+            untimed += 1;
+        } else if e
+            .seen
+            .is_some_and(|s| e.timestamp > s.saturating_add(crate::store::entry::MAX_SKEW))
+        {
+            future += 1;
+        }
         if last_stop.is_none()
             && e.received.is_none()
             && matches!(e.origin.as_ref(), "transcript" | "last_message")
@@ -598,7 +628,7 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
             ),
         )
         .fix(format!(
-            "nothing breaks; to look at them: grep -vn '^{{' {}",
+            "nothing breaks; pool doctor --repair moves them to quarantine.jsonl (to look first: grep -vn '^{{' {})",
             log.display()
         )),
         Ok(_) if entries == 0 => Check::new("entries", Status::Ok, "no entries yet"),
@@ -608,6 +638,55 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
             format!("{entries} entries, all parse"),
         ),
     };
+    let mut checks = vec![entries_check];
+    if stray + untimed + future > 0 {
+        let mut parts = Vec::new();
+        if stray > 0 {
+            parts.push(format!(
+                "{stray} stray line{} (not stamped by this pool's writers: another program's, a restored backup, another pool's, or written before stamps)",
+                plural(stray as usize)
+            ));
+        }
+        if untimed > 0 {
+            parts.push(format!("{untimed} without a timestamp (never shown)",));
+        }
+        if future > 0 {
+            parts.push(format!(
+                "{future} dated in the future (their lifetime runs from when this machine got them)",
+            ));
+        }
+        checks.push(
+            Check::new("stray lines", Status::Warn, parts.join("; ")).fix(
+                "none hides other entries; pool doctor --repair stamps each with when this machine had it by, losing none",
+            ),
+        );
+    }
+    let mut left = crate::store::rewrite::leftovers_in(dir);
+    left.extend(crate::store::rewrite::leftovers_in(&dir.join("archive")));
+    if !left.is_empty() {
+        checks.push(
+            Check::new(
+                "interrupted rewrite",
+                Status::Warn,
+                format!(
+                    "{} file{} left by an interrupted pool gc or repair (nothing is lost)",
+                    left.len(),
+                    plural(left.len())
+                ),
+            )
+            .fix("pool gc finishes or removes them"),
+        );
+    }
+    if log.exists() && !pool.index_is_current() {
+        checks.push(
+            Check::new(
+                "long-TTL index",
+                Status::Warn,
+                "out of date (an interrupted rewrite, a full disk, or an index from before this version): handoffs and lessons older than the last hour may be missed",
+            )
+            .fix("pool gc rebuilds it (the Stop hook also starts one in the background)"),
+        );
+    }
     let stop_check = match last_stop {
         Some((ts, who)) => Check::new(
             "stop hook",
@@ -623,7 +702,8 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
             "has not extracted a block yet (it does once a session writes a pool block)",
         ),
     };
-    vec![entries_check, stop_check]
+    checks.push(stop_check);
+    checks
 }
 
 /// Sync across machines, when configured: settings, last pass, retention gap.

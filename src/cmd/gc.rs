@@ -24,6 +24,12 @@ pub fn run(older_than: u64, quiet: bool) -> i32 {
                     "archived {} entries, kept {} lines ({} → {} bytes)",
                     r.archived, r.kept, r.bytes_before, r.bytes_after
                 );
+                if r.recovered > 0 {
+                    println!(
+                        "finished or removed {} file(s) an interrupted pass left",
+                        r.recovered
+                    );
+                }
             }
             EXIT_OK
         }
@@ -34,7 +40,7 @@ pub fn run(older_than: u64, quiet: bool) -> i32 {
     }
 }
 
-fn gc(older_than: u64) -> Result<crate::store::log::ArchiveReport> {
+fn gc(older_than: u64) -> Result<crate::store::rewrite::ArchiveReport> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open(dir.clone())?;
     let (settings, _) = Config::from_env(
@@ -55,8 +61,9 @@ fn gc(older_than: u64) -> Result<crate::store::log::ArchiveReport> {
 }
 
 /// Starts `pool gc --quiet` in the background when the live log is larger
-/// than `POOL_MAX_BYTES` and no pass started in the last ten minutes. Costs
-/// one `stat` when there is nothing to do; never waits for the pass.
+/// than `POOL_MAX_BYTES` or the long-TTL index is stale (an interrupted pass,
+/// a full disk), and no pass started in the last ten minutes. Costs two
+/// `stat`s and a small read when there is nothing to do; never waits.
 pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     let max = std::env::var("POOL_MAX_BYTES")
         .ok()
@@ -65,7 +72,7 @@ pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     let size = std::fs::metadata(pool.log_path())
         .map(|m| m.len())
         .unwrap_or(0);
-    if size <= max {
+    if size <= max && pool.index_is_current() {
         return Ok(false);
     }
     let stamp = pool.dir().join("gc.stamp");

@@ -38,7 +38,8 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Refuses a path that is not of the expected kind, is owned by another user,
-/// or is writable by others.
+/// or is writable by its group or others (any of whom could then put words
+/// in this user's sessions).
 pub fn check_safe(path: &Path, want_dir: bool) -> Result<()> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
     let unsafe_ = |reason: &str| Error::Unsafe {
@@ -75,10 +76,10 @@ fn check_owner_mode(meta: &std::fs::Metadata, path: &Path) -> Result<()> {
             reason: format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
         });
     }
-    if meta.mode() & 0o002 != 0 {
+    if meta.mode() & 0o022 != 0 {
         return Err(Error::Unsafe {
             path: path.to_path_buf(),
-            reason: "is writable by others; run chmod o-w on it".into(),
+            reason: "is writable by its group or others; run chmod go-w on it".into(),
         });
     }
     Ok(())
@@ -192,6 +193,26 @@ fn ends_with_newline(f: &File, len: u64) -> io::Result<bool> {
     let mut b = [0u8; 1];
     f.read_exact_at(&mut b, len - 1)?;
     Ok(b[0] == b'\n')
+}
+
+/// Creates `path` for writing, mode 0600, failing if anything (a file, a
+/// symbolic link, even a dangling one) is already there: `O_CREAT|O_EXCL`
+/// with `O_NOFOLLOW`, so a planted name is never written through.
+pub fn create_new_private(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Flushes a folder's entries (a rename into it) to disk; best effort.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync,

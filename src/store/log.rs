@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -101,7 +101,8 @@ impl Pool {
         self.dir.join(paths::LOG_FILE)
     }
 
-    fn long_index_path(&self) -> PathBuf {
+    /// Path of the long-TTL index.
+    pub(crate) fn long_index_path(&self) -> PathBuf {
         self.dir.join(paths::LONG_TTL_INDEX)
     }
 
@@ -364,7 +365,6 @@ impl Pool {
         now: i64,
         choose: impl FnOnce(&File, u64) -> Result<Vec<Entry<'static>>>,
     ) -> Result<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
         let path = self.log_path();
         let mut log = LockedLog::open(&path)?;
         let len = log
@@ -433,10 +433,24 @@ impl Pool {
             buf.push_str(&e.to_line());
         }
         log.append(buf.as_bytes())?;
+        let idx = self.long_index_path();
+        // The index names the log it describes in its first line, written
+        // when both start empty (see `Pool::index_is_current`); an index
+        // missing beside a non-empty log stays headerless, so stale, until
+        // `pool gc` rebuilds it.
+        if start == 0 && !idx.exists() {
+            long.insert_str(0, &format!("#log {}\n", meta.ino()));
+        }
         if !long.is_empty() {
-            let idx = self.long_index_path();
-            let mut f = fsio::open_append(&idx)?;
-            std::io::Write::write_all(&mut f, long.as_bytes()).map_err(|e| Error::io(idx, e))?;
+            let written = fsio::open_append(&idx).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, long.as_bytes()).map_err(|e| Error::io(&idx, e))
+            });
+            if written.is_err() {
+                // The entries are in the log, which is what counts: saying
+                // the append failed would make a retry post them twice. Mark
+                // the index for rebuilding instead (the next `pool gc`).
+                let _ = fsio::create_new_private(&self.dir.join(paths::INDEX_STALE_MARK));
+            }
         }
         Ok(())
     }
@@ -475,163 +489,6 @@ fn last_stamp(file: &File, end: u64) -> io::Result<(Option<i64>, bool)> {
         first = false;
     }
     Ok((None, first))
-}
-
-/// What an archive pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ArchiveReport {
-    /// Entries moved to `archive/`.
-    pub archived: u64,
-    /// Lines kept in the live log (live entries and unparseable lines).
-    pub kept: u64,
-    /// Bytes of the live log before and after.
-    pub bytes_before: u64,
-    /// Bytes of the live log after.
-    pub bytes_after: u64,
-}
-
-/// Where a rewrite sends one line of the log.
-enum Route {
-    /// Stays in the live log.
-    Keep,
-    /// Moves to this file (appended).
-    MoveTo(PathBuf),
-}
-
-impl Pool {
-    /// Moves entries that expired and are older than `older_than` seconds into
-    /// `archive/instance_state-YYYY-MM.jsonl` (by entry month), and rewrites the
-    /// live log without them. Unparseable lines stay in the live log. See
-    /// `Pool::rewrite` for the guarantees: locked, atomic, nothing lost.
-    pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
-        let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
-        let arch_dir = self.dir.join("archive");
-        self.rewrite(|_, entry| match entry {
-            Some(e) if e.timestamp < cutoff && !e.is_live(now, default_ttl) => {
-                let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
-                    .map(|t| t.format("%Y-%m").to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                Route::MoveTo(arch_dir.join(format!("instance_state-{month}.jsonl")))
-            }
-            _ => Route::Keep,
-        })
-    }
-
-    /// Moves every line that is not an entry (torn, corrupt) to
-    /// `quarantine.jsonl`, byte for byte, and rewrites the live log without
-    /// them (`pool doctor --repair`). See `Pool::rewrite`.
-    pub fn quarantine(&self) -> Result<ArchiveReport> {
-        let q = self.dir.join("quarantine.jsonl");
-        self.rewrite(|_, entry| match entry {
-            Some(_) => Route::Keep,
-            None => Route::MoveTo(q.clone()),
-        })
-    }
-
-    /// Rewrites the live log, sending each line where `route` says: a temp
-    /// file, fsync, rename, all under the lock writers take, so a concurrent
-    /// append is neither lost nor doubled (a writer waiting on the old file
-    /// reopens the new one, see [`LockedLog::open`]). Moved lines are
-    /// appended to their files and synced before the rename; if the pass dies
-    /// in between, a line is in both places, never in neither. The log is
-    /// streamed, so memory stays bounded. Nothing is renamed when nothing moved.
-    fn rewrite(
-        &self,
-        mut route: impl FnMut(&[u8], Option<&Entry<'_>>) -> Route,
-    ) -> Result<ArchiveReport> {
-        use std::io::{BufRead, BufReader, Write};
-        let path = self.log_path();
-        let log = LockedLog::open(&path)?;
-        let mut report = ArchiveReport::default();
-        let tmp = self.dir.join(format!(
-            ".{}.rewrite.{}",
-            paths::LOG_FILE,
-            std::process::id()
-        ));
-        let result = (|| -> Result<()> {
-            let mut out = std::io::BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(|e| Error::io(&tmp, e))?,
-            );
-            let mut moved_to: std::collections::BTreeMap<PathBuf, File> =
-                std::collections::BTreeMap::new();
-            let mut long = String::new();
-            let mut file = log.file();
-            file.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io(&path, e))?;
-            let mut reader = BufReader::with_capacity(1 << 20, file);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                let n = reader
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| Error::io(&path, e))?;
-                if n == 0 {
-                    break;
-                }
-                report.bytes_before += n as u64;
-                if line.trim_ascii().is_empty() {
-                    continue;
-                }
-                if !line.ends_with(b"\n") {
-                    line.push(b'\n');
-                }
-                let entry = Entry::parse(&line);
-                match route(&line, entry.as_ref()) {
-                    Route::MoveTo(dest) => {
-                        if !moved_to.contains_key(&dest) {
-                            if let Some(parent) = dest.parent() {
-                                fsio::ensure_private_dir(parent)?;
-                            }
-                            let f = fsio::open_append(&dest)?;
-                            moved_to.insert(dest.clone(), f);
-                        }
-                        if let Some(mut f) = moved_to.get(&dest) {
-                            f.write_all(&line).map_err(|e| Error::io(&dest, e))?;
-                        }
-                        report.archived += 1;
-                    }
-                    Route::Keep => {
-                        if let Some(e) = entry.as_ref() {
-                            let ttl = e.ttl.unwrap_or(DEFAULT_TTL);
-                            if ttl > DEFAULT_TTL {
-                                let exp = e.timestamp.saturating_add(ttl.min(MAX_TTL) as i64);
-                                long.push_str(&format!(
-                                    "{} {exp} {} {}\n",
-                                    e.order_time(),
-                                    report.bytes_after,
-                                    e.id
-                                ));
-                            }
-                        }
-                        out.write_all(&line).map_err(|e| Error::io(&tmp, e))?;
-                        report.bytes_after += line.len() as u64;
-                        report.kept += 1;
-                    }
-                }
-            }
-            for (p, f) in &moved_to {
-                f.sync_all().map_err(|e| Error::io(p, e))?;
-            }
-            let f = out
-                .into_inner()
-                .map_err(|e| Error::io(&tmp, e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            if report.archived > 0 {
-                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                fsio::atomic_write(&self.long_index_path(), long.as_bytes(), 0o600)?;
-            }
-            Ok(())
-        })();
-        let _ = std::fs::remove_file(&tmp);
-        drop(log);
-        result.map(|_| report)
-    }
 }
 
 /// Reads the line starting at `off`, up to [`fsio::MAX_LINE`] bytes.

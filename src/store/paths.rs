@@ -14,6 +14,9 @@ pub const ERROR_LOG: &str = "errors.log";
 pub const CONFIG_FILE: &str = "config.json";
 /// Index of entries whose TTL outlives the default scan horizon.
 pub const LONG_TTL_INDEX: &str = "long_ttl.idx";
+/// Marker beside the long-TTL index: an append could not add its line to the
+/// index (a full disk), so the index must be rebuilt (`pool gc`).
+pub const INDEX_STALE_MARK: &str = "long_ttl.idx.stale";
 /// Ids of transcript blocks already written from `last_assistant_message`.
 pub const ALIASES: &str = "aliases.log";
 /// Folder of per-session extraction cursors.

@@ -1,0 +1,471 @@
+//! Housekeeping rewrites of the live log: archiving expired entries (`pool
+//! gc`), quarantining unreadable lines and stamping stray ones (`pool doctor
+//! --repair`), rebuilding the long-TTL index, and finishing what an
+//! interrupted rewrite left behind.
+//!
+//! A rewrite runs under the writers' lock and never changes a byte of the
+//! log in place:
+//! 1. leftovers of an interrupted rewrite are finished or removed first;
+//! 2. the new log goes to a fresh temp file (created `O_EXCL|O_NOFOLLOW`, so
+//!    a planted file or symlink at its name is never written through), the
+//!    lines that leave it to `.part` files named after the temp file's inode,
+//!    and the new long-TTL index to `long_ttl.idx.<inode>.new`; all synced;
+//! 3. the temp file is renamed over the log: the commit point;
+//! 4. the index and the parts are moved into place.
+//!
+//! A pass killed (or out of disk) before step 3 leaves the log as it was, and
+//! the next pass deletes its temp, parts and index. Killed after step 3, the
+//! log's inode names the dead pass, and the next pass completes step 4.
+//! Appending a part to its destination goes through a journal (an `.append`
+//! file naming the destination's length before), so a retry truncates back
+//! and appends again: no entry is lost, and none is doubled in an archive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::entry::Entry;
+use crate::store::fsio::{self, LockedLog};
+use crate::store::log::{DEFAULT_TTL, MAX_TTL, Pool, needs_index};
+use crate::store::paths;
+
+/// What a rewrite did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Lines moved out of the live log (to `archive/` or the quarantine).
+    pub archived: u64,
+    /// Lines kept in the live log (live entries and unparseable lines).
+    pub kept: u64,
+    /// Bytes of the live log before.
+    pub bytes_before: u64,
+    /// Bytes of the live log after.
+    pub bytes_after: u64,
+    /// Stray lines given an append stamp.
+    pub restamped: u64,
+    /// Leftover files of interrupted passes that were finished or removed.
+    pub recovered: u64,
+    /// Whether the long-TTL index was rebuilt.
+    pub reindexed: bool,
+}
+
+/// Where a rewrite sends one line of the log.
+enum Route {
+    /// Stays in the live log.
+    Keep,
+    /// Moves to this file (appended).
+    MoveTo(PathBuf),
+}
+
+/// First line of the long-TTL index: the inode of the log it describes.
+const INDEX_HEADER: &str = "#log ";
+
+impl Pool {
+    /// Moves entries that expired and are older than `older_than` seconds into
+    /// `archive/instance_state-YYYY-MM.jsonl` (by entry month), and rewrites the
+    /// live log without them. Unparseable lines stay in the live log. See the
+    /// module header for the guarantees: locked, atomic, nothing lost.
+    pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
+        let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
+        let arch_dir = self.dir().join("archive");
+        self.rewrite(
+            |entry| match entry {
+                Some(e) if e.effective_time() < cutoff && !e.is_live(now, default_ttl) => {
+                    let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
+                        .map(|t| t.format("%Y-%m").to_string())
+                        .unwrap_or_else(|| "unknown".into());
+                    Route::MoveTo(arch_dir.join(format!("instance_state-{month}.jsonl")))
+                }
+                _ => Route::Keep,
+            },
+            None,
+        )
+    }
+
+    /// Moves every line that is not an entry (torn, corrupt) to
+    /// `quarantine.jsonl`, byte for byte, and gives every stray entry (one
+    /// without a trusted append stamp) a stamp with the time this machine had
+    /// it by, so it ages like the others (`pool doctor --repair`).
+    pub fn repair(&self) -> Result<ArchiveReport> {
+        let q = self.dir().join("quarantine.jsonl");
+        let bounds = self.stray_bounds()?;
+        self.rewrite(
+            |entry| match entry {
+                Some(_) => Route::Keep,
+                None => Route::MoveTo(q.clone()),
+            },
+            Some(&bounds),
+        )
+    }
+
+    /// For every stray entry, by offset: when this machine had it by (what a
+    /// reader would set as its `seen`).
+    fn stray_bounds(&self) -> Result<HashMap<u64, i64>> {
+        let mut out = HashMap::new();
+        self.scan_back(None, |off, _, e| {
+            if e.local.is_none_or(|l| l.off != off)
+                && let Some(seen) = e.seen
+            {
+                out.insert(off, seen);
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Whether the long-TTL index describes the current log: it names the
+    /// log's inode and no append has failed to update it since. Pools whose
+    /// index predates the header count as stale until their next rewrite.
+    pub fn index_is_current(&self) -> bool {
+        if self.dir().join(paths::INDEX_STALE_MARK).exists() {
+            return false;
+        }
+        let Ok(log) = std::fs::metadata(self.log_path()) else {
+            return true;
+        };
+        let mut head = [0u8; 40];
+        let n = File::open(self.long_index_path())
+            .and_then(|mut f| f.read(&mut head))
+            .unwrap_or(0);
+        let head = std::str::from_utf8(&head[..n]).unwrap_or("");
+        head.strip_prefix(INDEX_HEADER)
+            .and_then(|r| r.split('\n').next())
+            .and_then(|ino| ino.trim().parse::<u64>().ok())
+            == Some(log.ino())
+    }
+
+    /// Rewrites the live log under the writers' lock (see the module header).
+    /// `route` decides each parsed line's fate; `stray` gives stray entries,
+    /// by offset, the stamp time to write (repair). Nothing is renamed when
+    /// nothing changed and the index is current.
+    fn rewrite(
+        &self,
+        mut route: impl FnMut(Option<&Entry<'_>>) -> Route,
+        stray: Option<&HashMap<u64, i64>>,
+    ) -> Result<ArchiveReport> {
+        let path = self.log_path();
+        let log = LockedLog::open(&path)?;
+        let mut report = ArchiveReport {
+            recovered: self.recover_locked()?,
+            ..ArchiveReport::default()
+        };
+        let index_current = self.index_is_current();
+        let tmp = self.dir().join(format!(
+            ".{}.rewrite.{}.{}",
+            paths::LOG_FILE,
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
+        let out_file = fsio::create_new_private(&tmp)?;
+        let ino = out_file.metadata().map_err(|e| Error::io(&tmp, e))?.ino();
+        let index_new = self
+            .dir()
+            .join(format!("{}.{ino}.new", paths::LONG_TTL_INDEX));
+        let mut parts: BTreeMap<PathBuf, (PathBuf, File)> = BTreeMap::new();
+        let mut committed = false;
+        let result = (|| -> Result<()> {
+            let mut out = io::BufWriter::new(out_file);
+            let mut index = format!("{INDEX_HEADER}{ino}\n");
+            let mut file = log.file();
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(&path, e))?;
+            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let old_off = report.bytes_before;
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| Error::io(&path, e))?;
+                if n == 0 {
+                    break;
+                }
+                report.bytes_before += n as u64;
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let mut entry = Entry::parse(&line);
+                let trusted = entry
+                    .as_mut()
+                    .is_some_and(|e| e.trust_at(old_off, i64::MAX));
+                match route(entry.as_ref()) {
+                    Route::MoveTo(dest) => {
+                        let (part_path, part) = match parts.get_mut(&dest) {
+                            Some(p) => p,
+                            None => {
+                                let p = part_name(&dest, &ino.to_string(), "part");
+                                if let Some(parent) = dest.parent() {
+                                    fsio::ensure_private_dir(parent)?;
+                                }
+                                let f = fsio::create_new_private(&p)?;
+                                parts.entry(dest.clone()).or_insert((p, f))
+                            }
+                        };
+                        part.write_all(&line)
+                            .map_err(|e| Error::io(&*part_path, e))?;
+                        report.archived += 1;
+                    }
+                    Route::Keep => {
+                        let new_off = report.bytes_after;
+                        let stamp_at = match (&entry, trusted) {
+                            (Some(e), true) if new_off != old_off => e.local.map(|l| l.at),
+                            (Some(_), false) => stray.and_then(|s| s.get(&old_off).copied()),
+                            _ => None,
+                        };
+                        let bytes = match stamp_at {
+                            Some(at) => {
+                                if !trusted {
+                                    report.restamped += 1;
+                                }
+                                restamp(&line, at, new_off).unwrap_or_else(|| line.clone())
+                            }
+                            None => line.clone(),
+                        };
+                        if let Some(e) = Entry::parse(&bytes).as_mut()
+                            && needs_index(e)
+                        {
+                            let at = if e.trust_at(new_off, i64::MAX) {
+                                e.seen.unwrap_or(e.timestamp)
+                            } else {
+                                e.order_time()
+                            };
+                            let exp = e
+                                .effective_time()
+                                .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
+                            index.push_str(&format!("{at} {exp} {new_off} {}\n", e.id));
+                        }
+                        out.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+                        report.bytes_after += bytes.len() as u64;
+                        report.kept += 1;
+                    }
+                }
+            }
+            for (part_path, f) in parts.values() {
+                f.sync_all().map_err(|e| Error::io(part_path, e))?;
+            }
+            let f = out
+                .into_inner()
+                .map_err(|e| Error::io(&tmp, e.into_error()))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            if report.archived == 0 && report.restamped == 0 && index_current {
+                return Ok(());
+            }
+            let mut idx = fsio::create_new_private(&index_new)?;
+            idx.write_all(index.as_bytes())
+                .and_then(|_| idx.sync_all())
+                .map_err(|e| Error::io(&index_new, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            committed = true;
+            fsio::sync_dir(self.dir());
+            report.reindexed = true;
+            std::fs::rename(&index_new, self.long_index_path())
+                .map_err(|e| Error::io(self.long_index_path(), e))?;
+            let _ = std::fs::remove_file(self.dir().join(paths::INDEX_STALE_MARK));
+            for (dest, (part_path, _)) in &parts {
+                finalize_part(part_path, dest)?;
+            }
+            Ok(())
+        })();
+        if !committed {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&index_new);
+            for (part_path, _) in parts.values() {
+                let _ = std::fs::remove_file(part_path);
+            }
+        }
+        drop(log);
+        result.map(|_| report)
+    }
+
+    /// Finishes or removes what interrupted rewrites left (see the module
+    /// header). Must run under the writers' lock. Returns how many files it
+    /// handled.
+    fn recover_locked(&self) -> Result<u64> {
+        let log_ino = std::fs::metadata(self.log_path())
+            .map(|m| m.ino())
+            .unwrap_or(0);
+        let mut handled = 0;
+        for dir in [self.dir().to_path_buf(), self.dir().join("archive")] {
+            for left in leftovers_in(&dir) {
+                handled += 1;
+                match left {
+                    Leftover::Temp(p) => {
+                        let _ = std::fs::remove_file(&p);
+                    }
+                    Leftover::Index { path, ino } => {
+                        if ino == log_ino {
+                            std::fs::rename(&path, self.long_index_path())
+                                .map_err(|e| Error::io(&path, e))?;
+                        } else {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                    Leftover::Part { path, dest, ino } => {
+                        if ino == log_ino {
+                            finalize_part(&path, &dest)?;
+                        } else {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                    Leftover::Journal { path, dest, len } => apply_journal(&path, &dest, len)?,
+                }
+            }
+        }
+        Ok(handled)
+    }
+}
+
+/// A file an interrupted rewrite left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftover {
+    /// A temp copy of the log.
+    Temp(PathBuf),
+    /// A new long-TTL index for the log with this inode.
+    Index {
+        /// The file.
+        path: PathBuf,
+        /// The inode of the log it describes.
+        ino: u64,
+    },
+    /// Lines leaving the log with this inode for `dest`.
+    Part {
+        /// The file.
+        path: PathBuf,
+        /// Where its lines go.
+        dest: PathBuf,
+        /// The inode of the new log of its pass.
+        ino: u64,
+    },
+    /// Lines being appended to `dest`, whose length before was `len`.
+    Journal {
+        /// The file.
+        path: PathBuf,
+        /// Where its lines go.
+        dest: PathBuf,
+        /// `dest`'s length before the append.
+        len: u64,
+    },
+}
+
+/// The leftovers of interrupted rewrites in `dir` (the pool folder or its
+/// `archive/`), for recovery and for `pool doctor`.
+pub fn leftovers_in(dir: &Path) -> Vec<Leftover> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let temp_prefix = format!(".{}.rewrite.", paths::LOG_FILE);
+    let index_prefix = format!("{}.", paths::LONG_TTL_INDEX);
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if name.starts_with(&temp_prefix) {
+            out.push(Leftover::Temp(path));
+        } else if let Some(rest) = name.strip_prefix(&index_prefix)
+            && let Some(ino) = rest.strip_suffix(".new")
+            && let Ok(ino) = ino.parse()
+        {
+            out.push(Leftover::Index { path, ino });
+        } else if let Some((dest, n)) = parse_part_name(&name, "part") {
+            out.push(Leftover::Part {
+                path,
+                dest: dir.join(dest),
+                ino: n,
+            });
+        } else if let Some((dest, n)) = parse_part_name(&name, "append") {
+            out.push(Leftover::Journal {
+                path,
+                dest: dir.join(dest),
+                len: n,
+            });
+        }
+    }
+    out.sort_by_key(|l| format!("{l:?}"));
+    out
+}
+
+/// `.<dest name>.<n>.<kind>` next to `dest`.
+fn part_name(dest: &Path, n: &str, kind: &str) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.{n}.{kind}"))
+}
+
+fn parse_part_name(name: &str, kind: &str) -> Option<(String, u64)> {
+    let rest = name.strip_prefix('.')?.strip_suffix(&format!(".{kind}"))?;
+    let (dest, n) = rest.rsplit_once('.')?;
+    (!dest.is_empty()).then_some(())?;
+    Some((dest.to_string(), n.parse().ok()?))
+}
+
+/// Moves a finished part's lines onto the end of `dest` through a journal.
+fn finalize_part(part: &Path, dest: &Path) -> Result<()> {
+    let len = match std::fs::metadata(dest) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::io(dest, e)),
+    };
+    let journal = part_name(dest, &len.to_string(), "append");
+    std::fs::rename(part, &journal).map_err(|e| Error::io(part, e))?;
+    if let Some(parent) = dest.parent() {
+        fsio::sync_dir(parent);
+    }
+    apply_journal(&journal, dest, len)
+}
+
+/// Appends a journal's lines to `dest` after cutting `dest` back to `len`
+/// (undoing a partial earlier attempt), syncs, and removes the journal.
+fn apply_journal(journal: &Path, dest: &Path, len: u64) -> Result<()> {
+    let f = fsio::open_append(dest)?;
+    let now_len = f.metadata().map_err(|e| Error::io(dest, e))?.len();
+    if now_len > len {
+        f.set_len(len).map_err(|e| Error::io(dest, e))?;
+    }
+    let mut src = File::open(journal).map_err(|e| Error::io(journal, e))?;
+    let result = (|| -> io::Result<()> {
+        let mut w = &f;
+        if len > 0 {
+            use std::os::unix::fs::FileExt;
+            let mut b = [0u8; 1];
+            f.read_exact_at(&mut b, len - 1)?;
+            if b[0] != b'\n' {
+                w.write_all(b"\n")?;
+            }
+        }
+        io::copy(&mut src, &mut w)?;
+        f.sync_all()
+    })();
+    if let Err(e) = result {
+        // Leave the journal: the next pass cuts back and tries again.
+        let _ = f.set_len(len);
+        return Err(Error::io(dest, e));
+    }
+    std::fs::remove_file(journal).map_err(|e| Error::io(journal, e))?;
+    Ok(())
+}
+
+/// The line with its append stamp set to `at` at offset `off`, every other
+/// field kept as it was (fields this version does not know included).
+fn restamp(line: &[u8], at: i64, off: u64) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(line.trim_ascii()).ok()?;
+    let obj = v.as_object_mut()?;
+    let before = obj
+        .get("local")
+        .and_then(|l| l.get("before"))
+        .and_then(serde_json::Value::as_i64);
+    let mut local = serde_json::json!({"at": at, "off": off});
+    if let Some(b) = before {
+        local["before"] = b.into();
+    }
+    obj.insert("local".into(), local);
+    let mut s = serde_json::to_vec(&v).ok()?;
+    s.push(b'\n');
+    Some(s)
+}
