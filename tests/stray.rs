@@ -71,6 +71,21 @@ impl Sandbox {
         out
     }
 
+    /// `pool doctor`'s report (it exits 1 here: no hooks are registered).
+    fn doctor(&self, args: &[&str]) -> String {
+        let out = Command::new(exe("pool"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("POOL_DIR", self.pool())
+            .arg("doctor")
+            .args(args)
+            .current_dir(self.repo())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     fn text(&self, bin: &str, instance: &str, args: &[&str], stdin: &str) -> String {
         String::from_utf8(self.run(bin, instance, args, stdin).stdout).unwrap()
     }
@@ -316,4 +331,51 @@ fn a_line_dated_in_the_future_lives_only_its_ttl_from_when_it_arrived() {
     let start = s.hook("pool-session-start", "A", "a", "SessionStart");
     assert!(start.contains("Later work"), "{start}");
     assert!(!start.contains("From the future"), "{start}");
+}
+
+#[test]
+fn doctor_reports_stray_lines_and_repair_stamps_them_keeping_their_age() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.pool()).unwrap();
+    std::fs::set_permissions(
+        s.pool(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let lines = [
+        json!({"id": "live", "timestamp": now() - 3100, "ttl": 7200, "source_instance": "B", "action": "completed", "topic": "Live stray"}),
+        json!({"id": "old", "timestamp": now() - 7200, "source_instance": "B", "action": "completed", "topic": "Old stray"}),
+        json!({"id": "future", "timestamp": 4_070_908_800i64, "source_instance": "B", "action": "completed", "topic": "Future stray"}),
+        json!({}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(s.log(), text).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3000);
+    std::fs::File::options()
+        .write(true)
+        .open(s.log())
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let doctor = s.doctor(&[]);
+    assert!(doctor.contains("4 stray lines"), "{doctor}");
+    assert!(doctor.contains("1 without a timestamp"), "{doctor}");
+    assert!(doctor.contains("1 dated in the future"), "{doctor}");
+    let before = s.hook("pool-session-start", "A", "a", "SessionStart");
+    let repair = s.doctor(&["--repair"]);
+    assert!(repair.contains("stamped 4 stray lines"), "{repair}");
+    let doctor = s.doctor(&[]);
+    assert!(!doctor.contains("stray line"), "{doctor}");
+    let after = s.hook("pool-session-start", "A", "a", "SessionStart");
+    assert_eq!(before, after);
+    assert!(
+        after.contains("Live stray") && !after.contains("Old stray"),
+        "{after}"
+    );
+    // Every line is still there.
+    let log = std::fs::read_to_string(s.log()).unwrap();
+    assert_eq!(log.lines().count(), 4);
+    for id in ["live", "old", "future"] {
+        assert!(log.contains(&format!("\"id\":\"{id}\"")), "{log}");
+    }
 }

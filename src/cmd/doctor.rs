@@ -595,16 +595,18 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
     let mut last_stop: Option<(i64, String)> = None;
     let stats = pool.scan_back(None, |off, _, e| {
         entries += 1;
+        // Once stamped (by --repair), a line without a timestamp or dated
+        // ahead is harmless: its lifetime runs from its stamp.
         if e.local.is_none_or(|l| l.off != off) {
             stray += 1;
-        }
-        if e.timestamp <= 0 {
-            untimed += 1;
-        } else if e
-            .seen
-            .is_some_and(|s| e.timestamp > s.saturating_add(crate::store::entry::MAX_SKEW))
-        {
-            future += 1;
+            if e.timestamp <= 0 {
+                untimed += 1;
+            } else if e
+                .seen
+                .is_some_and(|s| e.timestamp > s.saturating_add(crate::store::entry::MAX_SKEW))
+            {
+                future += 1;
+            }
         }
         if last_stop.is_none()
             && e.received.is_none()
@@ -639,7 +641,7 @@ fn check_log(dir: &Path, now: i64) -> Vec<Check> {
         ),
     };
     let mut checks = vec![entries_check];
-    if stray + untimed + future > 0 {
+    if stray > 0 {
         let mut parts = Vec::new();
         if stray > 0 {
             parts.push(format!(

@@ -70,6 +70,9 @@ impl Pool {
     pub fn archive(&self, older_than: u64, default_ttl: u64, now: i64) -> Result<ArchiveReport> {
         let cutoff = now.saturating_sub(i64::try_from(older_than).unwrap_or(i64::MAX));
         let arch_dir = self.dir().join("archive");
+        // Stray lines kept are stamped too, so a pool written before stamps
+        // (or by another program) reads as cheaply as any after one pass.
+        let bounds = self.stray_bounds()?;
         self.rewrite(
             |entry| match entry {
                 Some(e) if e.effective_time() < cutoff && !e.is_live(now, default_ttl) => {
@@ -80,14 +83,18 @@ impl Pool {
                 }
                 _ => Route::Keep,
             },
-            None,
+            Some(&bounds),
         )
     }
 
     /// Moves every line that is not an entry (torn, corrupt) to
     /// `quarantine.jsonl`, byte for byte, and gives every stray entry (one
-    /// without a trusted append stamp) a stamp with the time this machine had
-    /// it by, so it ages like the others (`pool doctor --repair`).
+    /// without a trusted append stamp) a stamp (`pool doctor --repair`).
+    ///
+    /// A stray line's stamp is its own timestamp, held between the stamp of
+    /// the line before it (stamps never decrease) and the time this machine
+    /// had it by (the next trusted stamp, or the log's mtime): an old line
+    /// keeps its age, a line dated in the future gets no extra life.
     pub fn repair(&self) -> Result<ArchiveReport> {
         let q = self.dir().join("quarantine.jsonl");
         let bounds = self.stray_bounds()?;
@@ -173,6 +180,8 @@ impl Pool {
                 .map_err(|e| Error::io(&path, e))?;
             let mut reader = BufReader::with_capacity(1 << 20, file);
             let mut line = Vec::new();
+            // The last stamp written, for the next stray line's lower bound.
+            let mut prev_at = i64::MIN;
             loop {
                 line.clear();
                 let old_off = report.bytes_before;
@@ -214,9 +223,16 @@ impl Pool {
                         let new_off = report.bytes_after;
                         let stamp_at = match (&entry, trusted) {
                             (Some(e), true) if new_off != old_off => e.local.map(|l| l.at),
-                            (Some(_), false) => stray.and_then(|s| s.get(&old_off).copied()),
+                            (Some(e), false) => stray
+                                .and_then(|s| s.get(&old_off).copied())
+                                .map(|upper| e.timestamp.min(upper).max(prev_at.min(upper))),
                             _ => None,
                         };
+                        if let Some(at) = stamp_at
+                            .or_else(|| entry.as_ref().and_then(|e| trusted.then_some(e.local?.at)))
+                        {
+                            prev_at = prev_at.max(at);
+                        }
                         let bytes = match stamp_at {
                             Some(at) => {
                                 if !trusted {
