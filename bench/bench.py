@@ -539,7 +539,44 @@ def git_rev(path):
     except OSError:
         return "?"
 
-CASES = [("floor", case_baselines), ("session-start", lambda: case_session_start(POOL_SIZES)),
+def c_floor():
+    """The process floor: a C `int main(){return 0;}`, built here with cc -O2."""
+    exe = os.path.join(WORK, "floor")
+    src = os.path.join(BENCH, "floor.c")
+    if not os.access(exe, os.X_OK) or os.path.getmtime(exe) < os.path.getmtime(src):
+        subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
+    return exe
+
+def case_readers():
+    """Issue 11: session start with the reader this build has, against an
+    older build's (BENCH_OLD_BIN: a folder with its pool-session-start, in
+    the peer columns), and the process floor, at 10k and the largest size."""
+    old = os.environ.get("BENCH_OLD_BIN", "")
+    floor = c_floor()
+    log("process floor: C int main(){return 0;}")
+    fres = measure(Cmd([floor]))
+    fm = med(fres["ours"])
+    row("process floor: C `int main(){return 0;}` (cc -O2)", fres, "", [])
+    stdin = write_json(os.path.join(WORK, "ss.json"),
+                       {"session_id": "bench", "hook_event_name": "SessionStart", "source": "startup"})
+    for n in sorted({10_000, max(POOL_SIZES)}):
+        d = gen_pool(n)
+        env = {"POOL_DIR": d, "CLAUDE_INSTANCE": "A"}
+        ours = Cmd([bin_("pool-session-start")], env, stdin)
+        peer = Cmd([os.path.join(old, "pool-session-start")], env, stdin) if old else None
+        log(f"session start readers, {n} entries")
+        res = measure(ours, peer)
+        om = med(res["ours"])
+        label = (f"`pool-session-start`, pool of {n:,}: this build (peer columns: "
+                 f"`{os.path.basename(os.path.dirname(old.rstrip('/')) or old)}` build)" if old
+                 else f"`pool-session-start`, pool of {n:,}")
+        row(label, res, "", [], extra=f"{om / fm:.2f}× the C floor")
+        if old:
+            NOTES.append(f"readers {n:,}: old build {fms(med(res['peer']))} = "
+                         f"{med(res['peer']) / fm:.2f}× the C floor; this build {fms(om)} = {om / fm:.2f}×")
+        check_errors(d, f"readers {n}")
+
+CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
          ("appends", case_appends), ("sync", case_sync)]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
