@@ -91,6 +91,15 @@ def gen_pool(n):
     log(f"generating pool of {n} entries with {GEN_POOL} ...")
     subprocess.run([PY, GEN_POOL, f + ".tmp", str(n)], check=True)
     os.replace(f + ".tmp", f)
+    # The generator writes lines as another program would: without our
+    # append stamps. A user's pool gets them from its first `pool gc` (the
+    # Stop hook starts one); stamp here so the readers are timed on the pool
+    # they meet from then on (BENCH_UNSTAMPED=1 times the pool as written).
+    if os.environ.get("BENCH_UNSTAMPED", "") in ("", "0"):
+        t0 = time.time()
+        subprocess.run([bin_("pool"), "gc", "--quiet", "--older-than", "36500d"],
+                       env=dict(os.environ, POOL_DIR=d), check=True)
+        NOTES.append(f"pool of {n:,}: stamped by `pool gc` in {time.time() - t0:.1f} s after generation")
     return d
 
 def gen_transcript(turns):
@@ -547,6 +556,23 @@ def c_floor():
         subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
     return exe
 
+def instructions(c):
+    """Instructions one run executes, by valgrind's callgrind (repeatable
+    whatever else the machine does); None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    stdin = open(c.stdin, "rb") if c.stdin else subprocess.DEVNULL
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + c.argv,
+                       env=c.env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    for line in r.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].strip())
+    return None
+
+def fir(n):
+    return "—" if n is None else f"{n / 1e6:.2f} M instr."
+
 def case_readers():
     """Issue 11: session start with the reader this build has, against an
     older build's (BENCH_OLD_BIN: a folder with its pool-session-start, in
@@ -556,7 +582,8 @@ def case_readers():
     log("process floor: C int main(){return 0;}")
     fres = measure(Cmd([floor]))
     fm = med(fres["ours"])
-    row("process floor: C `int main(){return 0;}` (cc -O2)", fres, "", [])
+    fi = instructions(Cmd([floor]))
+    row("process floor: C `int main(){return 0;}` (cc -O2)", fres, "", [], extra=fir(fi))
     stdin = write_json(os.path.join(WORK, "ss.json"),
                        {"session_id": "bench", "hook_event_name": "SessionStart", "source": "startup"})
     for n in sorted({10_000, max(POOL_SIZES)}):
@@ -567,10 +594,15 @@ def case_readers():
         log(f"session start readers, {n} entries")
         res = measure(ours, peer)
         om = med(res["ours"])
+        oi, pi = instructions(ours), (instructions(peer) if peer else None)
+        if oi:
+            NOTES.append(f"readers {n:,}: this build {fir(oi)}"
+                         + (f", older build {fir(pi)}" if pi else "")
+                         + (f", C floor {fir(fi)}" if fi else "") + " (callgrind)")
         label = (f"`pool-session-start`, pool of {n:,}: this build (peer columns: "
                  f"`{os.path.basename(os.path.dirname(old.rstrip('/')) or old)}` build)" if old
                  else f"`pool-session-start`, pool of {n:,}")
-        row(label, res, "", [], extra=f"{om / fm:.2f}× the C floor")
+        row(label, res, "", [], extra=f"{om / fm:.2f}× the C floor; {fir(oi)}")
         if old:
             NOTES.append(f"readers {n:,}: old build {fms(med(res['peer']))} = "
                          f"{med(res['peer']) / fm:.2f}× the C floor; this build {fms(om)} = {om / fm:.2f}×")

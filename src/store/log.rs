@@ -46,7 +46,7 @@ pub const ORDER_SLACK: i64 = 120;
 /// How many lines in a row without a trusted stamp, all older than the
 /// window, end a backwards walk. Fewer stray lines than this, anywhere in
 /// the log, hide nothing.
-pub const STRAY_RUN: u64 = 4096;
+pub const STRAY_RUN: u64 = 1024;
 
 /// What a reader of [`Pool::scan_shown`] wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
