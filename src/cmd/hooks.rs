@@ -134,7 +134,7 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
 /// pending handoffs to this instance, and durable knowledge.
 ///
 /// Cost follows what is shown: the log is read back only until
-/// [`RENDER_ROOM`] entries are kept (the summary then says "200+"), and
+/// `RENDER_ROOM` entries are kept (the summary then says "200+"), and
 /// handoffs, answers and knowledge older than that come from the long-TTL
 /// index, which lists every one of them.
 pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
