@@ -218,6 +218,10 @@ pub struct LaunchArgs {
     /// End the session instead of starting one.
     #[arg(long, conflicts_with_all = ["instances", "worktrees"])]
     pub stop: bool,
+    /// With --stop: also remove the worktrees and branches this session's
+    /// launch created (refusing any with uncommitted or unmerged work).
+    #[arg(long, requires = "stop")]
+    pub clean: bool,
     /// tmux server socket name (tmux -L); default: tmux's own.
     #[arg(long, short = 'L')]
     pub socket: Option<String>,
