@@ -69,7 +69,8 @@ pub enum PoolCommand {
     Uninstall(InstallArgs),
     /// Check binaries, hook registration and the pool folder; say how to fix problems.
     Doctor(DoctorArgs),
-    /// Print a shell completion script for pool.
+    /// Print a shell completion script for pool and pool-query (with instance
+    /// names and handoff ids completed from the pool).
     Completions(CompletionsArgs),
     /// Serve a live web dashboard of the pool on 127.0.0.1 (prints its URL).
     Dashboard(DashboardArgs),
@@ -77,6 +78,13 @@ pub enum PoolCommand {
     Launch(LaunchArgs),
     /// Exchange entries with other machines through a Redis stream (see README, "Several machines").
     Sync(crate::cmd::sync::SyncArgs),
+    /// Print completion candidates, one a line (`instances` or `handoffs`):
+    /// what the completion scripts call for dynamic values.
+    #[command(hide = true, name = "complete-names")]
+    CompleteNames {
+        /// `instances` or `handoffs`.
+        kind: String,
+    },
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,

@@ -17,13 +17,66 @@ const RENDER_ROOM: usize = 200;
 
 /// `pool-stop`: reads the hook event on stdin and extracts new blocks.
 pub fn stop_main() -> i32 {
+    if let Some(code) = answer_help("pool-stop") {
+        return code;
+    }
     crate::cmd::runner::run("pool-stop", stop_body)
 }
 
 /// `pool-session-start`: catches up extraction (resume, compact, fork) and
 /// prints the session-start summary.
 pub fn session_start_main() -> i32 {
+    if let Some(code) = answer_help("pool-session-start") {
+        return code;
+    }
     crate::cmd::runner::run("pool-session-start", session_start_body)
+}
+
+/// What each hook binary does, for `--help`.
+pub fn hook_help(program: &str) -> Option<&'static str> {
+    Some(match program {
+        "pool-session-start" => {
+            "Claude Code's SessionStart hook: catches up extraction of the session's \
+             transcript (resume, compact, fork), then prints the session-start summary \
+             of the pool (who is active or blocked, handoffs, recent activity)."
+        }
+        "pool-stop" => {
+            "Claude Code's Stop and SessionEnd hook: extracts the turn's `pool` blocks \
+             from the transcript and appends them to the pool."
+        }
+        "pool-prompt" => {
+            "Claude Code's UserPromptSubmit hook: catches up extraction of the previous \
+             turn, then adds pending handoffs, unblocking entries and the news since the \
+             last prompt."
+        }
+        "pool-guard" => {
+            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): records \
+             the edit and warns when another live instance claimed or recently edited the file."
+        }
+        _ => return None,
+    })
+}
+
+/// Answers `--help`/`-h` and `--version`/`-V` on a hook binary's command
+/// line (hooks get their input on stdin and no arguments, so nothing else
+/// is looked at); `None` when neither was asked for.
+pub fn answer_help(program: &str) -> Option<i32> {
+    let arg = std::env::args().nth(1)?;
+    let text = match arg.as_str() {
+        "--help" | "-h" => format!(
+            "{program}: {}\n\nUsage: {program} < hook-event.json\n\nClaude Code runs it (registered by \
+             `pool install`); it reads the hook event as JSON on stdin and always exits 0 \
+             unless it blocks on purpose. Run by hand it needs that JSON, for example:\n  \
+             echo '{{\"session_id\":\"s1\",\"hook_event_name\":\"SessionStart\"}}' | CLAUDE_INSTANCE=A {program}\n\n\
+             `pool --help` lists the commands; `pool doctor` checks the set-up.\n\n{}",
+            hook_help(program).unwrap_or("a claude-pool hook."),
+            crate::cmd::cli::ENV_HELP
+        ),
+        "--version" | "-V" => format!("{program} {}", env!("CARGO_PKG_VERSION")),
+        _ => return None,
+    };
+    println!("{}", text.trim_end());
+    Some(crate::cmd::EXIT_OK)
 }
 
 fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
@@ -65,6 +118,9 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
 /// `pool-prompt` (UserPromptSubmit): catches up extraction of the previous
 /// turn, then adds pending handoffs and the news since the last prompt.
 pub fn prompt_main() -> i32 {
+    if let Some(code) = answer_help("pool-prompt") {
+        return code;
+    }
     crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
@@ -72,6 +128,9 @@ pub fn prompt_main() -> i32 {
 /// the edit and warns when another live instance claimed or recently edited
 /// the file (`POOL_CLAIMS=ask` asks the user instead).
 pub fn guard_main() -> i32 {
+    if let Some(code) = answer_help("pool-guard") {
+        return code;
+    }
     crate::cmd::runner::run("pool-guard", crate::cmd::guard::guard_body)
 }
 

@@ -47,7 +47,6 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
 use crate::store::log::Pool;
-use crate::store::paths::Locator;
 use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
 
 /// Version of the `--json` shape.
@@ -313,7 +312,7 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
 
 /// Opens the pool named by the environment and reads its settings.
 pub fn open_pool() -> Result<(Pool, Config)> {
-    let dir = Locator::from_env(None).pool_dir()?;
+    let dir = crate::cmd::existing_pool_dir()?;
     let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
