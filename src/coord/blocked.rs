@@ -148,7 +148,10 @@ pub fn unblocks(e: &Seen<'_>, block: &Block) -> Option<How> {
     if !same_topic {
         return None;
     }
-    let own = e.instance.trim().eq_ignore_ascii_case(block.instance.trim());
+    let own = e
+        .instance
+        .trim()
+        .eq_ignore_ascii_case(block.instance.trim());
     match e.action {
         "completed" | "released" | "signaling" if own => Some(How::Own),
         "completed" => Some(How::Completed),
@@ -336,7 +339,10 @@ mod tests {
             assert_eq!(got[0].unblocked_by.as_ref().unwrap().how, How::Own);
         }
         // Another instance's completed on the same topic.
-        let got = run(vec![b.clone(), e("x", "A", "completed", "Auth API", now - 5)], now);
+        let got = run(
+            vec![b.clone(), e("x", "A", "completed", "Auth API", now - 5)],
+            now,
+        );
         assert_eq!(got[0].unblocked_by.as_ref().unwrap().how, How::Completed);
         // But not another's signaling, nor another topic, nor an earlier entry.
         for other in [
@@ -345,7 +351,13 @@ mod tests {
         ] {
             assert!(run(vec![b.clone(), other], now)[0].is_open());
         }
-        assert!(run(vec![e("x", "A", "completed", "Auth API", now - 700), b.clone()], now)[0].is_open());
+        assert!(
+            run(
+                vec![e("x", "A", "completed", "Auth API", now - 700), b.clone()],
+                now
+            )[0]
+            .is_open()
+        );
     }
 
     #[test]
@@ -389,7 +401,10 @@ mod tests {
         let mut r = e("r", "C", "question", "whatever", 5);
         r.reference = "b1".into();
         assert_eq!(check(r), Some(How::Ref));
-        assert_eq!(check(e("c", "A", "completed", "auth", 5)), Some(How::Completed));
+        assert_eq!(
+            check(e("c", "A", "completed", "auth", 5)),
+            Some(How::Completed)
+        );
         assert_eq!(check(e("c", "B", "released", "Auth", 5)), Some(How::Own));
         assert_eq!(check(e("c", "A", "claimed", "Auth", 5)), None);
         assert_eq!(check(e("b1", "B", "blocked", "Auth", 5)), None);
