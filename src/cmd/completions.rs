@@ -82,7 +82,7 @@ _pool_dynamic() {
         COMPREPLY=($(compgen -W "$(pool complete-names "$kind" 2>/dev/null)" -- "$cur"))
         return 0
     fi
-    if [ "${COMP_WORDS[0]##*/}" = pool-query ]; then _pool-query "$@"; else _pool "$@"; fi
+    if [ "${COMP_WORDS[0]##*/}" = pool-query ]; then _pool__query "$@"; else _pool "$@"; fi
 }
 complete -F _pool_dynamic -o nosort -o bashdefault -o default pool
 complete -F _pool_dynamic -o nosort -o bashdefault -o default pool-query

@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 
 use crate::agent::hook::{self, Ctx};
+use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::extract::{self, Job};
 use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
@@ -152,27 +153,47 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         return Ok(None);
     };
     let (fresh, older_left_out) = news::since(&pool, &mark)?;
-    let domain = Domain::new(&ctx.config.domain);
-    let fresh: Vec<_> = fresh
-        .into_iter()
-        .filter(|e| {
-            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
-                || (me.is_none() && e.session_id == session);
-            !own && (e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some())
-        })
-        .collect();
     let mut handoffs = Vec::new();
+    let mut blocks = blocked::Tracker::default();
     if me.is_some() {
         let mut acks = AckTracker::default();
         pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
+            blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
             if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
                 handoffs.push(e.into_owned());
             }
             ControlFlow::Continue(())
         })?;
     }
+    // This instance's blocks (open, or ended by what is new): an entry that
+    // ends one reaches it whatever its domain.
+    let mine: Vec<Block> = blocks
+        .finish()
+        .into_iter()
+        .filter(|b| me.is_some_and(|m| b.instance.eq_ignore_ascii_case(m)))
+        .collect();
+    let domain = Domain::new(&ctx.config.domain);
+    let mut unblocking: Vec<(Entry<'static>, Block)> = Vec::new();
+    let fresh: Vec<_> = fresh
+        .into_iter()
+        .filter(|e| {
+            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
+                || (me.is_none() && e.session_id == session);
+            if own {
+                return false;
+            }
+            let seen = Seen::of(e, ctx.now, ctx.config.ttl);
+            if let Some(b) = mine.iter().find(|b| blocked::unblocks(&seen, b).is_some()) {
+                unblocking.push((e.clone(), b.clone()));
+                return true;
+            }
+            e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some()
+        })
+        .collect();
     news::mark_seen(&pool, session, ctx.now)?;
-    Ok(Some(render::news(&handoffs, &fresh, older_left_out)))
+    let mut text = render::unblocked(&unblocking);
+    text.push_str(&render::news(&handoffs, &fresh, older_left_out));
+    Ok(Some(text))
 }
 
 fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
@@ -207,10 +228,12 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
+    let mut blocks = blocked::Tracker::default();
     pool.scan_shown(ctx.now, horizon, |e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) {
             return Walk::Continue;
         }
+        blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
         if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
@@ -237,6 +260,13 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     summary
         .entries
         .sort_by_key(|e| std::cmp::Reverse(e.0.timestamp));
+    // Who else is blocked, and on what: shown whatever this instance's domain.
+    let all_blocks = blocks.finish();
+    summary.blocks = blocked::open(&all_blocks)
+        .into_iter()
+        .filter(|b| !me.is_some_and(|m| b.instance.eq_ignore_ascii_case(m)))
+        .cloned()
+        .collect();
     Ok(summary)
 }
 

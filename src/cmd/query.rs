@@ -60,7 +60,12 @@ fn stdout_err(e: io::Error) -> Error {
 }
 
 fn query(args: &QueryArgs) -> Result<()> {
-    let dir = crate::cmd::existing_pool_dir()?;
+    // Following may start before the first hook creates the pool.
+    let dir = if args.follow {
+        crate::store::paths::Locator::from_env(None).pool_dir()?
+    } else {
+        crate::cmd::existing_pool_dir()?
+    };
     let pool = Pool::open_readonly(dir.clone());
     let (settings, _) = Config::from_env(
         &ProcessEnv,
