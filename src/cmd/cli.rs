@@ -203,9 +203,19 @@ pub struct CompletionsArgs {
 /// Flags of `pool dashboard`.
 #[derive(Debug, Clone, Args)]
 pub struct DashboardArgs {
-    /// Port on 127.0.0.1 (0: any free port).
+    /// Port on 127.0.0.1 (0: the last run's port if free, else any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Also answer requests that name this host (an SSH or editor
+    /// port-forward, e.g. `--allow-host devbox`); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Open the page in the browser ($BROWSER, else xdg-open or open).
+    #[arg(long)]
+    pub open: bool,
+    /// Make a new token (open tabs must use the new URL).
+    #[arg(long)]
+    pub rotate_token: bool,
 }
 
 /// Flags of `pool launch`.

@@ -10,6 +10,7 @@ use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
 use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
+use crate::store::entry::Entry;
 use crate::store::log::{DEFAULT_TTL, Pool, Walk};
 use crate::view::render::{self, Summary};
 
