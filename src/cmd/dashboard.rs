@@ -122,11 +122,7 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     for w in warnings {
         eprint_error(PROGRAM, &w);
     }
-    let saved = if args.rotate_token {
-        None
-    } else {
-        load_saved(&dir)
-    };
+    let saved = load_saved(&dir);
     // The port asked for, else the one of the last run (so open tabs find
     // it again), else any free one.
     let mut tries = vec![args.port];
@@ -153,8 +149,8 @@ fn serve(args: &DashboardArgs) -> Result<()> {
         .map(|a| a.port())
         .ok_or_else(|| Error::Invalid("the server has no TCP address".into()))?;
     let token = match saved {
-        Some(s) => s.token,
-        None => random_hex(16)?,
+        Some(s) if !args.rotate_token => s.token,
+        _ => random_hex(16)?,
     };
     save(
         &dir,
