@@ -103,7 +103,9 @@ function stopServer(child) {
 async function shot(name) {
   mkdirSync(SHOTS, { recursive: true });
   for (const w of WIDTHS) {
-    await pages[w].screenshot({ path: path.join(SHOTS, `${name}-${w}.png`), fullPage: true });
+    // What a person sees first, and the whole page.
+    await pages[w].screenshot({ path: path.join(SHOTS, `${name}-${w}.png`) });
+    await pages[w].screenshot({ path: path.join(SHOTS, `${name}-${w}-full.png`), fullPage: true });
   }
 }
 async function eachWidth(fn) {
@@ -380,6 +382,11 @@ test("long unbroken text does not widen the page; paths break at /", async () =>
     assert.equal((await id.locator("span").first().textContent()).length <= 9, true, "short id");
     assert.ok((await id.getAttribute("title")).length > 9, "full id on hover");
     assert.equal(await id.locator("button.copy").count(), 1);
+    // What a person sees of the long entry itself.
+    await page.evaluate(() => [...document.querySelectorAll("#stream li[data-id]")]
+      .find((x) => x.textContent.includes("folder39")).scrollIntoView({ block: "start" }));
+    await page.screenshot({ path: path.join(SHOTS, `long-entry-${w}.png`) });
+    await page.evaluate(() => window.scrollTo(0, 0));
   });
   await shot("long-text");
 });
