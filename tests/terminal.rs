@@ -500,3 +500,48 @@ fn status_shows_roles_sessions_and_watch_keeps_the_top_in_a_small_terminal() {
     );
     assert!(screen.contains("Waiter (the reviewer)"), "{screen}");
 }
+
+#[test]
+fn entries_posted_from_the_dashboard_are_marked_wherever_they_are_shown() {
+    let e = Env::new();
+    e.ok("API", &["post", "--topic", "from the terminal"]);
+    // What the dashboard page writes (view::dashboard::form_entry).
+    let line = json!({"id": "dash-1", "timestamp": chrono_now(), "source_instance": "API",
+        "session_id": "", "action": "completed", "topic": "Shipped the refresh flow",
+        "summary": "", "affects": "", "blocks": "", "origin": "dashboard"});
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(e.pool().join("instance_state.jsonl"))
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+    let listed = e.ok("", &["query"]);
+    assert!(
+        listed.contains("via dashboard] completed Shipped the refresh flow"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("via dashboard] signaling from the terminal"),
+        "{listed}"
+    );
+    let out = e.hook(
+        env!("CARGO_BIN_EXE_pool-session-start"),
+        "WEB",
+        json!({"session_id": "sw", "hook_event_name": "SessionStart", "source": "startup"}),
+    );
+    let start = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        start.contains("[API via dashboard] completed: Shipped the refresh flow"),
+        "{start}"
+    );
+    assert!(
+        start.contains("[API] signaling: from the terminal"),
+        "{start}"
+    );
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -159,11 +159,14 @@ fn print_entry(
                 .to_string()
         })
         .unwrap_or_else(|| "?".into());
-    let host = if e.host.is_empty() {
+    let mut host = if e.host.is_empty() {
         String::new()
     } else {
         format!("@{}", clean(&e.host, 40))
     };
+    if e.origin == "dashboard" {
+        host.push_str(" via dashboard");
+    }
     writeln!(
         out,
         "{when} {:>4} ago  [{}{host}] {:<9} {}",

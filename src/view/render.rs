@@ -248,7 +248,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
             let _ = writeln!(
                 footer,
                 "- [{}] {}: {}",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
@@ -275,7 +275,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         for (e, _) in sum.entries.iter().take(COMPACT_SHOWN) {
             let line = format!(
                 "- [{}] {}: {}\n",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
@@ -290,11 +290,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         body.push_str(FRAMING);
         body.push('\n');
         for (e, k) in &sum.entries {
-            let who = if k.own {
-                "YOU".to_string()
-            } else {
-                clean(&e.source_instance, SHOW_INSTANCE)
-            };
+            let who = if k.own { "YOU".to_string() } else { writer(e) };
             let mut item = format!(
                 "- **[{who}] {} {}: {}**\n",
                 icon(&e.action),
@@ -330,6 +326,18 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
     }
     out.push_str(&footer);
     out
+}
+
+/// Who wrote `e`, for display: its instance, and "via dashboard" when a
+/// person posted it from the dashboard page (so nobody can pass such an
+/// entry off as the instance's own).
+pub fn writer(e: &Entry<'_>) -> String {
+    let name = clean(&e.source_instance, SHOW_INSTANCE);
+    if e.origin == "dashboard" {
+        format!("{name} via dashboard")
+    } else {
+        name
+    }
 }
 
 /// Most blocked instances listed at session start.
@@ -377,7 +385,7 @@ pub fn unblocked(pairs: &[(Entry<'_>, Block)]) -> String {
         let _ = writeln!(
             out,
             "- [{}] {}: {} — ends your block on: {} (you were blocked for {})",
-            clean(&e.source_instance, SHOW_INSTANCE),
+            writer(e),
             clean(&e.action, 20),
             clean(&e.topic, SHOW_TOPIC),
             clean(&b.topic, SHOW_TOPIC),
@@ -423,7 +431,7 @@ pub fn news(handoffs: &[Entry<'_>], fresh: &[Entry<'_>], older_left_out: bool) -
             };
             let line = format!(
                 "- [{}]{critical} {}: {}{summary}\n",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
