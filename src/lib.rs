@@ -49,6 +49,7 @@ pub fn pool_main() -> i32 {
         cmd::cli::PoolCommand::Uninstall(args) => cmd::install::uninstall_main(&args),
         cmd::cli::PoolCommand::Doctor(args) => cmd::doctor::run(&args),
         cmd::cli::PoolCommand::Completions(args) => cmd::completions::run(&args),
+        cmd::cli::PoolCommand::CompleteNames { kind } => cmd::completions::names(&kind),
         cmd::cli::PoolCommand::Dashboard(args) => cmd::dashboard::run(&args),
         cmd::cli::PoolCommand::Launch(args) => cmd::launch::run(&args),
         cmd::cli::PoolCommand::Sync(args) => cmd::sync::run(&args),

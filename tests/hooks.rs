@@ -582,6 +582,16 @@ fn bad_input_never_breaks_the_session() {
 #[test]
 fn pool_query_lists_filters_and_handles_a_closed_pipe() {
     let sb = Sandbox::new();
+    // No pool folder yet: said so, not "No pool entries found".
+    let out = sb.command("pool-query", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("does not exist: check the spelling of POOL_DIR"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::create_dir_all(sb.pool()).unwrap();
     let out = sb.command("pool-query", &[]).output().unwrap();
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),

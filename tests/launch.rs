@@ -265,3 +265,279 @@ fn worktrees_give_each_instance_its_own_checkout_and_branch() {
         s.root.join("app-A").display().to_string()
     );
 }
+
+#[test]
+fn a_command_that_is_missing_or_exits_at_once_is_a_failed_start() {
+    let s = setup();
+    let tmux = TmuxServer::new();
+    for names in [&["A"][..], &["A", "B"][..]] {
+        let mut args = vec!["launch"];
+        args.extend_from_slice(names);
+        args.extend(["--session", "bad", "--command", "no-such-command-xyz"]);
+        let out = pool(&s, &tmux, &s.root, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("started"),
+            "{}",
+            text(&out)
+        );
+        for n in names {
+            assert!(
+                err.contains(&format!("instance {n} did not start")),
+                "{err}"
+            );
+        }
+        assert!(err.contains("status 127"), "{err}");
+        assert!(
+            err.contains("no-such-command-xyz"),
+            "the command's own output: {err}"
+        );
+        assert!(!tmux.tmux(&["has-session", "-t", "=bad"]).status.success());
+    }
+    // One good, one failing: the failing one is named, the other not.
+    let out = pool(
+        &s,
+        &tmux,
+        &s.root,
+        &[
+            "launch",
+            "A",
+            "B",
+            "--session",
+            "half",
+            "--command",
+            r#"sh -c 'if [ "$CLAUDE_INSTANCE" = B ]; then echo "B cannot start: no API key" >&2; exit 3; fi; sleep 30'"#,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(err.contains("instance B did not start"), "{err}");
+    assert!(err.contains("status 3"), "{err}");
+    assert!(err.contains("B cannot start: no API key"), "{err}");
+    assert!(!err.contains("instance A did not start"), "{err}");
+    assert!(!tmux.tmux(&["has-session", "-t", "=half"]).status.success());
+}
+
+#[test]
+fn printed_hints_keep_the_socket_and_work_as_printed() {
+    let s = setup();
+    let tmux = TmuxServer::new();
+    let out = pool(
+        &s,
+        &tmux,
+        &s.root,
+        &["launch", "A", "--session", "hinted", "--command", STAND_IN],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let want = format!("pool launch --stop --session hinted -L {}", tmux.socket);
+    assert!(stdout.contains(&want), "{stdout}");
+    let again = pool(&s, &tmux, &s.root, &["launch", "A", "--session", "hinted"]);
+    let err = String::from_utf8_lossy(&again.stderr).to_string();
+    assert!(err.contains(&want), "{err}");
+    // Follow the hint as printed (it already names the socket).
+    let line = stdout.lines().find(|l| l.starts_with("stop:")).unwrap();
+    let argv: Vec<&str> = line
+        .trim_start_matches("stop:")
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    let stop = Command::new(POOL)
+        .args(&argv)
+        .env("POOL_DIR", &s.pool_dir)
+        .output()
+        .unwrap();
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(
+        !tmux
+            .tmux(&["has-session", "-t", "=hinted"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn instance_names_match_config_ignoring_case() {
+    let s = setup();
+    let tmux = TmuxServer::new();
+    let out = pool(
+        &s,
+        &tmux,
+        &s.root,
+        &["launch", "a", "--session", "lc", "--command", STAND_IN],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("A (builder)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        wait_for(&s.out_dir.join("A.env")),
+        format!(
+            "CLAUDE_INSTANCE=A\nCLAUDE_INSTANCE_DOMAIN=api,db\nPOOL_DIR={}\n",
+            s.pool_dir.display()
+        )
+    );
+}
+
+fn repo(s: &Setup) -> PathBuf {
+    let repo = s.root.join("app");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("src/lib.rs"), "// app\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+#[test]
+fn existing_folders_are_reused_only_as_this_repositorys_worktree_on_the_branch() {
+    let s = setup();
+    let tmux = TmuxServer::new();
+    let repo = repo(&s);
+    let args = [
+        "launch",
+        "A",
+        "--worktrees",
+        "--session",
+        "chk",
+        "--command",
+        STAND_IN,
+    ];
+    // A plain folder where the worktree would go.
+    std::fs::create_dir_all(s.root.join("app-A")).unwrap();
+    let out = pool(&s, &tmux, &repo, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a worktree of"),
+        "{}",
+        text(&out)
+    );
+    assert!(!tmux.tmux(&["has-session", "-t", "=chk"]).status.success());
+    std::fs::remove_dir(s.root.join("app-A")).unwrap();
+    // A worktree of this repository on another branch.
+    let wt = s.root.join("app-A");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().unwrap(),
+            "-b",
+            "feature",
+        ],
+    );
+    let out = pool(&s, &tmux, &repo, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("on branch feature, not pool/A"),
+        "{}",
+        text(&out)
+    );
+    // On the expected branch it is reused.
+    git(&wt, &["switch", "-q", "-c", "pool/A"]);
+    let out = pool(&s, &tmux, &repo, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("using existing worktree"));
+    // A clone of another repository is not this repository's worktree.
+    let other = s.root.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    git(&other, &["init", "-q", "-b", "pool/B"]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "x"]);
+    std::fs::rename(&other, s.root.join("app-B")).unwrap();
+    let out = pool(
+        &s,
+        &tmux,
+        &repo,
+        &[
+            "launch",
+            "B",
+            "--worktrees",
+            "--session",
+            "chk2",
+            "--command",
+            STAND_IN,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a worktree of"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn stop_clean_removes_what_the_launch_created_and_refuses_uncommitted_work() {
+    let s = setup();
+    let tmux = TmuxServer::new();
+    let repo = repo(&s);
+    // B's branch exists before the launch: its worktree is created, the branch kept.
+    git(&repo, &["branch", "pool/B"]);
+    let args = [
+        "launch",
+        "A",
+        "B",
+        "--worktrees",
+        "--session",
+        "cl",
+        "--command",
+        STAND_IN,
+    ];
+    let out = pool(&s, &tmux, &repo, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--stop --clean --session cl"));
+    let (a, b) = (s.root.join("app-A"), s.root.join("app-B"));
+    std::fs::write(a.join("src/new.rs"), "// work in progress\n").unwrap();
+    let out = pool(
+        &s,
+        &tmux,
+        &repo,
+        &["launch", "--stop", "--clean", "--session", "cl"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uncommitted changes"), "{err}");
+    assert!(a.join("src/new.rs").is_file(), "uncommitted work is kept");
+    assert!(!b.exists(), "B's clean worktree is removed");
+    let branches = git(&repo, &["branch", "--format=%(refname:short)"]);
+    assert!(
+        branches.contains("pool/B"),
+        "B's branch existed before: {branches}"
+    );
+    assert!(branches.contains("pool/A"), "{branches}");
+    assert!(!tmux.tmux(&["has-session", "-t", "=cl"]).status.success());
+    // Once the work is gone, a second clean removes A's worktree and branch.
+    std::fs::remove_file(a.join("src/new.rs")).unwrap();
+    let out = pool(
+        &s,
+        &tmux,
+        &repo,
+        &["launch", "--stop", "--clean", "--session", "cl"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed worktree"),
+        "{}",
+        text(&out)
+    );
+    assert!(!a.exists());
+    let branches = git(&repo, &["branch", "--format=%(refname:short)"]);
+    assert!(!branches.contains("pool/A"), "{branches}");
+    assert!(branches.contains("pool/B"), "{branches}");
+    let out = pool(
+        &s,
+        &tmux,
+        &repo,
+        &["launch", "--stop", "--clean", "--session", "cl"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no worktrees to remove"),
+        "{}",
+        text(&out)
+    );
+}

@@ -77,6 +77,8 @@ fn post(pool: &Path, instance: &str, topic: &str) -> std::process::Output {
 fn concurrent_writers_and_readers_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let pool = tmp.path().join("pool");
+    // The folder exists (pool-query reports a missing one as an error).
+    std::fs::create_dir_all(&pool).unwrap();
     let (writers, each) = (8, 25 * scale());
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = ["pool-query", "pool-session-start"]

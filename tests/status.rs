@@ -626,11 +626,29 @@ fn an_unchanged_session_is_not_rewritten_within_seconds() {
 #[test]
 fn empty_pool_status_and_bulletin() {
     let w = World::new();
+    // No pool folder: said so (exit 1), not "0 instances"; nothing created.
+    for args in [&["status"][..], &["bulletin"][..], &["who", "src"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pool"))
+            .args(args)
+            .env("POOL_DIR", w.pool())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "POOL_DIR={} does not exist: check the spelling",
+                w.pool().display()
+            )),
+            "{err}"
+        );
+    }
+    assert!(!w.pool().exists(), "reading creates nothing");
+    std::fs::create_dir_all(w.pool()).unwrap();
     let st = w.status_json();
     assert_eq!(st["instances"], json!([]));
     assert!(w.stdout(&["status"]).contains("No instance seen yet"));
     let md = w.stdout(&["bulletin"]);
     assert!(md.contains("No instance active in the last hour."), "{md}");
     assert!(md.contains("## Pending handoffs\n\n- none\n"), "{md}");
-    assert!(!w.pool().exists(), "reading creates nothing");
 }

@@ -69,7 +69,8 @@ pub enum PoolCommand {
     Uninstall(InstallArgs),
     /// Check binaries, hook registration and the pool folder; say how to fix problems.
     Doctor(DoctorArgs),
-    /// Print a shell completion script for pool.
+    /// Print a shell completion script for pool and pool-query (with instance
+    /// names and handoff ids completed from the pool).
     Completions(CompletionsArgs),
     /// Serve a live web dashboard of the pool on 127.0.0.1 (prints its URL).
     Dashboard(DashboardArgs),
@@ -77,6 +78,13 @@ pub enum PoolCommand {
     Launch(LaunchArgs),
     /// Exchange entries with other machines through a Redis stream (see README, "Several machines").
     Sync(crate::cmd::sync::SyncArgs),
+    /// Print completion candidates, one a line (`instances` or `handoffs`):
+    /// what the completion scripts call for dynamic values.
+    #[command(hide = true, name = "complete-names")]
+    CompleteNames {
+        /// `instances` or `handoffs`.
+        kind: String,
+    },
     /// Run the Stop hook (reads the hook event on stdin).
     #[command(hide = true)]
     Stop,
@@ -195,9 +203,19 @@ pub struct CompletionsArgs {
 /// Flags of `pool dashboard`.
 #[derive(Debug, Clone, Args)]
 pub struct DashboardArgs {
-    /// Port on 127.0.0.1 (0: any free port).
+    /// Port on 127.0.0.1 (0: the last run's port if free, else any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Also answer requests that name this host (an SSH or editor
+    /// port-forward, e.g. `--allow-host devbox`); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Open the page in the browser ($BROWSER, else xdg-open or open).
+    #[arg(long)]
+    pub open: bool,
+    /// Make a new token (open tabs must use the new URL).
+    #[arg(long)]
+    pub rotate_token: bool,
 }
 
 /// Flags of `pool launch`.
@@ -218,6 +236,10 @@ pub struct LaunchArgs {
     /// End the session instead of starting one.
     #[arg(long, conflicts_with_all = ["instances", "worktrees"])]
     pub stop: bool,
+    /// With --stop: also remove the worktrees and branches this session's
+    /// launch created (refusing any with uncommitted or unmerged work).
+    #[arg(long, requires = "stop")]
+    pub clean: bool,
     /// tmux server socket name (tmux -L); default: tmux's own.
     #[arg(long, short = 'L')]
     pub socket: Option<String>,

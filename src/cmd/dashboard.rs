@@ -2,14 +2,25 @@
 //!
 //! One process, [`tiny_http`] (synchronous, no async runtime): the main thread
 //! answers requests one by one; each Server-Sent-Events stream gets its own
-//! thread (at most [`MAX_STREAMS`]) that tails the log. Every request must
-//! carry the random token printed at start (`?token=` or `X-Pool-Token`) and
-//! a `Host` of `127.0.0.1` or `localhost`; a POST must also come from the
-//! page's own origin. Anything else gets 403.
+//! thread (at most [`MAX_STREAMS`]) that tails the log.
+//!
+//! Access: every request must carry the token, as `?token=` (the printed
+//! URL), the `X-Pool-Token` header, or the cookie the page sets on its first
+//! load (after which the page drops the token from its address). The token
+//! is kept private in the pool folder (`dashboard.json`, 0600) with the
+//! port, so a restart keeps both and an open tab reconnects;
+//! `--rotate-token` makes a new one. The `Host` must be `127.0.0.1` or
+//! `localhost` (or a name given with `--allow-host`, for an SSH or editor
+//! port-forward), and a POST must come from the page's own origin. A
+//! refusal is a 403 page that says what to do.
 //!
 //! Routes: `GET /` the page; `GET /api/state` a [`Snapshot`] as JSON;
-//! `GET /events` the stream (`hello` on connect, `entry` per appended entry,
-//! `reset` when gc replaced the log); `POST /api/post` a [`PostForm`].
+//! `GET /api/entries?offset=&limit=&q=&instance=&action=` an
+//! [`EntriesPage`]; `GET /events` the stream (`hello` on connect, `entry`
+//! per appended entry, `reset` when gc replaced the log); `POST /api/post`
+//! a [`PostForm`]; `POST /api/ack` `{"id", "instance"}`; `POST
+//! /api/release` `{"id", "instance", "as_person"}`. Every entry the page
+//! posts carries `"origin": "dashboard"`.
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
@@ -19,10 +30,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::cmd::cli::DashboardArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
+use crate::coord::blocked::{self, Seen};
 use crate::coord::claims::open_claims;
 use crate::coord::handoffs::{AckTracker, LONG_TTL};
 use crate::coord::presence;
@@ -30,10 +43,11 @@ use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, random_entry_id};
 use crate::store::fsio;
-use crate::store::log::Pool;
+use crate::store::log::{DEFAULT_TTL, Pool};
 use crate::store::paths::Locator;
 use crate::view::dashboard::{
-    self, EntryView, Inputs, NONCE_PLACEHOLDER, PAGE, PostContext, PostForm, Snapshot, WINDOW,
+    self, EntriesPage, EntryFilter, EntryView, Inputs, NONCE_PLACEHOLDER, PAGE, PAGE_MAX,
+    PostContext, PostForm, Snapshot, WINDOW,
 };
 
 /// How often a stream looks at the log's size, in milliseconds.
@@ -46,6 +60,8 @@ pub const MAX_STREAMS: usize = 32;
 pub const MAX_BODY: u64 = 64 * 1024;
 /// Most bytes a stream reads from the log in one poll.
 const MAX_READ: u64 = 1024 * 1024;
+/// Where the token and port are kept, in the pool folder.
+pub const STATE_FILE: &str = "dashboard.json";
 
 const PROGRAM: &str = "pool dashboard";
 
@@ -65,8 +81,37 @@ struct App {
     pool: Pool,
     token: String,
     port: u16,
+    allowed_hosts: Vec<String>,
     default_ttl: u64,
     streams: AtomicUsize,
+}
+
+impl App {
+    fn cookie_name(&self) -> String {
+        // Cookies are shared by every port of a host: one name per port.
+        format!("pool_token_{}", self.port)
+    }
+}
+
+/// What survives a restart: the token, and the port to take again.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    token: String,
+    #[serde(default)]
+    port: u16,
+}
+
+fn load_saved(dir: &Path) -> Option<Saved> {
+    let path = dir.join(STATE_FILE);
+    // The token is a secret: only a private file is trusted.
+    fsio::check_safe(&path, false).ok()?;
+    let s: Saved = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    (s.token.len() == 32 && s.token.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s)
+}
+
+fn save(dir: &Path, s: &Saved) -> Result<()> {
+    let bytes = serde_json::to_vec(s).map_err(|e| Error::Invalid(e.to_string()))?;
+    fsio::replace_file(&dir.join(STATE_FILE), &bytes, 0o600)
 }
 
 fn serve(args: &DashboardArgs) -> Result<()> {
@@ -77,32 +122,111 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     for w in warnings {
         eprint_error(PROGRAM, &w);
     }
-    let server = Server::http(("127.0.0.1", args.port))
-        .map_err(|e| Error::Invalid(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    let saved = load_saved(&dir);
+    // The port asked for, else the one of the last run (so open tabs find
+    // it again), else any free one.
+    let mut tries = vec![args.port];
+    if args.port == 0
+        && let Some(p) = saved.as_ref().map(|s| s.port).filter(|p| *p != 0)
+    {
+        tries.insert(0, p);
+    }
+    let mut server = None;
+    let mut last_err = String::new();
+    for p in tries {
+        match Server::http(("127.0.0.1", p)) {
+            Ok(s) => {
+                server = Some(s);
+                break;
+            }
+            Err(e) => last_err = format!("cannot listen on 127.0.0.1:{p}: {e}"),
+        }
+    }
+    let server = server.ok_or(Error::Invalid(last_err))?;
     let port = server
         .server_addr()
         .to_ip()
         .map(|a| a.port())
         .ok_or_else(|| Error::Invalid("the server has no TCP address".into()))?;
+    let token = match saved {
+        Some(s) if !args.rotate_token => s.token,
+        _ => random_hex(16)?,
+    };
+    save(
+        &dir,
+        &Saved {
+            token: token.clone(),
+            port,
+        },
+    )?;
+    let allowed_hosts: Vec<String> = args
+        .allow_host
+        .iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
     let app = Arc::new(App {
         pool,
-        token: random_hex(16)?,
+        token,
         port,
+        allowed_hosts,
         default_ttl: settings.ttl,
         streams: AtomicUsize::new(0),
     });
+    let url = format!("http://127.0.0.1:{port}/?token={}", app.token);
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,
-        "pool dashboard: http://127.0.0.1:{port}/?token={}\n(pool {}; Ctrl-C stops it)",
-        app.token,
-        dir.display()
+        "pool dashboard: {url}\n(pool {}; the token is kept in {} — --rotate-token makes a new one; Ctrl-C stops it)",
+        dir.display(),
+        dir.join(STATE_FILE).display()
     );
+    for h in &app.allowed_hosts {
+        let _ = writeln!(
+            out,
+            "also answering as {h} (--allow-host): http://{h}:<forwarded port>/?token={}",
+            app.token
+        );
+    }
     let _ = out.flush();
+    if args.open {
+        open_browser(&url);
+    }
     for req in server.incoming_requests() {
         handle(&app, req);
     }
     Ok(())
+}
+
+/// Opens `url` in the person's browser: `$BROWSER`, else `xdg-open` (Linux)
+/// or `open` (macOS). A failure is reported, not fatal.
+fn open_browser(url: &str) {
+    let browser = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty());
+    let program = browser.unwrap_or_else(|| {
+        if cfg!(target_os = "macos") {
+            "open".into()
+        } else {
+            "xdg-open".into()
+        }
+    });
+    let spawned = std::process::Command::new(&program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // Reap it in the background so no zombie is left.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => eprint_error(
+            PROGRAM,
+            &format!("--open: cannot run {program} ({e}); open the URL above by hand"),
+        ),
+    }
 }
 
 /// `n` random bytes from the kernel, as hex.
@@ -172,16 +296,118 @@ fn respond_json(req: Request, status: u16, value: &impl serde::Serialize) {
     }
 }
 
-fn handle(app: &Arc<App>, mut req: Request) {
-    if !dashboard::host_ok(header(&req, "Host"), app.port) {
-        return respond_text(req, 403, "forbidden: unexpected Host");
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A 403 that says what happened and what to do: a small page for a
+/// browser, one line for a program.
+fn refuse(req: Request, title: &str, advice: &[String]) {
+    let html = header(&req, "Accept").is_some_and(|a| a.contains("text/html"));
+    if !html {
+        return respond_text(
+            req,
+            403,
+            &format!("forbidden: {title}; {}", advice.join(" ")),
+        );
     }
-    let token = dashboard::query_param(req.url(), "token").or(header(&req, "X-Pool-Token"));
+    let items: String = advice
+        .iter()
+        .map(|a| format!("<li>{}</li>", esc(a)))
+        .collect();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>pool dashboard: {t}</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#1d232b}}\
+         code{{background:#eef1f4;padding:.1em .3em;border-radius:3px;overflow-wrap:anywhere}}</style></head>\
+         <body><h1>pool dashboard: {t}</h1><ul>{items}</ul></body></html>",
+        t = esc(title)
+    );
+    // The page has no script and loads nothing.
+    let csp = hdr(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'",
+    );
+    respond(
+        req,
+        403,
+        "text/html; charset=utf-8",
+        body.into_bytes(),
+        csp.into_iter().collect(),
+    );
+}
+
+/// The token a request carries: `?token=`, the header, or the cookie.
+fn token_of<'r>(app: &App, req: &'r Request) -> (Option<&'r str>, bool) {
+    if let Some(t) = dashboard::query_param(req.url(), "token") {
+        return (Some(t), true);
+    }
+    let cookie = dashboard::cookie(header(req, "Cookie"), &app.cookie_name());
+    (header(req, "X-Pool-Token").or(cookie), false)
+}
+
+fn handle(app: &Arc<App>, mut req: Request) {
+    if !dashboard::host_ok(header(&req, "Host"), app.port, &app.allowed_hosts) {
+        let name = dashboard::host_name_of(header(&req, "Host"));
+        return refuse(
+            req,
+            "unexpected Host",
+            &[
+                format!(
+                    "This page was reached as {name:?}, which is not this server's own name (127.0.0.1 or localhost): a different name can be a DNS-rebinding attack, so it is refused."
+                ),
+                format!(
+                    "If you reached it through an SSH or editor port-forward, restart it with: pool dashboard --allow-host {name}"
+                ),
+                format!(
+                    "Or open http://127.0.0.1:{}/ on the machine it runs on.",
+                    app.port
+                ),
+            ],
+        );
+    }
+    let (token, in_url) = token_of(app, &req);
     if !token.is_some_and(|t| dashboard::same_secret(t, &app.token)) {
-        return respond_text(req, 403, "forbidden: missing or wrong token");
+        let advice = if token.is_some() {
+            "The token is wrong: it may have been rotated (pool dashboard --rotate-token). Open the URL pool dashboard printed last."
+        } else {
+            "This page needs the token that pool dashboard printed: open the whole URL it printed (http://127.0.0.1:PORT/?token=…)."
+        };
+        return refuse(
+            req,
+            "missing or wrong token",
+            &[
+                advice.to_string(),
+                format!(
+                    "The token is kept in the pool folder, in {STATE_FILE}; restarting pool dashboard prints the URL again."
+                ),
+            ],
+        );
     }
     let path = dashboard::url_path(req.url()).to_string();
     let method = req.method().clone();
+    if method == Method::Post
+        && !dashboard::same_origin(
+            header(&req, "Origin"),
+            header(&req, "Sec-Fetch-Site"),
+            app.port,
+            &app.allowed_hosts,
+        )
+    {
+        return refuse(
+            req,
+            "cross-origin request",
+            &[
+                "Only the dashboard page itself may post; requests from other sites are refused."
+                    .into(),
+            ],
+        );
+    }
     match (method, path.as_str()) {
         (Method::Get, "/") => {
             let nonce = match random_hex(16) {
@@ -194,13 +420,40 @@ fn handle(app: &Arc<App>, mut req: Request) {
                  base-uri 'none'; frame-ancestors 'none'"
             );
             let body = PAGE.replace(NONCE_PLACEHOLDER, &nonce).into_bytes();
-            let extra = hdr("Content-Security-Policy", &csp).into_iter().collect();
+            let mut extra: Vec<Header> = hdr("Content-Security-Policy", &csp).into_iter().collect();
+            if in_url {
+                // From now on the cookie carries the token; the page drops
+                // it from the address bar.
+                extra.extend(hdr(
+                    "Set-Cookie",
+                    &format!(
+                        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000",
+                        app.cookie_name(),
+                        app.token
+                    ),
+                ));
+            }
             respond(req, 200, "text/html; charset=utf-8", body, extra);
         }
         (Method::Get, "/api/state") => match state(app) {
             Ok(s) => respond_json(req, 200, &s),
             Err(e) => respond_text(req, 500, &e.to_string()),
         },
+        (Method::Get, "/api/entries") => {
+            let url = req.url().to_string();
+            let param = |k: &str| {
+                dashboard::query_param(&url, k)
+                    .map(dashboard::decode_query_value)
+                    .unwrap_or_default()
+            };
+            let offset = param("offset").parse().unwrap_or(0);
+            let limit = param("limit").parse().unwrap_or(PAGE_MAX).min(PAGE_MAX);
+            let filter = EntryFilter::new(&param("q"), &param("instance"), &param("action"));
+            match entries_page(app, &filter, offset, limit) {
+                Ok(p) => respond_json(req, 200, &p),
+                Err(e) => respond_text(req, 500, &e.to_string()),
+            }
+        }
         (Method::Get, "/events") => {
             if app.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
                 app.streams.fetch_sub(1, Ordering::SeqCst);
@@ -212,14 +465,7 @@ fn handle(app: &Arc<App>, mut req: Request) {
                 app.streams.fetch_sub(1, Ordering::SeqCst);
             });
         }
-        (Method::Post, "/api/post") => {
-            if !dashboard::same_origin(
-                header(&req, "Origin"),
-                header(&req, "Sec-Fetch-Site"),
-                app.port,
-            ) {
-                return respond_text(req, 403, "forbidden: cross-origin request");
-            }
+        (Method::Post, route @ ("/api/post" | "/api/ack" | "/api/release")) => {
             let mut body = Vec::new();
             if req
                 .as_reader()
@@ -232,7 +478,12 @@ fn handle(app: &Arc<App>, mut req: Request) {
             if body.len() as u64 > MAX_BODY {
                 return respond_text(req, 413, "request body too large");
             }
-            match post(app, &body) {
+            let result = match route {
+                "/api/post" => post(app, &body),
+                "/api/ack" => ack(app, &body),
+                _ => release(app, &body),
+            };
+            match result {
                 Ok(id) => respond_json(req, 200, &serde_json::json!({ "id": id })),
                 Err(msg) => respond_json(req, 400, &serde_json::json!({ "error": msg })),
             }
@@ -249,13 +500,19 @@ fn state(app: &App) -> Result<Snapshot> {
     let ttl = app.default_ttl;
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut entries = Vec::new();
+    let mut entries_total = 0usize;
     app.pool.scan_back(Some(window_start), |_, _, e| {
         if e.timestamp >= window_start {
-            entries.push(e.into_owned());
+            entries_total += 1;
+            if entries.len() < dashboard::STREAM_MAX {
+                entries.push(e.into_owned());
+            }
         }
-        if entries.len() >= dashboard::STREAM_MAX {
-            return ControlFlow::Break(());
-        }
+        ControlFlow::Continue(())
+    })?;
+    let mut tracker = blocked::Tracker::default();
+    app.pool.scan_recent(now, ttl.max(DEFAULT_TTL), |e| {
+        tracker.visit(&Seen::of(&e, now, ttl), Some(&e));
         ControlFlow::Continue(())
     })?;
     Ok(dashboard::snapshot(
@@ -264,8 +521,10 @@ fn state(app: &App) -> Result<Snapshot> {
             config: Some(&config),
             default_ttl: ttl,
             entries,
+            entries_total,
             handoffs: pending_handoffs(&app.pool, now, ttl)?,
             claims: open_claims(&app.pool, now, ttl)?,
+            blocks: tracker.finish(),
             // Presence is a bonus: an unreadable folder leaves the cards to the entries.
             sessions: presence::list(dir, now, false)
                 .map(|l| l.sessions)
@@ -273,6 +532,31 @@ fn state(app: &App) -> Result<Snapshot> {
         },
         now,
     ))
+}
+
+/// One page of the window's entries that pass `filter`, and their number.
+fn entries_page(
+    app: &App,
+    filter: &EntryFilter,
+    offset: usize,
+    limit: usize,
+) -> Result<EntriesPage> {
+    let now = chrono::Utc::now().timestamp();
+    let window_start = now.saturating_sub(WINDOW as i64);
+    let mut page = EntriesPage {
+        offset,
+        ..EntriesPage::default()
+    };
+    app.pool.scan_back(Some(window_start), |_, _, e| {
+        if e.timestamp >= window_start && filter.matches(&e) {
+            if page.total >= offset && page.entries.len() < limit {
+                page.entries.push(EntryView::new(&e, now, app.default_ttl));
+            }
+            page.total += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(page)
 }
 
 /// Handoffs to any instance that no entry acknowledged yet, newest first.
@@ -300,23 +584,68 @@ fn pending_handoffs(pool: &Pool, now: i64, ttl: u64) -> Result<Vec<Entry<'static
     Ok(out)
 }
 
-/// Appends the entry a form describes; returns its id, or a message for the page.
-fn post(app: &App, body: &[u8]) -> std::result::Result<String, String> {
-    let form: PostForm =
-        serde_json::from_slice(body).map_err(|e| format!("the form is not valid JSON: {e}"))?;
-    let ctx = PostContext {
-        id: random_entry_id(&form.topic),
+fn context(topic: &str) -> PostContext {
+    PostContext {
+        id: random_entry_id(topic),
         now: chrono::Utc::now().timestamp(),
         host: crate::env::host::host_name(),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
-    };
-    let entry = dashboard::form_entry(&form, &ctx)?;
-    app.pool
-        .append(&[entry], ctx.now)
+    }
+}
+
+fn append(app: &App, entry: Entry<'static>) -> std::result::Result<String, String> {
+    let id = entry.id.to_string();
+    let mut entries = [entry];
+    let now = entries[0].timestamp;
+    crate::coord::claims::extend_closers(&app.pool, &mut entries, now, app.default_ttl)
         .map_err(|e| e.to_string())?;
-    Ok(ctx.id)
+    app.pool.append(&entries, now).map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+/// Appends the entry a form describes; returns its id, or a message for the page.
+fn post(app: &App, body: &[u8]) -> std::result::Result<String, String> {
+    let form: PostForm =
+        serde_json::from_slice(body).map_err(|e| format!("the form is not valid JSON: {e}"))?;
+    let entry = dashboard::form_entry(&form, &context(&form.topic))?;
+    append(app, entry)
+}
+
+/// What the page sends to acknowledge a handoff or release a claim.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ActOn {
+    id: String,
+    instance: String,
+    as_person: bool,
+}
+
+/// Acknowledges a pending handoff for the name given.
+fn ack(app: &App, body: &[u8]) -> std::result::Result<String, String> {
+    let req: ActOn = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
+    let now = chrono::Utc::now().timestamp();
+    let handoffs = pending_handoffs(&app.pool, now, app.default_ttl).map_err(|e| e.to_string())?;
+    let h = handoffs
+        .iter()
+        .find(|h| h.id == req.id)
+        .ok_or_else(|| format!("no pending handoff with id {}", req.id))?;
+    let entry = dashboard::ack_entry(h, &req.instance, &context(&h.topic))?;
+    append(app, entry)
+}
+
+/// Releases an open claim: as its instance, or as a person when asked to.
+fn release(app: &App, body: &[u8]) -> std::result::Result<String, String> {
+    let req: ActOn = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = open_claims(&app.pool, now, app.default_ttl).map_err(|e| e.to_string())?;
+    let c = claims
+        .iter()
+        .find(|c| c.id == req.id)
+        .ok_or_else(|| format!("no open claim with id {}", req.id))?;
+    let entry = dashboard::release_entry(c, &req.instance, req.as_person, &context(&c.topic))?;
+    append(app, entry)
 }
 
 /// What a poll of the log found.

@@ -449,12 +449,17 @@ fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
 
 fn check_pool_dir(dir: &Path) -> Check {
     let shown = dir.display();
+    let from_env = Locator::from_env(None).pool_dir.is_some();
+    if let Some((problem, fix)) = crate::cmd::pool_dir_problem(dir, from_env) {
+        // A folder that does not exist yet is created by the first hook
+        // run (a warning: POOL_DIR may be misspelled); anything else stops
+        // every command.
+        let missing = !dir.exists() && !dir.is_symlink();
+        let status = if missing { Status::Warn } else { Status::Fail };
+        return Check::new("pool", status, problem).fix(fix);
+    }
     let meta = match std::fs::metadata(dir) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Check::new("pool", Status::Warn, format!("{shown} does not exist yet"))
-                .fix("nothing to do: the first hook run creates it (mode 0700)");
-        }
         Err(e) => {
             return Check::new("pool", Status::Fail, format!("{shown}: {e}"))
                 .fix("check the path and its permissions, or set POOL_DIR");

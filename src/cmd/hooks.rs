@@ -4,11 +4,13 @@
 use std::ops::ControlFlow;
 
 use crate::agent::hook::{self, Ctx};
+use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::extract::{self, Job};
 use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
 use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
+use crate::store::entry::Entry;
 use crate::store::log::{DEFAULT_TTL, Pool, Walk};
 use crate::view::render::{self, Summary};
 
@@ -17,13 +19,66 @@ const RENDER_ROOM: usize = 200;
 
 /// `pool-stop`: reads the hook event on stdin and extracts new blocks.
 pub fn stop_main() -> i32 {
+    if let Some(code) = answer_help("pool-stop") {
+        return code;
+    }
     crate::cmd::runner::run("pool-stop", stop_body)
 }
 
 /// `pool-session-start`: catches up extraction (resume, compact, fork) and
 /// prints the session-start summary.
 pub fn session_start_main() -> i32 {
+    if let Some(code) = answer_help("pool-session-start") {
+        return code;
+    }
     crate::cmd::runner::run("pool-session-start", session_start_body)
+}
+
+/// What each hook binary does, for `--help`.
+pub fn hook_help(program: &str) -> Option<&'static str> {
+    Some(match program {
+        "pool-session-start" => {
+            "Claude Code's SessionStart hook: catches up extraction of the session's \
+             transcript (resume, compact, fork), then prints the session-start summary \
+             of the pool (who is active or blocked, handoffs, recent activity)."
+        }
+        "pool-stop" => {
+            "Claude Code's Stop and SessionEnd hook: extracts the turn's `pool` blocks \
+             from the transcript and appends them to the pool."
+        }
+        "pool-prompt" => {
+            "Claude Code's UserPromptSubmit hook: catches up extraction of the previous \
+             turn, then adds pending handoffs, unblocking entries and the news since the \
+             last prompt."
+        }
+        "pool-guard" => {
+            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): records \
+             the edit and warns when another live instance claimed or recently edited the file."
+        }
+        _ => return None,
+    })
+}
+
+/// Answers `--help`/`-h` and `--version`/`-V` on a hook binary's command
+/// line (hooks get their input on stdin and no arguments, so nothing else
+/// is looked at); `None` when neither was asked for.
+pub fn answer_help(program: &str) -> Option<i32> {
+    let arg = std::env::args().nth(1)?;
+    let text = match arg.as_str() {
+        "--help" | "-h" => format!(
+            "{program}: {}\n\nUsage: {program} < hook-event.json\n\nClaude Code runs it (registered by \
+             `pool install`); it reads the hook event as JSON on stdin and always exits 0 \
+             unless it blocks on purpose. Run by hand it needs that JSON, for example:\n  \
+             echo '{{\"session_id\":\"s1\",\"hook_event_name\":\"SessionStart\"}}' | CLAUDE_INSTANCE=A {program}\n\n\
+             `pool --help` lists the commands; `pool doctor` checks the set-up.\n\n{}",
+            hook_help(program).unwrap_or("a claude-pool hook."),
+            crate::cmd::cli::ENV_HELP
+        ),
+        "--version" | "-V" => format!("{program} {}", env!("CARGO_PKG_VERSION")),
+        _ => return None,
+    };
+    println!("{}", text.trim_end());
+    Some(crate::cmd::EXIT_OK)
 }
 
 fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
@@ -65,6 +120,9 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
 /// `pool-prompt` (UserPromptSubmit): catches up extraction of the previous
 /// turn, then adds pending handoffs and the news since the last prompt.
 pub fn prompt_main() -> i32 {
+    if let Some(code) = answer_help("pool-prompt") {
+        return code;
+    }
     crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
@@ -72,6 +130,9 @@ pub fn prompt_main() -> i32 {
 /// the edit and warns when another live instance claimed or recently edited
 /// the file (`POOL_CLAIMS=ask` asks the user instead).
 pub fn guard_main() -> i32 {
+    if let Some(code) = answer_help("pool-guard") {
+        return code;
+    }
     crate::cmd::runner::run("pool-guard", crate::cmd::guard::guard_body)
 }
 
@@ -93,27 +154,47 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         return Ok(None);
     };
     let (fresh, older_left_out) = news::since(&pool, &mark)?;
-    let domain = Domain::new(&ctx.config.domain);
-    let fresh: Vec<_> = fresh
-        .into_iter()
-        .filter(|e| {
-            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
-                || (me.is_none() && e.session_id == session);
-            !own && (e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some())
-        })
-        .collect();
     let mut handoffs = Vec::new();
+    let mut blocks = blocked::Tracker::default();
     if me.is_some() {
         let mut acks = AckTracker::default();
         pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
+            blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
             if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
                 handoffs.push(e.into_owned());
             }
             ControlFlow::Continue(())
         })?;
     }
+    // This instance's blocks (open, or ended by what is new): an entry that
+    // ends one reaches it whatever its domain.
+    let mine: Vec<Block> = blocks
+        .finish()
+        .into_iter()
+        .filter(|b| me.is_some_and(|m| b.instance.eq_ignore_ascii_case(m)))
+        .collect();
+    let domain = Domain::new(&ctx.config.domain);
+    let mut unblocking: Vec<(Entry<'static>, Block)> = Vec::new();
+    let fresh: Vec<_> = fresh
+        .into_iter()
+        .filter(|e| {
+            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
+                || (me.is_none() && e.session_id == session);
+            if own {
+                return false;
+            }
+            let seen = Seen::of(e, ctx.now, ctx.config.ttl);
+            if let Some(b) = mine.iter().find(|b| blocked::unblocks(&seen, b).is_some()) {
+                unblocking.push((e.clone(), b.clone()));
+                return true;
+            }
+            e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some()
+        })
+        .collect();
     news::mark_seen(&pool, session, ctx.now)?;
-    Ok(Some(render::news(&handoffs, &fresh, older_left_out)))
+    let mut text = render::unblocked(&unblocking);
+    text.push_str(&render::news(&handoffs, &fresh, older_left_out));
+    Ok(Some(text))
 }
 
 fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
@@ -148,10 +229,12 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>> =
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
+    let mut blocks = blocked::Tracker::default();
     pool.scan_shown(ctx.now, horizon, |e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) {
             return Walk::Continue;
         }
+        blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
         if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
@@ -178,6 +261,13 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     summary
         .entries
         .sort_by_key(|e| std::cmp::Reverse(e.0.timestamp));
+    // Who else is blocked, and on what: shown whatever this instance's domain.
+    let all_blocks = blocks.finish();
+    summary.blocks = blocked::open(&all_blocks)
+        .into_iter()
+        .filter(|b| !me.is_some_and(|m| b.instance.eq_ignore_ascii_case(m)))
+        .cloned()
+        .collect();
     Ok(summary)
 }
 

@@ -24,6 +24,32 @@ pub fn run(args: &PostArgs) -> i32 {
     }
 }
 
+/// Checks what the dashboard's form checks too: the addressee's name and
+/// the priority. Returns the TTL to store and, when a longer one was asked
+/// for, the note that it was capped.
+pub fn validate(args: &PostArgs) -> Result<Option<String>> {
+    if let Some(to) = args.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        validate_instance(to).map_err(|e| Error::Invalid(format!("--to: {e}")))?;
+    }
+    if let Some(p) = args
+        .priority
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        && !p.eq_ignore_ascii_case("critical")
+    {
+        return Err(Error::Invalid(format!(
+            "unknown priority {p:?}; use critical (or leave it out)"
+        )));
+    }
+    Ok(args.ttl.filter(|t| *t > MAX_TTL).map(|t| {
+        format!(
+            "note: TTL {} is longer than the 30-day maximum; stored as 30d",
+            crate::store::entry::format_age(i64::try_from(t).unwrap_or(i64::MAX))
+        )
+    }))
+}
+
 fn post(args: &PostArgs) -> Result<String> {
     let instance = args
         .instance
@@ -33,6 +59,9 @@ fn post(args: &PostArgs) -> Result<String> {
             Error::Invalid("no instance: set CLAUDE_INSTANCE or pass --instance".into())
         })?;
     validate_instance(&instance).map_err(Error::Invalid)?;
+    if let Some(note) = validate(args)? {
+        eprint_error("pool post", &note);
+    }
     let topic = args.topic.clone().unwrap_or_default();
     let summary = args.summary.clone().unwrap_or_default();
     if topic.trim().is_empty() && summary.trim().is_empty() {

@@ -11,7 +11,6 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age, normalize_action};
 use crate::store::log::Pool;
-use crate::store::paths::Locator;
 use crate::view::render::clean;
 
 /// How often `--follow` looks for new entries.
@@ -61,7 +60,12 @@ fn stdout_err(e: io::Error) -> Error {
 }
 
 fn query(args: &QueryArgs) -> Result<()> {
-    let dir = Locator::from_env(None).pool_dir()?;
+    // Following may start before the first hook creates the pool.
+    let dir = if args.follow {
+        crate::store::paths::Locator::from_env(None).pool_dir()?
+    } else {
+        crate::cmd::existing_pool_dir()?
+    };
     let pool = Pool::open_readonly(dir.clone());
     let (settings, _) = Config::from_env(
         &ProcessEnv,
@@ -94,6 +98,10 @@ fn query(args: &QueryArgs) -> Result<()> {
     let mut shown: Vec<Vec<u8>> = Vec::new();
     let limit = if args.count { usize::MAX } else { args.limit };
     let stats = pool.scan_back(Some(filter.since_ts), |_, raw, e| {
+        if limit == 0 {
+            // `--limit 0`: no rows (with --follow, only what comes next).
+            return ControlFlow::Break(());
+        }
         if filter.matches(&e, now, true) {
             count += 1;
             if !args.count {
@@ -107,7 +115,7 @@ fn query(args: &QueryArgs) -> Result<()> {
     })?;
     if args.count {
         writeln!(out, "{count}").map_err(stdout_err)?;
-    } else if shown.is_empty() && !args.follow && !args.json {
+    } else if shown.is_empty() && !args.follow && !args.json && limit > 0 {
         writeln!(out, "No pool entries found").map_err(stdout_err)?;
     } else {
         for raw in &shown {
@@ -151,11 +159,14 @@ fn print_entry(
                 .to_string()
         })
         .unwrap_or_else(|| "?".into());
-    let host = if e.host.is_empty() {
+    let mut host = if e.host.is_empty() {
         String::new()
     } else {
         format!("@{}", clean(&e.host, 40))
     };
+    if e.origin == "dashboard" {
+        host.push_str(" via dashboard");
+    }
     writeln!(
         out,
         "{when} {:>4} ago  [{}{host}] {:<9} {}",

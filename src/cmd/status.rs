@@ -1,6 +1,8 @@
-//! `pool status`: the coordination dashboard — each instance's state, its
-//! sessions (worktree, branch, host), open claims, pending handoffs to it and
-//! its latest entries — as text, as JSON, or refreshed with `--watch`.
+//! `pool status`: the coordination dashboard — each instance's state and
+//! role, what it is blocked on and for how long, its sessions (worktree,
+//! branch, host), open claims, pending handoffs to it and its latest entries
+//! — as text, as JSON, or refreshed with `--watch` (cut to the terminal's
+//! height, so the blocked and active instances at the top stay in view).
 //!
 //! The board is gathered once ([`gather`]: presence files and the recent end
 //! of the log) and assembled without I/O ([`assemble`]); `pool bulletin`
@@ -12,7 +14,8 @@
 //! ```json
 //! {"version": 1, "now": 1700000000, "pool_dir": "/home/u/.claude/pool",
 //!  "instances": [{
-//!    "instance": "A", "state": "active", "last_seen": 1700000000,
+//!    "instance": "A", "state": "active", "role": "builder", "last_seen": 1700000000,
+//!    "blocked": [{"id": "…", "topic": "…", "summary": "…", "since": 1699999000}],
 //!    "sessions": [{"session_id": "…", "state": "active", "cwd": "/w/repo",
 //!      "worktree": "/w/repo", "branch": "main", "detached": null, "host": "h",
 //!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null}],
@@ -26,9 +29,12 @@
 //! `state` is `active` (seen within 5 minutes), `idle` (within an hour),
 //! `gone` (ended, or older) or `unseen` (only named by a handoff). An
 //! instance's state is its best session's; without presence files, its latest
-//! entry's age. `last_seen` and `last_entry` may be `null`; strings are raw
-//! (JSON-escaped, not cleaned). Instances are sorted by state, then most
-//! recently heard first; sessions most recently heard first.
+//! entry's age. `last_seen` (its latest hook call or entry), `role` and
+//! `last_entry` may be `null`; `blocked` lists its open blocks
+//! ([`crate::coord::blocked`]), longest first. Strings are raw (JSON-escaped,
+//! not cleaned). Instances that are blocked (and not gone) come first, then
+//! by state, then most recently heard first; sessions most recently heard
+//! first.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -40,6 +46,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
+use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::claims::{self, Claim};
 use crate::coord::handoffs::{AckTracker, LONG_TTL};
 use crate::coord::presence::{self, Presence, State};
@@ -47,7 +54,6 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
 use crate::store::log::Pool;
-use crate::store::paths::Locator;
 use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
 
 /// Version of the `--json` shape.
@@ -79,6 +85,10 @@ pub struct InstanceView {
     pub name: String,
     /// Its state (see the module documentation).
     pub state: State,
+    /// Its role in `config.json`.
+    pub role: Option<String>,
+    /// Its open blocks, longest first.
+    pub blocked: Vec<Block>,
     /// Latest hook call of any of its sessions.
     pub last_seen: Option<i64>,
     /// Its sessions, most recently heard first.
@@ -96,6 +106,8 @@ impl InstanceView {
         InstanceView {
             name: name.to_string(),
             state: State::Unseen,
+            role: None,
+            blocked: Vec::new(),
             last_seen: None,
             sessions: Vec::new(),
             claims: Vec::new(),
@@ -147,6 +159,10 @@ pub struct Inputs {
     pub handoffs: Vec<Entry<'static>>,
     /// Latest entries per instance (lowercase name), newest first.
     pub recent: Vec<Entry<'static>>,
+    /// Blocks in the live window, open and ended.
+    pub blocks: Vec<Block>,
+    /// Roles from `config.json`, by lowercase instance name.
+    pub roles: HashMap<String, String>,
 }
 
 fn key(name: &str) -> String {
@@ -164,28 +180,37 @@ fn key(name: &str) -> String {
 pub fn gather(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<Inputs> {
     let listing = presence::list(pool.dir(), now, prune)?;
     let claims = claims::open_claims(pool, now, settings.ttl)?;
-    let (handoffs, recent) = scan(pool, settings.ttl, now)?;
+    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now)?;
+    let roles = config::load_config_file(pool.dir())
+        .unwrap_or_default()
+        .instances
+        .into_iter()
+        .filter_map(|(n, c)| Some((key(&n), c.role?)))
+        .collect();
     Ok(Inputs {
         sessions: listing.sessions,
         claims,
         handoffs,
         recent,
+        blocks,
+        roles,
     })
 }
 
-/// One pass over the window: pending handoffs and up to [`RECENT_KEPT`]
-/// entries per instance.
-fn scan(
-    pool: &Pool,
-    default_ttl: u64,
-    now: i64,
-) -> Result<(Vec<Entry<'static>>, Vec<Entry<'static>>)> {
+/// Pending handoffs, the latest entries of each instance, and blocks.
+type Scanned = (Vec<Entry<'static>>, Vec<Entry<'static>>, Vec<Block>);
+
+/// One pass over the window: pending handoffs, up to [`RECENT_KEPT`]
+/// entries per instance, and blocks.
+fn scan(pool: &Pool, default_ttl: u64, now: i64) -> Result<Scanned> {
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut acks = AckTracker::default();
     let mut handoffs = Vec::new();
     let mut recent = Vec::new();
     let mut per_instance: HashMap<String, usize> = HashMap::new();
+    let mut blocks = blocked::Tracker::default();
     pool.scan_recent(now, WINDOW.max(default_ttl), |e| {
+        blocks.visit(&Seen::of(&e, now, default_ttl), Some(&e));
         if acks.visit(&e, Some(e.to.as_ref()), now, default_ttl) {
             handoffs.push(e.clone().into_owned());
         }
@@ -218,7 +243,7 @@ fn scan(
         handoffs.retain(|h| all_acks.visit(h, Some(h.to.as_ref()), now, default_ttl));
     }
     handoffs.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
-    Ok((handoffs, recent))
+    Ok((handoffs, recent, blocks.finish()))
 }
 
 /// Builds the board from what was read: groups sessions, claims, handoffs
@@ -255,6 +280,11 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
         .into_iter()
         .map(|c| (slot(&c.instance), c))
         .collect();
+    let open_blocks: Vec<Block> = blocked::open(&inputs.blocks).into_iter().cloned().collect();
+    let keyed_blocks: Vec<_> = open_blocks
+        .into_iter()
+        .map(|b| (slot(&b.instance), b))
+        .collect();
     let keyed_handoffs: Vec<_> = inputs
         .handoffs
         .into_iter()
@@ -281,6 +311,14 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
             v.handoffs.push(h);
         }
     }
+    for (k, b) in keyed_blocks {
+        if let Some(v) = by_key.get_mut(&k) {
+            v.blocked.push(b);
+        }
+    }
+    for (k, v) in by_key.iter_mut() {
+        v.role = inputs.roles.get(k).cloned();
+    }
     let mut instances: Vec<InstanceView> = order
         .into_iter()
         .filter_map(|k| by_key.remove(&k))
@@ -302,9 +340,11 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
             v
         })
         .collect();
+    let waiting = |v: &InstanceView| v.blocked.is_empty() || v.state == State::Gone;
     instances.sort_by(|a, b| {
-        a.state
-            .cmp(&b.state)
+        waiting(a)
+            .cmp(&waiting(b))
+            .then(a.state.cmp(&b.state))
             .then(b.last_heard().cmp(&a.last_heard()))
             .then(a.name.cmp(&b.name))
     });
@@ -313,7 +353,7 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
 
 /// Opens the pool named by the environment and reads its settings.
 pub fn open_pool() -> Result<(Pool, Config)> {
-    let dir = Locator::from_env(None).pool_dir()?;
+    let dir = crate::cmd::existing_pool_dir()?;
     let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
@@ -358,6 +398,10 @@ fn status(args: &StatusArgs) -> Result<()> {
             render_text(&b, pool.dir(), home.as_deref())
         };
         if args.watch && tty && !args.json {
+            // A board taller than the terminal would scroll its top away.
+            if let Some(rows) = terminal_rows() {
+                text = fit_rows(&text, rows.saturating_sub(1));
+            }
             // Home the cursor and clear the screen before each snapshot.
             text.insert_str(0, "\x1b[H\x1b[2J");
         }
@@ -421,9 +465,16 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                     })
                 })
                 .collect();
+            let blocked: Vec<Value> = v
+                .blocked
+                .iter()
+                .map(|k| json!({"id": k.id, "topic": k.topic, "summary": k.summary, "since": k.since}))
+                .collect();
             json!({
                 "instance": v.name,
                 "state": v.state,
+                "role": v.role,
+                "blocked": blocked,
                 "last_seen": v.last_seen,
                 "sessions": sessions,
                 "claims": claims,
@@ -482,6 +533,45 @@ fn seen_phrase(state: State, at: Option<i64>, ended: bool, now: i64) -> String {
     }
 }
 
+/// The shortest prefix of `id` (8 characters at least) that no other of
+/// `ids` shares, so sessions of one instance are told apart.
+pub fn short_id<'a>(id: &'a str, ids: &[&str]) -> &'a str {
+    let mut n = 8;
+    while n < id.len()
+        && ids
+            .iter()
+            .any(|o| *o != id && o.get(..n).is_some() && o.get(..n) == id.get(..n))
+    {
+        n += 1;
+    }
+    id.get(..n.min(id.len())).unwrap_or(id)
+}
+
+/// Cuts `text` to `rows` lines for a terminal of that height: the top (the
+/// summary line, then blocked and active instances) stays, and the last
+/// line says how many were left out.
+pub fn fit_rows(text: &str, rows: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if rows < 2 || lines.len() <= rows {
+        return text.to_string();
+    }
+    let keep = rows - 1;
+    let mut out = lines[..keep].join("\n");
+    out.push_str(&format!(
+        "\n… {} more lines (a taller terminal, or pool status, shows them)\n",
+        lines.len() - keep
+    ));
+    out
+}
+
+/// The terminal's height in rows, when stdout is one.
+fn terminal_rows() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure it is untouched.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_row > 0).then_some(usize::from(ws.ws_row))
+}
+
 /// Renders the board for a terminal. Every piece of text from the pool
 /// goes through [`clean`].
 pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
@@ -493,12 +583,18 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
         .iter()
         .filter(|v| v.state == State::Active)
         .count();
+    let blocked = b.instances.iter().filter(|v| !v.blocked.is_empty()).count();
     let _ = writeln!(
         out,
-        "pool status — {} — {} instance{} ({active} active)",
+        "pool status — {} — {} instance{} ({active} active{})",
         show_path(&pool_dir.to_string_lossy(), home),
         b.instances.len(),
-        if b.instances.len() == 1 { "" } else { "s" }
+        if b.instances.len() == 1 { "" } else { "s" },
+        if blocked > 0 {
+            format!(", {blocked} blocked")
+        } else {
+            String::new()
+        }
     );
     if b.instances.is_empty() {
         out.push_str("\nNo instance seen yet: presence appears once a hook runs in a session.\n");
@@ -508,7 +604,7 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
     for v in &b.instances {
         let name = clean(&v.name, SHOW_INSTANCE);
         let quiet = matches!(v.state, State::Gone | State::Unseen);
-        if quiet && v.claims.is_empty() && v.handoffs.is_empty() {
+        if quiet && v.claims.is_empty() && v.handoffs.is_empty() && v.blocked.is_empty() {
             let ended = v.sessions.first().is_some_and(|p| p.ended.is_some());
             let when = v
                 .last_heard()
@@ -526,21 +622,37 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             n => format!(" ({n} sessions)"),
         };
         let ended = v.sessions.first().is_some_and(|p| p.ended.is_some()) && live.is_empty();
-        let at = if v.sessions.is_empty() {
-            v.last_heard()
-        } else {
-            v.last_seen
-        };
+        // Entries count as signs of life too, as on the dashboard.
+        let at = v.last_heard();
+        let role = v
+            .role
+            .as_deref()
+            .map(|r| format!(" (the {})", clean(r, 40)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{name}{count} — {}",
+            "\n{name}{role}{count} — {}",
             seen_phrase(v.state, at, ended, now)
         );
+        for k in &v.blocked {
+            let why = if k.summary.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", clean(&k.summary, SHOW_TOPIC))
+            };
+            let _ = writeln!(
+                out,
+                "  BLOCKED on \"{}\" for {}{why}",
+                clean(&k.topic, SHOW_TOPIC),
+                format_age(now - k.since)
+            );
+        }
         let shown: Vec<&Presence> = if live.is_empty() {
             v.sessions.iter().take(1).collect()
         } else {
             live
         };
+        let ids: Vec<&str> = shown.iter().map(|p| p.session_id.as_str()).collect();
         for p in &shown {
             let host = if p.host.is_empty() {
                 String::new()
@@ -550,7 +662,7 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             let _ = writeln!(
                 out,
                 "  session {}  {}{host} — {}",
-                clean(p.session_id.get(..8).unwrap_or(&p.session_id), 8),
+                clean(short_id(&p.session_id, &ids), 64),
                 place(p, home),
                 seen_phrase(p.state(now), Some(p.last_heard()), p.ended.is_some(), now)
             );
@@ -644,6 +756,7 @@ mod tests {
                 entry("e2", "B", now - 20, ""),
                 entry("e1", "C", now - 60, ""),
             ],
+            ..Inputs::default()
         };
         let b = assemble(inputs, now);
         let got: Vec<(&str, State, usize)> = b
@@ -675,5 +788,51 @@ mod tests {
         let j = to_json(&b, Path::new("/p"));
         assert_eq!(j["instances"][0]["sessions"][1]["state"], "idle");
         assert_eq!(j["instances"][2]["sessions"][0]["ended"], now - 40);
+    }
+
+    #[test]
+    fn blocked_instances_come_first_with_role_and_duration() {
+        let now = 100_000;
+        let mut blocked_entry = entry("b1", "B", now - 720, "");
+        blocked_entry.action = "blocked".into();
+        blocked_entry.topic = "Auth API".into();
+        blocked_entry.summary = "need the token format".into();
+        let blocks = crate::coord::blocked::blocks([&blocked_entry], now, 3600);
+        let inputs = Inputs {
+            sessions: vec![
+                pres("A", "0123456789-one", now - 5, None),
+                pres("A", "0123456789-two", now - 9, None),
+                pres("B", "s-b", now - 200, None),
+            ],
+            recent: vec![entry("e1", "B", now - 30, "")],
+            blocks,
+            roles: [("b".to_string(), "reviewer".to_string())].into(),
+            ..Inputs::default()
+        };
+        let b = assemble(inputs, now);
+        assert_eq!(b.instances[0].name, "B", "blocked first");
+        let text = render_text(&b, Path::new("/p"), None);
+        assert!(text.contains("(2 active, 1 blocked)"), "{text}");
+        assert!(
+            text.contains("\nB (the reviewer) — active, seen 30s ago\n  BLOCKED on \"Auth API\" for 12m: need the token format\n"),
+            "the entry counts as seen; {text}"
+        );
+        assert!(
+            text.contains("session 0123456789-o ") && text.contains("session 0123456789-t "),
+            "{text}"
+        );
+        let j = to_json(&b, Path::new("/p"));
+        assert_eq!(j["instances"][0]["role"], "reviewer");
+        assert_eq!(j["instances"][0]["blocked"][0]["since"], now - 720);
+        assert_eq!(
+            j["instances"][1]["blocked"].as_array().map(Vec::len),
+            Some(0)
+        );
+        let cut = fit_rows(&text, 5);
+        assert_eq!(cut.lines().count(), 5, "{cut}");
+        assert!(cut.starts_with("pool status"), "{cut}");
+        assert!(cut.contains("BLOCKED on"), "{cut}");
+        assert!(cut.lines().last().unwrap().contains("more lines"), "{cut}");
+        assert_eq!(fit_rows("a\nb\n", 4), "a\nb\n");
     }
 }

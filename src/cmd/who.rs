@@ -1,4 +1,5 @@
-//! `pool who <path>`: who claimed or recently edited a path.
+//! `pool who <path>`: who claimed or recently edited a path, or anything
+//! inside a folder.
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::claims::{self, RECENT_EDIT, path_matches};
@@ -6,7 +7,6 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::Result;
 use crate::store::entry::format_age;
 use crate::store::log::Pool;
-use crate::store::paths::Locator;
 use crate::view::render::clean;
 
 /// Prints open claims covering `path` and recent edits of it; exit code.
@@ -30,7 +30,7 @@ pub fn run(path: &str) -> i32 {
 }
 
 fn who(path: &str) -> Result<Vec<String>> {
-    let dir = Locator::from_env(None).pool_dir()?;
+    let dir = crate::cmd::existing_pool_dir()?;
     let pool = Pool::open_readonly(dir.clone());
     let (settings, _) = Config::from_env(
         &ProcessEnv,
@@ -42,7 +42,11 @@ fn who(path: &str) -> Result<Vec<String>> {
     let now = chrono::Utc::now().timestamp();
     let mut out = Vec::new();
     for c in claims::open_claims(&pool, now, settings.ttl)? {
-        if let Some(p) = c.patterns.iter().find(|p| path_matches(p, &c.cwd, &target)) {
+        if let Some(p) = c
+            .patterns
+            .iter()
+            .find(|p| path_matches(p, &c.cwd, &target) || inside(&target, p, &c.cwd))
+        {
             out.push(format!(
                 "{:>4} ago  {} claimed {}: \"{}\" (id {})",
                 format_age(now - c.timestamp),
@@ -67,4 +71,56 @@ fn who(path: &str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// Whether a claim pattern (relative to `cwd`, or absolute) names something
+/// inside `folder`: its literal part (up to the first component with a glob
+/// character) is under the folder; a relative pattern also when it starts
+/// with a tail of the folder's path (`src/auth/x.rs` is inside `/w/app/src`),
+/// as claims match across worktrees.
+pub fn inside(folder: &str, pattern: &str, cwd: &str) -> bool {
+    let folder = folder.trim_end_matches('/');
+    let pattern = pattern.trim_start_matches("./");
+    let lit: Vec<&str> = pattern
+        .split('/')
+        .take_while(|c| !c.contains(['*', '?', '[']))
+        .collect();
+    let lit = lit.join("/");
+    let lit = lit.trim_end_matches('/');
+    if lit.is_empty() && !pattern.starts_with('/') {
+        return false;
+    }
+    let under = |base: &str, p: &str| p == base || p.starts_with(&format!("{base}/"));
+    if pattern.starts_with('/') {
+        return under(folder, lit);
+    }
+    if !cwd.is_empty() && under(folder, &format!("{}/{lit}", cwd.trim_end_matches('/'))) {
+        return true;
+    }
+    let mut tail = folder;
+    while let Some(i) = tail.find('/') {
+        tail = &tail[i + 1..];
+        if !tail.is_empty() && under(tail, lit) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+
+    #[test]
+    fn claims_inside_a_folder() {
+        assert!(inside("/w/app/src", "src/auth.rs", ""));
+        assert!(inside("/w/app/src", "src/db/**/*.rs", "/other"));
+        assert!(inside("/w/app/src", "auth.rs", "/w/app/src"));
+        assert!(inside("/w/app/src/", "/w/app/src/x.rs", ""));
+        assert!(inside("/w/app", "src/x.rs", "/w/app"));
+        assert!(!inside("/w/app/src", "docs/x.md", "/w/app"));
+        assert!(!inside("/w/app/src", "srcx/a.rs", ""));
+        assert!(!inside("/w/app/src", "**/*.rs", ""));
+        assert!(!inside("/w/app/src", "/w/app/srcx", ""));
+    }
 }

@@ -1,17 +1,21 @@
 //! The web dashboard's model and gatekeeping: what `pool dashboard` shows
-//! (instance cards, the entry stream, pending handoffs, conflicting claims),
-//! built from what was read without further I/O; the entry a person posts
-//! from the page; and the checks every request must pass (token, `Host`,
-//! same origin). The server itself, the only part doing I/O, is
-//! [`crate::cmd::dashboard`].
+//! (a summary of who is blocked and waiting, instance cards with blocked
+//! ones first, links from blockers to what unblocked them and from handoffs
+//! to their addressees, the entry stream with paging and search, pending
+//! handoffs, conflicting claims), built from what was read without further
+//! I/O; the entries a person posts from the page (a post, an
+//! acknowledgement, a release), all marked as coming from the dashboard;
+//! and the checks every request must pass (token, `Host`, same origin).
+//! The server itself, the only part doing I/O, is [`crate::cmd::dashboard`].
 //!
 //! Every string handed to the page has been through [`clean`] (no control,
 //! bidi or zero-width characters); the page still inserts it as text only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::coord::blocked::{Block, How};
 use crate::coord::claims::{Claim, path_matches};
 use crate::coord::handoffs::default_ttl_for;
 use crate::coord::presence::{Presence, State};
@@ -37,6 +41,14 @@ pub const STREAM_MAX: usize = 300;
 pub const MAX_CARDS: usize = 200;
 /// Most conflicts listed.
 pub const MAX_CONFLICTS: usize = 100;
+/// Most claims listed on one card (the rest are counted).
+pub const CLAIMS_PER_CARD: usize = 5;
+/// Most entries in one page of `/api/entries`.
+pub const PAGE_MAX: usize = 300;
+/// Most links drawn.
+pub const MAX_LINKS: usize = 100;
+/// The `origin` of entries posted from the page.
+pub const ORIGIN: &str = "dashboard";
 /// Longest free text shown, in characters.
 const SHOW_TEXT: usize = 2000;
 /// Longest short field (instance, action, id) shown, in characters.
@@ -71,6 +83,9 @@ pub struct EntryView {
     pub host: String,
     /// Working directory of the writer.
     pub cwd: String,
+    /// Where the entry came from (`dashboard` for the page, `post` for the
+    /// CLI, empty for a session's block).
+    pub origin: String,
     /// Whether the entry is still within its TTL.
     pub live: bool,
 }
@@ -94,6 +109,7 @@ impl EntryView {
             priority: s(&e.priority),
             host: s(&e.host),
             cwd: t(&e.cwd),
+            origin: s(&e.origin),
             live: e.is_live(now, default_ttl),
         }
     }
@@ -176,12 +192,106 @@ pub struct Card {
     /// Where it runs: its most recently heard live session (else any
     /// session, else its latest entry's host and working directory).
     pub place: Place,
-    /// Its open claims, newest first.
+    /// Its open claims, newest first (at most [`CLAIMS_PER_CARD`]).
     pub claims: Vec<ClaimView>,
+    /// How many open claims it has in all.
+    pub claims_total: usize,
     /// Its latest entry.
     pub last: Option<EntryView>,
     /// Pending handoffs addressed to it.
     pub pending: usize,
+    /// What it is blocked on now, longest first.
+    pub blocked: Vec<BlockView>,
+}
+
+/// The entry that ended a block, as the page sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnblockView {
+    /// Its id (the stream shows it as `#entry-<id>`).
+    pub id: String,
+    /// Its writer.
+    pub instance: String,
+    /// Its action.
+    pub action: String,
+    /// Its topic.
+    pub topic: String,
+    /// Epoch seconds.
+    pub timestamp: i64,
+    /// `ref`, `own` or `completed` (see [`How`]).
+    pub how: How,
+}
+
+/// A block, open or ended, as the page sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockView {
+    /// The `blocked` entry's id.
+    pub id: String,
+    /// Who is blocked.
+    pub instance: String,
+    /// On what.
+    pub topic: String,
+    /// Why.
+    pub summary: String,
+    /// Since when, epoch seconds.
+    pub since: i64,
+    /// What ended it; `None` while open.
+    pub unblocked_by: Option<UnblockView>,
+}
+
+impl BlockView {
+    /// The view of `b`.
+    pub fn new(b: &Block) -> Self {
+        let s = |v: &str| clean(v, SHOW_SHORT);
+        let t = |v: &str| clean(v, SHOW_TEXT);
+        BlockView {
+            id: s(&b.id),
+            instance: s(&b.instance),
+            topic: t(&b.topic),
+            summary: t(&b.summary),
+            since: b.since,
+            unblocked_by: b.unblocked_by.as_ref().map(|u| UnblockView {
+                id: s(&u.id),
+                instance: s(&u.instance),
+                action: s(&u.action),
+                topic: t(&u.topic),
+                timestamp: u.timestamp,
+                how: u.how,
+            }),
+        }
+    }
+}
+
+/// An arrow between two instances: a handoff to its addressee, an entry
+/// that unblocked another instance, or an entry that refers to another's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    /// `handoff`, `unblocked` or `ref`.
+    pub kind: &'static str,
+    /// The instance the arrow starts from (the writer).
+    pub from: String,
+    /// The instance it points to.
+    pub to: String,
+    /// The entry that makes the link.
+    pub id: String,
+    /// The entry it points at (the block, the referred entry; the handoff itself).
+    pub target: String,
+    /// What it is about.
+    pub label: String,
+}
+
+/// The counts in the summary bar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    /// Instances blocked now.
+    pub blocked: usize,
+    /// Pending handoffs.
+    pub handoffs: usize,
+    /// Conflicting claims (at most [`MAX_CONFLICTS`]).
+    pub conflicts: usize,
+    /// Active instances.
+    pub active: usize,
+    /// Instances shown.
+    pub instances: usize,
 }
 
 /// Two live claims of different instances on overlapping paths.
@@ -215,6 +325,15 @@ pub struct Snapshot {
     pub conflicts: Vec<Conflict>,
     /// The actions an entry may carry.
     pub actions: &'static [&'static str],
+    /// The summary bar.
+    pub counts: Counts,
+    /// Entries in the window in all (the stream shows the newest [`STREAM_MAX`]).
+    pub entries_total: usize,
+    /// Blocks of the live window: open ones first (longest first), then
+    /// those that ended, most recently ended first.
+    pub blocks: Vec<BlockView>,
+    /// Arrows between instances.
+    pub links: Vec<Link>,
 }
 
 /// What the server read for one snapshot.
@@ -234,6 +353,10 @@ pub struct Inputs<'c> {
     pub claims: Vec<Claim>,
     /// Every session's presence, most recently heard first.
     pub sessions: Vec<Presence>,
+    /// Blocks of the live window, newest first ([`crate::coord::blocked`]).
+    pub blocks: Vec<Block>,
+    /// Entries in the window in all (`entries` holds at most [`STREAM_MAX`]).
+    pub entries_total: usize,
 }
 
 fn key(name: &str) -> String {
@@ -273,8 +396,10 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
                 sessions: 0,
                 place: Place::default(),
                 claims: Vec::new(),
+                claims_total: 0,
                 last: None,
                 pending: 0,
+                blocked: Vec::new(),
             }
         });
         Some(k)
@@ -316,7 +441,18 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         if let Some(k) = slot(&cl.instance, &mut cards)
             && let Some(c) = cards.get_mut(&k)
         {
-            c.claims.push(ClaimView::new(cl));
+            c.claims_total += 1;
+            if c.claims.len() < CLAIMS_PER_CARD {
+                c.claims.push(ClaimView::new(cl));
+            }
+        }
+    }
+    let open_blocks = crate::coord::blocked::open(&inputs.blocks);
+    for b in &open_blocks {
+        if let Some(k) = slot(&b.instance, &mut cards)
+            && let Some(c) = cards.get_mut(&k)
+        {
+            c.blocked.push(BlockView::new(b));
         }
     }
     for h in &inputs.handoffs {
@@ -340,14 +476,40 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
     let (head, tail) = order.split_at(configured.min(order.len()));
     let mut tail = tail.to_vec();
     tail.sort_by_key(|k| std::cmp::Reverse(cards.get(k).and_then(|c| c.last_seen)));
-    let instances = head
+    let mut instances: Vec<Card> = head
         .iter()
         .chain(tail.iter())
         .filter_map(|k| cards.remove(k))
         .collect();
+    // Blocked instances first, longest blocked first; the rest keep their order.
+    instances.sort_by_key(|c| c.blocked.first().map_or(i64::MAX, |b| b.since));
+    let conflicts = conflicts(&inputs.claims);
+    let counts = Counts {
+        blocked: instances.iter().filter(|c| !c.blocked.is_empty()).count(),
+        handoffs: inputs.handoffs.len(),
+        conflicts: conflicts.len(),
+        active: instances
+            .iter()
+            .filter(|c| c.status == State::Active.as_str())
+            .count(),
+        instances: instances.len(),
+    };
+    let mut ended: Vec<&Block> = inputs.blocks.iter().filter(|b| !b.is_open()).collect();
+    ended.sort_by_key(|b| std::cmp::Reverse(b.unblocked_by.as_ref().map(|u| u.timestamp)));
+    let blocks: Vec<BlockView> = open_blocks
+        .iter()
+        .copied()
+        .chain(ended)
+        .map(BlockView::new)
+        .collect();
+    let links = links(&inputs.entries, &inputs.handoffs, &blocks);
     Snapshot {
         now,
         pool_dir: inputs.pool_dir,
+        counts,
+        entries_total: inputs.entries_total.max(inputs.entries.len()),
+        blocks,
+        links,
         instances,
         entries: inputs
             .entries
@@ -360,15 +522,73 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
             .iter()
             .map(|e| EntryView::new(e, now, ttl))
             .collect(),
-        conflicts: conflicts(&inputs.claims),
+        conflicts,
         actions: ACTIONS,
     }
 }
 
+/// The arrows between instances: each pending handoff to its addressee,
+/// each ended block from the writer of what ended it to the blocked
+/// instance, and each entry of the window that refers (`REF`) to another
+/// instance's entry of the window.
+pub fn links(entries: &[Entry<'_>], handoffs: &[Entry<'_>], blocks: &[BlockView]) -> Vec<Link> {
+    let s = |v: &str| clean(v, SHOW_SHORT);
+    let mut out = Vec::new();
+    for h in handoffs {
+        out.push(Link {
+            kind: "handoff",
+            from: s(&h.source_instance),
+            to: s(&h.to),
+            id: s(&h.id),
+            target: s(&h.id),
+            label: clean(&h.topic, SHOW_TEXT),
+        });
+    }
+    for b in blocks {
+        if let Some(u) = &b.unblocked_by
+            && !u.instance.eq_ignore_ascii_case(&b.instance)
+        {
+            out.push(Link {
+                kind: "unblocked",
+                from: u.instance.clone(),
+                to: b.instance.clone(),
+                id: u.id.clone(),
+                target: b.id.clone(),
+                label: b.topic.clone(),
+            });
+        }
+    }
+    let writer: HashMap<&str, &str> = entries
+        .iter()
+        .map(|e| (e.id.as_ref(), e.source_instance.as_ref()))
+        .collect();
+    let drawn: HashSet<String> = out.iter().map(|l| l.id.clone()).collect();
+    for e in entries {
+        if e.reference.is_empty() || drawn.contains(e.id.as_ref()) {
+            continue;
+        }
+        if let Some(to) = writer.get(e.reference.as_ref())
+            && !to.eq_ignore_ascii_case(&e.source_instance)
+        {
+            out.push(Link {
+                kind: "ref",
+                from: s(&e.source_instance),
+                to: s(to),
+                id: s(&e.id),
+                target: s(&e.reference),
+                label: clean(&e.topic, SHOW_TEXT),
+            });
+        }
+    }
+    out.truncate(MAX_LINKS);
+    out
+}
+
 /// A claim pattern as an absolute path: itself when absolute, else under the
-/// claimer's working directory (or as written when there is none).
+/// claimer's working directory, or under `/` when there is none (so a
+/// relative target is compared whole, not only by its tails).
 fn absolute(pattern: &str, cwd: &str) -> String {
-    if pattern.starts_with('/') || cwd.is_empty() {
+    if pattern.starts_with('/') {
         pattern.to_string()
     } else {
         format!(
@@ -379,39 +599,121 @@ fn absolute(pattern: &str, cwd: &str) -> String {
     }
 }
 
+fn has_glob(component: &str) -> bool {
+    component.contains(['*', '?', '['])
+}
+
+/// The last component of a pattern before its first glob: any path it
+/// matches has this component. `None` for a pattern that starts with a glob.
+fn key_of(pattern: &str) -> Option<&str> {
+    pattern
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .take_while(|c| !has_glob(c))
+        .last()
+}
+
 /// Pairs of open claims of different instances whose paths overlap: a
 /// pattern of one matches (a path under) a pattern of the other, checked
-/// both ways with [`path_matches`].
+/// both ways with [`path_matches`]; claims without a working directory are
+/// compared by their paths as written. At most [`MAX_CONFLICTS`], in claim
+/// order.
+///
+/// Near-linear: a pattern can only match a path that holds its key (its
+/// last literal component), so each pattern is compared only with the
+/// patterns whose paths hold its key, or whose key its path holds (and with
+/// every pattern when it has no key).
 pub fn conflicts(claims: &[Claim]) -> Vec<Conflict> {
-    let mut out = Vec::new();
-    for (i, a) in claims.iter().enumerate() {
-        for b in &claims[i + 1..] {
-            if key(&a.instance) == key(&b.instance) {
-                continue;
-            }
-            let hit = a.patterns.iter().find_map(|pa| {
-                b.patterns
-                    .iter()
-                    .find(|pb| {
-                        path_matches(pa, &a.cwd, &absolute(pb, &b.cwd))
-                            || path_matches(pb, &b.cwd, &absolute(pa, &a.cwd))
-                    })
-                    .map(|pb| (pa, pb))
+    struct Pat<'c> {
+        claim: usize,
+        raw: &'c str,
+        cwd: &'c str,
+        target: String,
+    }
+    let mut pats: Vec<Pat<'_>> = Vec::new();
+    for (i, c) in claims.iter().enumerate() {
+        for p in &c.patterns {
+            pats.push(Pat {
+                claim: i,
+                raw: p,
+                cwd: &c.cwd,
+                target: absolute(p, &c.cwd),
             });
-            if let Some((pa, pb)) = hit {
-                out.push(Conflict {
-                    a: ClaimView::new(a),
-                    b: ClaimView::new(b),
-                    a_pattern: clean(pa, SHOW_TEXT),
-                    b_pattern: clean(pb, SHOW_TEXT),
-                });
-                if out.len() >= MAX_CONFLICTS {
-                    return out;
-                }
-            }
         }
     }
-    out
+    // Component -> patterns whose path holds it; key -> patterns with that key.
+    let mut holding: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut keyed: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut keyless: Vec<usize> = Vec::new();
+    for (n, p) in pats.iter().enumerate() {
+        let mut comps: Vec<&str> = p
+            .target
+            .split('/')
+            .filter(|c| !c.is_empty() && !has_glob(c))
+            .collect();
+        comps.sort_unstable();
+        comps.dedup();
+        for c in comps {
+            holding.entry(c).or_default().push(n);
+        }
+        match key_of(p.raw) {
+            Some(k) => keyed.entry(k).or_default().push(n),
+            None => keyless.push(n),
+        }
+    }
+    let mut out = Vec::new();
+    let mut first = 0;
+    for (i, a) in claims.iter().enumerate() {
+        let mine: Vec<usize> = (first..pats.len())
+            .take_while(|&n| pats[n].claim == i)
+            .collect();
+        first += mine.len();
+        // Candidate patterns of later claims, in claim order.
+        let mut cand: Vec<usize> = Vec::new();
+        for &n in &mine {
+            let p = &pats[n];
+            match key_of(p.raw) {
+                Some(k) => cand.extend(holding.get(k).into_iter().flatten()),
+                None => cand.extend(pats.len().min(n + 1)..pats.len()),
+            }
+            for c in p.target.split('/').filter(|c| !c.is_empty()) {
+                cand.extend(keyed.get(c).into_iter().flatten());
+            }
+            cand.extend(&keyless);
+        }
+        cand.retain(|&m| pats[m].claim > i);
+        cand.sort_unstable();
+        cand.dedup();
+        let mut done: HashSet<usize> = HashSet::new();
+        for m in cand {
+            let pb = &pats[m];
+            let j = pb.claim;
+            let b = &claims[j];
+            if done.contains(&j) || key(&a.instance) == key(&b.instance) {
+                continue;
+            }
+            let hit = mine.iter().map(|&n| &pats[n]).find(|pa| {
+                path_matches(pa.raw, pa.cwd, &pb.target) || path_matches(pb.raw, pb.cwd, &pa.target)
+            });
+            if let Some(pa) = hit {
+                done.insert(j);
+                out.push((i, j, pa.raw, pb.raw));
+            }
+        }
+        if out.len() >= MAX_CONFLICTS {
+            break;
+        }
+    }
+    out.sort_by_key(|(i, j, _, _)| (*i, *j));
+    out.truncate(MAX_CONFLICTS);
+    out.into_iter()
+        .map(|(i, j, pa, pb)| Conflict {
+            a: ClaimView::new(&claims[i]),
+            b: ClaimView::new(&claims[j]),
+            a_pattern: clean(pa, SHOW_TEXT),
+            b_pattern: clean(pb, SHOW_TEXT),
+        })
+        .collect()
 }
 
 /// What the page's form sends to post an entry or a handoff.
@@ -432,6 +734,13 @@ pub struct PostForm {
     pub to: String,
     /// `critical` or empty.
     pub priority: String,
+    /// Lifetime (`30m`, `4h`, `7d`); empty for the default.
+    pub ttl: String,
+    /// What this unblocks for others (`BLOCKS`).
+    pub blocks: String,
+    /// Id of the entry this answers (`REF`).
+    #[serde(rename = "ref")]
+    pub reference: String,
 }
 
 /// Where and when a form is posted: the parts of the entry that are not in it.
@@ -481,6 +790,24 @@ pub fn form_entry(form: &PostForm, ctx: &PostContext) -> Result<Entry<'static>, 
             form.priority
         ));
     }
+    let reference = form.reference.trim();
+    if reference
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+        || reference.len() > 64
+    {
+        return Err(format!("REF {reference:?} is not an entry id"));
+    }
+    let ttl = match form.ttl.trim() {
+        "" => default_ttl_for(action, to, reference),
+        t => Some(
+            crate::store::entry::parse_duration(t)
+                .ok_or_else(|| format!("TTL {t:?} is not a duration like 30m, 4h or 7d"))?,
+        ),
+    };
+    if ttl.is_some_and(|t| t > MAX_TTL) {
+        return Err("TTL is longer than the 30-day maximum".into());
+    }
     let own = |s: &str, n: usize| -> std::borrow::Cow<'static, str> {
         truncate_chars(s, n).into_owned().into()
     };
@@ -492,16 +819,178 @@ pub fn form_entry(form: &PostForm, ctx: &PostContext) -> Result<Entry<'static>, 
         topic: own(topic, MAX_TOPIC),
         summary: own(summary, MAX_SUMMARY),
         affects: own(form.affects.trim(), MAX_SHORT),
-        ttl: default_ttl_for(action, to, "").map(|t| t.min(MAX_TTL)),
+        blocks: own(form.blocks.trim(), MAX_SHORT),
+        ttl,
         cwd: ctx.cwd.clone().into(),
         host: ctx.host.clone().into(),
         to: to.to_string().into(),
+        reference: reference.to_string().into(),
         priority: priority.into(),
-        origin: "dashboard".into(),
-        // No session, no `blocks`, no `ref`; and whatever fields later
-        // versions add keep their defaults.
+        origin: ORIGIN.into(),
+        // No session; and whatever fields later versions add keep their
+        // defaults.
         ..Entry::default()
     })
+}
+
+/// The entry that acknowledges a handoff (`REF` to it) for `instance`,
+/// posted from the page.
+pub fn ack_entry(
+    handoff: &Entry<'_>,
+    instance: &str,
+    ctx: &PostContext,
+) -> Result<Entry<'static>, String> {
+    form_entry(
+        &PostForm {
+            instance: instance.to_string(),
+            action: "signaling".into(),
+            topic: format!("Acknowledged: {}", handoff.topic),
+            summary: format!(
+                "handoff from {} acknowledged from the dashboard",
+                handoff.source_instance
+            ),
+            reference: handoff.id.to_string(),
+            ..PostForm::default()
+        },
+        ctx,
+    )
+}
+
+/// The entry that releases `claim`: by its own instance, or by a person
+/// (any other name) only when `as_person` says so explicitly.
+pub fn release_entry(
+    claim: &Claim,
+    instance: &str,
+    as_person: bool,
+    ctx: &PostContext,
+) -> Result<Entry<'static>, String> {
+    let own = key(instance) == key(&claim.instance);
+    if !own && !as_person {
+        return Err(format!(
+            "this claim is {}'s: release it as {} or tick \"as a person\"",
+            claim.instance, claim.instance
+        ));
+    }
+    let summary = if own {
+        "released from the dashboard".to_string()
+    } else {
+        format!(
+            "{}'s claim released from the dashboard by {instance}, as a person",
+            claim.instance
+        )
+    };
+    form_entry(
+        &PostForm {
+            instance: instance.to_string(),
+            action: "released".into(),
+            topic: claim.topic.clone(),
+            summary,
+            affects: claim.patterns.join(", "),
+            reference: claim.id.clone(),
+            ..PostForm::default()
+        },
+        ctx,
+    )
+}
+
+/// What `/api/entries` filters by: free text (in topic, summary, affects,
+/// instance, addressee, id), instance and action.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    /// Words that must all occur, lowercase.
+    pub words: Vec<String>,
+    /// Writer or addressee, lowercase; empty for any.
+    pub instance: String,
+    /// Action; empty for any.
+    pub action: String,
+}
+
+impl EntryFilter {
+    /// A filter from the request's values (`q` split into words).
+    pub fn new(q: &str, instance: &str, action: &str) -> Self {
+        EntryFilter {
+            words: q
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .take(8)
+                .collect(),
+            instance: key(instance),
+            action: action.trim().to_lowercase(),
+        }
+    }
+
+    /// Whether `e` passes.
+    pub fn matches(&self, e: &Entry<'_>) -> bool {
+        if !self.instance.is_empty()
+            && key(&e.source_instance) != self.instance
+            && key(&e.to) != self.instance
+        {
+            return false;
+        }
+        if !self.action.is_empty() && e.action != self.action {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        let hay = [
+            e.topic.as_ref(),
+            &e.summary,
+            &e.affects,
+            &e.blocks,
+            &e.source_instance,
+            &e.to,
+            &e.id,
+        ]
+        .join("\n")
+        .to_lowercase();
+        self.words.iter().all(|w| hay.contains(w.as_str()))
+    }
+}
+
+/// One page of the stream: entries matching a filter, and how many match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EntriesPage {
+    /// Matching entries in the window.
+    pub total: usize,
+    /// Where this page starts.
+    pub offset: usize,
+    /// The page, newest first.
+    pub entries: Vec<EntryView>,
+}
+
+/// A percent-decoded query value (`+` as a space); invalid escapes are kept.
+pub fn decode_query_value(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'h>(header: Option<&'h str>, name: &str) -> Option<&'h str> {
+    header?
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
 }
 
 /// The value of `name` in a URL's query string (no percent-decoding: the
@@ -529,19 +1018,40 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Whether a `Host` header names this server (`127.0.0.1` or `localhost`,
-/// on `port` or without one). Anything else is a DNS-rebinding attempt or
-/// a proxy, and is refused.
-pub fn host_ok(host: Option<&str>, port: u16) -> bool {
+/// Whether a `Host` header names this server: `127.0.0.1` or `localhost`
+/// on `port` or without one, or a name given with `--allow-host` on any
+/// port (an SSH or editor port-forward listens on a port of its own).
+/// Anything else is a DNS-rebinding attempt or an unknown proxy, and is
+/// refused.
+pub fn host_ok(host: Option<&str>, port: u16, allowed: &[String]) -> bool {
     let Some(host) = host.map(str::trim) else {
         return false;
     };
-    let (name, p) = match host.rsplit_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (host, None),
-    };
+    let (name, p) = split_host(host);
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+        return p.is_none_or(|p| p.parse::<u16>().is_ok());
+    }
     let name_ok = name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost");
     name_ok && p.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p == port))
+}
+
+/// `name[:port]`, with a bracketed IPv6 name kept whole.
+fn split_host(host: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = host.strip_prefix('[')
+        && let Some((name, after)) = rest.split_once(']')
+    {
+        return (name, after.strip_prefix(':'));
+    }
+    match host.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    }
+}
+
+/// The host name a request used, for the refusal page (cleaned, short).
+pub fn host_name_of(host: Option<&str>) -> String {
+    host.map(|h| clean(split_host(h.trim()).0, 100))
+        .unwrap_or_default()
 }
 
 /// Whether a state-changing request comes from the page itself: its `Origin`
@@ -549,10 +1059,25 @@ pub fn host_ok(host: Option<&str>, port: u16) -> bool {
 /// `Sec-Fetch-Site` header, when present, must say `same-origin`. A request
 /// with neither comes from a program that knows the token (`curl`), not from
 /// another site.
-pub fn same_origin(origin: Option<&str>, fetch_site: Option<&str>, port: u16) -> bool {
+pub fn same_origin(
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    port: u16,
+    allowed: &[String],
+) -> bool {
     let origin_ok = origin.is_none_or(|o| {
-        o.strip_prefix("http://")
-            .is_some_and(|h| h.contains(':') && host_ok(Some(h), port))
+        let local = o
+            .strip_prefix("http://")
+            .is_some_and(|h| h.contains(':') && host_ok(Some(h), port, &[]));
+        // A forwarded page may be served over https by the forwarder.
+        let forwarded = o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+            .is_some_and(|h| {
+                let name = split_host(h).0;
+                allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+            });
+        local || forwarded
     });
     let site_ok = fetch_site.is_none_or(|s| s.eq_ignore_ascii_case("same-origin"));
     origin_ok && site_ok
@@ -611,6 +1136,7 @@ mod tests {
             handoffs: vec![h],
             claims: vec![claim("a1", "A", "/w/a", &["src/"])],
             sessions: vec![],
+            ..Inputs::default()
         };
         let s = snapshot(inputs, now);
         let names: Vec<_> = s.instances.iter().map(|c| c.name.as_str()).collect();
@@ -795,7 +1321,7 @@ mod tests {
     #[case(Some(""), false)]
     #[case(None, false)]
     fn hosts(#[case] host: Option<&str>, #[case] ok: bool) {
-        assert_eq!(host_ok(host, 8080), ok);
+        assert_eq!(host_ok(host, 8080, &[]), ok);
     }
 
     #[rstest]
@@ -808,7 +1334,7 @@ mod tests {
     #[case(Some("http://127.0.0.1"), None, false)]
     #[case(None, Some("cross-site"), false)]
     fn origins(#[case] origin: Option<&str>, #[case] site: Option<&str>, #[case] ok: bool) {
-        assert_eq!(same_origin(origin, site, 8080), ok);
+        assert_eq!(same_origin(origin, site, 8080, &[]), ok);
     }
 
     #[test]
@@ -820,5 +1346,183 @@ mod tests {
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "abcd"));
+    }
+
+    #[test]
+    fn blocked_first_with_links_counts_and_capped_claims() {
+        let now = 50_000;
+        let mut b = entry("b1", "B", "blocked", now - 900);
+        b.topic = "Auth API".into();
+        let mut c = entry("c1", "C", "blocked", now - 60);
+        c.topic = "Fixtures".into();
+        let mut done = entry("a9", "A", "completed", now - 30);
+        done.topic = "fixtures".into();
+        let mut h = entry("h1", "A", "signaling", now - 20);
+        h.to = "D".into();
+        let mut r = entry("r1", "D", "signaling", now - 10);
+        r.reference = "a9".into();
+        let log = vec![r, h.clone(), done, c, b];
+        let blocks = crate::coord::blocked::blocks(log.iter(), now, 3600);
+        let many: Vec<Claim> = (0..8)
+            .map(|i| claim(&format!("k{i}"), "A", "/w", &[&format!("src/f{i}.rs")]))
+            .collect();
+        let s = snapshot(
+            Inputs {
+                entries: log,
+                entries_total: 1234,
+                handoffs: vec![h],
+                claims: many,
+                blocks,
+                ..Inputs::default()
+            },
+            now,
+        );
+        assert_eq!(s.instances[0].name, "B", "blocked first");
+        assert_eq!(s.instances[0].blocked[0].topic, "Auth API");
+        assert_eq!(s.counts.blocked, 1);
+        assert_eq!((s.counts.handoffs, s.counts.conflicts), (1, 0));
+        assert_eq!(s.entries_total, 1234);
+        let a = s.instances.iter().find(|c| c.name == "A").unwrap();
+        assert_eq!((a.claims.len(), a.claims_total), (CLAIMS_PER_CARD, 8));
+        // C's block ended with A's completed: a link from A to C.
+        let kinds: Vec<(&str, &str, &str, &str)> = s
+            .links
+            .iter()
+            .map(|l| (l.kind, l.from.as_str(), l.to.as_str(), l.id.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("handoff", "A", "D", "h1"),
+                ("unblocked", "A", "C", "a9"),
+                ("ref", "D", "A", "r1")
+            ]
+        );
+        assert!(s.blocks[0].unblocked_by.is_none());
+        assert_eq!(s.blocks[1].unblocked_by.as_ref().unwrap().id, "a9");
+    }
+
+    #[test]
+    fn conflicts_scale_and_cover_claims_without_cwd() {
+        // Without cwd: compared by the paths as written.
+        let claims = [
+            claim("1", "A", "", &["src/auth/"]),
+            claim("2", "B", "", &["src/auth/token.rs"]),
+            claim("3", "C", "", &["docs/"]),
+            claim("4", "D", "/w/d", &["src/auth/x.rs"]),
+        ];
+        let got: Vec<(String, String)> = conflicts(&claims)
+            .into_iter()
+            .map(|c| (c.a.id, c.b.id))
+            .collect();
+        assert_eq!(
+            got,
+            [("1", "2"), ("1", "4")].map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        // 3,000 claims of distinct files, and a folder claim overlapping a
+        // few (the time is measured in the report, not asserted here).
+        let mut many: Vec<Claim> = (0..3000)
+            .map(|i| {
+                claim(
+                    &format!("c{i}"),
+                    &format!("I{}", i % 50),
+                    "/w",
+                    &[&format!("src/m{}/f{i}.rs", i % 100)],
+                )
+            })
+            .collect();
+        many.push(claim("folder", "Z", "/w", &["src/m7/"]));
+        let start = std::time::Instant::now();
+        let found = conflicts(&many);
+        eprintln!("conflicts over 3001 claims: {:?}", start.elapsed());
+        assert_eq!(found.len(), 30, "the 30 files under src/m7/");
+        assert!(found.iter().all(|c| c.b.id == "folder"));
+    }
+
+    #[test]
+    fn page_actions_are_marked_and_checked() {
+        let ctx = PostContext {
+            id: "n1".into(),
+            now: 9,
+            host: "h".into(),
+            cwd: "/w".into(),
+        };
+        let c = claim("k1", "A", "/w", &["src/x.rs"]);
+        let own = release_entry(&c, "a", false, &ctx).unwrap();
+        assert_eq!(
+            (
+                own.action.as_ref(),
+                own.reference.as_ref(),
+                own.origin.as_ref()
+            ),
+            ("released", "k1", "dashboard")
+        );
+        assert!(
+            release_entry(&c, "lead", false, &ctx)
+                .unwrap_err()
+                .contains("as a person")
+        );
+        let person = release_entry(&c, "lead", true, &ctx).unwrap();
+        assert!(person.summary.contains("by lead, as a person"));
+        let mut h = entry("h1", "A", "signaling", 1);
+        h.to = "B".into();
+        let a = ack_entry(&h, "B", &ctx).unwrap();
+        assert_eq!(
+            (a.reference.as_ref(), a.origin.as_ref()),
+            ("h1", "dashboard")
+        );
+        let form = PostForm {
+            instance: "human".into(),
+            topic: "t".into(),
+            ttl: "2h".into(),
+            blocks: "B can start".into(),
+            reference: "abc".into(),
+            ..PostForm::default()
+        };
+        let e = form_entry(&form, &ctx).unwrap();
+        assert_eq!(
+            (e.ttl, e.blocks.as_ref(), e.reference.as_ref()),
+            (Some(7200), "B can start", "abc")
+        );
+        let bad = |f: PostForm| form_entry(&f, &ctx).unwrap_err();
+        assert!(
+            bad(PostForm {
+                ttl: "31d".into(),
+                ..form.clone()
+            })
+            .contains("30-day")
+        );
+        assert!(
+            bad(PostForm {
+                ttl: "soon".into(),
+                ..form.clone()
+            })
+            .contains("not a duration")
+        );
+        assert!(
+            bad(PostForm {
+                reference: "a b".into(),
+                ..form.clone()
+            })
+            .contains("REF")
+        );
+        let f = EntryFilter::new("AUTH token", "", "");
+        let mut e = entry("x", "A", "completed", 0);
+        e.topic = "Auth token refresh".into();
+        assert!(f.matches(&e));
+        assert!(!EntryFilter::new("auth", "B", "").matches(&e));
+        assert_eq!(decode_query_value("a%20b+c%zz"), "a b c%zz");
+        assert_eq!(
+            cookie(Some("x=1; pool_token_80=ab"), "pool_token_80"),
+            Some("ab")
+        );
+        assert!(host_ok(Some("devbox:9000"), 8080, &["devbox".into()]));
+        assert!(!host_ok(Some("devbox:9000"), 8080, &[]));
+        assert!(same_origin(
+            Some("https://devbox"),
+            None,
+            8080,
+            &["devbox".into()]
+        ));
     }
 }

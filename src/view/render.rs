@@ -11,6 +11,7 @@
 
 use std::fmt::Write as _;
 
+use crate::coord::blocked::Block;
 use crate::coord::relevance::Kept;
 use crate::env::config::Config;
 use crate::store::entry::{Entry, format_age, truncate_chars};
@@ -133,6 +134,8 @@ pub struct Summary {
     /// Whether counting stopped at the entries held for display: there are
     /// more, and the counts cover only the newest.
     pub capped: bool,
+    /// Other instances' open blocks, longest first.
+    pub blocks: Vec<Block>,
 }
 
 impl Summary {
@@ -189,7 +192,12 @@ pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
 /// nothing to say (no entries and no reminder).
 pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
     let has_role = s.instance.is_some() && s.role.is_some();
-    if sum.total == 0 && sum.handoffs.is_empty() && sum.knowledge.is_empty() && !has_role {
+    if sum.total == 0
+        && sum.handoffs.is_empty()
+        && sum.knowledge.is_empty()
+        && sum.blocks.is_empty()
+        && !has_role
+    {
         return if s.reminder {
             format!("{REMINDER}\n")
         } else {
@@ -226,6 +234,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         "- **Status**: {} completed, {} blocked",
         sum.completed, sum.blocked
     );
+    out.push_str(&blocked_lines(&sum.blocks, now, BLOCKED_SHOWN));
     if !sum.handoffs.is_empty() {
         out.push_str("\n### Handoffs for you\n");
         out.push_str(FRAMING);
@@ -239,7 +248,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
             let _ = writeln!(
                 footer,
                 "- [{}] {}: {}",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
@@ -266,7 +275,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         for (e, _) in sum.entries.iter().take(COMPACT_SHOWN) {
             let line = format!(
                 "- [{}] {}: {}\n",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
@@ -281,11 +290,7 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         body.push_str(FRAMING);
         body.push('\n');
         for (e, k) in &sum.entries {
-            let who = if k.own {
-                "YOU".to_string()
-            } else {
-                clean(&e.source_instance, SHOW_INSTANCE)
-            };
+            let who = if k.own { "YOU".to_string() } else { writer(e) };
             let mut item = format!(
                 "- **[{who}] {} {}: {}**\n",
                 icon(&e.action),
@@ -320,6 +325,73 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         let _ = writeln!(out, "- {hidden} more entries not shown — run `pool-query`");
     }
     out.push_str(&footer);
+    out
+}
+
+/// Who wrote `e`, for display: its instance, and "via dashboard" when a
+/// person posted it from the dashboard page (so nobody can pass such an
+/// entry off as the instance's own).
+pub fn writer(e: &Entry<'_>) -> String {
+    let name = clean(&e.source_instance, SHOW_INSTANCE);
+    if e.origin == "dashboard" {
+        format!("{name} via dashboard")
+    } else {
+        name
+    }
+}
+
+/// Most blocked instances listed at session start.
+pub const BLOCKED_SHOWN: usize = 5;
+
+/// One line per open block of another instance: who, on what, for how long,
+/// and how to answer it.
+pub fn blocked_lines(blocks: &[Block], now: i64, max: usize) -> String {
+    let mut out = String::new();
+    for b in blocks.iter().take(max) {
+        let id = clean(&b.id, 64);
+        let why = if b.summary.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", clean(&b.summary, 160))
+        };
+        let _ = writeln!(
+            out,
+            "- **Blocked**: [{}] on: {}, for {}{why} (a pool block with `REF: {id}` answers it)",
+            clean(&b.instance, SHOW_INSTANCE),
+            clean(&b.topic, SHOW_TOPIC),
+            format_age(now - b.since)
+        );
+    }
+    if blocks.len() > max {
+        let _ = writeln!(
+            out,
+            "- **Blocked**: {} more — run `pool status`",
+            blocks.len() - max
+        );
+    }
+    out
+}
+
+/// The lines that tell a blocked instance what unblocked it: each new
+/// entry that ends one of its blocks. Empty when there is none.
+pub fn unblocked(pairs: &[(Entry<'_>, Block)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## Pool: unblocked\n");
+    out.push_str(FRAMING);
+    out.push('\n');
+    for (e, b) in pairs.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "- [{}] {}: {} — ends your block on: {} (you were blocked for {})",
+            writer(e),
+            clean(&e.action, 20),
+            clean(&e.topic, SHOW_TOPIC),
+            clean(&b.topic, SHOW_TOPIC),
+            format_age(e.timestamp - b.since)
+        );
+    }
     out
 }
 
@@ -359,7 +431,7 @@ pub fn news(handoffs: &[Entry<'_>], fresh: &[Entry<'_>], older_left_out: bool) -
             };
             let line = format!(
                 "- [{}]{critical} {}: {}{summary}\n",
-                clean(&e.source_instance, SHOW_INSTANCE),
+                writer(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );

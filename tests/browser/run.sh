@@ -2,7 +2,8 @@
 # Browser test of `pool dashboard`: Debian's chromium, headless, driven by
 # playwright-core (pinned in package-lock.json; no browser download).
 # Usage: tests/browser/run.sh BIN_DIR   (the folder holding pool and pool-query)
-# The screenshot goes to $SCREENSHOT (default: target/browser/dashboard.png).
+# Screenshots (each point at 1400 and 400 px wide) go to $SHOTS (default:
+# target/browser/); README_SHOT=docs/dashboard.png also writes the README's.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -12,6 +13,10 @@ if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 export BIN_DIR="$bin_dir"
-export SCREENSHOT="${SCREENSHOT:-$root/target/browser/dashboard.png}"
-node --test --test-reporter=spec dashboard.test.mjs
-echo "screenshot: $SCREENSHOT"
+export SHOTS="${SHOTS:-$root/target/browser}"
+if [ -n "${README_SHOT:-}" ]; then
+  case "$README_SHOT" in /*) ;; *) README_SHOT="$root/$README_SHOT" ;; esac
+  export README_SHOT
+fi
+node --test --test-reporter=spec --test-concurrency=1 dashboard.test.mjs
+echo "screenshots: $SHOTS"

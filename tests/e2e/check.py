@@ -439,6 +439,9 @@ def cmd_pool(args):
                 f"B's first model request carries A's topic '{b['topic']}' (SessionStart context)")
     for topic, where in LEAK_TOPICS.items():
         c.check(topic not in first_b, f"B's context does not carry the block from {where}")
+    # A's blocked entry is still open: B's session start says A is blocked, and on what.
+    c.check("**Blocked**: [A] on: Flaky CI runner, for " in first_b,
+            "B's first model request shows A as blocked on 'Flaky CI runner' (blocked is a state)")
     c.exit()
 
 
