@@ -22,6 +22,70 @@ pub const MAX_TOPIC: usize = 300;
 pub const MAX_SUMMARY: usize = 4000;
 /// Longest stored `affects`, `blocks` and other short fields, in characters.
 pub const MAX_SHORT: usize = 2000;
+/// Longest id, instance name, `to` or `ref`, in bytes (all ASCII).
+pub const MAX_ID: usize = 64;
+/// Longest stored session id, in characters.
+pub const MAX_SESSION_ID: usize = 128;
+/// Longest stored working directory, in bytes (Linux's `PATH_MAX`).
+pub const MAX_CWD: usize = 4096;
+/// Longest stored host name, in characters.
+pub const MAX_HOST: usize = 255;
+/// Longest stored `action`, `priority` and `origin`, in characters.
+pub const MAX_WORD: usize = 32;
+
+/// Why an id or a name is refused, or `Ok` when it is one: 1 to [`MAX_ID`]
+/// ASCII letters, digits, `-`, `_`, `.` (and `:` when `colon`), starting
+/// with a letter or a digit. Such a value is safe to print inside a shell
+/// command or a Markdown code span: no quote, backtick, space, `$`, `;`, and
+/// it cannot be read as a flag.
+fn check_token(s: &str, what: &str, colon: bool) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if s.len() > MAX_ID {
+        return Err(format!("{what} is longer than {MAX_ID} bytes"));
+    }
+    if !s.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(format!(
+            "{what} {:?} does not start with a letter or a digit",
+            truncate_chars(s, MAX_ID)
+        ));
+    }
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || (colon && c == ':');
+    if let Some(c) = s.chars().find(|&c| !allowed(c)) {
+        return Err(format!(
+            "{what} {:?} contains {c:?} (allowed: letters, digits, - _ .{})",
+            truncate_chars(s, MAX_ID),
+            if colon { " :" } else { "" }
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an instance name (also what `TO` names); returns the reason when
+/// it is refused. See [`check_id`] for the character set, without `:`.
+pub fn check_name(s: &str) -> std::result::Result<(), String> {
+    check_token(s, "instance name", false)
+}
+
+/// Checks an entry id (also what `REF` names): 1 to [`MAX_ID`] ASCII
+/// letters, digits, `-`, `_`, `.`, `:`, starting with a letter or a digit.
+/// Returns the reason when it is refused.
+pub fn check_id(s: &str) -> std::result::Result<(), String> {
+    check_token(s, "id", true)
+}
+
+/// Whether an entry's identifying fields are valid as read: the id, the
+/// instance, `to` and `ref` each empty or passing [`check_id`] /
+/// [`check_name`]. A line that fails is not an entry: readers skip and
+/// count it, so its values never reach a command we print.
+pub fn ids_valid(id: &str, instance: &str, to: &str, reference: &str) -> bool {
+    (id.is_empty() || check_id(id).is_ok())
+        && (instance.is_empty() || check_name(instance).is_ok())
+        && (to.is_empty() || check_name(to).is_ok())
+        && (reference.is_empty() || check_id(reference).is_ok())
+}
 
 /// One line of `instance_state.jsonl`. Strings borrow from the line they were
 /// read from when they can.
@@ -194,12 +258,66 @@ impl Entry<'_> {
         self.effective_time().saturating_add(ttl) > now
     }
 
-    /// Serialises the entry as one JSON line, newline included.
+    /// Serialises the entry as one JSON line, newline included, with every
+    /// field capped ([`Entry::capped`]): whoever built the entry, the line
+    /// stays far under what readers accept
+    /// ([`crate::store::fsio::MAX_LINE`]), so no reader skips it.
     pub fn to_line(&self) -> String {
         // Serialising a struct of strings and integers cannot fail.
-        let mut s = serde_json::to_string(self).unwrap_or_default();
+        let mut s = match self.capped() {
+            Some(c) => serde_json::to_string(&c),
+            None => serde_json::to_string(self),
+        }
+        .unwrap_or_default();
         s.push('\n');
         s
+    }
+
+    /// A copy with every over-long field cut to its cap, or `None` when all
+    /// fields are within their caps. The longest capped line is about
+    /// 80 KiB (8,000 characters of 4 bytes, escaped).
+    pub fn capped(&self) -> Option<Entry<'static>> {
+        let caps: [(&str, usize); 13] = [
+            (&self.id, MAX_ID),
+            (&self.source_instance, MAX_ID),
+            (&self.session_id, MAX_SESSION_ID),
+            (&self.action, MAX_WORD),
+            (&self.topic, MAX_TOPIC),
+            (&self.summary, MAX_SUMMARY),
+            (&self.affects, MAX_SHORT),
+            (&self.blocks, MAX_SHORT),
+            (&self.cwd, MAX_CWD),
+            (&self.host, MAX_HOST),
+            (&self.to, MAX_ID),
+            (&self.reference, MAX_ID),
+            (&self.priority, MAX_WORD),
+        ];
+        // Characters never outnumber bytes: a field within its cap in bytes is within it.
+        if caps.iter().all(|(s, n)| s.len() <= *n) && self.origin.len() <= MAX_WORD {
+            return None;
+        }
+        let c = |s: &Cow<'_, str>, n: usize| -> Cow<'static, str> {
+            Cow::Owned(truncate_chars(s, n).into_owned())
+        };
+        Some(Entry {
+            id: c(&self.id, MAX_ID),
+            timestamp: self.timestamp,
+            source_instance: c(&self.source_instance, MAX_ID),
+            session_id: c(&self.session_id, MAX_SESSION_ID),
+            action: c(&self.action, MAX_WORD),
+            topic: c(&self.topic, MAX_TOPIC),
+            summary: c(&self.summary, MAX_SUMMARY),
+            affects: c(&self.affects, MAX_SHORT),
+            blocks: c(&self.blocks, MAX_SHORT),
+            ttl: self.ttl,
+            cwd: c(&self.cwd, MAX_CWD),
+            host: c(&self.host, MAX_HOST),
+            to: c(&self.to, MAX_ID),
+            reference: c(&self.reference, MAX_ID),
+            priority: c(&self.priority, MAX_WORD),
+            origin: c(&self.origin, MAX_WORD),
+            received: self.received,
+        })
     }
 
     /// Parses one stored line; `None` for a line that is not an entry.
@@ -210,7 +328,10 @@ impl Entry<'_> {
         }
         // One UTF-8 check for the whole line; `from_str` then skips the
         // per-string checks `from_slice` makes.
-        serde_json::from_str(std::str::from_utf8(line).ok()?).ok()
+        let e: Entry<'_> = serde_json::from_str(std::str::from_utf8(line).ok()?).ok()?;
+        // An id, instance, TO or REF outside the fixed character set makes
+        // the line unreadable, like a torn one: skipped and counted.
+        ids_valid(&e.id, &e.source_instance, &e.to, &e.reference).then_some(e)
     }
 }
 
@@ -671,6 +792,61 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "8");
         assert_ne!(random_entry_id("x"), random_entry_id("x"));
+    }
+
+    #[test]
+    fn ids_and_names_have_a_fixed_character_set() {
+        for ok in ["a", "A-1", "dev_2.b", "0f3c-aa", &"x".repeat(MAX_ID)] {
+            assert!(check_name(ok).is_ok() && check_id(ok).is_ok(), "{ok}");
+        }
+        assert!(check_id("p:1").is_ok() && check_name("p:1").is_err());
+        for bad in [
+            "", "-rf", ".x", "_x", "a b", "a`b", "a;b", "$(x)", "a/b", "ü", "a\u{202e}b",
+            &"x".repeat(MAX_ID + 1),
+        ] {
+            assert!(check_name(bad).is_err() && check_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lines_with_bad_ids_or_names_are_not_entries() {
+        assert!(Entry::parse(br#"{"id":"ok-1","source_instance":"A","to":"B","ref":"x:1"}"#).is_some());
+        assert!(Entry::parse(br#"{"timestamp":5}"#).is_some());
+        for bad in [
+            r#"{"id":"x`; rm -rf ~"}"#,
+            r#"{"id":"--help"}"#,
+            r#"{"source_instance":"A B"}"#,
+            r#"{"to":"B;rm"}"#,
+            r#"{"ref":"$(reboot)"}"#,
+        ] {
+            assert!(Entry::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_field_is_capped_on_write() {
+        let huge = "é".repeat(1_000_000);
+        let e = Entry {
+            id: "i".into(),
+            session_id: huge.clone().into(),
+            cwd: huge.clone().into(),
+            host: huge.clone().into(),
+            topic: huge.clone().into(),
+            summary: huge.clone().into(),
+            affects: huge.clone().into(),
+            blocks: huge.clone().into(),
+            action: huge.clone().into(),
+            priority: huge.clone().into(),
+            origin: huge.into(),
+            ..Entry::default()
+        };
+        let line = e.to_line();
+        assert!(line.len() < 80 * 1024, "{} bytes", line.len());
+        let back = Entry::parse(line.as_bytes()).unwrap();
+        assert_eq!(back.cwd.chars().count(), MAX_CWD);
+        assert_eq!(back.session_id.chars().count(), MAX_SESSION_ID);
+        let small = Entry { id: "i".into(), topic: "t".into(), ..Entry::default() };
+        assert!(small.capped().is_none());
     }
 
     #[test]

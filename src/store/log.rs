@@ -788,7 +788,7 @@ mod props {
         }
 
         #[test]
-        fn entries_round_trip(id in "[a-f0-9-]{1,36}", ts in 0i64..4_000_000_000, inst in "\\PC{0,20}", topic in "\\PC{0,80}", summary in "\\PC{0,200}", ttl in proptest::option::of(0u64..1_000_000)) {
+        fn entries_round_trip(id in "[a-f0-9][a-f0-9-]{0,35}", ts in 0i64..4_000_000_000, inst in "[A-Za-z0-9][A-Za-z0-9._-]{0,19}", topic in "\\PC{0,80}", summary in "\\PC{0,200}", ttl in proptest::option::of(0u64..1_000_000)) {
             let e = Entry {
                 id: id.into(),
                 timestamp: ts,

@@ -87,27 +87,11 @@ fn absolute(p: &Path) -> PathBuf {
 /// Longest instance name accepted, in bytes.
 pub const MAX_INSTANCE_LEN: usize = 64;
 
-/// Checks an instance name: 1–64 characters of letters, digits, `-`, `_`, `.`,
-/// not starting with `.`. Returns the reason when it is refused.
+/// Checks an instance name: 1–64 ASCII letters, digits, `-`, `_`, `.`,
+/// starting with a letter or a digit ([`crate::store::entry::check_name`]).
+/// Returns the reason when it is refused.
 pub fn validate_instance(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() {
-        return Err("instance name is empty".into());
-    }
-    if name.len() > MAX_INSTANCE_LEN {
-        return Err(format!(
-            "instance name is longer than {MAX_INSTANCE_LEN} bytes"
-        ));
-    }
-    if name.starts_with('.') {
-        return Err(format!("instance name {name:?} starts with '.'"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(format!("instance name {name:?} contains {c:?}"));
-    }
-    Ok(())
+    crate::store::entry::check_name(name)
 }
 
 /// A file name for an untrusted key (a session id): a hash, so no traversal,
