@@ -41,6 +41,11 @@ pub fn pool_main() -> i32 {
         cmd::cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),
         cmd::cli::PoolCommand::Post(args) => cmd::post::run(&args),
         cmd::cli::PoolCommand::Ack { id, instance } => cmd::post::ack(&id, instance.as_deref()),
+        cmd::cli::PoolCommand::Release {
+            id,
+            force,
+            instance,
+        } => cmd::post::release(&id, force, instance.as_deref()),
         cmd::cli::PoolCommand::Who { path } => cmd::who::run(&path),
         cmd::cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
         cmd::cli::PoolCommand::Status(args) => cmd::status::run(&args),

@@ -195,9 +195,15 @@ fn additional_context(stdout: &str) -> String {
 #[test]
 fn hostile_entry_text_is_inert_in_every_output() {
     let s = Sandbox::new();
-    let start = json!({"session_id": "s-b", "hook_event_name": "UserPromptSubmit", "cwd": s.path("work")});
+    let start =
+        json!({"session_id": "s-b", "hook_event_name": "UserPromptSubmit", "cwd": s.path("work")});
     // B's first prompt sets its news mark.
-    s.ok("pool-prompt", &[], &start.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    s.ok(
+        "pool-prompt",
+        &[],
+        &start.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     s.append_raw(&[
         entry("h-1", "A", "completed", HOSTILE),
         json!({"id": "h-2", "timestamp": now(), "source_instance": "A", "action": "signaling",
@@ -216,12 +222,22 @@ fn hostile_entry_text_is_inert_in_every_output() {
         assert!(out.contains("h-2"), "the handoff is shown: {out}");
         assert_inert("session start", &out);
     }
-    let news = s.ok("pool-prompt", &[], &start.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    let news = s.ok(
+        "pool-prompt",
+        &[],
+        &start.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     assert!(news.contains("end"), "news shows the entry: {news}");
     assert_inert("news", &additional_context(&news));
     let guard = json!({"session_id": "s-b", "hook_event_name": "PreToolUse", "tool_name": "Edit",
                        "tool_input": {"file_path": s.path("work/src/claimed.rs")}, "cwd": s.path("work")});
-    let warned = s.ok("pool-guard", &[], &guard.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    let warned = s.ok(
+        "pool-guard",
+        &[],
+        &guard.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     assert!(warned.contains("claimed"), "{warned}");
     assert_inert("guard", &additional_context(&warned));
     for (bin, args) in [
@@ -239,19 +255,35 @@ fn hostile_entry_text_is_inert_in_every_output() {
 #[test]
 fn the_bulletin_escapes_html() {
     let s = Sandbox::new();
-    s.post("A", &["--topic", "<img src=x onerror=alert(1)> & <b>bold</b>"]);
+    s.post(
+        "A",
+        &[
+            "--topic",
+            "<img src=x onerror=alert(1)> & <b>bold</b> if a < b",
+        ],
+    );
     let out = s.ok("pool", &["bulletin"], "", &[]);
     assert!(!out.contains("<img") && !out.contains("<b>"), "{out}");
-    assert!(out.contains("&lt;"), "{out}");
+    assert!(out.contains("&amp;") && out.contains("a &lt; b"), "{out}");
 }
 
 #[test]
 fn handoffs_at_each_prompt_are_marked_as_information() {
     let s = Sandbox::new();
     let prompt = json!({"session_id": "s-b", "hook_event_name": "UserPromptSubmit"});
-    s.ok("pool-prompt", &[], &prompt.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    s.ok(
+        "pool-prompt",
+        &[],
+        &prompt.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     s.post("A", &["--topic", "Take the parser", "--to", "B"]);
-    let out = s.ok("pool-prompt", &[], &prompt.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    let out = s.ok(
+        "pool-prompt",
+        &[],
+        &prompt.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     let text = additional_context(&out);
     let handoffs = text
         .split("## Pool: handoffs for you")
@@ -282,16 +314,27 @@ fn bad_ids_and_names_are_skipped_counted_and_never_put_in_a_command() {
                "action": "signaling", "topic": "fine handoff", "to": "B"}),
     ]);
     let ss = json!({"session_id": "s-b", "hook_event_name": "SessionStart"});
-    let out = s.ok("pool-session-start", &[], &ss.to_string(), &[("CLAUDE_INSTANCE", "B")]);
+    let out = s.ok(
+        "pool-session-start",
+        &[],
+        &ss.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     assert!(out.contains("`pool ack good-1`"), "{out}");
     for bad in ["evil", "flag id", "pwned", "--help", "B;rm", "reboot"] {
         assert!(!out.contains(bad), "{bad:?} reached session start:\n{out}");
     }
     let q = s.run("pool-query", &[], "", &[]);
     let stdout = String::from_utf8_lossy(&q.stdout);
-    assert!(stdout.contains("fine handoff") && !stdout.contains("evil"), "{stdout}");
+    assert!(
+        stdout.contains("fine handoff") && !stdout.contains("evil"),
+        "{stdout}"
+    );
     let stderr = String::from_utf8_lossy(&q.stderr);
-    assert!(stderr.contains('5'), "the 5 bad lines are counted: {stderr}");
+    assert!(
+        stderr.contains('5'),
+        "the 5 bad lines are counted: {stderr}"
+    );
     // On write: refused with a reason, nothing appended.
     for args in [
         vec!["post", "--topic", "t", "--to", "B;rm"],
@@ -314,9 +357,18 @@ fn a_block_with_a_bad_to_ref_or_instance_is_not_posted() {
         .to_string()
     };
     let body = [
-        line("u1", "```pool\nACTION: signaling\nTOPIC: bad to\nTO: B`;x\n```"),
-        line("u2", "```pool\nACTION: completed\nTOPIC: bad ref\nREF: $(x)\n```"),
-        line("u3", "```pool\nACTION: completed\nTOPIC: bad instance\nINSTANCE: ../evil\n```"),
+        line(
+            "u1",
+            "```pool\nACTION: signaling\nTOPIC: bad to\nTO: B`;x\n```",
+        ),
+        line(
+            "u2",
+            "```pool\nACTION: completed\nTOPIC: bad ref\nREF: $(x)\n```",
+        ),
+        line(
+            "u3",
+            "```pool\nACTION: completed\nTOPIC: bad instance\nINSTANCE: ../evil\n```",
+        ),
         line("u4", "```pool\nACTION: completed\nTOPIC: good one\n```"),
     ]
     .join("\n")
@@ -331,7 +383,10 @@ fn a_block_with_a_bad_to_ref_or_instance_is_not_posted() {
         .collect();
     assert_eq!(topics, vec!["good one"], "{}", s.errors());
     let errors = s.errors();
-    assert!(errors.contains("TO") && errors.contains("REF") && errors.contains("INSTANCE"), "{errors}");
+    assert!(
+        errors.contains("TO") && errors.contains("REF") && errors.contains("INSTANCE"),
+        "{errors}"
+    );
 }
 
 #[test]
@@ -345,7 +400,12 @@ fn every_field_is_capped_so_no_reader_skips_the_line() {
     let huge = "d".repeat(2 * 1024 * 1024);
     let input = json!({"session_id": format!("s{huge}"), "transcript_path": t,
                        "hook_event_name": "Stop", "cwd": format!("/{huge}")});
-    s.ok("pool-stop", &[], &input.to_string(), &[("CLAUDE_INSTANCE", "A")]);
+    s.ok(
+        "pool-stop",
+        &[],
+        &input.to_string(),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     let raw = std::fs::read_to_string(s.pool().join("instance_state.jsonl")).unwrap();
     assert_eq!(raw.lines().count(), 1);
     assert!(raw.len() < 64 * 1024, "line of {} bytes", raw.len());
@@ -373,18 +433,30 @@ fn only_the_claimer_closes_its_claim_unless_a_person_forces_it() {
     let s = Sandbox::new();
     let claim = s.post(
         "A",
-        &["--action", "claimed", "--topic", "Parser", "--affects", "src/parser.rs"],
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Parser",
+            "--affects",
+            "src/parser.rs",
+        ],
     );
     assert!(guard_warns(&s, "C", "src/parser.rs"));
     // Another instance's REF or same topic does not close it.
-    s.post("B", &["--action", "released", "--topic", "x", "--ref", &claim]);
-    s.post("B", &["--action", "completed", "--topic", "Parser"]);
-    assert!(
-        guard_warns(&s, "C", "src/parser.rs"),
-        "B closed A's claim"
+    s.post(
+        "B",
+        &["--action", "released", "--topic", "x", "--ref", &claim],
     );
+    s.post("B", &["--action", "completed", "--topic", "Parser"]);
+    assert!(guard_warns(&s, "C", "src/parser.rs"), "B closed A's claim");
     // A person forces it, and that is recorded as such.
-    let out = s.ok("pool", &["release", &claim, "--force"], "", &[("CLAUDE_INSTANCE", "B")]);
+    let out = s.ok(
+        "pool",
+        &["release", &claim, "--force"],
+        "",
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     assert!(out.contains(&claim), "{out}");
     assert!(!guard_warns(&s, "C", "src/parser.rs"));
     let forced = s.entries().into_iter().last().unwrap();
@@ -392,12 +464,25 @@ fn only_the_claimer_closes_its_claim_unless_a_person_forces_it() {
     assert_eq!(forced["ref"], claim.as_str());
     assert_eq!(forced["origin"], "forced");
     // Without --force, releasing someone else's claim is refused.
-    let c2 = s.post("A", &["--action", "claimed", "--topic", "Lexer", "--affects", "src/lexer.rs"]);
+    let c2 = s.post(
+        "A",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Lexer",
+            "--affects",
+            "src/lexer.rs",
+        ],
+    );
     let out = s.run("pool", &["release", &c2], "", &[("CLAUDE_INSTANCE", "B")]);
     assert_ne!(out.status.code(), Some(0));
     assert!(guard_warns(&s, "C", "src/lexer.rs"));
     // The claimer's own REF closes it.
-    s.post("A", &["--action", "completed", "--topic", "done", "--ref", &c2]);
+    s.post(
+        "A",
+        &["--action", "completed", "--topic", "done", "--ref", &c2],
+    );
     assert!(!guard_warns(&s, "C", "src/lexer.rs"));
 }
 
@@ -418,8 +503,18 @@ fn nobody_posts_under_another_name() {
     );
     assert!(s.entries().is_empty());
     // The same name, or no CLAUDE_INSTANCE, is fine.
-    s.ok("pool", &["post", "--topic", "t", "--instance", "A"], "", &[("CLAUDE_INSTANCE", "A")]);
-    s.ok("pool", &["post", "--topic", "t", "--instance", "B"], "", &[]);
+    s.ok(
+        "pool",
+        &["post", "--topic", "t", "--instance", "A"],
+        "",
+        &[("CLAUDE_INSTANCE", "A")],
+    );
+    s.ok(
+        "pool",
+        &["post", "--topic", "t", "--instance", "B"],
+        "",
+        &[],
+    );
     assert_eq!(s.entries().len(), 2);
 }
 
@@ -435,16 +530,27 @@ fn hooks_do_not_hang_on_odd_transcripts() {
     let s = Sandbox::new();
     let fifo = s.path("fifo.jsonl");
     mkfifo(&fifo);
-    for target in [fifo.as_path(), Path::new("/dev/zero"), Path::new("/dev/urandom")] {
+    for target in [
+        fifo.as_path(),
+        Path::new("/dev/zero"),
+        Path::new("/dev/urandom"),
+    ] {
         for (bin, event) in [
             ("pool-stop", "Stop"),
             ("pool-session-start", "SessionStart"),
             ("pool-prompt", "UserPromptSubmit"),
         ] {
-            let input = json!({"session_id": "s1", "transcript_path": target, "hook_event_name": event});
+            let input =
+                json!({"session_id": "s1", "transcript_path": target, "hook_event_name": event});
             let before = s.errors().lines().count();
             let out = s
-                .run_within(bin, &[], &input.to_string(), &[("CLAUDE_INSTANCE", "A")], HUNG)
+                .run_within(
+                    bin,
+                    &[],
+                    &input.to_string(),
+                    &[("CLAUDE_INSTANCE", "A")],
+                    HUNG,
+                )
                 .unwrap_or_else(|| panic!("{bin} hung on {}", target.display()));
             assert_eq!(out.status.code(), Some(0));
             let errors = s.errors();
@@ -464,9 +570,16 @@ fn a_working_tree_whose_git_is_a_fifo_does_not_hang() {
     let repo = s.path("repo");
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     mkfifo(&repo.join(".git"));
-    let input = json!({"session_id": "s1", "hook_event_name": "SessionStart", "cwd": repo.join("sub")});
+    let input =
+        json!({"session_id": "s1", "hook_event_name": "SessionStart", "cwd": repo.join("sub")});
     let out = s
-        .run_within("pool-session-start", &[], &input.to_string(), &[("CLAUDE_INSTANCE", "A")], HUNG)
+        .run_within(
+            "pool-session-start",
+            &[],
+            &input.to_string(),
+            &[("CLAUDE_INSTANCE", "A")],
+            HUNG,
+        )
         .expect("pool-session-start hung on a .git FIFO");
     assert_eq!(out.status.code(), Some(0));
     let status = s.ok("pool", &["status", "--json"], "", &[]);
@@ -529,7 +642,12 @@ fn first_contact_with_a_huge_transcript_reads_only_its_recent_end() {
     writeln!(f, "{}", line("u-late", "late")).unwrap();
     drop(f);
     let input = json!({"session_id": "s1", "transcript_path": t, "hook_event_name": "Stop"});
-    let out = s.run("pool-stop", &[], &input.to_string(), &[("CLAUDE_INSTANCE", "A"), ("POOL_REPORT_PEAK_RSS", "1")]);
+    let out = s.run(
+        "pool-stop",
+        &[],
+        &input.to_string(),
+        &[("CLAUDE_INSTANCE", "A"), ("POOL_REPORT_PEAK_RSS", "1")],
+    );
     assert_eq!(out.status.code(), Some(0));
     let topics: Vec<String> = s
         .entries()
@@ -545,7 +663,12 @@ fn first_contact_with_a_huge_transcript_reads_only_its_recent_end() {
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(kib < 32 * 1024, "peak RSS {kib} KiB");
     // The next turn reads on from the cursor: nothing twice.
-    let out = s.run("pool-stop", &[], &input.to_string(), &[("CLAUDE_INSTANCE", "A")]);
+    let out = s.run(
+        "pool-stop",
+        &[],
+        &input.to_string(),
+        &[("CLAUDE_INSTANCE", "A")],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(s.entries().len(), 1);
 }

@@ -57,7 +57,8 @@ pub fn cursor_path(pool_dir: &Path, session_id: &str) -> PathBuf {
 
 /// Loads a session's cursor; a missing or unreadable one is a fresh start.
 pub fn load(pool_dir: &Path, session_id: &str) -> Cursor {
-    std::fs::read(cursor_path(pool_dir, session_id))
+    // A cursor holds a turn state of bounded size; 16 MiB is far above it.
+    fsio::read_regular(&cursor_path(pool_dir, session_id), 16 * 1024 * 1024)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::env::config::Config;
 use crate::error::{Error, Result};
+use crate::store::entry::{MAX_CWD, MAX_SESSION_ID, truncate_chars};
 use crate::store::fsio;
 
 /// Most bytes read from stdin (16 MiB); the rest is ignored.
@@ -52,8 +53,35 @@ impl HookInput {
         if bytes.trim_ascii().is_empty() {
             return Ok(HookInput::default());
         }
-        serde_json::from_slice(bytes)
-            .map_err(|e| Error::Invalid(format!("hook input is not the JSON object expected: {e}")))
+        let mut input: HookInput = serde_json::from_slice(bytes).map_err(|e| {
+            Error::Invalid(format!("hook input is not the JSON object expected: {e}"))
+        })?;
+        input.cap();
+        Ok(input)
+    }
+
+    /// Caps the fields that reach the pool's files, so no input can make a
+    /// line or a presence file that readers skip: a session id or prompt id
+    /// longer than [`MAX_SESSION_ID`] characters is cut (the same way every
+    /// time, so it stays one key), and a working directory longer than
+    /// [`MAX_CWD`] bytes, which no real path is, is dropped.
+    fn cap(&mut self) {
+        let cut = |s: &mut String| {
+            if s.len() > MAX_SESSION_ID {
+                *s = truncate_chars(s, MAX_SESSION_ID).into_owned();
+            }
+        };
+        cut(&mut self.session_id);
+        if let Some(p) = self.prompt_id.as_mut() {
+            cut(p);
+        }
+        if self
+            .cwd
+            .as_ref()
+            .is_some_and(|c| c.as_os_str().len() > MAX_CWD)
+        {
+            self.cwd = None;
+        }
     }
 }
 
@@ -94,6 +122,22 @@ mod tests {
         assert!(HookInput::parse(b"[1,2]").is_err());
         let deep = "[".repeat(100_000);
         assert!(HookInput::parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn untrusted_fields_are_capped() {
+        let huge = "x".repeat(1 << 20);
+        let raw =
+            serde_json::json!({"session_id": huge, "prompt_id": huge, "cwd": format!("/{huge}")});
+        let i = HookInput::parse(raw.to_string().as_bytes()).unwrap();
+        assert_eq!(i.session_id.chars().count(), MAX_SESSION_ID);
+        assert_eq!(i.prompt_id.unwrap().chars().count(), MAX_SESSION_ID);
+        assert_eq!(i.cwd, None);
+        let ok = HookInput::parse(br#"{"session_id":"abc","cwd":"/w"}"#).unwrap();
+        assert_eq!(
+            (ok.session_id.as_str(), ok.cwd.unwrap()),
+            ("abc", PathBuf::from("/w"))
+        );
     }
 
     #[test]

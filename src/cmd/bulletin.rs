@@ -5,7 +5,8 @@
 //! An instance is in the bulletin when one of its sessions called a hook, or
 //! it wrote an entry, within [`RECENT`]; stale instances are left out. Every
 //! piece of entry text goes through [`clean`], and every line starts with our
-//! own prefix, so no entry text can open a heading, a fence or a quote.
+//! own prefix, so no entry text can open a heading, a fence or a quote; it is
+//! HTML-escaped too, so none becomes markup when the Markdown is rendered.
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -19,7 +20,8 @@ use crate::coord::presence::State;
 use crate::error::{Error, Result};
 use crate::store::entry::format_age;
 use crate::store::fsio;
-use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC, clean};
+use crate::view::neutral::{self, clean};
+use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC};
 
 /// An instance heard from this recently has a section, in seconds (1 hour).
 pub const RECENT: i64 = 3600;
@@ -34,6 +36,12 @@ pub struct BulletinArgs {
     /// Write the bulletin to FILE (atomically, keeping its mode) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+}
+
+/// A field of entry text for Markdown: [`clean`], then HTML-escaped, so no
+/// entry text becomes markup when the bulletin is rendered.
+fn md(s: &str, max: usize) -> String {
+    neutral::escape_html(&clean(s, max))
 }
 
 /// Renders the bulletin of a board.
@@ -75,7 +83,7 @@ pub fn render(b: &Board) -> String {
         out.push_str("\nNo instance active in the last hour.\n");
     }
     for v in recent {
-        let _ = writeln!(out, "\n## {}\n", clean(&v.name, SHOW_INSTANCE));
+        let _ = writeln!(out, "\n## {}\n", md(&v.name, SHOW_INSTANCE));
         let live = v.live_sessions(now).count();
         let mut facts = vec![match v.state {
             State::Active | State::Idle => v.state.as_str().to_string(),
@@ -117,8 +125,8 @@ pub fn render(b: &Board) -> String {
                 out,
                 "- {} ago {}: {}",
                 format_age(now - e.timestamp),
-                clean(&e.action, 20),
-                clean(&e.topic, SHOW_TOPIC)
+                md(&e.action, 20),
+                md(&e.topic, SHOW_TOPIC)
             );
         }
     }
@@ -131,16 +139,16 @@ pub fn render(b: &Board) -> String {
         let summary = if h.summary.trim().is_empty() {
             String::new()
         } else {
-            format!(" — {}", clean(&h.summary, SHOW_SUMMARY))
+            format!(" — {}", md(&h.summary, SHOW_SUMMARY))
         };
         let _ = writeln!(
             out,
             "- {} → {}, {} ago, {}: {}{summary} (id `{}`)",
-            clean(&h.source_instance, SHOW_INSTANCE),
-            clean(&h.to, SHOW_INSTANCE),
+            md(&h.source_instance, SHOW_INSTANCE),
+            md(&h.to, SHOW_INSTANCE),
             format_age(now - h.timestamp),
-            clean(&h.action, 20),
-            clean(&h.topic, SHOW_TOPIC),
+            md(&h.action, 20),
+            md(&h.topic, SHOW_TOPIC),
             clean(&h.id, 64).replace('`', "'")
         );
     }
@@ -163,7 +171,7 @@ pub fn run(args: &BulletinArgs) -> i32 {
 fn bulletin(args: &BulletinArgs) -> Result<()> {
     let (pool, settings) = status::open_pool()?;
     let now = chrono::Utc::now().timestamp();
-    let text = render(&status::board(&pool, &settings, now, false)?);
+    let text = neutral::document(&render(&status::board(&pool, &settings, now, false)?));
     match &args.write {
         Some(path) => write_file(path, text.as_bytes()),
         None => {

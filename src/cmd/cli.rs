@@ -41,8 +41,22 @@ pub enum PoolCommand {
     Ack {
         /// Id of the handoff.
         id: String,
-        /// Acknowledge as this instance (default: $CLAUDE_INSTANCE).
-        #[arg(long, env = "CLAUDE_INSTANCE")]
+        /// Acknowledge as this instance (default: $CLAUDE_INSTANCE; refused
+        /// when CLAUDE_INSTANCE names another).
+        #[arg(long)]
+        instance: Option<String>,
+    },
+    /// Release a claim: your own, or with --force another instance's (recorded as forced).
+    Release {
+        /// Id of the claim.
+        id: String,
+        /// Release another instance's claim, as a person deciding so; the
+        /// entry is recorded with origin "forced".
+        #[arg(long)]
+        force: bool,
+        /// Release as this instance (default: $CLAUDE_INSTANCE; refused when
+        /// CLAUDE_INSTANCE names another).
+        #[arg(long)]
         instance: Option<String>,
     },
     /// Who claimed or recently edited a path.
@@ -164,8 +178,9 @@ pub struct PostArgs {
     /// `critical` reaches every instance.
     #[arg(long)]
     pub priority: Option<String>,
-    /// Post as this instance (default: $CLAUDE_INSTANCE).
-    #[arg(long, env = "CLAUDE_INSTANCE")]
+    /// Post as this instance (default: $CLAUDE_INSTANCE; refused when
+    /// CLAUDE_INSTANCE names another).
+    #[arg(long)]
     pub instance: Option<String>,
 }
 

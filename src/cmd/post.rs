@@ -1,11 +1,18 @@
-//! `pool post`: a person posts an entry from a terminal.
+//! `pool post`, `pool ack` and `pool release`: a person posts an entry from
+//! a terminal.
+//!
+//! The instance is `--instance`, else `CLAUDE_INSTANCE`; `--instance` naming
+//! someone other than `CLAUDE_INSTANCE` is refused (nobody posts under
+//! another's name). `TO`, `REF` and ids are checked against their character
+//! set before anything is written.
 
 use crate::cmd::cli::PostArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::env::host::host_name;
 use crate::error::{Error, Result};
 use crate::store::entry::{
-    Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, normalize_action, random_entry_id, truncate_chars,
+    Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, check_id, check_name, normalize_action,
+    random_entry_id, truncate_chars,
 };
 use crate::store::log::{MAX_TTL, Pool};
 use crate::store::paths::{Locator, validate_instance};
@@ -50,15 +57,48 @@ pub fn validate(args: &PostArgs) -> Result<Option<String>> {
     }))
 }
 
+/// The instance a terminal command acts as: `--instance`, else
+/// `CLAUDE_INSTANCE`. Refused when both are set and differ (case aside), or
+/// when the name is not a valid instance name.
+pub fn resolve_instance(flag: Option<&str>, env: Option<&str>) -> Result<String> {
+    let flag = flag.map(str::trim).filter(|i| !i.is_empty());
+    let env = env.map(str::trim).filter(|i| !i.is_empty());
+    if let (Some(f), Some(e)) = (flag, env)
+        && !f.eq_ignore_ascii_case(e)
+    {
+        return Err(Error::Invalid(format!(
+            "--instance {f:?} but CLAUDE_INSTANCE is {e:?}: nobody posts under another's name"
+        )));
+    }
+    let instance = flag.or(env).ok_or_else(|| {
+        Error::Invalid("no instance: set CLAUDE_INSTANCE or pass --instance".into())
+    })?;
+    validate_instance(instance).map_err(Error::Invalid)?;
+    Ok(instance.to_string())
+}
+
+fn env_instance() -> Option<String> {
+    std::env::var("CLAUDE_INSTANCE").ok()
+}
+
 fn post(args: &PostArgs) -> Result<String> {
-    let instance = args
-        .instance
-        .clone()
-        .filter(|i| !i.trim().is_empty())
-        .ok_or_else(|| {
-            Error::Invalid("no instance: set CLAUDE_INSTANCE or pass --instance".into())
-        })?;
-    validate_instance(&instance).map_err(Error::Invalid)?;
+    post_as(args, "post")
+}
+
+fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
+    let instance = resolve_instance(args.instance.as_deref(), env_instance().as_deref())?;
+    for (flag, value, check) in [
+        (
+            "--to",
+            &args.to,
+            check_name as fn(&str) -> std::result::Result<(), String>,
+        ),
+        ("--ref", &args.reference, check_id),
+    ] {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            check(v).map_err(|why| Error::Invalid(format!("{flag}: {why}")))?;
+        }
+    }
     if let Some(note) = validate(args)? {
         eprint_error("pool post", &note);
     }
@@ -111,7 +151,7 @@ fn post(args: &PostArgs) -> Result<String> {
         to: t(&args.to, 64).into(),
         reference: t(&args.reference, 64).into(),
         priority: t(&args.priority, 16).to_ascii_lowercase().into(),
-        origin: "post".into(),
+        origin: origin.into(),
         received: None,
         local: None,
         seen: None,
@@ -129,28 +169,99 @@ fn post(args: &PostArgs) -> Result<String> {
     Ok(id)
 }
 
+/// Finds an entry by id: the recent window and the long-TTL index first,
+/// then the whole log. Returns its topic, instance and action.
+fn find_entry(id: &str) -> Result<(String, String, String)> {
+    check_id(id).map_err(Error::Invalid)?;
+    let dir = Locator::from_env(None).pool_dir()?;
+    let pool = Pool::open_readonly(dir);
+    let look = |found: &mut Option<(String, String, String)>, e: Entry<'_>| {
+        if e.id == id {
+            *found = Some((
+                e.topic.to_string(),
+                e.source_instance.to_string(),
+                e.action.to_string(),
+            ));
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    };
+    // Handoffs and claims often live long, so the long-TTL index finds them
+    // without reading the whole log; anything else falls back to a full scan.
+    let mut found = None;
+    let now = chrono::Utc::now().timestamp();
+    pool.scan_recent(now, crate::store::log::DEFAULT_TTL, |e| look(&mut found, e))?;
+    if found.is_none() {
+        pool.scan_back(None, |_, _, e| look(&mut found, e))?;
+    }
+    found.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))
+}
+
+/// `pool release <id> [--force]`: releases a claim. Your own claim is
+/// released like any `released` entry with `REF`; another instance's only
+/// with `--force`, recorded with origin `forced` so everyone sees a person
+/// decided it.
+pub fn release(id: &str, force: bool, instance: Option<&str>) -> i32 {
+    let result = (|| -> Result<String> {
+        let me = resolve_instance(instance, env_instance().as_deref()).or_else(|e| {
+            // A person without an instance may still force a release.
+            match (force, instance, env_instance()) {
+                (true, None, None) => Ok("user".to_string()),
+                _ => Err(e),
+            }
+        })?;
+        let (topic, owner, action) = find_entry(id)?;
+        if action != "claimed" {
+            return Err(Error::Invalid(format!(
+                "{id} is a {action:?} entry, not a claim"
+            )));
+        }
+        let own = owner.eq_ignore_ascii_case(&me);
+        if !own && !force {
+            return Err(Error::Invalid(format!(
+                "claim {id} belongs to {owner}: only {owner} releases it, or a person with --force"
+            )));
+        }
+        let (summary, origin) = if own {
+            (format!("claim released by {me}"), "post")
+        } else {
+            (
+                format!("claim of {owner} released by hand by {me} (pool release --force)"),
+                crate::coord::claims::FORCED,
+            )
+        };
+        let args = PostArgs {
+            action: "released".into(),
+            topic: Some(format!("Released: {topic}")),
+            summary: Some(summary),
+            affects: None,
+            blocks: None,
+            ttl: None,
+            to: None,
+            reference: Some(id.to_string()),
+            priority: None,
+            instance: Some(me),
+        };
+        // The person acts under their own name, which may differ from CLAUDE_INSTANCE's
+        // only when CLAUDE_INSTANCE is unset; resolve_instance checked that.
+        post_as(&args, origin)
+    })();
+    match result {
+        Ok(rel_id) => {
+            println!("released {id} ({rel_id})");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprint_error("pool release", &e.to_string());
+            EXIT_ERROR
+        }
+    }
+}
+
 /// `pool ack <id>`: acknowledges a handoff with an entry carrying `REF: <id>`.
 pub fn ack(id: &str, instance: Option<&str>) -> i32 {
     let result = (|| -> Result<String> {
-        let dir = Locator::from_env(None).pool_dir()?;
-        let pool = Pool::open_readonly(dir);
-        let look = |found: &mut Option<(String, String)>, e: crate::store::entry::Entry<'_>| {
-            if e.id == id {
-                *found = Some((e.topic.to_string(), e.source_instance.to_string()));
-                return std::ops::ControlFlow::Break(());
-            }
-            std::ops::ControlFlow::Continue(())
-        };
-        // Handoffs live long, so the long-TTL index finds them without
-        // reading the whole log; anything else falls back to a full scan.
-        let mut found: Option<(String, String)> = None;
-        let now = chrono::Utc::now().timestamp();
-        pool.scan_recent(now, crate::store::log::DEFAULT_TTL, |e| look(&mut found, e))?;
-        if found.is_none() {
-            pool.scan_back(None, |_, _, e| look(&mut found, e))?;
-        }
-        let (topic, from) =
-            found.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))?;
+        let (topic, from, _) = find_entry(id)?;
         let args = PostArgs {
             action: "signaling".into(),
             topic: Some(format!("Acknowledged: {topic}")),

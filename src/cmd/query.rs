@@ -11,7 +11,7 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age, normalize_action};
 use crate::store::log::Pool;
-use crate::view::render::clean;
+use crate::view::neutral::{self, clean};
 
 /// How often `--follow` looks for new entries.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -149,9 +149,18 @@ fn print_entry(
     now: i64,
 ) -> io::Result<()> {
     if args.json {
-        out.write_all(raw.trim_ascii())?;
+        let line = String::from_utf8_lossy(raw.trim_ascii());
+        out.write_all(neutral::json(&line).as_bytes())?;
         return out.write_all(b"\n");
     }
+    let mut text = String::new();
+    write_entry(&mut text, e, args, now);
+    out.write_all(neutral::document(&text).as_bytes())
+}
+
+/// The terminal lines of one entry, every field cleaned.
+fn write_entry(out: &mut String, e: &Entry<'_>, args: &QueryArgs, now: i64) {
+    use std::fmt::Write as _;
     let when = chrono::DateTime::from_timestamp(e.timestamp, 0)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -167,14 +176,14 @@ fn print_entry(
     if e.origin == "dashboard" {
         host.push_str(" via dashboard");
     }
-    writeln!(
+    let _ = writeln!(
         out,
         "{when} {:>4} ago  [{}{host}] {:<9} {}",
         format_age(now - e.timestamp),
         clean(&e.source_instance, 32),
         clean(&e.action, 12),
         clean(&e.topic, 200)
-    )?;
+    );
     if args.verbose {
         for (label, v) in [
             ("summary", &e.summary),
@@ -183,17 +192,16 @@ fn print_entry(
             ("to", &e.to),
         ] {
             if !v.trim().is_empty() {
-                writeln!(out, "    {label}: {}", clean(v, 2000))?;
+                let _ = writeln!(out, "    {label}: {}", clean(v, 2000));
             }
         }
-        writeln!(
+        let _ = writeln!(
             out,
             "    id: {}  session: {}",
             clean(&e.id, 64),
             clean(&e.session_id, 64)
-        )?;
+        );
     }
-    Ok(())
 }
 
 fn follow(pool: &Pool, filter: &Filter, args: &QueryArgs) -> Result<()> {

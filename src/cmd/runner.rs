@@ -3,17 +3,98 @@
 //! session's presence, run the body, print its text, and turn every failure
 //! (bad input, I/O errors, even a panic) into one line in `errors.log` and
 //! exit status 0.
+//!
+//! Every hook also runs under a wall-clock budget ([`DEFAULT_BUDGET`],
+//! `POOL_HOOK_TIMEOUT`): a watchdog thread that, when the budget runs out
+//! (a lock held by a stuck process, a file system that stopped answering),
+//! writes one line to `errors.log` and ends the process with status 0
+//! without printing anything. That is safe at any point: appends are one
+//! `write` of whole lines, files are replaced by rename, and locks die with
+//! the process. Output is never cut: once the body's text starts to be
+//! printed, the watchdog lets it finish.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use crate::agent::hook::{Ctx, HookInput, MAX_STDIN, report};
 use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::paths::Locator;
 
+/// Wall-clock budget of one hook run when `POOL_HOOK_TIMEOUT` does not set
+/// one (5 s; a hook normally takes a few milliseconds, and Claude Code's own
+/// timeout is 60 s).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(5);
+/// How long the watchdog waits for output already being printed, and for its
+/// own log line, before it ends the process anyway.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// The body runs; the output is being printed; the budget ran out.
+const RUNNING: u8 = 0;
+const PRINTING: u8 = 1;
+const EXPIRED: u8 = 2;
+static STATE: AtomicU8 = AtomicU8::new(RUNNING);
+/// The pool folder, once known, for the watchdog's log line.
+static POOL_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The budget from `POOL_HOOK_TIMEOUT` (`2s`, `1m`; at least 1 s), else
+/// [`DEFAULT_BUDGET`].
+pub fn budget() -> Duration {
+    std::env::var("POOL_HOOK_TIMEOUT")
+        .ok()
+        .and_then(|v| crate::store::entry::parse_duration(&v))
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_BUDGET, Duration::from_secs)
+}
+
+/// Starts the watchdog: after `budget`, one line in `errors.log` and exit 0.
+fn start_watchdog(program: &str, budget: Duration) {
+    let program = program.to_string();
+    // Without a thread (none could be spawned) the hook runs unbounded, as before.
+    let _ = std::thread::Builder::new()
+        .name("pool-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(budget);
+            if STATE
+                .compare_exchange(RUNNING, EXPIRED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                // The output is being printed: let it finish, within reason.
+                std::thread::sleep(GRACE);
+            }
+            // The log line itself must not hang the process (a stuck disk).
+            let (tx, rx) = std::sync::mpsc::channel();
+            let _ = std::thread::Builder::new().spawn(move || {
+                let dir = POOL_DIR
+                    .get()
+                    .cloned()
+                    .or_else(|| Locator::from_env(None).pool_dir().ok());
+                if let Some(dir) = dir {
+                    report(
+                        &dir,
+                        &program,
+                        &format!(
+                            "stopped after its wall-clock budget of {}s (POOL_HOOK_TIMEOUT); the session goes on",
+                            budget.as_secs()
+                        ),
+                    );
+                }
+                let _ = tx.send(());
+            });
+            let _ = rx.recv_timeout(GRACE);
+            // SAFETY: `_exit` ends the process at once, without running
+            // destructors or flushing buffers another thread may be using.
+            unsafe { libc::_exit(0) }
+        });
+}
+
 /// Runs a hook body under the policy and returns the exit code (always 0).
 /// The body returns the text to print on stdout, if any.
 pub fn run(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
+    start_watchdog(program, budget());
     let code = run_inner(program, body);
     if std::env::var_os("POOL_REPORT_PEAK_RSS").is_some() {
         report_peak_rss(program);
@@ -37,6 +118,7 @@ fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
         Ok(d) => d,
         Err(_) => return 0,
     };
+    let _ = POOL_DIR.set(pool_dir.clone());
     let input = match parsed {
         Ok(i) => i,
         Err(e) => {
@@ -64,9 +146,20 @@ fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
     crate::coord::presence::touch(&ctx, program);
     match std::panic::catch_unwind(|| body(&ctx)) {
         Ok(Ok(Some(text))) if !text.is_empty() => {
-            let mut out = std::io::stdout().lock();
-            // A closed stdout is not our problem to report.
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            // The last pass of the choke point: nothing a body built from
+            // other sessions' text leaves as markup, a turn or invisible.
+            let text = crate::view::neutral::document(&text);
+            if STATE
+                .compare_exchange(RUNNING, PRINTING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                let mut out = std::io::stdout().lock();
+                // A closed stdout is not our problem to report.
+                let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            } else {
+                // The budget ran out: the watchdog logs and ends the process.
+                std::thread::sleep(GRACE * 3);
+            }
         }
         Ok(Ok(_)) => {}
         Ok(Err(e)) => report(&pool_dir, program, &e.to_string()),

@@ -54,7 +54,8 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
 use crate::store::log::Pool;
-use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, clean};
+use crate::view::neutral::{self, clean};
+use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC};
 
 /// Version of the `--json` shape.
 pub const JSON_VERSION: u32 = 1;
@@ -393,9 +394,9 @@ fn status(args: &StatusArgs) -> Result<()> {
             let mut s = serde_json::to_string(&to_json(&b, pool.dir()))
                 .map_err(|e| Error::Invalid(format!("cannot encode status: {e}")))?;
             s.push('\n');
-            s
+            neutral::json(&s)
         } else {
-            render_text(&b, pool.dir(), home.as_deref())
+            neutral::document(&render_text(&b, pool.dir(), home.as_deref()))
         };
         if args.watch && tty && !args.json {
             // A board taller than the terminal would scroll its top away.

@@ -7,18 +7,21 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::Result;
 use crate::store::entry::format_age;
 use crate::store::log::Pool;
-use crate::view::render::clean;
+use crate::view::neutral::{self, clean};
 
 /// Prints open claims covering `path` and recent edits of it; exit code.
 pub fn run(path: &str) -> i32 {
     match who(path) {
         Ok(lines) if lines.is_empty() => {
-            println!("nobody claimed or recently edited {path}");
+            println!(
+                "{}",
+                neutral::document(&format!("nobody claimed or recently edited {path}"))
+            );
             EXIT_OK
         }
         Ok(lines) => {
             for l in lines {
-                println!("{l}");
+                println!("{}", neutral::document(&l));
             }
             EXIT_OK
         }
@@ -53,7 +56,7 @@ fn who(path: &str) -> Result<Vec<String>> {
                 clean(&c.instance, 32),
                 clean(p, 200),
                 clean(&c.topic, 120),
-                c.id
+                clean(&c.id, 64)
             ));
         }
     }

@@ -4,12 +4,13 @@
 //! An entry with ACTION `claimed` and AFFECTS (paths or globs, comma- or
 //! space-separated) is an *open claim* until the same instance posts
 //! `completed` or `released` with the same TOPIC (case-insensitive) or with
-//! `REF: <claim id>`, or until it expires. Files each instance edits are
+//! `REF: <claim id>`, or until it expires. Another instance's closer does
+//! not close it; a person can, on purpose, with `pool release ID --force`,
+//! which posts a `released` entry with `origin: "forced"` ([`FORCED`]). Files each instance edits are
 //! recorded in `edits.log` (`timestamp<TAB>instance<TAB>session<TAB>path`),
 //! outside the main log, by the PreToolUse hook.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -18,6 +19,11 @@ use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, RevLines};
 use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool};
+
+/// The `origin` of a `released` entry a person forced on another
+/// instance's claim (`pool release ID --force`): it closes the claim its
+/// `ref` names, whoever wrote it.
+pub const FORCED: &str = "forced";
 
 /// The edit log's file name.
 pub const EDITS_LOG: &str = "edits.log";
@@ -54,47 +60,66 @@ pub fn patterns(affects: &str) -> Vec<String> {
 
 /// Open claims at `now`, newest first, reading the live window of the log.
 pub fn open_claims(pool: &Pool, now: i64, default_ttl: u64) -> Result<Vec<Claim>> {
-    let mut closed_topics: HashSet<(String, String)> = HashSet::new();
-    let mut closed_ids: HashSet<String> = HashSet::new();
+    let mut closers = Closers::default();
     let mut out = Vec::new();
     pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
-        note_claim(
-            &e,
-            now,
-            default_ttl,
-            &mut closed_topics,
-            &mut closed_ids,
-            &mut out,
-        );
+        note_claim(&e, now, default_ttl, &mut closers, &mut out);
         ControlFlow::Continue(())
     })?;
     Ok(out)
+}
+
+/// The closers seen so far (newer than the claims still to come).
+#[derive(Default)]
+struct Closers {
+    /// `(instance, topic)`, lowercased.
+    topics: HashSet<(String, String)>,
+    /// `(instance, claim id)`, the instance lowercased.
+    refs: HashSet<(String, String)>,
+    /// Claim ids a person released with `--force`.
+    forced: HashSet<String>,
+}
+
+/// Whether `closer` (a `completed` or `released` entry) closes the claim
+/// `claim_id` of `instance` on `topic`: the same instance with the same
+/// topic or a REF to it, or anyone's forced release of it.
+pub fn closes(closer: &Entry<'_>, claim_id: &str, instance: &str, topic: &str) -> bool {
+    if !matches!(closer.action.as_ref(), "completed" | "released") {
+        return false;
+    }
+    let by_ref = !closer.reference.is_empty() && closer.reference == claim_id;
+    let same = closer.source_instance.eq_ignore_ascii_case(instance);
+    (by_ref && closer.action == "released" && closer.origin == FORCED)
+        || (same && (by_ref || closer.topic.trim().eq_ignore_ascii_case(topic.trim())))
 }
 
 fn note_claim(
     e: &Entry<'_>,
     now: i64,
     default_ttl: u64,
-    closed_topics: &mut HashSet<(String, String)>,
-    closed_ids: &mut HashSet<String>,
+    closers: &mut Closers,
     out: &mut Vec<Claim>,
 ) {
     match e.action.as_ref() {
         "completed" | "released" => {
-            closed_topics.insert((
-                e.source_instance.to_lowercase(),
-                e.topic.trim().to_lowercase(),
-            ));
+            let inst = e.source_instance.to_lowercase();
+            closers
+                .topics
+                .insert((inst.clone(), e.topic.trim().to_lowercase()));
             if !e.reference.is_empty() {
-                closed_ids.insert(e.reference.to_string());
+                if e.action == "released" && e.origin == FORCED {
+                    closers.forced.insert(e.reference.to_string());
+                }
+                closers.refs.insert((inst, e.reference.to_string()));
             }
         }
         "claimed" if e.is_live(now, default_ttl) && !e.affects.trim().is_empty() => {
-            let key = (
-                e.source_instance.to_lowercase(),
-                e.topic.trim().to_lowercase(),
-            );
-            if !closed_topics.contains(&key) && !closed_ids.contains(e.id.as_ref()) {
+            let inst = e.source_instance.to_lowercase();
+            let key = (inst.clone(), e.topic.trim().to_lowercase());
+            let closed = closers.topics.contains(&key)
+                || closers.refs.contains(&(inst, e.id.to_string()))
+                || closers.forced.contains(e.id.as_ref());
+            if !closed {
                 out.push(Claim {
                     id: e.id.to_string(),
                     instance: e.source_instance.to_string(),
@@ -111,29 +136,25 @@ fn note_claim(
 }
 
 /// Gives each `completed` / `released` entry without its own TTL the
-/// remaining lifetime of the open claim it closes (same instance, same
-/// topic), when that claim outlives the default window: otherwise the closer
-/// would expire first and the claim would look open again.
+/// remaining lifetime of the open claim it closes ([`closes`]), when that
+/// claim outlives the default window: otherwise the closer would expire
+/// first and the claim would look open again.
 pub fn extend_closers(
     pool: &Pool,
     entries: &mut [Entry<'_>],
     now: i64,
     default_ttl: u64,
 ) -> Result<()> {
-    let closes =
+    let extends =
         |e: &Entry<'_>| e.ttl.is_none() && matches!(e.action.as_ref(), "completed" | "released");
-    if !entries.iter().any(closes) {
+    if !entries.iter().any(extends) {
         return Ok(());
     }
     let open = open_claims_with_expiry(pool, now, default_ttl)?;
-    for e in entries.iter_mut().filter(|e| closes(e)) {
-        let topic = e.topic.trim().to_lowercase();
+    for e in entries.iter_mut().filter(|e| extends(e)) {
         let until = open
             .iter()
-            .filter(|(c, _)| {
-                c.instance.eq_ignore_ascii_case(&e.source_instance)
-                    && c.topic.trim().to_lowercase() == topic
-            })
+            .filter(|(c, _)| closes(e, &c.id, &c.instance, &c.topic))
             .map(|(_, exp)| *exp)
             .max();
         if let Some(exp) = until {
@@ -278,7 +299,7 @@ pub fn record_edit(
 /// Edits newer than `since`, newest first.
 pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
     let p = pool_dir.join(EDITS_LOG);
-    let f = match File::open(&p) {
+    let f = match fsio::open_regular(&p) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(p, e)),
@@ -370,8 +391,15 @@ mod tests {
                 e("d1", "B", "completed", "auth", "", "", now - 50),
                 e("d2", "C", "released", "whatever", "", "c3", now - 40),
                 e("d3", "A", "completed", "DB", "", "", now - 30),
+                e("c5", "B", "claimed", "Cache", "src/cache.rs", "", now - 30),
+                e("d4", "A", "released", "x", "", "c5", now - 20),
+                e("c6", "B", "claimed", "Log", "src/log.rs", "", now - 30),
+                Entry {
+                    origin: FORCED.into(),
+                    ..e("d5", "A", "released", "x", "", "c6", now - 10)
+                },
             ],
-            now - 30,
+            now - 10,
         )
         .unwrap();
         let open: Vec<String> = open_claims(&pool, now, 3600)
@@ -381,8 +409,9 @@ mod tests {
             .collect();
         assert_eq!(
             open,
-            ["c2"],
-            "c1 closed by topic, c3 by ref, c4 expired; A cannot close B's claim"
+            ["c5", "c2"],
+            "c1 closed by topic, c3 by ref, c4 expired, c6 forced; \
+             A cannot close B's claims by topic (c2) or by ref (c5)"
         );
     }
 

@@ -9,7 +9,7 @@
 //! succeeded, so a failed write is retried by the next event.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 
 use crate::agent::block::parse_fields;
 use crate::agent::cursor;
@@ -24,6 +24,66 @@ use crate::store::log::{MAX_TTL, Pool};
 const UNKNOWN_TURN_LOOKBACK: i64 = 86_400;
 /// Read buffer for transcripts, in bytes.
 const READ_BUFFER: usize = 256 * 1024;
+/// Most unread transcript one call reads, in bytes (64 MiB, about 45 ms at
+/// the reader's speed). When more is unread (first contact with a huge
+/// transcript, or a file that grew by gigabytes), only its last
+/// `TRANSCRIPT_WINDOW` bytes are read: blocks written before that are hours
+/// old on any real transcript, past the TTL that would let them be posted.
+pub const TRANSCRIPT_WINDOW: u64 = 64 * 1024 * 1024;
+
+/// Where to start reading a transcript of `len` bytes whose reader stopped
+/// at `resume`: there, unless more than [`TRANSCRIPT_WINDOW`] is unread;
+/// then the window's start, moved past a hole of a sparse file
+/// (`SEEK_DATA`), which holds no line anyway.
+fn window_start(f: &File, resume: u64, len: u64) -> u64 {
+    if len.saturating_sub(resume) <= TRANSCRIPT_WINDOW {
+        return resume;
+    }
+    let start = len - TRANSCRIPT_WINDOW;
+    use std::os::fd::AsRawFd;
+    let Ok(off) = libc::off_t::try_from(start) else {
+        return start;
+    };
+    // SAFETY: lseek on a descriptor we own; it only moves the file offset,
+    // which the caller sets again before reading.
+    let data = unsafe { libc::lseek(f.as_raw_fd(), off, libc::SEEK_DATA) };
+    match u64::try_from(data) {
+        Ok(d) if d >= start => d.min(len),
+        // ENXIO: nothing but hole up to the end.
+        _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO) => len,
+        _ => start,
+    }
+}
+
+/// After a jump into the middle of a transcript, skips to the start of the
+/// next line (nothing when `at` already starts one). Returns the bytes
+/// skipped; when no line ends before the end of the file, skips nothing and
+/// leaves the reader at the end (so the cursor stays at `at`).
+fn skip_partial_line(f: &File, r: &mut impl BufRead, at: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut before = [0u8; 1];
+    if at == 0 || (f.read_exact_at(&mut before, at - 1).is_ok() && before[0] == b'\n') {
+        return Ok(0);
+    }
+    let mut skipped = 0u64;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(skipped + i as u64 + 1);
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+                skipped += n as u64;
+            }
+        }
+    }
+}
 
 /// What one extraction did.
 #[derive(Debug, Default)]
@@ -69,13 +129,27 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
         .as_deref()
         .filter(|p| !p.as_os_str().is_empty())
     {
-        match File::open(path) {
+        match crate::store::fsio::open_regular(path) {
             Ok(mut f) => {
-                let start = cur.resume_point(path, &f).map_err(|e| Error::io(path, e))?;
-                f.seek(SeekFrom::Start(start))
+                let resume = cur.resume_point(path, &f).map_err(|e| Error::io(path, e))?;
+                let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+                let jump = window_start(&f, resume, len);
+                f.seek(SeekFrom::Start(jump))
                     .map_err(|e| Error::io(path, e))?;
-                let out = read_from(BufReader::with_capacity(READ_BUFFER, &f), &mut cur.turn)
-                    .map_err(|e| Error::io(path, e))?;
+                let mut r = BufReader::with_capacity(READ_BUFFER, &f);
+                let start = if jump > resume {
+                    report.warnings.push(format!(
+                        "{}: read only the last {} MiB of {} MiB not read before \
+                         (blocks older than that are past their TTL)",
+                        path.display(),
+                        len.saturating_sub(jump) >> 20,
+                        len.saturating_sub(resume) >> 20
+                    ));
+                    jump + skip_partial_line(&f, &mut r, jump).map_err(|e| Error::io(path, e))?
+                } else {
+                    jump
+                };
+                let out = read_from(r, &mut cur.turn).map_err(|e| Error::io(path, e))?;
                 report.bytes_read = out.consumed;
                 if out.overlong > 0 {
                     report.warnings.push(format!(
@@ -184,6 +258,30 @@ fn to_entry(
         ));
         return None;
     }
+    // TO, REF and INSTANCE end up in commands and file names: a value
+    // outside their character set skips the block, with the reason logged.
+    let checks = [
+        (
+            "TO",
+            f.to.trim(),
+            crate::store::entry::check_name as fn(&str) -> _,
+        ),
+        ("REF", f.reference.trim(), crate::store::entry::check_id),
+        (
+            "INSTANCE",
+            f.instance.trim(),
+            crate::store::entry::check_name,
+        ),
+    ];
+    for (key, value, check) in checks {
+        if let (false, Err(why)) = (value.is_empty(), check(value)) {
+            warnings.push(format!(
+                "pool block with a bad {key} in session {} skipped: {why}",
+                truncate_chars(session, 64)
+            ));
+            return None;
+        }
+    }
     let ttl = f
         .ttl
         .or_else(|| crate::coord::handoffs::default_ttl_for(&f.action, &f.to, &f.reference))
@@ -203,7 +301,7 @@ fn to_entry(
     Some(Entry {
         id: c.id.clone().into(),
         timestamp: job.now,
-        source_instance: truncate_chars(&instance, 64).into_owned().into(),
+        source_instance: instance.into(),
         session_id: session.to_string().into(),
         action: f.action.into(),
         topic: truncate_chars(f.topic.trim(), MAX_TOPIC)
@@ -227,8 +325,8 @@ fn to_entry(
             .unwrap_or_default()
             .into(),
         host: job.host.to_string().into(),
-        to: truncate_chars(f.to.trim(), 64).into_owned().into(),
-        reference: truncate_chars(f.reference.trim(), 64).into_owned().into(),
+        to: f.to.trim().to_string().into(),
+        reference: f.reference.trim().to_string().into(),
         priority: truncate_chars(f.priority.trim().to_ascii_lowercase().as_str(), 16)
             .into_owned()
             .into(),

@@ -1,7 +1,6 @@
 //! News mid-session: the entries that arrived since a session last looked at
 //! the pool, read forward from a per-session mark (log inode, offset, time).
 
-use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -35,7 +34,7 @@ fn mark_path(pool_dir: &Path, session: &str) -> PathBuf {
 
 /// Loads a session's mark, if it has one.
 pub fn load_mark(pool_dir: &Path, session: &str) -> Option<Mark> {
-    std::fs::read(mark_path(pool_dir, session))
+    crate::store::fsio::read_regular(&mark_path(pool_dir, session), 64 * 1024)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
 }
@@ -62,7 +61,7 @@ pub fn mark_seen(pool: &Pool, session: &str, now: i64) -> Result<Mark> {
 /// (archived) since, entries newer than the mark's time are taken instead.
 pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
     let path = pool.log_path();
-    let file = match File::open(&path) {
+    let file = match crate::store::fsio::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
         Err(e) => return Err(Error::io(path, e)),

@@ -13,7 +13,6 @@
 //! [`UNKNOWN_INSTANCE`], the name extraction gives their entries too. Events
 //! without a session id are not recorded: there is nothing to tell them apart.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -186,13 +185,11 @@ pub fn parse_gitdir_file(text: &str, base: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Reads at most [`MAX_GIT_FILE`] bytes of a small text file.
+/// Reads at most [`MAX_GIT_FILE`] bytes of a small text file; anything but
+/// a regular file (a `.git` that is a FIFO, say) is an error, not a wait.
 fn read_small(path: &Path) -> io::Result<String> {
-    let mut s = String::new();
-    File::open(path)?
-        .take(MAX_GIT_FILE)
-        .read_to_string(&mut s)?;
-    Ok(s)
+    let bytes = fsio::read_regular(path, MAX_GIT_FILE)?;
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Finds the git worktree `cwd` (absolute) is in by walking up to the
@@ -303,7 +300,7 @@ pub fn file_path(pool_dir: &Path, instance: &str, session_id: &str) -> PathBuf {
 /// Reads one presence file; `Ok(None)` when it does not exist, an error when
 /// it cannot be read or is not a presence.
 pub fn load(path: &Path) -> Result<Option<Presence>> {
-    let f = match File::open(path) {
+    let f = match fsio::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::store::entry::parse_duration;
+use crate::store::fsio;
 use crate::store::log::{DEFAULT_TTL, MAX_TTL};
 use crate::store::paths::CONFIG_FILE;
 
@@ -46,11 +47,14 @@ pub struct InstanceConfig {
     pub domain: Vec<String>,
 }
 
+/// Largest `config.json` read, in bytes; the rest is ignored (and fails to parse).
+pub const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+
 /// Reads `config.json` from the pool folder; a missing file is empty, an
-/// invalid one is an error naming the file.
+/// invalid one (or one that is not a regular file) is an error naming the file.
 pub fn load_config_file(pool_dir: &Path) -> Result<ConfigFile> {
     let path = pool_dir.join(CONFIG_FILE);
-    match std::fs::read(&path) {
+    match fsio::read_regular(&path, MAX_CONFIG_FILE) {
         Ok(b) => serde_json::from_slice(&b)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
@@ -123,6 +127,15 @@ impl Config {
             instance: env.get("CLAUDE_INSTANCE").map(|v| v.trim().to_string()),
             ..Config::default()
         };
+        if let Some(me) = s.instance.clone()
+            && let Err(why) = crate::store::entry::check_name(&me)
+        {
+            // Entries under such a name would be unreadable lines.
+            warnings.push(format!(
+                "CLAUDE_INSTANCE ignored: {why}; entries go under \"unknown\""
+            ));
+            s.instance = None;
+        }
         if let Some(v) = env.get("POOL_TTL") {
             match parse_duration(&v) {
                 Some(t) if t > 0 => s.ttl = t.min(MAX_TTL),
@@ -210,5 +223,13 @@ mod tests {
         ]
         .into();
         assert_eq!(Config::from_env(&env, &cfg).0.domain, ["edge", "npu"]);
+    }
+
+    #[test]
+    fn a_bad_instance_name_is_ignored_with_a_warning() {
+        let env: BTreeMap<&str, &str> = [("CLAUDE_INSTANCE", "A`;x")].into();
+        let (s, w) = Config::from_env(&env, &ConfigFile::default());
+        assert_eq!(s.instance, None);
+        assert!(w[0].contains("CLAUDE_INSTANCE ignored"), "{w:?}");
     }
 }

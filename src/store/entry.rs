@@ -801,16 +801,31 @@ mod tests {
         }
         assert!(check_id("p:1").is_ok() && check_name("p:1").is_err());
         for bad in [
-            "", "-rf", ".x", "_x", "a b", "a`b", "a;b", "$(x)", "a/b", "ü", "a\u{202e}b",
+            "",
+            "-rf",
+            ".x",
+            "_x",
+            "a b",
+            "a`b",
+            "a;b",
+            "$(x)",
+            "a/b",
+            "ü",
+            "a\u{202e}b",
             &"x".repeat(MAX_ID + 1),
         ] {
-            assert!(check_name(bad).is_err() && check_id(bad).is_err(), "{bad:?}");
+            assert!(
+                check_name(bad).is_err() && check_id(bad).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn lines_with_bad_ids_or_names_are_not_entries() {
-        assert!(Entry::parse(br#"{"id":"ok-1","source_instance":"A","to":"B","ref":"x:1"}"#).is_some());
+        assert!(
+            Entry::parse(br#"{"id":"ok-1","source_instance":"A","to":"B","ref":"x:1"}"#).is_some()
+        );
         assert!(Entry::parse(br#"{"timestamp":5}"#).is_some());
         for bad in [
             r#"{"id":"x`; rm -rf ~"}"#,
@@ -845,7 +860,11 @@ mod tests {
         let back = Entry::parse(line.as_bytes()).unwrap();
         assert_eq!(back.cwd.chars().count(), MAX_CWD);
         assert_eq!(back.session_id.chars().count(), MAX_SESSION_ID);
-        let small = Entry { id: "i".into(), topic: "t".into(), ..Entry::default() };
+        let small = Entry {
+            id: "i".into(),
+            topic: "t".into(),
+            ..Entry::default()
+        };
         assert!(small.capped().is_none());
     }
 

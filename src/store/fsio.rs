@@ -21,6 +21,50 @@ fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Opens `path` for reading only if it is a regular file, decided on the
+/// open descriptor, so nothing can swap the file between a check and the
+/// open. The open itself cannot block (`O_NONBLOCK`: a FIFO without a
+/// writer returns at once) nor take a controlling terminal (`O_NOCTTY`);
+/// `fstat` then refuses a FIFO, a socket, a device such as `/dev/zero` or
+/// `/dev/urandom`, or a folder, with an [`io::ErrorKind::InvalidInput`]
+/// error saying "not a regular file". `O_NONBLOCK` has no effect on reading
+/// a regular file.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let kind = f.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(f);
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what})"),
+    ))
+}
+
+/// Reads at most `max` bytes of a regular file ([`open_regular`]).
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    open_regular(path)?.take(max).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 /// Creates `dir` (and parents) with mode 0700 if missing, then checks that it
 /// is a folder owned by this user and not writable by others.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
@@ -425,6 +469,31 @@ mod tests {
         for (o, l) in &got {
             assert_eq!(&data[*o as usize..*o as usize + l.len()], &l[..]);
         }
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_and_never_block() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("f");
+        std::fs::write(&f, b"data").unwrap();
+        assert_eq!(read_regular(&f, 2).unwrap(), b"da");
+        let fifo = tmp.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for p in [
+            fifo.as_path(),
+            Path::new("/dev/zero"),
+            Path::new("/dev/urandom"),
+            tmp.path(),
+        ] {
+            let e = open_regular(p).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{}", p.display());
+            assert!(e.to_string().starts_with("not a regular file"), "{e}");
+        }
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        assert!(open_regular(&link).is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::store::entry::{
 };
 use crate::store::log::MAX_TTL;
 use crate::store::paths::validate_instance;
-use crate::view::render::clean;
+use crate::view::neutral::clean;
 
 /// The page: one HTML file with inline CSS and JavaScript, no external assets.
 /// `__NONCE__` is replaced by a fresh CSP nonce on every load.
