@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
         if let Some(e) = Entry::parse(line) {
             let back = e.to_line();
             let again = Entry::parse(back.as_bytes()).expect("a written entry parses");
-            assert_eq!(again, e);
+            // Writing caps over-long fields; within the caps it is exact.
+            let want = e.capped().unwrap_or_else(|| e.clone().into_owned());
+            assert_eq!(again, want);
         }
     }
 });

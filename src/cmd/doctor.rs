@@ -153,9 +153,10 @@ pub fn run(args: &DoctorArgs) -> i32 {
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
         s.push('\n');
-        s
+        crate::view::neutral::json(&s)
     } else {
-        render(&report)
+        // Recent errors quote what sessions wrote: through the choke point.
+        crate::view::neutral::document(&render(&report))
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     if report.ok { EXIT_OK } else { EXIT_ERROR }
