@@ -14,6 +14,7 @@ Environment:
   POOL_RELEVANCE_MIN       minimum relevance to show others' entries (default 0.3)
   POOL_COMPACT=0           full session-start summary
   POOL_REMINDER=0          no reminder of how to write a pool block
+  POOL_HOOK_TIMEOUT        wall-clock budget of one hook run (default 5s)
   POOL_SYNC_URL            redis://HOST:6379 to share the pool across machines
                            (else config.json's sync.url; pool sync)
   POOL_SYNC_STREAM         stream name (default claude-pool)

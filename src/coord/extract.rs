@@ -336,3 +336,43 @@ fn to_entry(
         seen: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_call_reads_at_most_the_window_and_starts_on_a_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("t.jsonl");
+        let mut f = File::create(&p).unwrap();
+        f.write_all(b"{\"old\":1}\n").unwrap();
+        // A hole well past the window, then data that begins mid-line.
+        f.set_len(3 * TRANSCRIPT_WINDOW).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"tail of a line\n{\"new\":1}\n").unwrap();
+        let f = File::open(&p).unwrap();
+        let len = f.metadata().unwrap().len();
+        // Little unread: read from where the reader stopped.
+        assert_eq!(window_start(&f, len - 10, len), len - 10);
+        // Much unread: the window's start, past the hole where the system says where data is.
+        let jump = window_start(&f, 0, len);
+        assert!(
+            jump >= len - TRANSCRIPT_WINDOW && jump <= 3 * TRANSCRIPT_WINDOW,
+            "{jump}"
+        );
+        let mut r = BufReader::new(&f);
+        r.seek(SeekFrom::Start(jump)).unwrap();
+        let skipped = skip_partial_line(&f, &mut r, jump).unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut r, &mut rest).unwrap();
+        assert_eq!(rest, "{\"new\":1}\n");
+        assert_eq!(jump + skipped, len - rest.len() as u64);
+        // At a line start nothing is skipped; without a line end, nothing either.
+        let mut r = BufReader::new(&f);
+        assert_eq!(skip_partial_line(&f, &mut r, 0).unwrap(), 0);
+        let mut r = BufReader::new(&b"no newline"[..]);
+        assert_eq!(skip_partial_line(&f, &mut r, 5).unwrap(), 0);
+    }
+}

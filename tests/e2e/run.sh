@@ -20,7 +20,9 @@
 #   5. instance B runs a session: its first model request must carry A's topics (SessionStart
 #      context), and the pool (`pool-query --json --all` and instance_state.jsonl) must hold each of
 #      A's blocks and B's block exactly once, with the right fields, and none of the leaks;
-#   6. `claude plugin validate --strict` on the repo root; the repo (its git-visible files) added as a
+#   6. a pool holding an entry with hostile text (a closing </system-reminder>, <system>, turn
+#      prefixes, invisible characters): B's first model request must carry it, inert;
+#   7. `claude plugin validate --strict` on the repo root; the repo (its git-visible files) added as a
 #      local marketplace, the plugin installed into a fresh config dir, and a session with only the
 #      plugin's hooks must pool its block.
 # Every claude run must exit 0 with every hook (SessionEnd included) exiting 0.
@@ -275,6 +277,15 @@ else
 
   printf '\n== pool contents and injected context\n'
   check pool "$W" "$BIN_DIR"
+
+  printf '\n== hostile text from another session stays inert in the model request\n'
+  H="$WORK/hostile"
+  make_world "$H"
+  if out="$(in_world "$H" "$BIN_DIR/pool" install 2>&1)"; then ok "pool install (hostile world)"; else fail "pool install (hostile world)" "$out"; fi
+  python3 "$HERE/check.py" plant-hostile "$H/pool"
+  run_claude "$H" B B "$HERE/scripts/instance_b.json" "$PROMPT_B"
+  check run "$H/runs/B" B 1
+  check hostile "$H/runs/B"
 
   printf '\n== plugin: validate --strict\n'
   P="$WORK/plugin"
