@@ -317,6 +317,8 @@ impl Entry<'_> {
             priority: c(&self.priority, MAX_WORD),
             origin: c(&self.origin, MAX_WORD),
             received: self.received,
+            local: self.local,
+            seen: self.seen,
         })
     }
 
