@@ -8,7 +8,7 @@ use crate::coord::claims::{self, RECENT_EDIT, path_matches};
 use crate::error::Result;
 use crate::store::entry::format_age;
 use crate::store::log::Pool;
-use crate::view::neutral::clean;
+use crate::view::neutral::{self, clean};
 
 /// Tools whose target file the guard checks.
 pub const GUARDED_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
@@ -89,10 +89,11 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
         warnings.join("; ")
     );
     if more > 0 {
-        text.push_str(&format!(
-            " ({more} more: run `pool who {}`)",
-            clean(&target, 200)
-        ));
+        // A command is printed only with a path that is safe to paste.
+        match neutral::shell_word(&target) {
+            Some(p) => text.push_str(&format!(" ({more} more: run `pool who {p}`)")),
+            None => text.push_str(&format!(" ({more} more: run pool who on this file)")),
+        }
     }
     text.push_str(" Coordinate before editing (check `pool-query`, or hand off with a pool block with TO:), or go ahead if this is intended.");
     let ask = std::env::var("POOL_CLAIMS").is_ok_and(|v| v.eq_ignore_ascii_case("ask"));

@@ -247,6 +247,15 @@ pub fn json(line: &str) -> String {
     out
 }
 
+/// `s` when it is safe to print as one word of a shell command inside a
+/// Markdown code span: non-empty, at most 4,096 bytes, only ASCII letters,
+/// digits and `/ . _ - + , : @ % =`, not starting with `-`. `None` otherwise
+/// (then print no command).
+pub fn shell_word(s: &str) -> Option<&str> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
+    (!s.is_empty() && s.len() <= 4096 && !s.starts_with('-') && s.chars().all(ok)).then_some(s)
+}
+
 /// Whether `line` starts a structure a model could read as ours: a tag, a
 /// turn prefix, or a fence, after any indentation. No line of [`document`]'s
 /// output does (fences excepted, which [`clean`] handles); tests use this.
@@ -315,6 +324,16 @@ mod tests {
         assert!(!line.contains('<'), "{line}");
         let back: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn shell_words_are_plain() {
+        assert_eq!(shell_word("/w/src/a_b-1.rs"), Some("/w/src/a_b-1.rs"));
+        for bad in [
+            "", "-rf", "a b", "a`b", "a;b", "$(x)", "a'b", "a\"b", "a\nb", "é",
+        ] {
+            assert_eq!(shell_word(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
