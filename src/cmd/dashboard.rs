@@ -20,7 +20,9 @@
 //! per appended entry, `reset` when gc replaced the log); `POST /api/post`
 //! a [`PostForm`]; `POST /api/ack` `{"id", "instance"}`; `POST
 //! /api/release` `{"id", "instance", "as_person"}`. Every entry the page
-//! posts carries `"origin": "dashboard"`.
+//! posts carries `"origin": "dashboard"`, except a person's release of
+//! another instance's claim, recorded as `"forced"` (the only release that
+//! closes someone else's claim).
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;

@@ -879,7 +879,7 @@ pub fn release_entry(
             claim.instance
         )
     };
-    form_entry(
+    let mut e = form_entry(
         &PostForm {
             instance: instance.to_string(),
             action: "released".into(),
@@ -890,7 +890,12 @@ pub fn release_entry(
             ..PostForm::default()
         },
         ctx,
-    )
+    )?;
+    if !own {
+        // Only a release recorded as forced closes another instance's claim.
+        e.origin = crate::coord::claims::FORCED.into();
+    }
+    Ok(e)
 }
 
 /// What `/api/entries` filters by: free text (in topic, summary, affects,
@@ -1464,6 +1469,7 @@ mod tests {
         );
         let person = release_entry(&c, "lead", true, &ctx).unwrap();
         assert!(person.summary.contains("by lead, as a person"));
+        assert_eq!(person.origin, crate::coord::claims::FORCED);
         let mut h = entry("h1", "A", "signaling", 1);
         h.to = "B".into();
         let a = ack_entry(&h, "B", &ctx).unwrap();
