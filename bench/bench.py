@@ -171,6 +171,11 @@ def fresh_pool_copy(src_dir, dst_dir):
     os.makedirs(dst_dir, mode=0o700)
     shutil.copyfile(os.path.join(src_dir, "instance_state.jsonl"),
                     os.path.join(dst_dir, "instance_state.jsonl"))
+    # A copied log has no long-TTL index for its inode: the Stop hook would
+    # start a background `pool gc` mid-run to rebuild it (archiving entries
+    # older than 7 days as it goes). Rebuild it now, archiving nothing.
+    subprocess.run([bin_("pool"), "gc", "--quiet", "--older-than", "36500d"],
+                   env=dict(os.environ, POOL_DIR=dst_dir), check=True)
     return dst_dir
 
 # ---------------------------------------------------------------- running

@@ -228,7 +228,7 @@ impl Machine {
             .collect();
         Pool::open(self.dir.clone())
             .unwrap()
-            .append(&entries)
+            .append(&entries, now)
             .unwrap();
     }
 
