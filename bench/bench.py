@@ -480,6 +480,148 @@ def case_sync():
     row("`pool-stop` with `POOL_SYNC_URL` set (peer columns: the same hook without sync)", res,
         "≤ 1.25× without sync", [(om <= 1.25 * pm, f"{om / pm:.2f}× without sync")])
 
+def _free_port():
+    port = os.environ.get("BENCH_SYNC_PORT")
+    if port:
+        return int(port)
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+def _sync_pool(root, name, url):
+    d = os.path.join(root, name)
+    os.makedirs(d, mode=0o700)
+    with open(os.path.join(d, "config.json"), "w") as fh:
+        json.dump({"sync": {"url": url, "stream": "bench"}}, fh)
+    return d
+
+def _has_sync(bin_dir):
+    r = subprocess.run([os.path.join(bin_dir, "pool"), "sync", "--help"],
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+def _latency_once(bin_dir, a, b, i, hooks_only, tail):
+    """Posts on A; returns seconds until B's log holds the entry. With
+    hooks_only, A's Stop hook follows the post and B ends a turn (its Stop
+    hook) every second, a busy session, as when nothing else runs."""
+    topic = f"latency probe {i} {uuid.uuid4().hex[:8]}"
+    env_a = dict(os.environ, POOL_DIR=a, CLAUDE_INSTANCE="A")
+    env_b = dict(os.environ, POOL_DIR=b, CLAUDE_INSTANCE="B")
+    turn_b = json.dumps({"session_id": "bench-b", "hook_event_name": "Stop",
+                         "last_assistant_message": "ok"}).encode()
+    stop = json.dumps({"session_id": "bench-a", "hook_event_name": "Stop",
+                       "last_assistant_message": "ok"}).encode()
+    needle = topic.encode()
+    t0 = time.perf_counter()
+    subprocess.run([os.path.join(bin_dir, "pool"), "post", "--topic", topic], env=env_a,
+                   stdout=subprocess.DEVNULL, check=True)
+    if hooks_only:
+        subprocess.run([os.path.join(bin_dir, "pool-stop")], env=env_a, input=stop,
+                       stdout=subprocess.DEVNULL, check=True)
+    next_hook = t0
+    log_b = os.path.join(b, "instance_state.jsonl")
+    while time.perf_counter() - t0 < 60:
+        if hooks_only and time.perf_counter() >= next_hook:
+            subprocess.run([os.path.join(bin_dir, "pool-stop")], env=env_b, input=turn_b,
+                           stdout=subprocess.DEVNULL, check=True)
+            next_hook += 1.0
+        try:
+            with open(log_b, "rb") as fh:
+                fh.seek(tail[0])
+                chunk = fh.read()
+        except FileNotFoundError:
+            chunk = b""
+        if needle in chunk:
+            dt = time.perf_counter() - t0
+            tail[0] += len(chunk)
+            return dt
+        time.sleep(0.0005)
+    raise RuntimeError(f"entry {topic!r} never reached B")
+
+def _latency_runs(bin_dir, wd, url, watch, n):
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    a, b = _sync_pool(wd, "a", url), _sync_pool(wd, "b", url)
+    procs = []
+    try:
+        if watch:
+            for d, inst in ((a, "A"), (b, "B")):
+                procs.append(subprocess.Popen(
+                    [os.path.join(bin_dir, "pool"), "sync", "--watch", "--quiet"],
+                    env=dict(os.environ, POOL_DIR=d, CLAUDE_INSTANCE=inst),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1.5)
+        tail = [0]
+        out = []
+        for i in range(n + 1):
+            dt = _latency_once(bin_dir, a, b, i, not watch, tail)
+            if i:  # the first is a warm-up
+                out.append((dt, None))
+            if not watch:
+                # Let the hooks' throttle (one pass per few seconds) lapse, as
+                # between two turns.
+                time.sleep(5.5)
+        return out
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+
+def case_sync_latency():
+    """Post on one pool -> the entry in another pool's log, through a real
+    redis-server on loopback: with `pool sync --watch` on both machines, and
+    with hooks only (A's Stop hook, B's Stop hook once a second). Peer
+    columns: the same with the binaries in BENCH_SYNC_BEFORE (the version
+    before), when given."""
+    server = shutil.which("redis-server")
+    if not server:
+        NOTES.append("sync latency: no redis-server on PATH; case skipped")
+        return
+    if not _has_sync(BIN):
+        NOTES.append("sync latency: these binaries were built without the sync-redis feature; skipped")
+        return
+    before = os.environ.get("BENCH_SYNC_BEFORE")
+    port = _free_port()
+    sd = os.path.join(WORK, "sync_latency_server")
+    shutil.rmtree(sd, ignore_errors=True)
+    os.makedirs(sd)
+    srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", sd,
+                            "--save", "", "--appendonly", "yes", "--logfile", "redis.log"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        url = f"redis://127.0.0.1:{port}"
+        for watch, n, label in ((True, 7 if QUICK else 41, "with `pool sync --watch` on both"),
+                                (False, 3 if QUICK else 9,
+                                 "hooks only (A's Stop hook; B ends a turn every 1 s)")):
+            res = {}
+            log(f"sync latency, {label}")
+            res["ours"] = _latency_runs(BIN, os.path.join(WORK, "sync_latency"), url, watch, n)
+            if before:
+                log(f"sync latency, {label}, binaries before")
+                res["peer"] = _latency_runs(before, os.path.join(WORK, "sync_latency_before"),
+                                            url, watch, n)
+            om = med(res["ours"])
+            checks = [(om <= 0.150, f"{fms(om)} > 150 ms")] if watch else []
+            p = res.get("peer")
+            ROWS.append({"case": f"sync latency: post on one pool → in another's log, {label}",
+                         "ours": f"{fms(om)} ±{fms(iqr(res['ours']))}",
+                         "peer": fms(med(p)) if p else "—",
+                         "ratio": f"{med(p) / om:.1f}×" if p else "—",
+                         "rss_o": "—", "rss_p": "—",
+                         "budget": "median < 150 ms" if watch else "(bounded by the hooks' 5 s throttle)",
+                         "met": ("yes" if all(c for c, _ in checks) else
+                                 "**NO** (" + "; ".join(d for c, d in checks if not c) + ")")
+                         if watch else "(reference)",
+                         "n": f"{len(res['ours'])}/{len(p) if p else 0}"})
+            log(f"  ours {fms(om)}" + (f", before {fms(med(p))}" if p else ""))
+        if before:
+            NOTES.append(f"sync latency: peer columns are the binaries in {before} (before issue 16)")
+    finally:
+        srv.terminate()
+        srv.wait()
+
 def count_lines(path):
     with open(path, "rb") as fh:
         return sum(1 for _ in fh)
@@ -655,7 +797,8 @@ def case_readers():
 
 CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
-         ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse)]
+         ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse),
+         ("sync-latency", case_sync_latency)]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
 
 def main():
@@ -668,9 +811,11 @@ def main():
     if not (PEER_SS and PEER_STOP):
         NOTES.append(f"reference peer not found in {SHARED}: peer columns skipped")
     # Generate first so generation does not overlap the timings.
-    for n in sorted(set(POOL_SIZES + [10_000])):
-        gen_pool(n)
-    gen_transcript(TURNS)
+    if any(c in WANT for c in ("session-start", "stop", "query", "sync")):
+        for n in sorted(set(POOL_SIZES + [10_000])):
+            gen_pool(n)
+    if "stop" in WANT:
+        gen_transcript(TURNS)
     os.sync()
     for name, fn in CASES:
         if name in WANT:

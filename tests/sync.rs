@@ -19,7 +19,24 @@ use claude_pool::store::log::{Pool, read_all};
 const PASSWORD: &str = "pw-9f3b1c-not-printed";
 const STREAM: &str = "test-pool";
 
+/// A free loopback port: from `SYNC_TEST_PORTS=LOW-HIGH` when set (a
+/// shared machine may give each user a range), else from the kernel.
 fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    if let Ok(range) = std::env::var("SYNC_TEST_PORTS")
+        && let Some((lo, hi)) = range.split_once('-')
+    {
+        let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
+        for _ in lo..=hi {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = lo + n % (hi - lo + 1);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+        panic!("no free port in {range}");
+    }
     // Redis cannot listen on port 0: borrow a free port from the kernel.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -30,6 +47,8 @@ struct Server {
     port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// Listens with TLS only (on `port`): wait for it with a TCP connect.
+    tls: bool,
 }
 
 impl Server {
@@ -39,6 +58,7 @@ impl Server {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls: false,
         };
         s.spawn();
         s
@@ -73,7 +93,11 @@ impl Server {
         self.child = Some(child);
         let start = Instant::now();
         loop {
-            if let Ok(mut c) = self.try_con()
+            if self.tls {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+            } else if let Ok(mut c) = self.try_con()
                 && redis::cmd("PING").query::<String>(&mut c).is_ok()
             {
                 return;
@@ -535,4 +559,716 @@ fn the_stop_hook_starts_a_background_sync() {
     a.stop_hook();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(server.xlen(), 2);
+}
+
+// ---- issue 16: sync that never loses silently ----
+
+impl Server {
+    fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let mut c = redis::cmd(args[0]);
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        c.query(&mut self.con()).unwrap()
+    }
+}
+
+impl Machine {
+    fn doctor(&self) -> String {
+        String::from_utf8_lossy(&self.pool(&["doctor"]).stdout).into_owned()
+    }
+
+    /// Runs a hook binary with `event` on stdin; returns its stdout.
+    fn hook(&self, bin: &str, event: &str) -> String {
+        let mut child = self
+            .cmd(bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(event.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn session_start(&self) -> String {
+        self.hook(
+            env!("CARGO_BIN_EXE_pool-session-start"),
+            r#"{"session_id":"s1","hook_event_name":"SessionStart","source":"startup"}"#,
+        )
+    }
+
+    fn errors_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default()
+    }
+}
+
+/// Every survivor re-seeds a stream that is gone; nothing anyone held is
+/// lost, nothing doubles, and ids left over from the old stream block nothing.
+fn assert_reseeded_after(server: &mut Server, lose: impl FnOnce(&mut Server)) {
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    let c = Machine::new("C", &server.url(), "");
+    a.post_many(10);
+    a.sync_ok();
+    b.sync_ok();
+    b.post_many(3);
+    b.sync_ok();
+    assert_eq!(server.xlen(), 13);
+    lose(server);
+    // B holds all 13 (A's received ones included) and re-seeds them.
+    let out = b.sync_ok();
+    assert!(out.contains("the stream was reset"), "{out}");
+    assert!(out.contains("re-seeded the stream"), "{out}");
+    assert_eq!(server.xlen(), 13, "{out}");
+    // A re-seeds too: nothing is added twice.
+    let out = a.sync_ok();
+    assert!(out.contains("the stream was reset"), "{out}");
+    assert_eq!(server.xlen(), 13);
+    let out = c.sync_ok();
+    assert!(!out.contains("never reached"), "{out}");
+    assert_eq!(c.ids().len(), 13);
+    for m in [&a, &b] {
+        m.sync_ok();
+        assert_eq!(m.ids().len(), 13);
+    }
+    let doctor = b.doctor();
+    assert!(doctor.contains("re-seeded it"), "{doctor}");
+}
+
+#[test]
+fn a_deleted_stream_is_reseeded_despite_its_leftover_id_keys() {
+    let mut server = Server::start(&[]);
+    assert_reseeded_after(&mut server, |s| {
+        let n: i64 = s.query(&["DEL", STREAM]);
+        assert_eq!(n, 1);
+        let keys: Vec<String> = s.query(&["KEYS", &format!("{STREAM}:id:*")]);
+        assert_eq!(keys.len(), 13, "the id keys stay behind");
+    });
+}
+
+#[test]
+fn a_flushed_stream_is_reseeded() {
+    let mut server = Server::start(&[]);
+    assert_reseeded_after(&mut server, |s| {
+        let _: () = s.query(&["FLUSHALL"]);
+    });
+}
+
+#[test]
+fn a_restart_without_persistence_is_detected_reseeded_and_warned_about() {
+    let mut server = Server::start(&["--appendonly", "no", "--save", ""]);
+    let url = server.url();
+    assert_reseeded_after(&mut server, |s| {
+        s.kill9();
+        s.spawn();
+    });
+    let m = Machine::new("D", &url, "");
+    m.sync_ok();
+    let doctor = m.doctor();
+    assert!(
+        doctor.contains("warn  sync") && doctor.contains("no persistence"),
+        "{doctor}"
+    );
+}
+
+#[test]
+fn an_evicted_stream_is_reseeded_and_the_policy_warned_about() {
+    let server = Server::start(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    a.post_many(10);
+    a.sync_ok();
+    b.sync_ok();
+    let doctor = b.doctor();
+    assert!(
+        doctor.contains("maxmemory-policy is allkeys-lru"),
+        "{doctor}"
+    );
+    // Fill memory with other keys until the stream is evicted.
+    let mut con = server.con();
+    let blob = "x".repeat(100_000);
+    let mut i = 0;
+    while redis::cmd("EXISTS")
+        .arg(STREAM)
+        .query::<i64>(&mut con)
+        .unwrap()
+        == 1
+    {
+        let _: () = redis::cmd("SET")
+            .arg(format!("junk:{i}"))
+            .arg(&blob)
+            .query(&mut con)
+            .unwrap();
+        i += 1;
+        assert!(i < 10_000, "the stream was never evicted");
+    }
+    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap_or(());
+    let out = b.sync_ok();
+    assert!(out.contains("the stream was reset"), "{out}");
+    let c = Machine::new("C", &server.url(), "");
+    c.sync_ok();
+    assert_eq!(c.ids().len(), 10);
+}
+
+#[test]
+fn a_reset_is_shown_at_session_start_and_in_doctor_until_repaired() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    a.post_many(300);
+    a.sync_ok();
+    let _: i64 = server.query(&["DEL", STREAM]);
+    // The re-seed is cut short by a one-second deadline on a stopped server.
+    let hold = std::thread::spawn({
+        let pid = server.pid();
+        move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // SAFETY: kill(2) on the PID of the server this test started.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+        }
+    });
+    let mut interrupted = false;
+    for _ in 0..50 {
+        let out = a
+            .cmd(env!("CARGO_BIN_EXE_pool"))
+            .args(["sync"])
+            .env("POOL_SYNC_BATCH", "1")
+            .env("POOL_SYNC_TIMEOUT", "1s")
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            interrupted = true;
+            break;
+        }
+    }
+    hold.join().unwrap();
+    assert!(interrupted);
+    let start = a.session_start();
+    assert!(
+        start.contains("Pool sync: the shared stream is gone"),
+        "{start}"
+    );
+    let doctor = a.doctor();
+    assert!(doctor.contains("not re-seeded yet"), "{doctor}");
+    server.signal(libc::SIGCONT);
+    a.sync_ok();
+    assert_eq!(server.xlen(), 300);
+    assert!(!a.session_start().contains("stream is gone"));
+    assert!(!a.doctor().contains("not re-seeded yet"));
+}
+
+#[test]
+fn a_trim_during_a_pull_is_reported() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    let total = 3000;
+    a.post_many(total);
+    a.sync_ok();
+    let pull = b
+        .cmd(env!("CARGO_BIN_EXE_pool"))
+        .arg("sync")
+        .env("POOL_SYNC_BATCH", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = b.dir.join("instance_state.jsonl");
+    wait_until("a part of the pull", Duration::from_secs(20), || {
+        std::fs::metadata(&log).is_ok_and(|m| m.len() > 20_000)
+    });
+    let _: i64 = server.query(&["XTRIM", STREAM, "MAXLEN", "100"]);
+    let out = pull.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = b.ids().len();
+    assert!(got < total, "the trim came too late ({got})");
+    assert!(
+        text.contains(&format!(
+            "{} entries from other machines never reached it",
+            total - got
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_machine_joining_after_a_trim_reports_what_it_never_got() {
+    let server = Server::start(&["--stream-node-max-entries", "5"]);
+    let a = Machine::new("A", &server.url(), r#", "maxlen": 20"#);
+    a.post_many(500);
+    a.sync_ok();
+    let len = server.xlen();
+    assert!(len < 500);
+    let c = Machine::new("C", &server.url(), "");
+    let out = c.sync_ok();
+    assert!(
+        out.contains(&format!(
+            "{} entries from other machines never reached it",
+            500 - len
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_machines_own_trimmed_entries_are_no_gap() {
+    let server = Server::start(&["--stream-node-max-entries", "5"]);
+    let a = Machine::new("A", &server.url(), r#", "maxlen": 10"#);
+    let c = Machine::new("C", &server.url(), r#", "maxlen": 10"#);
+    c.post_many(1);
+    c.sync_ok();
+    a.sync_ok();
+    a.post_many(100);
+    for _ in 0..2 {
+        let out = a.sync_ok();
+        assert!(!out.contains("never reached"), "{out}");
+    }
+    assert!(a.state()["gap"].is_null(), "{}", a.state());
+}
+
+/// Starts `trickle_redis.py` on a free port; returns the child and its URL.
+fn trickle_server() -> (Child, String) {
+    let port = free_port();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/trickle_redis.py"
+    );
+    let mut child = Command::new("python3")
+        .args([script, &port.to_string(), "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    (child, format!("redis://127.0.0.1:{port}"))
+}
+
+#[test]
+fn a_trickling_server_is_cut_off_at_the_deadline() {
+    let (mut child, url) = trickle_server();
+    let a = Machine::new("A", &url, "");
+    a.post_many(3);
+    let start = Instant::now();
+    let mut run = a
+        .cmd(env!("CARGO_BIN_EXE_pool"))
+        .arg("sync")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut done = None;
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Some(s) = run.try_wait().unwrap() {
+            done = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = start.elapsed();
+    if done.is_none() {
+        let _ = run.kill();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = run.wait_with_output().unwrap();
+    assert!(done.is_some(), "pool sync was still reading after {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let err = stderr(&out);
+    assert!(err.contains("no answer within 2s"), "{err}");
+    // The lock was released: the next pass runs (and fails the same way).
+    let doctor = a.doctor();
+    assert!(doctor.contains("the last pass failed"), "{doctor}");
+}
+
+#[test]
+fn doctor_reports_a_pass_stuck_on_the_lock() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    a.sync_ok();
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(a.dir.join("sync.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let old = chrono::Utc::now().timestamp() - 600;
+    std::fs::write(a.dir.join("sync.lock"), format!("4242 {old} pass\n")).unwrap();
+    let doctor = a.doctor();
+    assert!(
+        doctor.contains("pid 4242") && doctor.contains("held sync.lock for 10m"),
+        "{doctor}"
+    );
+    drop(lock);
+    assert!(!a.doctor().contains("held sync.lock"));
+}
+
+#[test]
+fn the_password_never_shows_whatever_the_url_form() {
+    let pw = "s3cr/et@pa?ss#w0rd";
+    let port = free_port();
+    let forms = [
+        format!("redis://:{pw}@127.0.0.1:{port}"),
+        format!("redis://user:{pw}@127.0.0.1:{port}/0"),
+        format!(":{pw}@127.0.0.1:{port}"),
+        format!("redis:/:{pw}@127.0.0.1:{port}"),
+        format!("rediss://:{pw}@127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port}/?password={pw}"),
+    ];
+    for url in &forms {
+        let m = Machine::new("A", "redis://unused", "");
+        m.post_many(1);
+        let out = m
+            .cmd(env!("CARGO_BIN_EXE_pool"))
+            .arg("sync")
+            .env("POOL_SYNC_URL", url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        // Background: the failure goes to errors.log.
+        let bg = m
+            .cmd(env!("CARGO_BIN_EXE_pool"))
+            .args(["sync", "--background"])
+            .env("POOL_SYNC_URL", url)
+            .output()
+            .unwrap();
+        assert!(!bg.status.success());
+        let doctor = String::from_utf8_lossy(
+            &m.cmd(env!("CARGO_BIN_EXE_pool"))
+                .arg("doctor")
+                .env("POOL_SYNC_URL", url)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .into_owned();
+        let state = std::fs::read_to_string(m.dir.join("sync.json")).unwrap_or_default();
+        let log = m.errors_log();
+        assert!(!log.is_empty(), "{url}: nothing in errors.log");
+        for (what, text) in [
+            ("stderr", stderr(&out)),
+            ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+            ("errors.log", log),
+            ("sync.json", state),
+            ("doctor", doctor),
+        ] {
+            for part in [pw, "s3cr", "w0rd"] {
+                assert!(
+                    !text.contains(part),
+                    "{url}: {what} shows the password: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_password_file_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start(&[]);
+    let m = Machine::new("A", &server.url(), "");
+    let pwfile = m.home.join("pw");
+    std::fs::write(&pwfile, format!("{PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = |m: &Machine| {
+        m.cmd(env!("CARGO_BIN_EXE_pool"))
+            .arg("sync")
+            .env_remove("TEST_SYNC_PW")
+            .env("POOL_SYNC_PASSWORD_FILE", &pwfile)
+            .output()
+            .unwrap()
+    };
+    let out = run(&m);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(&m);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn far_future_huge_and_malformed_messages_are_refused_and_forgeries_show_their_host() {
+    let server = Server::start(&[]);
+    let b = Machine::new("B", &server.url(), "");
+    let now = chrono::Utc::now().timestamp();
+    let entry = |id: &str, inst: &str, ts: i64, host: &str, summary: &str| {
+        serde_json::json!({"id": id, "timestamp": ts, "source_instance": inst,
+            "action": "completed", "topic": format!("topic {id}"), "summary": summary,
+            "host": host})
+        .to_string()
+    };
+    let big = "y".repeat(40 * 1024 * 1024);
+    let msgs = [
+        (
+            "future",
+            entry("future", "A", now + 98 * 365 * 86_400, "h", "s"),
+        ),
+        ("huge", entry("huge", "A", now, "h", &big)),
+        ("badname", entry("badname", "../../etc", now, "h", "s")),
+        ("forged", entry("forged", "B", now, "evil-host", "s")),
+        ("fine", entry("fine", "A", now, "host-A", "s")),
+    ];
+    let mut con = server.con();
+    for (id, e) in &msgs {
+        let _: String = redis::cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("id")
+            .arg(*id)
+            .arg("e")
+            .arg(e)
+            .query(&mut con)
+            .unwrap();
+    }
+    let out = b.sync_ok();
+    assert!(out.contains("refused 3 messages"), "{out}");
+    let ids = b.ids();
+    assert_eq!(
+        ids,
+        ["forged", "fine"].iter().map(|s| s.to_string()).collect()
+    );
+    let len = std::fs::metadata(b.dir.join("instance_state.jsonl"))
+        .unwrap()
+        .len();
+    assert!(len < 10_000, "log is {len} bytes");
+    let doctor = b.doctor();
+    assert!(doctor.contains("incoming entries were refused"), "{doctor}");
+    let start = b
+        .cmd(env!("CARGO_BIN_EXE_pool-session-start"))
+        .env("CLAUDE_INSTANCE", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = {
+        let mut s = start;
+        s.stdin.take().unwrap().write_all(b"{}").unwrap();
+        String::from_utf8_lossy(&s.wait_with_output().unwrap().stdout).into_owned()
+    };
+    assert!(text.contains("[B@evil-host]"), "{text}");
+    assert!(text.contains("[A@host-A]"), "{text}");
+}
+
+fn faketime_available() -> bool {
+    Command::new("faketime")
+        .args(["-f", "-2h", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_machine_two_hours_behind_is_warned_about_and_its_entries_shown() {
+    assert!(
+        faketime_available(),
+        "faketime is not installed (apt-get install faketime)"
+    );
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    let behind = |m: &Machine, args: &[&str]| {
+        let mut c = m.cmd("faketime");
+        c.args(["-f", "-2h", env!("CARGO_BIN_EXE_pool")]).args(args);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    behind(&a, &["post", "--topic", "written on a slow clock"]);
+    behind(&a, &["sync"]);
+    let doctor_a = String::from_utf8_lossy(
+        &a.cmd("faketime")
+            .args(["-f", "-2h", env!("CARGO_BIN_EXE_pool"), "doctor"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        doctor_a.contains("this machine's clock is 2h behind the server"),
+        "{doctor_a}"
+    );
+    b.sync_ok();
+    let doctor = b.doctor();
+    assert!(doctor.contains("is 2h behind the server"), "{doctor}");
+    let start = b.session_start();
+    assert!(start.contains("written on a slow clock"), "{start}");
+    assert!(start.contains("is 2h behind the server"), "{start}");
+}
+
+#[test]
+fn session_start_pulls_news_for_the_next_prompt() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    b.sync_ok();
+    a.pool(&["post", "--topic", "fresh from machine A"]);
+    a.sync_ok();
+    let start = b.session_start();
+    assert!(!start.contains("fresh from machine A"));
+    wait_until("the session start's pass", Duration::from_secs(10), || {
+        b.entries()
+            .iter()
+            .any(|e| e.topic == "fresh from machine A")
+    });
+    let prompt = b.hook(
+        env!("CARGO_BIN_EXE_pool-prompt"),
+        r#"{"session_id":"s1","hook_event_name":"UserPromptSubmit","prompt":"go on"}"#,
+    );
+    assert!(prompt.contains("fresh from machine A"), "{prompt}");
+    // The prompt hook starts passes too (at most every few seconds).
+    a.pool(&["post", "--topic", "second from A"]);
+    a.sync_ok();
+    std::thread::sleep(Duration::from_secs(6));
+    b.hook(
+        env!("CARGO_BIN_EXE_pool-prompt"),
+        r#"{"session_id":"s1","hook_event_name":"UserPromptSubmit","prompt":"more"}"#,
+    );
+    wait_until("the prompt's pass", Duration::from_secs(10), || {
+        b.entries().iter().any(|e| e.topic == "second from A")
+    });
+}
+
+#[test]
+fn housekeeping_orphans_background_errors_and_the_acl_username() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    a.sync_ok();
+    // An orphaned temp file of a killed pass goes.
+    let orphan = a.dir.join(".sync.json.999999.7.tmp");
+    std::fs::write(&orphan, "{").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&orphan)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    a.sync_ok();
+    assert!(!orphan.exists());
+    // A corrupt sync.json in a background pass reaches errors.log, once.
+    std::fs::write(a.dir.join("sync.json"), "{not json").unwrap();
+    for _ in 0..2 {
+        let out = a.pool(&["sync", "--background"]);
+        assert!(!out.status.success());
+    }
+    let log = a.errors_log();
+    assert_eq!(log.matches("sync.json").count(), 1, "{log}");
+    std::fs::remove_file(a.dir.join("sync.json")).unwrap();
+    // An ACL user from POOL_SYNC_USERNAME.
+    let _: () = server.query(&[
+        "ACL",
+        "SETUSER",
+        "pooler",
+        "on",
+        ">pooler-pw",
+        "~*",
+        "+@all",
+    ]);
+    let out = a
+        .cmd(env!("CARGO_BIN_EXE_pool"))
+        .arg("sync")
+        .env("POOL_SYNC_USERNAME", "pooler")
+        .env("TEST_SYNC_PW", "pooler-pw")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Makes a CA, a server certificate for 127.0.0.1 and a client certificate
+/// in `dir` with openssl.
+#[cfg(feature = "sync-redis-tls")]
+fn make_certs(dir: &std::path::Path) {
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+        -subj /CN=test-ca -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+        for who in server client; do
+          openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null
+        done
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+        printf 'extendedKeyUsage=clientAuth\n' > client.ext
+        for who in server client; do
+          openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out $who.pem -days 2 -extfile $who.ext 2>/dev/null
+        done
+        chmod 600 *.key");
+}
+
+#[cfg(feature = "sync-redis-tls")]
+#[test]
+fn rediss_with_a_ca_file_and_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let c = |f: &str| certs.path().join(f).to_str().unwrap().to_string();
+    let port = free_port();
+    let mut server = Server {
+        child: None,
+        port,
+        dir: tempfile::tempdir().unwrap(),
+        extra: Vec::new(),
+        tls: true,
+    };
+    server.extra = [
+        "--port",
+        "0",
+        "--tls-port",
+        &port.to_string(),
+        "--tls-cert-file",
+        &c("server.pem"),
+        "--tls-key-file",
+        &c("server.key"),
+        "--tls-ca-cert-file",
+        &c("ca.pem"),
+        "--tls-auth-clients",
+        "yes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    server.spawn();
+    let url = format!("rediss://127.0.0.1:{port}");
+    let tls = format!(
+        r#", "ca_file": "{}", "client_cert": "{}", "client_key": "{}""#,
+        c("ca.pem"),
+        c("client.pem"),
+        c("client.key")
+    );
+    let a = Machine::new("A", &url, &tls);
+    let b = Machine::new("B", &url, &tls);
+    a.post_many(5);
+    a.sync_ok();
+    b.sync_ok();
+    assert_eq!(b.ids().len(), 5);
+    // Without the client certificate the server refuses; without the CA
+    // file the server's certificate is not trusted.
+    let ca_only = Machine::new("C", &url, &format!(r#", "ca_file": "{}""#, c("ca.pem")));
+    let no_ca = Machine::new("D", &url, "");
+    for m in [&ca_only, &no_ca] {
+        let out = m.sync();
+        assert!(!out.status.success(), "{}", m.name);
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("pool sync: ") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    drop(server);
 }

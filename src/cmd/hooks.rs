@@ -110,10 +110,7 @@ fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
     if let Err(e) = crate::cmd::gc::maybe_archive_in_background(&pool, ctx.now) {
         hook::report(pool.dir(), "pool-stop", &format!("background archive: {e}"));
     }
-    let env = crate::env::config::ProcessEnv;
-    if let Err(e) = crate::sync::maybe_sync_in_background(&env, pool.dir(), ctx.now) {
-        hook::report(pool.dir(), "pool-stop", &format!("background sync: {e}"));
-    }
+    start_sync(&pool, ctx, "pool-stop");
     Ok(None)
 }
 
@@ -144,8 +141,19 @@ fn session_key(ctx: &Ctx) -> &str {
     }
 }
 
+/// Starts a detached `pool sync` pass when sync is configured and none ran
+/// in the last few seconds; never waits on it (see
+/// [`crate::sync::maybe_sync_in_background`]).
+fn start_sync(pool: &Pool, ctx: &Ctx, program: &str) {
+    let env = crate::env::config::ProcessEnv;
+    if let Err(e) = crate::sync::maybe_sync_in_background(&env, pool.dir(), ctx.now) {
+        hook::report(pool.dir(), program, &format!("background sync: {e}"));
+    }
+}
+
 fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-prompt")?;
+    start_sync(&pool, ctx, "pool-prompt");
     let me = ctx.config.instance.as_deref();
     let session = session_key(ctx);
     let Some(mark) = news::load_mark(pool.dir(), session) else {
@@ -199,6 +207,7 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
 
 fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-session-start")?;
+    start_sync(&pool, ctx, "pool-session-start");
     let summary = collect(&pool, ctx)?;
     if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());

@@ -236,14 +236,19 @@ impl Entry<'_> {
         }
     }
 
-    /// The time an entry's lifetime runs from: its own timestamp, but never
+    /// The time an entry's lifetime runs from: its own timestamp (for an
+    /// entry pulled by `pool sync`, when it was received), but never
     /// later than when this machine first had it (plus [`MAX_SKEW`]), so a
     /// line stamped in the future gets no extra life. A missing timestamp
     /// is 0: such a line is never live.
     pub fn effective_time(&self) -> i64 {
+        // An entry pulled from another machine (issue 16) lives from when it
+        // arrived: a writer's slow clock cannot expire it before anyone here
+        // saw it.
+        let t = self.received.unwrap_or(self.timestamp);
         match self.seen {
-            Some(s) => self.timestamp.min(s.saturating_add(MAX_SKEW)),
-            None => self.timestamp,
+            Some(s) => t.min(s.saturating_add(MAX_SKEW)),
+            None => t,
         }
     }
 
@@ -252,7 +257,10 @@ impl Entry<'_> {
         self.ttl.unwrap_or(default_ttl)
     }
 
-    /// Whether the entry is still live at `now`.
+    /// Whether the entry is still live at `now`: its TTL counts from
+    /// [`Entry::order_time`], so an entry pulled from another machine lives
+    /// its TTL from when it reached this one (a writer's slow clock cannot
+    /// make it expire before anyone sees it).
     pub fn is_live(&self, now: i64, default_ttl: u64) -> bool {
         let ttl = i64::try_from(self.ttl_or(default_ttl)).unwrap_or(i64::MAX);
         self.effective_time().saturating_add(ttl) > now

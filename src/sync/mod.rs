@@ -24,11 +24,16 @@
 //! | `POOL_SYNC_STREAM` | `stream` | stream name | `claude-pool` |
 //! | `POOL_SYNC_PASSWORD_FILE` | `password_file` | file holding the password | unset |
 //! | `POOL_SYNC_PASSWORD` (or the variable `password_env` names) | `password_env` | the password | unset |
-//! | — | `username` | ACL user | `default` |
+//! | `POOL_SYNC_USERNAME` | `username` | ACL user | `default` |
 //! | — | `maxlen` | entries the stream keeps (`MAXLEN ~`) | 100000 |
-//! | `POOL_SYNC_TIMEOUT` | `timeout` | connect, read and write timeout | `2s` |
+//! | `POOL_SYNC_TIMEOUT` | `timeout` | deadline of each command (and of connecting) | `2s` |
+//! | `POOL_SYNC_CA_FILE` | `ca_file` | PEM file of the CA(s) that signed the server's certificate (`rediss://`; default: the system's roots) | unset |
+//! | `POOL_SYNC_CLIENT_CERT`, `POOL_SYNC_CLIENT_KEY` | `client_cert`, `client_key` | PEM certificate chain and key for mutual TLS | unset |
 //!
-//! The password is never printed: URLs are shown without their user part.
+//! The password is never printed: URLs are shown without their user part or
+//! query, and any message is scrubbed of the password before it is printed,
+//! logged or saved ([`SyncConfig::scrub`]). A password file must be private
+//! (no access for group or others) and owned by the user.
 
 pub mod engine;
 #[cfg(feature = "sync-redis")]
@@ -96,6 +101,26 @@ pub struct SyncFileConfig {
     /// Connect, read and write timeout (`2s`, `500ms` is not accepted: whole seconds).
     #[serde(default)]
     pub timeout: Option<String>,
+    /// PEM file of the CA(s) to trust for `rediss://`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain presented to the server (mutual TLS).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+}
+
+/// TLS files for `rediss://` (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CAs to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain.
+    pub client_cert: Option<PathBuf>,
+    /// Its private key.
+    pub client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +158,8 @@ pub struct SyncConfig {
     pub timeout: Duration,
     /// Entries per batch.
     pub batch: usize,
+    /// TLS files.
+    pub tls: TlsFiles,
 }
 
 impl fmt::Debug for SyncConfig {
@@ -145,6 +172,7 @@ impl fmt::Debug for SyncConfig {
             .field("maxlen", &self.maxlen)
             .field("timeout", &self.timeout)
             .field("batch", &self.batch)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -161,30 +189,84 @@ impl SyncConfig {
     }
 
     /// Reads the password from its file or variable. Fails, naming the file,
-    /// when the file cannot be read; a variable that is not set is no password.
+    /// when the file cannot be read, is not the user's own or can be read or
+    /// written by group or others; a variable that is not set is no password.
     pub fn read_password(&self, env: &dyn Env) -> Result<Option<String>> {
         match &self.password {
             PasswordSource::None => Ok(None),
             PasswordSource::Env(var) => Ok(env.get(var)),
             PasswordSource::File(p) => {
-                let s = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+                let meta = f.metadata().map_err(|e| Error::io(p, e))?;
+                check_private(p, meta.mode(), meta.uid())?;
+                let s = std::io::read_to_string(f).map_err(|e| Error::io(p, e))?;
                 let line = s.lines().next().unwrap_or("").trim_end_matches('\r');
                 Ok((!line.is_empty()).then(|| line.to_string()))
             }
         }
     }
+
+    /// `text` with the URL's user part and the password (from the URL, or
+    /// `password`) replaced by `***`: for every message that may be printed,
+    /// logged or saved.
+    pub fn scrub(&self, text: &str, password: Option<&str>) -> String {
+        let mut out = text.replace(&self.url, &self.shown_url());
+        let from_url = url_password(&self.url);
+        for pw in [password, from_url.as_deref()].into_iter().flatten() {
+            if pw.len() >= 3 {
+                out = out.replace(pw, "***");
+            }
+        }
+        out
+    }
 }
 
-/// Removes the user part (`user:password@`) of a URL.
+/// Refuses a password file that is not private: owned by someone else, or
+/// open to group or others in any way.
+fn check_private(path: &Path, mode: u32, uid: u32) -> Result<()> {
+    // SAFETY: getuid(2) cannot fail.
+    let me = unsafe { libc::getuid() };
+    if uid != me {
+        return Err(Error::Invalid(format!(
+            "{}: the password file belongs to another user (uid {uid})",
+            path.display()
+        )));
+    }
+    if mode & 0o077 != 0 {
+        return Err(Error::Invalid(format!(
+            "{}: the password file is open to others (mode {:04o}); run chmod 600 {}",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The password part of a URL's user part, if any (`redis://user:PW@host`).
+fn url_password(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let at = rest.rfind('@')?;
+    let user = &rest[..at];
+    let pw = user.split_once(':').map_or(user, |(_, p)| p);
+    (!pw.is_empty()).then(|| pw.to_string())
+}
+
+/// Removes the user part (`user:password@`) and the query of a URL,
+/// whatever the password holds (`/`, `@`, `?`) and with or without a
+/// scheme: everything up to the last `@` goes.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
     };
-    let rest = &url[scheme_end + 3..];
-    let auth_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..auth_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
-        None => url.to_string(),
+    let rest = match rest.rfind('@') {
+        Some(at) => format!("***@{}", &rest[at + 1..]),
+        None => rest.to_string(),
+    };
+    match rest.split_once('?') {
+        Some((base, _)) => format!("{scheme}{base}?***"),
+        None => format!("{scheme}{rest}"),
     }
 }
 
@@ -277,14 +359,30 @@ pub fn resolve(
             }
         },
     };
+    let path_setting = |var: &str, v: &Option<PathBuf>| {
+        env.get(var)
+            .map(PathBuf::from)
+            .or_else(|| v.clone())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(expand)
+    };
+    let tls = TlsFiles {
+        ca_file: path_setting("POOL_SYNC_CA_FILE", &file.ca_file),
+        client_cert: path_setting("POOL_SYNC_CLIENT_CERT", &file.client_cert),
+        client_key: path_setting("POOL_SYNC_CLIENT_KEY", &file.client_key),
+    };
     Ok(Some(SyncConfig {
         url,
         stream,
-        username: file.username.clone().filter(|u| !u.is_empty()),
+        username: env
+            .get("POOL_SYNC_USERNAME")
+            .or_else(|| file.username.clone())
+            .filter(|u| !u.is_empty()),
         password,
         maxlen: file.maxlen.unwrap_or(DEFAULT_MAXLEN).max(1),
         timeout: Duration::from_secs(timeout),
         batch,
+        tls,
     }))
 }
 
@@ -361,6 +459,50 @@ impl Gap {
     }
 }
 
+/// A reset of the shared stream found by this machine, and its re-seeding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reset {
+    /// When it was found, epoch seconds.
+    pub detected: i64,
+    /// What was found.
+    pub why: String,
+    /// When this machine finished re-seeding the stream; `None`: not yet.
+    pub repaired: Option<i64>,
+}
+
+/// This machine's clock minus the server's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skew {
+    /// Seconds (positive: this machine is ahead).
+    pub secs: i64,
+    /// When it was measured, epoch seconds.
+    pub measured: i64,
+}
+
+/// Another machine's clock skew, as its entries said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSkew {
+    /// Seconds (positive: that machine is ahead of the server).
+    pub secs: i64,
+    /// When an entry last said so, epoch seconds.
+    pub seen: i64,
+}
+
+/// The last incoming message refused by validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// Why.
+    pub why: String,
+    /// When, epoch seconds.
+    pub at: i64,
+}
+
+/// Describes a skew for people: `2h behind`, `5m ahead`.
+pub fn describe_skew(secs: i64) -> String {
+    let side = if secs < 0 { "behind" } else { "ahead of" };
+    format!("{} {side} the server", format_age(secs.abs()))
+}
+
 /// What `pool sync` remembers between passes (`sync.json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -387,6 +529,27 @@ pub struct SyncState {
     pub pulled: u64,
     /// The last retention gap found.
     pub gap: Option<Gap>,
+    /// Epoch token of the stream incarnation the cursor belongs to.
+    pub epoch: Option<String>,
+    /// The highest `entries-added` seen on that incarnation.
+    pub max_added: Option<u64>,
+    /// Stream numbers (`entries-added` values) of this machine's own
+    /// entries past the cursor, as inclusive ranges: not counted in gaps.
+    pub own: Vec<[u64; 2]>,
+    /// The last reset of the stream found, and whether it was re-seeded.
+    pub reset: Option<Reset>,
+    /// A re-seed is under way: the push sends received entries too.
+    pub reseeding: bool,
+    /// This machine's clock against the server's.
+    pub skew: Option<Skew>,
+    /// Other machines whose clocks are off by [`engine::SKEW_WARN`] or more.
+    pub peer_skew: std::collections::BTreeMap<String, PeerSkew>,
+    /// The server's persistence and eviction settings.
+    pub server: Option<engine::ServerFacts>,
+    /// Incoming messages refused by validation since the cursors were set.
+    pub refused: u64,
+    /// The last of them.
+    pub last_refusal: Option<Refusal>,
 }
 
 /// Reads `sync.json`; a missing file is the default state. Fails, naming the
@@ -424,9 +587,11 @@ pub fn set_next(pool_dir: &Path, at: i64) -> Result<()> {
     f.set_modified(when).map_err(|e| Error::io(&path, e))
 }
 
-/// For the Stop hook: when sync is configured (and built in) and no pass is
-/// due to be skipped, starts `pool sync --background` detached and returns at
-/// once; never opens a network connection and never waits. Costs a variable
+/// For the hooks (Stop, SessionStart, UserPromptSubmit): when sync is
+/// configured (and built in) and no pass was started in the last
+/// [`HOOK_EVERY`] seconds (nor a failure in the last [`RETRY_AFTER_FAILURE`],
+/// nor a `--watch` runs), starts `pool sync --background` detached and
+/// returns at once; never opens a network connection and never waits. Costs a variable
 /// lookup, a small `config.json` read and a `stat` when there is nothing to
 /// do. Returns whether it started a pass; fails when the stamp cannot be
 /// written or `pool` cannot be started.
@@ -455,15 +620,105 @@ pub fn maybe_sync_in_background(env: &dyn Env, pool_dir: &Path, now: i64) -> Res
     Ok(true)
 }
 
-/// For the SessionStart hook: one line when `pool sync` recently found that
-/// this machine missed entries (a retention gap), else `None`. Reads only
-/// `sync.json`, and nothing at all goes wrong loudly: an unreadable state is
-/// no line.
+/// For the SessionStart hook: a line for each thing about sync this
+/// session should know: a reset of the shared stream not yet repaired, a
+/// retention gap found in the last day, a clock (this machine's or
+/// another's) off by [`engine::SKEW_WARN`] or more. Reads only `sync.json`,
+/// and nothing goes wrong loudly: an unreadable state is no line.
 pub fn session_start_line(pool_dir: &Path, now: i64) -> Option<String> {
     let state = load_state(pool_dir).ok()?;
-    let gap = state.gap?;
-    (now - gap.detected < GAP_SHOWN_FOR).then(|| format!("Pool sync: {}.", gap.describe(now)))
+    let lines = notices(&state, now);
+    (!lines.is_empty()).then(|| {
+        lines
+            .iter()
+            .map(|l| format!("Pool sync: {l}."))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
+
+/// The things about sync worth a warning, one sentence each (no final stop).
+fn notices(state: &SyncState, now: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = &state.reset
+        && r.repaired.is_none()
+    {
+        out.push(format!(
+            "{} ({} ago); this machine is re-seeding it from its log, and entries no \
+             surviving machine held are lost",
+            r.why,
+            format_age(now - r.detected)
+        ));
+    }
+    if let Some(gap) = &state.gap
+        && now - gap.detected < GAP_SHOWN_FOR
+    {
+        out.push(gap.describe(now));
+    }
+    if let Some(k) = &state.skew
+        && k.secs.abs() >= engine::SKEW_WARN
+        && now - k.measured < GAP_SHOWN_FOR
+    {
+        out.push(format!(
+            "this machine's clock is {}; entries are ordered and expired by when each \
+             machine received them, but their times shown elsewhere are off",
+            describe_skew(k.secs)
+        ));
+    }
+    for (who, k) in &state.peer_skew {
+        if now - k.seen < GAP_SHOWN_FOR {
+            out.push(format!(
+                "the clock of {who} is {} (its entries' times are off)",
+                describe_skew(k.secs)
+            ));
+        }
+    }
+    out
+}
+
+/// Who holds `sync.lock`, as its holder wrote it: pid, start time, mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Process id.
+    pub pid: u32,
+    /// When it took the lock, epoch seconds.
+    pub since: i64,
+    /// `pass` or `watch`.
+    pub mode: String,
+}
+
+/// Writes who holds `sync.lock` into it (the caller holds the lock).
+/// Fails when the file cannot be written.
+pub fn write_lock_holder(lock: &std::fs::File, path: &Path, now: i64, mode: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = lock;
+    f.set_len(0)
+        .and_then(|_| f.write_all(format!("{} {now} {mode}\n", std::process::id()).as_bytes()))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Who holds `sync.lock` now; `None` when nobody does (or it cannot be told).
+pub fn lock_holder(pool_dir: &Path) -> Option<LockHolder> {
+    let path = pool_dir.join(LOCK_FILE);
+    let f = std::fs::File::open(&path).ok()?;
+    match f.try_lock_shared() {
+        Ok(()) => return None,
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(_) => return None,
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let mut it = text.split_whitespace();
+    Some(LockHolder {
+        pid: it.next()?.parse().ok()?,
+        since: it.next()?.parse().ok()?,
+        mode: it.next().unwrap_or("pass").to_string(),
+    })
+}
+
+/// Longest time a one-shot pass runs before it stops (progress is kept), in seconds.
+pub const PASS_DEADLINE: u64 = 30;
+/// A pass holding `sync.lock` longer than this is reported as stuck, in seconds.
+pub const STALE_LOCK: i64 = 2 * PASS_DEADLINE as i64 + 10;
 
 /// A line of `pool doctor` about sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,47 +794,131 @@ pub fn health(env: &dyn Env, pool_dir: &Path, now: i64) -> Option<Health> {
         state.pulled,
         state.cursor.as_deref().unwrap_or("(start)")
     ));
+    if let Some(f) = &state.server {
+        details.push(format!(
+            "server {}: appendonly {}, save {:?}, maxmemory-policy {}",
+            f.version.as_deref().unwrap_or("?"),
+            f.aof.map_or("?", |a| if a { "yes" } else { "no" }),
+            f.save.as_deref().unwrap_or("(not readable)"),
+            f.policy.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(k) = &state.skew {
+        details.push(format!("this machine's clock is {}", describe_skew(k.secs)));
+    }
+    if let Some(r) = &state.reset
+        && let Some(at) = r.repaired
+    {
+        details.push(format!(
+            "the stream was reset {} ago ({}); this machine re-seeded it {} ago",
+            format_age(now - r.detected),
+            r.why,
+            format_age(now - at)
+        ));
+    }
+    if state.refused > 0
+        && let Some(r) = &state.last_refusal
+    {
+        details.push(format!(
+            "{} incoming messages refused; the last, {} ago: {}",
+            state.refused,
+            format_age(now - r.at),
+            r.why
+        ));
+    }
+    let mut problems: Vec<String> = Vec::new();
+    let mut fixes: Vec<String> = Vec::new();
     let failing = state.last_error.as_ref().filter(|_| {
         state.last_attempt.unwrap_or(0) >= state.last_ok.unwrap_or(0) || state.last_ok.is_none()
     });
-    if let Some(gap) = &state.gap {
-        details.push(gap.describe(now));
-    }
     let last_ok = match state.last_ok {
         Some(t) => format!("last synced {} ago", format_age(now - t)),
         None => "never synced yet".to_string(),
     };
     if let Some(err) = failing {
-        return Some(Health {
-            ok: false,
-            message: format!("{last_ok}; the last pass failed: {err}"),
-            fix: Some("check the server is up and reachable; run pool sync to retry".into()),
-            details,
-        });
+        problems.push(format!("the last pass failed: {err}"));
+        fixes.push("check the server is up and reachable; run pool sync to retry".into());
+    } else if state.last_ok.is_none() {
+        problems.push("no pass has completed".into());
+        fixes.push("run pool sync (hooks also start it)".into());
     }
-    if state.last_ok.is_none() {
-        return Some(Health {
-            ok: false,
-            message: last_ok,
-            fix: Some("run pool sync (hooks also start it after each turn)".into()),
-            details,
-        });
+    if let Some(h) = lock_holder(pool_dir)
+        && h.mode != "watch"
+        && now - h.since > STALE_LOCK
+    {
+        problems.push(format!(
+            "a pool sync pass (pid {}) has held sync.lock for {}",
+            h.pid,
+            format_age(now - h.since)
+        ));
+        fixes.push(format!("kill {} (no pass should take this long)", h.pid));
     }
-    let recent_gap = state
+    if let Some(r) = &state.reset
+        && r.repaired.is_none()
+    {
+        problems.push(format!(
+            "the shared stream was reset {} ago and is not re-seeded yet: {}",
+            format_age(now - r.detected),
+            r.why
+        ));
+        fixes.push("run pool sync: it re-seeds the stream from this machine's log".into());
+    }
+    if state
         .gap
         .as_ref()
-        .is_some_and(|g| now - g.detected < GAP_SHOWN_FOR);
+        .is_some_and(|g| now - g.detected < GAP_SHOWN_FOR)
+    {
+        if let Some(g) = &state.gap {
+            details.push(g.describe(now));
+        }
+        problems.push("entries were missed while offline".into());
+        fixes.push(
+            "nothing to repair here: ask the other machines, or raise maxlen so the stream keeps more"
+                .into(),
+        );
+    } else if let Some(g) = &state.gap {
+        details.push(g.describe(now));
+    }
+    if let Some(f) = &state.server {
+        let p = f.problems();
+        if !p.is_empty() {
+            problems.push(format!("the server can lose entries: {}", p.join("; ")));
+            fixes.push(
+                "on the server: CONFIG SET appendonly yes, CONFIG SET maxmemory-policy noeviction (and CONFIG REWRITE)"
+                    .into(),
+            );
+        }
+    }
+    if let Some(k) = &state.skew
+        && k.secs.abs() >= engine::SKEW_WARN
+    {
+        problems.push(format!("this machine's clock is {}", describe_skew(k.secs)));
+        fixes.push("set the clock (enable NTP: timedatectl set-ntp true)".into());
+    }
+    for (who, k) in &state.peer_skew {
+        if now - k.seen < GAP_SHOWN_FOR {
+            problems.push(format!("the clock of {who} is {}", describe_skew(k.secs)));
+            fixes.push(format!("set the clock of {who} (NTP)"));
+        }
+    }
+    if state
+        .last_refusal
+        .as_ref()
+        .is_some_and(|r| now - r.at < GAP_SHOWN_FOR)
+    {
+        problems.push("incoming entries were refused (see below)".into());
+        fixes.push("find the machine that writes them; pool sync refuses them every time".into());
+    }
+    let ok = problems.is_empty();
+    let message = if ok {
+        last_ok
+    } else {
+        format!("{last_ok}; {}", problems.join("; "))
+    };
     Some(Health {
-        ok: !recent_gap,
-        message: if recent_gap {
-            format!("{last_ok}; entries were missed while offline")
-        } else {
-            last_ok
-        },
-        fix: recent_gap.then(|| {
-            "nothing to repair: ask the other machines, or raise maxlen so the stream keeps more"
-                .to_string()
-        }),
+        ok,
+        message,
+        fix: (!ok).then(|| fixes.join("; ")),
         details,
     })
 }
@@ -589,14 +928,72 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    #[rstest::rstest]
+    #[case("redis://:secret@host:6379/0", "redis://***@host:6379/0")]
+    #[case("rediss://u:p@ss@h/1", "rediss://***@h/1")]
+    #[case("redis://host", "redis://host")]
+    #[case("redis://:se/cret@host:6379/0", "redis://***@host:6379/0")]
+    #[case("redis://user:a/b/c@host", "redis://***@host")]
+    #[case(":secret@host:6379", "***@host:6379")]
+    #[case("user:se/cret@host:6379/2", "***@host:6379/2")]
+    #[case("redis:/:secret@host", "***@host")]
+    #[case("redis://host:6379/0?password=secret", "redis://host:6379/0?***")]
+    #[case("redis://u:s?e#c@host", "redis://***@host")]
+    #[case("host:6379", "host:6379")]
+    fn urls_are_redacted(#[case] url: &str, #[case] shown: &str) {
+        assert_eq!(redact_url(url), shown);
+        let c = SyncConfig {
+            url: url.into(),
+            stream: "s".into(),
+            username: None,
+            password: PasswordSource::None,
+            maxlen: 1,
+            timeout: Duration::from_secs(1),
+            batch: 1,
+            tls: TlsFiles::default(),
+        };
+        for text in [
+            format!("cannot connect {url}: refused"),
+            format!("{c:?}"),
+            c.target(),
+            c.scrub(&format!("error at {url} with secret"), Some("secret")),
+        ] {
+            let text = if text.contains("error at") {
+                text
+            } else {
+                c.scrub(&text, None)
+            };
+            for pw in ["secret", "se/cret", "a/b/c", "p@ss", "s?e#c"] {
+                if url.contains(pw) {
+                    assert!(!text.contains(pw), "{text}");
+                }
+            }
+        }
+    }
+
     #[test]
-    fn urls_are_redacted() {
-        assert_eq!(
-            redact_url("redis://:secret@host:6379/0"),
-            "redis://***@host:6379/0"
-        );
-        assert_eq!(redact_url("rediss://u:p@ss@h/1"), "rediss://***@h/1");
-        assert_eq!(redact_url("redis://host"), "redis://host");
+    fn a_password_file_must_be_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("pw");
+        std::fs::write(&p, "hunter2\n").unwrap();
+        let c = SyncConfig {
+            url: "redis://h".into(),
+            stream: "s".into(),
+            username: None,
+            password: PasswordSource::File(p.clone()),
+            maxlen: 1,
+            timeout: Duration::from_secs(1),
+            batch: 1,
+            tls: TlsFiles::default(),
+        };
+        let env: BTreeMap<&str, &str> = BTreeMap::new();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = c.read_password(&env).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("hunter2"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(c.read_password(&env).unwrap().as_deref(), Some("hunter2"));
+        assert!(check_private(&p, 0o600, u32::MAX - 1).is_err());
     }
 
     #[test]

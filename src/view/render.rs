@@ -124,7 +124,7 @@ pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
         let _ = writeln!(
             out,
             "- [{} → you] {}: {}{summary} (acknowledge: `pool ack {id}` or a pool block with `REF: {id}`)",
-            clean(&h.source_instance, SHOW_INSTANCE),
+            writer(h),
             clean(&h.action, 20),
             clean(&h.topic, SHOW_TOPIC)
         );
@@ -281,11 +281,22 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
     out
 }
 
-/// Who wrote `e`, for display: its instance, and "via dashboard" when a
-/// person posted it from the dashboard page (so nobody can pass such an
-/// entry off as the instance's own).
+/// Who wrote `e`, for display: its instance, `@host` when it was pulled
+/// from another machine, and "via dashboard" when a person posted it from
+/// the dashboard page (so nobody can pass such an entry off as the
+/// instance's own).
 pub fn writer(e: &Entry<'_>) -> String {
-    let name = clean(&e.source_instance, SHOW_INSTANCE);
+    let mut name = clean(&e.source_instance, SHOW_INSTANCE);
+    // An entry pulled from another machine (issue 16) names that machine,
+    // so a name forged there stands out (`B@laptop` among `B`s).
+    if e.received.is_some() {
+        let host = if e.host.trim().is_empty() {
+            "?".to_string()
+        } else {
+            clean(&e.host, SHOW_INSTANCE)
+        };
+        name = format!("{name}@{host}");
+    }
     if e.origin == "dashboard" {
         format!("{name} via dashboard")
     } else {
