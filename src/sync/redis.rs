@@ -562,13 +562,18 @@ impl Remote for RedisRemote {
 
     fn facts(&mut self) -> Result<ServerFacts> {
         self.arm(Duration::ZERO);
-        let info: String = redis::cmd("INFO")
+        let info: redis::RedisResult<String> = redis::cmd("INFO")
             .arg("server")
             .arg("persistence")
             .arg("memory")
-            .query(&mut self.con)
-            .map_err(|e| self.fail("cannot read from", e))?;
-        let mut facts = parse_info(&info);
+            .query(&mut self.con);
+        // A user the ACL denies INFO syncs all the same; the settings are
+        // then unknown.
+        let mut facts = match info {
+            Ok(text) => parse_info(&text),
+            Err(_) if self.con.is_open() => ServerFacts::default(),
+            Err(e) => return Err(self.fail("cannot read from", e)),
+        };
         // CONFIG may be refused to this user: then the save policy is unknown.
         self.arm(Duration::ZERO);
         let save: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
