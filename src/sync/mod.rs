@@ -1061,4 +1061,42 @@ mod tests {
         assert!(line.contains("2h ago"), "{line}");
         assert_eq!(session_start_line(tmp.path(), 1000 + GAP_SHOWN_FOR), None);
     }
+
+    #[test]
+    fn a_pending_reset_and_skewed_clocks_are_told_until_fixed() {
+        let mut state = SyncState {
+            reset: Some(Reset {
+                detected: 1000,
+                why: "the shared stream is gone".into(),
+                repaired: None,
+            }),
+            skew: Some(Skew {
+                secs: -7200,
+                measured: 1000,
+            }),
+            ..SyncState::default()
+        };
+        state.peer_skew.insert(
+            "laptop".into(),
+            PeerSkew {
+                secs: 600,
+                seen: 1000,
+            },
+        );
+        let n = notices(&state, 1060);
+        assert_eq!(n.len(), 3, "{n:?}");
+        assert!(
+            n[0].starts_with("the shared stream is gone (1m ago)"),
+            "{n:?}"
+        );
+        assert!(n[1].contains("2h behind the server"), "{n:?}");
+        assert!(
+            n[2].contains("the clock of laptop is 10m ahead of the server"),
+            "{n:?}"
+        );
+        state.reset.as_mut().unwrap().repaired = Some(1050);
+        state.skew.as_mut().unwrap().secs = 1;
+        state.peer_skew.clear();
+        assert!(notices(&state, 1060).is_empty());
+    }
 }
