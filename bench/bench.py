@@ -820,7 +820,7 @@ def main():
     if not (PEER_SS and PEER_STOP):
         NOTES.append(f"reference peer not found in {SHARED}: peer columns skipped")
     # Generate first so generation does not overlap the timings.
-    if any(c in WANT for c in ("session-start", "stop", "query", "sync")):
+    if any(c in WANT for c in ("readers", "session-start", "stop", "query", "sync")):
         for n in sorted(set(POOL_SIZES + [10_000])):
             gen_pool(n)
     if "stop" in WANT:
