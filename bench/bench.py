@@ -497,9 +497,15 @@ def _sync_pool(root, name, url):
     return d
 
 def _has_sync(bin_dir):
-    r = subprocess.run([os.path.join(bin_dir, "pool"), "sync", "--help"],
-                       capture_output=True, text=True)
-    return r.returncode == 0
+    """Whether `pool` was built with the sync-redis feature (the subcommand
+    exists either way; without the feature it says so)."""
+    d = os.path.join(WORK, "sync_probe")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d, mode=0o700)
+    r = subprocess.run([os.path.join(bin_dir, "pool"), "sync"], capture_output=True, text=True,
+                       env=dict(os.environ, POOL_DIR=d, POOL_SYNC_URL="redis://127.0.0.1:9",
+                                POOL_SYNC_TIMEOUT="1s"))
+    return "sync-redis feature" not in r.stderr
 
 def _latency_once(bin_dir, a, b, i, hooks_only, tail, phase=0.0):
     """Posts on A; returns seconds until B's log holds the entry. With
@@ -591,6 +597,9 @@ def case_sync_latency():
         NOTES.append("sync latency: these binaries were built without the sync-redis feature; skipped")
         return
     before = os.environ.get("BENCH_SYNC_BEFORE")
+    if before and not _has_sync(before):
+        NOTES.append(f"sync latency: {before} was built without the sync-redis feature; no peer columns")
+        before = None
     port = _free_port()
     sd = os.path.join(WORK, "sync_latency_server")
     shutil.rmtree(sd, ignore_errors=True)
