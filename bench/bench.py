@@ -829,10 +829,10 @@ def main():
     if not (PEER_SS and PEER_STOP):
         NOTES.append(f"reference peer not found in {SHARED}: peer columns skipped")
     # Generate first so generation does not overlap the timings.
-    if any(c in WANT for c in ("readers", "session-start", "stop", "query", "sync")):
+    if any(c in WANT for c in ("readers", "session-start", "stop", "query", "sync", "sparse")):
         for n in sorted(set(POOL_SIZES + [10_000])):
             gen_pool(n)
-    if "stop" in WANT:
+    if "stop" in WANT or "sparse" in WANT:
         gen_transcript(TURNS)
     os.sync()
     for name, fn in CASES:
