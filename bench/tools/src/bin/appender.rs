@@ -40,7 +40,8 @@ fn main() {
             origin: "post".into(),
             ..Entry::default()
         };
-        pool.append(&[e]).expect("append");
+        let now = e.timestamp;
+        pool.append(&[e], now).expect("append");
     }
     println!("{n} {:.6}", t0.elapsed().as_secs_f64());
 }
