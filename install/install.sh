@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds and installs the claude-pool binaries (pool, pool-stop,
-# pool-session-start, pool-prompt, pool-guard, pool-query) with cargo, then registers the hooks in
+# pool-session-start, pool-prompt, pool-guard, pool-post-tool, pool-query) with cargo, then registers the hooks in
 # Claude Code's settings with `pool install`. Arguments go to `pool install`
 # (e.g. --project, --dry-run). Safe to run again: cargo replaces the
 # binaries, and `pool install` leaves settings that are already right alone.
@@ -30,7 +30,7 @@ say "building and installing the binaries: cargo install --locked --path $repo"
 # Where cargo install put them: --root, else $CARGO_INSTALL_ROOT, else $CARGO_HOME, else ~/.cargo.
 bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-${HOME:-}/.cargo}}/bin
 [ -x "$bin/pool" ] || die "cargo install finished but $bin/pool is missing"
-say "installed pool, pool-stop, pool-session-start, pool-prompt, pool-guard and pool-query in $bin"
+say "installed pool, pool-stop, pool-session-start, pool-prompt, pool-guard, pool-post-tool and pool-query in $bin"
 
 say "registering the hooks: $bin/pool install${*:+ $*}"
 "$bin/pool" install "$@" || die "pool install failed (see above)"

@@ -44,6 +44,13 @@ pub struct HookInput {
     pub tool_name: String,
     /// PreToolUse: the tool's input (`file_path`, `notebook_path`, …).
     pub tool_input: serde_json::Value,
+    /// PostToolUse: what the tool returned (for Bash: `stdout`, `stderr`,
+    /// `interrupted`, and Claude Code's own `gitOperation`).
+    pub tool_response: serde_json::Value,
+    /// PostToolUse: the tool call's id.
+    pub tool_use_id: String,
+    /// PostToolUse: how long the tool ran, in milliseconds.
+    pub duration_ms: Option<u64>,
 }
 
 impl HookInput {

@@ -70,6 +70,12 @@ pub const HOOKS: &[HookSpec] = &[
         timeout: 10,
     },
     HookSpec {
+        event: "PostToolUse",
+        binary: "pool-post-tool",
+        matcher: Some("Bash"),
+        timeout: 10,
+    },
+    HookSpec {
         event: "SessionEnd",
         binary: "pool-stop",
         matcher: None,
@@ -84,6 +90,7 @@ pub const BINARIES: &[&str] = &[
     "pool-session-start",
     "pool-prompt",
     "pool-guard",
+    "pool-post-tool",
     "pool-query",
 ];
 
@@ -739,6 +746,7 @@ mod tests {
                 "Stop",
                 "UserPromptSubmit",
                 "PreToolUse",
+                "PostToolUse",
                 "SessionEnd"
             ]
         );
@@ -752,6 +760,7 @@ mod tests {
                 "PreToolUse",
                 "SessionStart",
                 "UserPromptSubmit",
+                "PostToolUse",
                 "SessionEnd"
             ]
         );

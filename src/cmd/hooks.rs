@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use crate::agent::hook::{self, Ctx};
 use crate::coord::blocked::{self, Block, Seen};
+use crate::coord::auto::{self, DigestWhen, Superseded, Who};
 use crate::coord::extract::{self, Job};
 use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
@@ -107,6 +108,12 @@ fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
 
 fn stop_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-stop")?;
+    let when = match ctx.input.hook_event_name.as_str() {
+        "SessionEnd" => Some(DigestWhen::SessionEnd),
+        "Stop" => Some(DigestWhen::Stop),
+        _ => None,
+    };
+    end_of_turn(ctx, &pool, "pool-stop", when);
     if let Err(e) = crate::cmd::gc::maybe_archive_in_background(&pool, ctx.now) {
         hook::report(pool.dir(), "pool-stop", &format!("background archive: {e}"));
     }
@@ -133,7 +140,8 @@ pub fn guard_main() -> i32 {
     crate::cmd::runner::run("pool-guard", crate::cmd::guard::guard_body)
 }
 
-fn session_key(ctx: &Ctx) -> &str {
+/// The session id, or `unknown` when the event has none.
+pub fn session_key(ctx: &Ctx) -> &str {
     if ctx.input.session_id.is_empty() {
         "unknown"
     } else {
@@ -151,9 +159,34 @@ fn start_sync(pool: &Pool, ctx: &Ctx, program: &str) {
     }
 }
 
+/// Posts the automatic entries the turn left pending (unless a block of the
+/// turn covers them) and, when due, the session's digest. Problems go to
+/// `errors.log`; the hook goes on.
+fn end_of_turn(ctx: &Ctx, pool: &Pool, program: &str, digest: Option<DigestWhen>) {
+    let instance = ctx.config.instance.as_deref().filter(|i| !i.is_empty());
+    let session = session_key(ctx);
+    let host = crate::env::host::host_name();
+    let who = Who {
+        instance: instance.unwrap_or(crate::coord::presence::UNKNOWN_INSTANCE),
+        session,
+        cwd: ctx.input.cwd.as_deref().unwrap_or(std::path::Path::new("")),
+        host: &host,
+    };
+    if let Err(e) = auto::flush(pool, &who, ctx.now) {
+        hook::report(pool.dir(), program, &format!("automatic entries: {e}"));
+    }
+    if let Some(when) = digest.filter(|_| ctx.config.auto.digest && !ctx.input.session_id.is_empty()) {
+        let started = crate::cmd::post_tool::session_started(ctx, instance, session);
+        if let Err(e) = auto::digest(pool, &who, when, started, ctx.now) {
+            hook::report(pool.dir(), program, &format!("session digest: {e}"));
+        }
+    }
+}
+
 fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-prompt")?;
     start_sync(&pool, ctx, "pool-prompt");
+    end_of_turn(ctx, &pool, "pool-prompt", None);
     let me = ctx.config.instance.as_deref();
     let session = session_key(ctx);
     let Some(mark) = news::load_mark(pool.dir(), session) else {
@@ -239,8 +272,10 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
         std::collections::HashSet::with_capacity_and_hasher(1024, Default::default());
     let mut acks = AckTracker::default();
     let mut blocks = blocked::Tracker::default();
+    let mut superseded = Superseded::default();
     pool.scan_shown(ctx.now, horizon, |e| {
-        if !seen.insert(fnv1a(e.id.as_bytes())) {
+        if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e.origin, &e.id, &e.reference)
+        {
             return Walk::Continue;
         }
         blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));

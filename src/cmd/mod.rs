@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod install;
 pub mod launch;
 pub mod post;
+pub mod post_tool;
 pub mod query;
 pub mod runner;
 pub mod status;

@@ -94,15 +94,31 @@ fn start_watchdog(program: &str, budget: Duration) {
 /// Runs a hook body under the policy and returns the exit code (always 0).
 /// The body returns the text to print on stdout, if any.
 pub fn run(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
+    run_gated(program, |_| true, body)
+}
+
+/// [`run`], but the body runs only when `gate` accepts the parsed input:
+/// a rejected event costs reading stdin and nothing else (no pool folder,
+/// configuration or presence). Input that does not parse goes to the body's
+/// error path as usual.
+pub fn run_gated(
+    program: &str,
+    gate: fn(&HookInput) -> bool,
+    body: fn(&Ctx) -> Result<Option<String>>,
+) -> i32 {
     start_watchdog(program, budget());
-    let code = run_inner(program, body);
+    let code = run_inner(program, gate, body);
     if std::env::var_os("POOL_REPORT_PEAK_RSS").is_some() {
         report_peak_rss(program);
     }
     code
 }
 
-fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
+fn run_inner(
+    program: &str,
+    gate: fn(&HookInput) -> bool,
+    body: fn(&Ctx) -> Result<Option<String>>,
+) -> i32 {
     std::panic::set_hook(Box::new(|_| {}));
     let mut raw = Vec::new();
     let read = std::io::stdin()
@@ -112,6 +128,9 @@ fn run_inner(program: &str, body: fn(&Ctx) -> Result<Option<String>>) -> i32 {
     let parsed = read
         .map_err(|e| Error::Invalid(format!("cannot read stdin: {e}")))
         .and_then(|_| HookInput::parse(&raw));
+    if parsed.as_ref().is_ok_and(|i| !gate(i)) {
+        return 0;
+    }
     let cwd = parsed.as_ref().ok().and_then(|i| i.cwd.clone());
     let locator = Locator::from_env(cwd.as_deref());
     let pool_dir = match locator.pool_dir() {

@@ -4,14 +4,18 @@
 //! what unblocked them ([`blocked`]), handoffs and their
 //! acknowledgement ([`handoffs`]), news since a session last looked
 //! ([`news`]), who is active and where ([`presence`]), and which entries
-//! concern an instance ([`relevance`]).
+//! concern an instance ([`relevance`]), and the automatic entries taken
+//! from what a session's tool calls did ([`auto`], with the git facts in
+//! [`git_ops`]).
 //!
 //! May import [`crate::store`], [`crate::env`] and [`crate::agent`]; never
 //! views, sync or commands.
 
+pub mod auto;
 pub mod blocked;
 pub mod claims;
 pub mod extract;
+pub mod git_ops;
 pub mod handoffs;
 pub mod news;
 pub mod presence;

@@ -10,6 +10,7 @@
 //! | `POOL_RELEVANCE_MIN` | minimum relevance to show others' entries | `0.3` |
 //! | `POOL_COMPACT` | `0` for the full session-start summary | `1` |
 //! | `POOL_REMINDER` | `0` to drop the how-to-write-a-block reminder | `1` |
+//! | `POOL_AUTO` | automatic entries: `0`, or the kinds on (`commit,push`) or off (`-digest`) | all on |
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +35,10 @@ pub struct ConfigFile {
     /// `{"instances": {"A": {"role": "builder", "domain": [...]}}}`
     #[serde(default)]
     pub instances: BTreeMap<String, InstanceConfig>,
+    /// `{"auto": false}`, `{"auto": "-digest"}` or `{"auto": {"digest": false}}`:
+    /// which automatic entries are posted ([`AutoKinds`]).
+    #[serde(default)]
+    pub auto: Option<serde_json::Value>,
 }
 
 /// One instance's entry in `config.json`.
@@ -79,6 +84,8 @@ pub struct Config {
     pub compact: bool,
     /// Append the reminder of how to write a block.
     pub reminder: bool,
+    /// Which automatic entries are posted (`POOL_AUTO`, else `config.json`'s `auto`).
+    pub auto: AutoKinds,
 }
 
 impl Default for Config {
@@ -91,6 +98,7 @@ impl Default for Config {
             relevance_min: DEFAULT_RELEVANCE_MIN,
             compact: true,
             reminder: true,
+            auto: AutoKinds::ALL,
         }
     }
 }
@@ -152,6 +160,17 @@ impl Config {
         }
         s.compact = env.get("POOL_COMPACT").is_none_or(|v| !is_off(&v));
         s.reminder = env.get("POOL_REMINDER").is_none_or(|v| !is_off(&v));
+        match (env.get("POOL_AUTO"), &config.auto) {
+            (Some(v), _) => match AutoKinds::parse(&v) {
+                Ok(k) => s.auto = k,
+                Err(e) => warnings.push(format!("POOL_AUTO={v:?}: {e}; automatic entries stay on")),
+            },
+            (None, Some(v)) => match AutoKinds::from_config(v) {
+                Ok(k) => s.auto = k,
+                Err(e) => warnings.push(format!("config.json: {e}; automatic entries stay on")),
+            },
+            (None, None) => {}
+        }
         if let Some(me) = s.instance.as_deref() {
             let inst = config.instances.get(me);
             s.role = inst.and_then(|i| i.role.clone());
@@ -185,9 +204,125 @@ fn split_keywords(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// Which kinds of automatic entries are on (`POOL_AUTO`, `config.json`'s `auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoKinds {
+    /// Commits → `completed`.
+    pub commit: bool,
+    /// Pushes → `signaling`.
+    pub push: bool,
+    /// Pull requests → `signaling`.
+    pub pr: bool,
+    /// Session digests → `signaling`.
+    pub digest: bool,
+}
+
+impl Default for AutoKinds {
+    fn default() -> Self {
+        AutoKinds::ALL
+    }
+}
+
+impl AutoKinds {
+    /// Everything on.
+    pub const ALL: AutoKinds = AutoKinds {
+        commit: true,
+        push: true,
+        pr: true,
+        digest: true,
+    };
+    /// Everything off.
+    pub const NONE: AutoKinds = AutoKinds {
+        commit: false,
+        push: false,
+        pr: false,
+        digest: false,
+    };
+
+    /// Parses `POOL_AUTO`: `0`/`off` (none), `1`/`on`/`all` (all), a list of
+    /// kinds to turn on (`commit,push`), or of kinds to turn off
+    /// (`-digest`, `no-push`). Errors name what was not understood.
+    pub fn parse(spec: &str) -> std::result::Result<AutoKinds, String> {
+        let spec = spec.trim().to_ascii_lowercase();
+        match spec.as_str() {
+            "" | "1" | "on" | "true" | "yes" | "all" => return Ok(AutoKinds::ALL),
+            "0" | "off" | "false" | "no" | "none" => return Ok(AutoKinds::NONE),
+            _ => {}
+        }
+        let words: Vec<&str> = spec
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let negative = words.iter().all(|w| w.starts_with('-') || w.starts_with("no-"));
+        let mut k = if negative { AutoKinds::ALL } else { AutoKinds::NONE };
+        for w in words {
+            let name = w.trim_start_matches('-').trim_start_matches("no-");
+            let on = !negative;
+            match name {
+                "commit" | "commits" => k.commit = on,
+                "push" | "pushes" => k.push = on,
+                "pr" | "prs" | "pull-request" | "pull-requests" => k.pr = on,
+                "digest" | "digests" => k.digest = on,
+                _ => return Err(format!("unknown kind {name:?} (commit, push, pr, digest)")),
+            }
+        }
+        Ok(k)
+    }
+
+    /// Reads `config.json`'s `auto`: `false`/`true`, a string as for
+    /// [`AutoKinds::parse`], or `{"digest": false, …}` (missing kinds stay on).
+    pub fn from_config(v: &serde_json::Value) -> std::result::Result<AutoKinds, String> {
+        match v {
+            serde_json::Value::Bool(true) => Ok(AutoKinds::ALL),
+            serde_json::Value::Bool(false) => Ok(AutoKinds::NONE),
+            serde_json::Value::String(s) => AutoKinds::parse(s),
+            serde_json::Value::Object(m) => {
+                let mut k = AutoKinds::ALL;
+                for (name, on) in m {
+                    let on = on
+                        .as_bool()
+                        .ok_or_else(|| format!("auto.{name} must be true or false"))?;
+                    match name.as_str() {
+                        "commit" => k.commit = on,
+                        "push" => k.push = on,
+                        "pr" => k.pr = on,
+                        "digest" => k.digest = on,
+                        _ => return Err(format!("unknown kind {name:?} in auto")),
+                    }
+                }
+                Ok(k)
+            }
+            _ => Err("auto must be true, false, a string or an object".into()),
+        }
+    }
+
+    /// Whether any tool-call kind is on (the PostToolUse hook's gate).
+    pub fn any_tool(&self) -> bool {
+        self.commit || self.push || self.pr
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_from_env_and_config() {
+        assert_eq!(AutoKinds::parse("").unwrap(), AutoKinds::ALL);
+        assert_eq!(AutoKinds::parse("0").unwrap(), AutoKinds::NONE);
+        assert_eq!(AutoKinds::parse("off").unwrap(), AutoKinds::NONE);
+        let k = AutoKinds::parse("commit,push").unwrap();
+        assert!(k.commit && k.push && !k.pr && !k.digest);
+        let k = AutoKinds::parse("-digest").unwrap();
+        assert!(k.commit && k.push && k.pr && !k.digest);
+        assert!(AutoKinds::parse("commits,bogus").is_err());
+        let k = AutoKinds::from_config(&serde_json::json!({"digest": false})).unwrap();
+        assert!(k.commit && !k.digest);
+        assert_eq!(AutoKinds::from_config(&serde_json::json!(false)).unwrap(), AutoKinds::NONE);
+        assert!(AutoKinds::from_config(&serde_json::json!(3)).is_err());
+    }
+
 
     #[test]
     fn env_and_config() {

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use crate::coord::blocked::Block;
 use crate::coord::relevance::Kept;
 use crate::env::config::Config;
+use crate::coord::auto::is_auto;
 use crate::store::entry::{Entry, format_age};
 use crate::view::neutral::clean;
 
@@ -78,6 +79,8 @@ pub struct Summary {
     pub completed: usize,
     /// Of which `blocked`.
     pub blocked: usize,
+    /// Of which automatic (`origin: "auto"`), counted apart.
+    pub auto: usize,
     /// Handoffs addressed to this instance and not yet acknowledged, newest first.
     pub handoffs: Vec<Entry<'static>>,
     /// Live `learned` / `decided` entries, newest first.
@@ -91,8 +94,9 @@ pub struct Summary {
 
 impl Summary {
     /// Counts one kept entry that is not displayed.
-    pub fn count(&mut self, own: bool, action: &str) {
+    pub fn count(&mut self, own: bool, action: &str, auto: bool) {
         self.total += 1;
+        self.auto += usize::from(auto);
         self.own += usize::from(own);
         self.completed += usize::from(action == "completed");
         self.blocked += usize::from(action == "blocked");
@@ -100,12 +104,32 @@ impl Summary {
 
     /// Counts one kept entry and keeps it for display while there is room.
     pub fn add(&mut self, e: Entry<'_>, k: Kept, room: usize) {
-        self.count(k.own, &e.action);
+        self.count(k.own, &e.action, is_auto(&e));
         // Copy only what is kept for display; the rest is just counted.
         if self.entries.len() < room {
             self.entries.push((e.into_owned(), k));
         }
     }
+}
+
+/// The one compact line (without the leading `- `) an automatic entry gets
+/// everywhere: `[A] auto completed: Add greeting (commit 1415202 on main) — src/greet.txt`.
+/// A multi-line summary (a digest) is left out; its files stay.
+pub fn auto_line(e: &Entry<'_>) -> String {
+    let mut line = format!(
+        "[{}] auto {}: {}",
+        clean(&e.source_instance, SHOW_INSTANCE),
+        clean(&e.action, 20),
+        clean(&e.topic, SHOW_TOPIC)
+    );
+    let summary = e.summary.trim();
+    if !summary.is_empty() && !summary.contains('\n') {
+        let _ = write!(line, " ({})", clean(summary, SHOW_SHORT));
+    }
+    if !e.affects.trim().is_empty() {
+        let _ = write!(line, " — {}", clean(&e.affects, SHOW_SHORT));
+    }
+    line
 }
 
 /// Most handoffs or knowledge entries listed in their sections.
@@ -172,9 +196,14 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         (None, _) => out.push_str("- **Instance**: (unset: set CLAUDE_INSTANCE)\n"),
     }
     let plus = if sum.capped { "+" } else { "" };
+    let auto = if sum.auto > 0 {
+        format!("; {} automatic", sum.auto)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "- **Pool**: {}{plus} recent ({} own, {} others{})",
+        "- **Pool**: {}{plus} recent ({} own, {} others{}{auto})",
         sum.total,
         sum.own,
         sum.total - sum.own,
@@ -226,12 +255,16 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         body.push_str(FRAMING);
         body.push('\n');
         for (e, _) in sum.entries.iter().take(COMPACT_SHOWN) {
-            let line = format!(
-                "- [{}] {}: {}\n",
-                writer(e),
-                clean(&e.action, 20),
-                clean(&e.topic, SHOW_TOPIC)
-            );
+            let line = if is_auto(e) {
+                format!("- {}\n", auto_line(e))
+            } else {
+                format!(
+                    "- [{}] {}: {}\n",
+                    writer(e),
+                    clean(&e.action, 20),
+                    clean(&e.topic, SHOW_TOPIC)
+                )
+            };
             if chars(&out) + chars(&body) + chars(&line) + chars(&footer) + 80 > OUTPUT_BUDGET {
                 break;
             }
@@ -243,6 +276,15 @@ pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
         body.push_str(FRAMING);
         body.push('\n');
         for (e, k) in &sum.entries {
+            if is_auto(e) {
+                let item = format!("- {}\n", auto_line(e));
+                if chars(&out) + chars(&body) + chars(&item) + chars(&footer) + 80 > OUTPUT_BUDGET {
+                    break;
+                }
+                body.push_str(&item);
+                shown += 1;
+                continue;
+            }
             let who = if k.own { "YOU".to_string() } else { writer(e) };
             let mut item = format!(
                 "- **[{who}] {} {}: {}**\n",
@@ -395,12 +437,16 @@ pub fn news(handoffs: &[Entry<'_>], fresh: &[Entry<'_>], older_left_out: bool) -
             } else {
                 ""
             };
-            let line = format!(
-                "- [{}]{critical} {}: {}{summary}\n",
-                writer(e),
-                clean(&e.action, 20),
-                clean(&e.topic, SHOW_TOPIC)
-            );
+            let line = if is_auto(e) {
+                format!("- {}\n", auto_line(e))
+            } else {
+                format!(
+                    "- [{}]{critical} {}: {}{summary}\n",
+                    writer(e),
+                    clean(&e.action, 20),
+                    clean(&e.topic, SHOW_TOPIC)
+                )
+            };
             if out.len() + line.len() + 60 > NEWS_BUDGET {
                 break;
             }

@@ -1,0 +1,685 @@
+//! Automatic entries: what a session did, taken from the tool calls Claude
+//! Code reports, not from prose. A commit becomes a `completed` entry, a push
+//! or an opened pull request a `signaling` one, and a session's work since
+//! its last digest a `signaling` digest.
+//!
+//! PostToolUse only *records* what a Bash call did, as pending entries in
+//! the session's state file (`auto/<session>.json`). The end of the turn
+//! (Stop, the next prompt, SessionEnd) *flushes* them: an entry whose work a
+//! block of the same turn already covers (same topic, AFFECTS overlapping the
+//! commit's files, or naming its hash) is dropped, the rest are appended with
+//! deterministic ids, so repeated hook runs never double them. Automatic
+//! entries carry `origin: "auto"`; an amend's entry refers (`ref`) to the
+//! entry of the commit it replaced, and readers show only the newest
+//! ([`Superseded`]).
+//!
+//! Only the commit subject (from the repository's reflog), the short hash,
+//! the branch, file paths and a pull request URL are stored, never command
+//! output, and each goes through [`redact`] and the entry field caps.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::coord::claims::{self, path_matches, patterns};
+use crate::coord::git_ops::{self, Commit, Op, Repo};
+use crate::env::config::AutoKinds;
+use crate::error::{Error, Result};
+use crate::store::entry::{Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, truncate_chars};
+use crate::store::fsio;
+use crate::store::log::{ORDER_SLACK, Pool};
+use crate::store::paths::safe_file_stem;
+
+/// The `origin` of automatic entries.
+pub const ORIGIN: &str = "auto";
+/// Folder of the per-session state files, in the pool folder.
+pub const STATE_DIR: &str = "auto";
+/// Largest state file read, in bytes (64 KiB).
+const MAX_STATE_FILE: u64 = 64 * 1024;
+/// Most pending entries kept between turns.
+const MAX_PENDING: usize = 32;
+/// Most commits remembered for the next digest.
+const MAX_DIGEST_COMMITS: usize = 20;
+/// Seconds of clock slack around a tool call's run when matching the reflog.
+pub const CALL_SLACK: i64 = 5;
+/// A Bash call's longest run when Claude Code does not say (10 minutes, its
+/// maximum timeout), in seconds.
+const MAX_CALL: i64 = 600;
+/// How far back a session's edits count when it has no earlier commit and
+/// no known start, in seconds (8 hours).
+const EDIT_LOOKBACK: i64 = 8 * 3600;
+/// A Stop posts a digest when the last one (or the session's start) is at
+/// least this old, in seconds (30 minutes).
+pub const DIGEST_QUIET: i64 = 30 * 60;
+/// Files listed one by one in a digest or AFFECTS before grouping by folder.
+const FILES_LISTED: usize = 8;
+/// Longest digest line, in characters.
+const DIGEST_LINE: usize = 300;
+
+/// Whether an entry is automatic.
+pub fn is_auto(e: &Entry<'_>) -> bool {
+    e.origin == ORIGIN
+}
+
+/// An entry waiting for the end of its turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Pending {
+    /// The entry's id (deterministic).
+    pub id: String,
+    /// `completed` or `signaling`.
+    pub action: String,
+    /// Topic.
+    pub topic: String,
+    /// Summary.
+    pub summary: String,
+    /// AFFECTS, relative to the worktree.
+    pub affects: String,
+    /// The entry this one replaces (an amend's earlier commit).
+    pub reference: String,
+    /// The files, absolute, for the overlap check with blocks.
+    pub files: Vec<String>,
+    /// Short hash, for a block that names the commit.
+    pub short: String,
+    /// The session's working directory.
+    pub cwd: String,
+    /// When the tool call was seen, epoch seconds.
+    pub at: i64,
+}
+
+/// What a session has done since its last digest, and what waits to be posted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionState {
+    /// Entries to post at the end of the turn.
+    pub pending: Vec<Pending>,
+    /// When this session last committed, epoch seconds (0: never).
+    pub last_commit_at: i64,
+    /// When its last digest was posted (0: never).
+    pub digest_at: i64,
+    /// Commits since that digest (`1415202 Add greeting`).
+    pub commits: Vec<String>,
+    /// Pushes and pull requests since that digest (`pushed main`, a URL).
+    pub shared: Vec<String>,
+}
+
+/// The state file of a session.
+pub fn state_path(pool_dir: &Path, session: &str) -> PathBuf {
+    pool_dir
+        .join(STATE_DIR)
+        .join(format!("{}.json", safe_file_stem(session)))
+}
+
+/// Loads a session's state; a missing, unreadable or corrupt file is a
+/// fresh state (it only ever holds what the next write restores).
+pub fn load_state(pool_dir: &Path, session: &str) -> SessionState {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let read = std::fs::File::open(state_path(pool_dir, session))
+        .and_then(|f| f.take(MAX_STATE_FILE).read_to_end(&mut buf));
+    match read {
+        Ok(_) => serde_json::from_slice(&buf).unwrap_or_default(),
+        Err(_) => SessionState::default(),
+    }
+}
+
+/// Writes a session's state atomically.
+pub fn save_state(pool_dir: &Path, session: &str, state: &SessionState) -> Result<()> {
+    fsio::ensure_private_dir(pool_dir)?;
+    fsio::ensure_private_dir(&pool_dir.join(STATE_DIR))?;
+    let bytes = serde_json::to_vec(state)
+        .map_err(|e| Error::Invalid(format!("cannot encode automatic-entry state: {e}")))?;
+    fsio::replace_file(&state_path(pool_dir, session), &bytes, 0o600)
+}
+
+/// Replaces what looks like a credential (a known token prefix, a long run
+/// of letters and digits, a URL's user information) with `[redacted]`.
+pub fn redact(s: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-", "xoxb-", "xoxp-",
+        "xoxa-", "AKIA", "ASIA", "AIza", "npm_", "pypi-",
+    ];
+    let mut out = String::with_capacity(s.len());
+    for (i, word) in s.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let bare = word.trim_matches(|c: char| !c.is_alphanumeric());
+        let token_like = bare.len() >= 32
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '='))
+            && bare.chars().any(|c| c.is_ascii_digit())
+            && bare.chars().any(|c| c.is_ascii_alphabetic());
+        let prefixed = PREFIXES
+            .iter()
+            .any(|p| bare.starts_with(p) && bare.len() >= p.len() + 12);
+        let userinfo = word.contains("://") && word.split("://").nth(1).is_some_and(|r| {
+            r.split('/').next().is_some_and(|host| host.contains('@'))
+        });
+        if token_like || prefixed || userinfo {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// What a Bash call reported, as far as automatic entries need it.
+#[derive(Debug, Clone, Default)]
+pub struct Call<'a> {
+    /// The command line.
+    pub command: &'a str,
+    /// Its output (`tool_response.stdout`; both streams arrive there).
+    pub stdout: &'a str,
+    /// Whether the user interrupted it.
+    pub interrupted: bool,
+    /// How long it ran, in milliseconds, when Claude Code says.
+    pub duration_ms: Option<u64>,
+    /// `tool_response.gitOperation.commit.sha`.
+    pub reported_commit: Option<&'a str>,
+    /// `tool_response.gitOperation.push.branch`.
+    pub reported_push: Option<&'a str>,
+    /// `tool_response.gitOperation.pr.url` when its action is `created`.
+    pub reported_pr: Option<&'a str>,
+    /// `tool_use_id`.
+    pub tool_use_id: &'a str,
+}
+
+/// Who and where: what every automatic entry of a session shares.
+#[derive(Debug, Clone)]
+pub struct Who<'a> {
+    /// The instance.
+    pub instance: &'a str,
+    /// The session.
+    pub session: &'a str,
+    /// The session's working directory.
+    pub cwd: &'a Path,
+    /// This machine's name.
+    pub host: &'a str,
+}
+
+fn same_repo(a: &Repo, b: &Repo) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(&a.git_dir) == canon(&b.git_dir)
+}
+
+/// The folder an operation runs in: `dir` (from `cd` / `-C`) under `cwd`.
+fn resolve(cwd: &Path, dir: Option<&str>) -> PathBuf {
+    match dir {
+        None => cwd.to_path_buf(),
+        Some(d) if d == "~" || d.starts_with("~/") => match dirs::home_dir() {
+            Some(h) => h.join(d.trim_start_matches('~').trim_start_matches('/')),
+            None => PathBuf::from(d),
+        },
+        Some(d) => cwd.join(d),
+    }
+}
+
+/// The repository an operation runs in, when it is the session's own.
+fn own_repo(cwd: &Path, op: &Op, session_repo: &Repo) -> Option<Repo> {
+    let r = git_ops::find_repo(&resolve(cwd, op.dir()))?;
+    same_repo(&r, session_repo).then_some(r)
+}
+
+fn short_id(s: &str) -> String {
+    let d = Sha256::digest(s.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Files edited by `session` since `since`, under `root`: (relative for
+/// AFFECTS, absolute), oldest first, deduplicated.
+fn edited_files(
+    pool_dir: &Path,
+    session: &str,
+    since: i64,
+    root: Option<&Path>,
+) -> Result<Vec<(String, String)>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut edits = claims::recent_edits(pool_dir, since)?;
+    edits.reverse();
+    for e in edits {
+        if e.session_id != session || !seen.insert(e.path.clone()) {
+            continue;
+        }
+        let rel = match root {
+            Some(r) => match Path::new(&e.path).strip_prefix(r) {
+                Ok(p) => p.to_string_lossy().into_owned(),
+                Err(_) => continue,
+            },
+            None => e.path.clone(),
+        };
+        out.push((rel, e.path));
+    }
+    Ok(out)
+}
+
+/// Lists files, grouped by folder (`src/ (5)`) past [`FILES_LISTED`].
+pub fn list_files(files: &[String]) -> String {
+    if files.len() <= FILES_LISTED {
+        return files.join(", ");
+    }
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for f in files {
+        let folder = match f.rsplit_once('/') {
+            Some((d, _)) => format!("{d}/"),
+            None => "./".to_string(),
+        };
+        match groups.iter_mut().find(|(g, _)| *g == folder) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((folder, 1)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(g, n)| format!("{g} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records what a Bash call did in the session's state: returns the pending
+/// entries it added (already saved). `since_start` is when the session
+/// started, if known (edits before its first commit count from there).
+pub fn record_call(
+    pool_dir: &Path,
+    who: &Who<'_>,
+    call: &Call<'_>,
+    kinds: AutoKinds,
+    since_start: Option<i64>,
+    now: i64,
+) -> Result<Vec<Pending>> {
+    if call.interrupted || !git_ops::might_matter(call.command) {
+        return Ok(Vec::new());
+    }
+    let ops = git_ops::scan(call.command);
+    if ops.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(session_repo) = git_ops::find_repo(who.cwd) else {
+        return Ok(Vec::new());
+    };
+    let mut state = load_state(pool_dir, who.session);
+    let mut added = Vec::new();
+    let ran = call
+        .duration_ms
+        .map_or(MAX_CALL, |ms| i64::try_from(ms / 1000).unwrap_or(MAX_CALL));
+    let (from, to) = (now - ran - CALL_SLACK, now + CALL_SLACK);
+    let cwd = who.cwd.to_string_lossy().into_owned();
+
+    if kinds.commit {
+        let mut done = HashSet::new();
+        for op in ops.iter().filter(|o| matches!(o, Op::Commit { .. })) {
+            let Some(repo) = own_repo(who.cwd, op, &session_repo) else {
+                continue;
+            };
+            if !done.insert(repo.git_dir.clone()) {
+                continue;
+            }
+            let reported = call
+                .reported_commit
+                .or_else(|| git_ops::printed_commit(call.stdout));
+            let records = git_ops::reflog_tail(&repo.git_dir);
+            let commits = git_ops::commits_between(&records, from, to, reported);
+            if commits.is_empty() {
+                continue;
+            }
+            let since = if state.last_commit_at > 0 {
+                state.last_commit_at
+            } else {
+                since_start.unwrap_or(now - EDIT_LOOKBACK)
+            };
+            let files = edited_files(pool_dir, who.session, since, Some(&repo.worktree))?;
+            let branch = git_ops::branch(&repo.git_dir);
+            for c in &commits {
+                let p = commit_pending(c, branch.as_deref(), &files, &cwd, now);
+                state.commits.push(format!("{} {}", c.short(), p.topic));
+                added.push(p);
+            }
+            state.last_commit_at = now;
+        }
+    }
+
+    // A push and a pull request in one command make one entry.
+    let pr = kinds
+        .pr
+        .then(|| {
+            ops.iter()
+                .find(|o| matches!(o, Op::PrCreate { .. }) && own_repo(who.cwd, o, &session_repo).is_some())
+                .and_then(|_| call.reported_pr.and_then(git_ops::pr_url).or_else(|| git_ops::pr_url(call.stdout)))
+        })
+        .flatten();
+    let push = kinds
+        .push
+        .then(|| {
+            ops.iter()
+                .find(|o| matches!(o, Op::Push { .. }) && own_repo(who.cwd, o, &session_repo).is_some())
+                .and_then(|_| call.reported_push.or_else(|| git_ops::pushed_branch(call.stdout)))
+        })
+        .flatten();
+    if let Some(url) = pr {
+        let number = url.rsplit('/').next().unwrap_or("");
+        let mut summary = format!("Pull request: {url}");
+        if let Some(b) = push {
+            summary.push_str(&format!(" (pushed {})", redact(b)));
+        }
+        state.shared.push(url.to_string());
+        added.push(Pending {
+            id: format!("auto-pr-{}", short_id(url)),
+            action: "signaling".into(),
+            topic: format!("Opened pull request #{number}"),
+            summary,
+            cwd: cwd.clone(),
+            at: now,
+            ..Pending::default()
+        });
+    } else if let Some(b) = push {
+        let b = truncate_chars(&redact(b), 120).into_owned();
+        let place = session_repo
+            .worktree
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        state.shared.push(format!("pushed {b}"));
+        added.push(Pending {
+            id: format!("auto-push-{}", short_id(&format!("{}\0{}", who.session, call.tool_use_id))),
+            action: "signaling".into(),
+            topic: format!("Pushed branch {b}"),
+            summary: format!("git push of {b} from {place}"),
+            cwd: cwd.clone(),
+            at: now,
+            ..Pending::default()
+        });
+    }
+    if added.is_empty() {
+        return Ok(added);
+    }
+    state.pending.extend(added.iter().cloned());
+    let over = state.pending.len().saturating_sub(MAX_PENDING);
+    state.pending.drain(..over);
+    let over = state.commits.len().saturating_sub(MAX_DIGEST_COMMITS);
+    state.commits.drain(..over);
+    let over = state.shared.len().saturating_sub(MAX_DIGEST_COMMITS);
+    state.shared.drain(..over);
+    save_state(pool_dir, who.session, &state)?;
+    Ok(added)
+}
+
+fn commit_pending(c: &Commit, branch: Option<&str>, files: &[(String, String)], cwd: &str, now: i64) -> Pending {
+    let rel: Vec<String> = files.iter().map(|(r, _)| r.clone()).collect();
+    let mut summary = format!("commit {}", c.short());
+    if let Some(b) = branch {
+        summary.push_str(&format!(" on {}", redact(b)));
+    }
+    if let Some(old) = &c.amends {
+        summary.push_str(&format!(" (amends {})", &old[..old.len().min(7)]));
+    }
+    Pending {
+        id: format!("auto-commit-{}", c.hash),
+        action: "completed".into(),
+        topic: truncate_chars(redact(&c.subject).trim(), MAX_TOPIC).into_owned(),
+        summary,
+        affects: truncate_chars(&rel.join(", "), MAX_SHORT).into_owned(),
+        reference: c
+            .amends
+            .as_ref()
+            .map(|o| format!("auto-commit-{o}"))
+            .unwrap_or_default(),
+        files: files.iter().map(|(_, a)| a.clone()).collect(),
+        short: c.short().to_string(),
+        cwd: cwd.to_string(),
+        at: now,
+    }
+}
+
+/// Whether a block entry covers the same work as a pending entry: the same
+/// topic, AFFECTS overlapping its files, or its text naming the commit.
+pub fn covers(block: &Entry<'_>, p: &Pending) -> bool {
+    if !block.topic.trim().is_empty() && block.topic.trim().eq_ignore_ascii_case(p.topic.trim()) {
+        return true;
+    }
+    if !p.short.is_empty() && (block.topic.contains(&p.short) || block.summary.contains(&p.short)) {
+        return true;
+    }
+    let pats = patterns(&block.affects);
+    p.files
+        .iter()
+        .any(|f| pats.iter().any(|pat| path_matches(pat, &block.cwd, f)))
+}
+
+fn to_entry(p: &Pending, who: &Who<'_>, now: i64) -> Entry<'static> {
+    Entry {
+        id: p.id.clone().into(),
+        timestamp: now,
+        source_instance: who.instance.to_string().into(),
+        session_id: who.session.to_string().into(),
+        action: p.action.clone().into(),
+        topic: truncate_chars(&p.topic, MAX_TOPIC).into_owned().into(),
+        summary: truncate_chars(&p.summary, MAX_SUMMARY).into_owned().into(),
+        affects: truncate_chars(&p.affects, MAX_SHORT).into_owned().into(),
+        reference: p.reference.clone().into(),
+        cwd: p.cwd.clone().into(),
+        host: who.host.to_string().into(),
+        origin: ORIGIN.into(),
+        ..Entry::default()
+    }
+}
+
+/// This session's non-automatic entries written at or after `since`.
+fn own_blocks(pool: &Pool, session: &str, since: i64, now: i64) -> Result<Vec<Entry<'static>>> {
+    let mut out = Vec::new();
+    let horizon = u64::try_from((now - since).max(0) + ORDER_SLACK).unwrap_or(0);
+    pool.scan_recent(now, horizon, |e| {
+        if e.session_id == session && !is_auto(&e) && e.timestamp >= since {
+            out.push(e.into_owned());
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// What a flush did.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// Entries appended.
+    pub appended: Vec<Entry<'static>>,
+    /// Pending entries dropped because a block of the turn covered them.
+    pub covered: usize,
+}
+
+/// At the end of a turn: appends the session's pending entries that no
+/// block of the same turn covers, then clears them.
+pub fn flush(pool: &Pool, who: &Who<'_>, now: i64) -> Result<Flushed> {
+    let mut state = load_state(pool.dir(), who.session);
+    let mut out = Flushed::default();
+    if state.pending.is_empty() {
+        return Ok(out);
+    }
+    let first = state.pending.iter().map(|p| p.at).min().unwrap_or(now);
+    let blocks = own_blocks(pool, who.session, first, now)?;
+    let mut entries = Vec::new();
+    for p in &state.pending {
+        let turn_blocks = blocks.iter().filter(|b| b.timestamp >= p.at);
+        if turn_blocks.clone().any(|b| covers(b, p)) {
+            out.covered += 1;
+        } else {
+            entries.push(to_entry(p, who, now));
+        }
+    }
+    out.appended = pool.append_unique(entries, &[], first - ORDER_SLACK, now)?;
+    state.pending.clear();
+    save_state(pool.dir(), who.session, &state)?;
+    Ok(out)
+}
+
+/// Why a digest is being considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestWhen {
+    /// The session ends: post if anything happened.
+    SessionEnd,
+    /// A Stop: post only after [`DIGEST_QUIET`] without a digest.
+    Stop,
+}
+
+/// Posts the session's digest when it is due and something happened since
+/// the last one: files edited (grouped by folder when many), commits, pushes
+/// and pull requests, the branch and worktree, and the blocks it wrote.
+/// `started` is when the session started, if known.
+pub fn digest(
+    pool: &Pool,
+    who: &Who<'_>,
+    when: DigestWhen,
+    started: Option<i64>,
+    now: i64,
+) -> Result<Option<Entry<'static>>> {
+    let mut state = load_state(pool.dir(), who.session);
+    let since = if state.digest_at > 0 {
+        state.digest_at
+    } else {
+        started.unwrap_or(now - EDIT_LOOKBACK)
+    };
+    if when == DigestWhen::Stop && now - since < DIGEST_QUIET {
+        return Ok(None);
+    }
+    let repo = git_ops::find_repo(who.cwd);
+    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None)?
+        .into_iter()
+        .map(|(_, abs)| match repo.as_ref().and_then(|r| Path::new(&abs).strip_prefix(&r.worktree).ok()) {
+            Some(rel) => rel.to_string_lossy().into_owned(),
+            None => abs,
+        })
+        .collect();
+    let blocks = own_blocks(pool, who.session, since, now)?;
+    if files.is_empty() && state.commits.is_empty() && state.shared.is_empty() && blocks.is_empty() {
+        return Ok(None);
+    }
+    let mut lines = Vec::new();
+    if !files.is_empty() {
+        lines.push(format!("Edited {} files: {}", files.len(), list_files(&files)));
+    }
+    if !state.commits.is_empty() {
+        lines.push(format!("Commits: {}", state.commits.join("; ")));
+    }
+    if !state.shared.is_empty() {
+        lines.push(format!("Shared: {}", state.shared.join("; ")));
+    }
+    if let Some(r) = &repo {
+        let branch = git_ops::branch(&r.git_dir).map(|b| redact(&b)).unwrap_or_else(|| "detached HEAD".into());
+        lines.push(format!("On {branch} in {}", r.worktree.display()));
+    }
+    if !blocks.is_empty() {
+        let topics: Vec<String> = blocks.iter().rev().take(3).map(|b| b.topic.to_string()).collect();
+        lines.push(format!("Blocks written: {} ({})", blocks.len(), topics.join("; ")));
+    }
+    let summary: Vec<String> = lines
+        .iter()
+        .map(|l| truncate_chars(&redact(l), DIGEST_LINE).into_owned())
+        .collect();
+    let mut counts = Vec::new();
+    if !files.is_empty() {
+        counts.push(format!("{} files edited", files.len()));
+    }
+    if !state.commits.is_empty() {
+        counts.push(format!("{} commits", state.commits.len()));
+    }
+    if !blocks.is_empty() {
+        counts.push(format!("{} blocks", blocks.len()));
+    }
+    if !state.shared.is_empty() {
+        counts.push(format!("{} pushed or opened", state.shared.len()));
+    }
+    let p = Pending {
+        id: format!("auto-digest-{}", short_id(&format!("{}\0{since}", who.session))),
+        action: "signaling".into(),
+        topic: format!("Session digest: {}", counts.join(", ")),
+        summary: summary.join("\n"),
+        affects: truncate_chars(&files.join(", "), MAX_SHORT).into_owned(),
+        cwd: who.cwd.to_string_lossy().into_owned(),
+        at: now,
+        ..Pending::default()
+    };
+    let appended = pool.append_unique(vec![to_entry(&p, who, now)], &[], since, now)?;
+    state.digest_at = now;
+    state.commits.clear();
+    state.shared.clear();
+    save_state(pool.dir(), who.session, &state)?;
+    Ok(appended.into_iter().next())
+}
+
+/// Readers' view of amends: scanning newest first, an automatic entry that
+/// a later automatic entry refers to (`ref`) has been replaced and is not shown.
+#[derive(Debug, Default)]
+pub struct Superseded {
+    ids: HashSet<String>,
+}
+
+impl Superseded {
+    /// Notes an entry (newest first) and says whether it is replaced by one seen before.
+    pub fn visit(&mut self, origin: &str, id: &str, reference: &str) -> bool {
+        if origin != ORIGIN {
+            return false;
+        }
+        if !reference.is_empty() {
+            self.ids.insert(reference.to_string());
+        }
+        self.ids.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact("Add greeting"), "Add greeting");
+        assert_eq!(redact("Use token ghp_abcdefghijklmnop1234"), "Use token [redacted]");
+        assert_eq!(
+            redact("key 0123456789abcdef0123456789abcdef01 here"),
+            "key [redacted] here"
+        );
+        assert_eq!(redact("see https://u:p@host/x"), "see [redacted]");
+        assert_eq!(redact("Refactor the_very_long_identifier_name_of_a_function"), "Refactor the_very_long_identifier_name_of_a_function");
+    }
+
+    #[test]
+    fn files_group_by_folder_when_many() {
+        let few: Vec<String> = ["a.rs", "src/b.rs"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(list_files(&few), "a.rs, src/b.rs");
+        let many: Vec<String> = (0..9).map(|i| format!("src/f{i}.rs")).chain(["README.md".to_string()]).collect();
+        assert_eq!(list_files(&many), "src/ (9), ./ (1)");
+    }
+
+    #[test]
+    fn coverage_by_topic_files_or_hash() {
+        let p = Pending {
+            topic: "Add greeting".into(),
+            files: vec!["/w/proj/greet.txt".into()],
+            short: "1415202".into(),
+            ..Pending::default()
+        };
+        let block = |topic: &str, affects: &str, summary: &str| Entry {
+            topic: topic.to_string().into(),
+            affects: affects.to_string().into(),
+            summary: summary.to_string().into(),
+            cwd: "/w/proj".into(),
+            ..Entry::default()
+        };
+        assert!(covers(&block("add greeting", "", ""), &p));
+        assert!(covers(&block("Greeting work", "greet.txt", ""), &p));
+        assert!(covers(&block("Other", "", "landed as 1415202"), &p));
+        assert!(!covers(&block("Other", "src/", "nothing"), &p));
+    }
+
+    #[test]
+    fn amends_supersede_older_auto_entries() {
+        let mut s = Superseded::default();
+        assert!(!s.visit("auto", "auto-commit-b", "auto-commit-a"));
+        assert!(s.visit("auto", "auto-commit-a", ""));
+        assert!(!s.visit("transcript", "x", "y"));
+        assert!(!s.visit("transcript", "y", ""), "only automatic entries are replaced");
+    }
+}

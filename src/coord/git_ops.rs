@@ -1,0 +1,644 @@
+//! What a shell command did in git: the commits, pushes and pull requests a
+//! Bash command line asks for (from its text), and the commits a repository
+//! recorded (from its reflog, read without running git).
+//!
+//! Pure parsing plus two small bounded reads (`.git` discovery and the tail
+//! of `logs/HEAD`). The command scan is a light shell tokenizer, not a shell:
+//! it knows quotes, `&&` `||` `;` `|` `&` newlines and parentheses as
+//! separators, comments, here-documents (skipped), leading `VAR=value`
+//! assignments, `cd DIR` and `git -C DIR`; a word only counts as a command
+//! in command position, so `echo git commit` is not a commit.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::coord::presence::{Head, parse_gitdir_file, parse_head};
+
+/// Most bytes of a command line scanned (64 KiB); the rest is ignored.
+pub const MAX_COMMAND_SCAN: usize = 64 * 1024;
+/// Most bytes read from the end of a reflog (16 KiB).
+pub const MAX_REFLOG_TAIL: u64 = 16 * 1024;
+/// Most bytes of a small git file (`HEAD`, a `.git` file) read.
+const MAX_GIT_FILE: u64 = 4096;
+/// Most commits attributed to one command.
+pub const MAX_COMMITS_PER_CALL: usize = 8;
+/// Most operations taken from one command line.
+const MAX_OPS: usize = 16;
+
+/// A git operation a command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `git commit` (not `--dry-run`).
+    Commit {
+        /// Where it runs, relative to the shell's directory (from `cd`, `-C`).
+        dir: Option<String>,
+        /// `--amend`.
+        amend: bool,
+    },
+    /// `git push` (not `--dry-run` / `-n`).
+    Push {
+        /// Where it runs, relative to the shell's directory.
+        dir: Option<String>,
+    },
+    /// `gh pr create` (or `gh pr new`).
+    PrCreate {
+        /// Where it runs, relative to the shell's directory.
+        dir: Option<String>,
+    },
+}
+
+impl Op {
+    /// The folder the operation runs in, relative to the shell's directory.
+    pub fn dir(&self) -> Option<&str> {
+        match self {
+            Op::Commit { dir, .. } | Op::Push { dir } | Op::PrCreate { dir } => dir.as_deref(),
+        }
+    }
+}
+
+/// Whether a command could hold a git or gh operation at all: the cheap
+/// check made before anything else is read or parsed.
+pub fn might_matter(command: &str) -> bool {
+    let b = &command.as_bytes()[..command.len().min(MAX_COMMAND_SCAN)];
+    memchr::memmem::find(b, b"git").is_some() || memchr::memmem::find(b, b"gh").is_some()
+}
+
+/// The git operations a command line asks for, in order.
+pub fn scan(command: &str) -> Vec<Op> {
+    let mut end = command.len().min(MAX_COMMAND_SCAN);
+    while !command.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut ops = Vec::new();
+    let mut dir: Option<String> = None;
+    for words in simple_commands(&command[..end]) {
+        if ops.len() >= MAX_OPS {
+            break;
+        }
+        classify(&words, &mut dir, &mut ops);
+    }
+    ops
+}
+
+fn join_dir(base: &Option<String>, next: &str) -> Option<String> {
+    if next.starts_with('/') || next.starts_with('~') {
+        return Some(next.to_string());
+    }
+    Some(match base {
+        Some(b) => format!("{}/{next}", b.trim_end_matches('/')),
+        None => next.to_string(),
+    })
+}
+
+fn classify(words: &[String], dir: &mut Option<String>, ops: &mut Vec<Op>) {
+    let mut w = words.iter().map(String::as_str).peekable();
+    // Leading assignments and wrappers that run the rest as a command.
+    while let Some(first) = w.peek().copied() {
+        let assignment = first
+            .split_once('=')
+            .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        if assignment || matches!(first, "command" | "env" | "time" | "nohup" | "exec") {
+            w.next();
+        } else {
+            break;
+        }
+    }
+    let Some(prog) = w.next() else { return };
+    let name = prog.rsplit('/').next().unwrap_or(prog);
+    match name {
+        "cd" | "pushd" => {
+            let target = w.find(|a| !a.starts_with('-'));
+            *dir = match target {
+                Some(t) => join_dir(dir, t),
+                // `cd` alone goes home.
+                None => Some("~".to_string()),
+            };
+        }
+        "git" => {
+            let mut here = dir.clone();
+            let mut sub = None;
+            while let Some(a) = w.next() {
+                match a {
+                    "-C" => {
+                        if let Some(d) = w.next() {
+                            here = join_dir(&here, d);
+                        }
+                    }
+                    "-c" | "--namespace" | "--exec-path" | "--config-env" => {
+                        w.next();
+                    }
+                    // Another repository than the one the folder says: not attributable.
+                    _ if a.starts_with("--git-dir") || a.starts_with("--work-tree") => return,
+                    _ if a.starts_with('-') => {}
+                    _ => {
+                        sub = Some(a);
+                        break;
+                    }
+                }
+            }
+            let rest: Vec<&str> = w.collect();
+            match sub {
+                Some("commit") if !rest.iter().any(|a| *a == "--dry-run") => ops.push(Op::Commit {
+                    dir: here,
+                    amend: rest.iter().any(|a| *a == "--amend"),
+                }),
+                Some("push") if !rest.iter().any(|a| matches!(*a, "--dry-run" | "-n")) => {
+                    ops.push(Op::Push { dir: here })
+                }
+                _ => {}
+            }
+        }
+        "gh" => {
+            let rest: Vec<&str> = w.filter(|a| !a.starts_with('-')).take(2).collect();
+            if rest.first() == Some(&"pr") && matches!(rest.get(1), Some(&"create" | &"new")) {
+                ops.push(Op::PrCreate { dir: dir.clone() });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Splits a command line into simple commands (lists of words), with quotes
+/// removed. Here-document bodies and comments are skipped.
+fn simple_commands(s: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut heredocs: Vec<(String, bool)> = Vec::new();
+    let mut chars = s.chars().peekable();
+    let flush_word = |word: &mut String, in_word: &mut bool, words: &mut Vec<String>| {
+        if *in_word {
+            words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for d in chars.by_ref() {
+                    if d == '\'' {
+                        break;
+                    }
+                    word.push(d);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(d) = chars.next() {
+                    match d {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(e) = chars.next() {
+                                word.push(e);
+                            }
+                        }
+                        _ => word.push(d),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') | None => {}
+                    Some(e) => word.push(e),
+                }
+            }
+            '#' if !in_word => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+                flush_word(&mut word, &mut in_word, &mut words);
+                if !words.is_empty() {
+                    out.push(std::mem::take(&mut words));
+                }
+                skip_heredocs(&mut chars, &mut heredocs);
+            }
+            '<' if chars.peek() == Some(&'<') => {
+                chars.next();
+                if chars.peek() == Some(&'<') {
+                    // A here-string: the next word is data, not a command.
+                    chars.next();
+                    continue;
+                }
+                let strip = chars.peek() == Some(&'-');
+                if strip {
+                    chars.next();
+                }
+                flush_word(&mut word, &mut in_word, &mut words);
+                while chars.peek() == Some(&' ') {
+                    chars.next();
+                }
+                let mut delim = String::new();
+                while let Some(&d) = chars.peek() {
+                    if d.is_whitespace() || matches!(d, ';' | '&' | '|' | '(' | ')' | '<' | '>') {
+                        break;
+                    }
+                    chars.next();
+                    if d != '\'' && d != '"' && d != '\\' {
+                        delim.push(d);
+                    }
+                }
+                if !delim.is_empty() {
+                    heredocs.push((delim, strip));
+                }
+            }
+            '\n' | ';' | '&' | '|' | '(' | ')' => {
+                flush_word(&mut word, &mut in_word, &mut words);
+                if !words.is_empty() {
+                    out.push(std::mem::take(&mut words));
+                }
+                if c == '\n' {
+                    skip_heredocs(&mut chars, &mut heredocs);
+                }
+            }
+            c if c.is_whitespace() => flush_word(&mut word, &mut in_word, &mut words),
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    flush_word(&mut word, &mut in_word, &mut words);
+    if !words.is_empty() {
+        out.push(words);
+    }
+    out
+}
+
+/// After a newline: skips the bodies of pending here-documents.
+fn skip_heredocs(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, pending: &mut Vec<(String, bool)>) {
+    for (delim, strip) in pending.drain(..) {
+        loop {
+            let mut line = String::new();
+            let mut ended = true;
+            for d in chars.by_ref() {
+                if d == '\n' {
+                    ended = false;
+                    break;
+                }
+                line.push(d);
+            }
+            let l = if strip { line.trim_start_matches('\t') } else { line.as_str() };
+            if l == delim || ended {
+                break;
+            }
+        }
+    }
+}
+
+/// A repository: its worktree root and its git folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    /// The folder holding `.git`.
+    pub worktree: PathBuf,
+    /// The git folder (`.git`, or `<main>/.git/worktrees/<name>` for a linked worktree).
+    pub git_dir: PathBuf,
+}
+
+fn read_small(path: &Path) -> Option<String> {
+    let mut s = String::new();
+    File::open(path)
+        .ok()?
+        .take(MAX_GIT_FILE)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
+}
+
+/// The repository `dir` (absolute) is in, by walking up to the nearest
+/// `.git`; `None` outside one. Never runs git.
+pub fn find_repo(dir: &Path) -> Option<Repo> {
+    if !dir.is_absolute() {
+        return None;
+    }
+    for d in dir.ancestors() {
+        let dotgit = d.join(".git");
+        let Ok(meta) = std::fs::metadata(&dotgit) else {
+            continue;
+        };
+        let git_dir = if meta.is_dir() {
+            dotgit
+        } else {
+            parse_gitdir_file(&read_small(&dotgit)?, d)?
+        };
+        return Some(Repo {
+            worktree: d.to_path_buf(),
+            git_dir,
+        });
+    }
+    None
+}
+
+/// The branch HEAD names in `git_dir`, if it names one.
+pub fn branch(git_dir: &Path) -> Option<String> {
+    match parse_head(&read_small(&git_dir.join("HEAD"))?)? {
+        Head::Branch(b) => Some(b),
+        Head::Detached(_) => None,
+    }
+}
+
+/// What kind of reflog record a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// `commit:` or `commit (initial):` / `commit (merge):`.
+    Commit,
+    /// `commit (amend):`.
+    Amend,
+    /// Anything else (checkout, reset, pull, rebase, cherry-pick…).
+    Other,
+}
+
+/// One line of a reflog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The commit before.
+    pub old: String,
+    /// The commit after.
+    pub new: String,
+    /// When, epoch seconds.
+    pub time: i64,
+    /// What made it.
+    pub kind: RecordKind,
+    /// The message after `commit…: ` (the commit's subject), else the whole message.
+    pub subject: String,
+}
+
+fn is_hash(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Parses one reflog line: `<old> <new> <name> <<email>> <time> <tz>\t<message>`.
+pub fn parse_record(line: &str) -> Option<Record> {
+    let (head, message) = line.split_once('\t')?;
+    let mut it = head.splitn(3, ' ');
+    let old = it.next()?;
+    let new = it.next()?;
+    if !is_hash(old) || !is_hash(new) {
+        return None;
+    }
+    let mut tail = it.next()?.rsplitn(3, ' ');
+    let _tz = tail.next()?;
+    let time: i64 = tail.next()?.parse().ok()?;
+    let (kind, subject) = if let Some(rest) = message.strip_prefix("commit") {
+        match rest.split_once(": ") {
+            Some((" (amend)", s)) => (RecordKind::Amend, s),
+            Some(("" | " (initial)" | " (merge)", s)) => (RecordKind::Commit, s),
+            _ => (RecordKind::Other, message),
+        }
+    } else {
+        (RecordKind::Other, message)
+    };
+    Some(Record {
+        old: old.to_ascii_lowercase(),
+        new: new.to_ascii_lowercase(),
+        time,
+        kind,
+        subject: subject.trim_end_matches(['\r', '\n']).to_string(),
+    })
+}
+
+/// The last records of `git_dir/logs/HEAD`, oldest first, from at most
+/// [`MAX_REFLOG_TAIL`] bytes. Empty when there is no reflog.
+pub fn reflog_tail(git_dir: &Path) -> Vec<Record> {
+    let path = git_dir.join("logs").join("HEAD");
+    let Ok(mut f) = File::open(&path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(MAX_REFLOG_TAIL);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    if f.take(MAX_REFLOG_TAIL).read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        // The first line was cut.
+        lines.remove(0);
+    }
+    lines.iter().filter_map(|l| parse_record(l)).collect()
+}
+
+/// A commit a command made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Full hash.
+    pub hash: String,
+    /// The commit it replaced, for an amend.
+    pub amends: Option<String>,
+    /// Its subject line.
+    pub subject: String,
+    /// When the reflog recorded it.
+    pub time: i64,
+}
+
+impl Commit {
+    /// The first seven hex digits of the hash.
+    pub fn short(&self) -> &str {
+        &self.hash[..self.hash.len().min(7)]
+    }
+}
+
+/// The commits recorded in `records` (oldest first) between `from` and
+/// `to` (epoch seconds, inclusive), oldest first: the newest records that
+/// are commits or amends, back to the first record that is older or of
+/// another kind. When Claude Code reported a hash for the command
+/// (`reported`, a prefix), the newest commit must carry it, or nothing is
+/// returned: the command committed elsewhere.
+pub fn commits_between(records: &[Record], from: i64, to: i64, reported: Option<&str>) -> Vec<Commit> {
+    let mut out = Vec::new();
+    for r in records.iter().rev() {
+        if r.time < from || r.time > to || r.kind == RecordKind::Other || out.len() >= MAX_COMMITS_PER_CALL {
+            break;
+        }
+        out.push(Commit {
+            hash: r.new.clone(),
+            amends: (r.kind == RecordKind::Amend).then(|| r.old.clone()),
+            subject: r.subject.clone(),
+            time: r.time,
+        });
+    }
+    if let Some(sha) = reported.map(str::to_ascii_lowercase).filter(|s| s.len() >= 4) {
+        if !out.first().is_some_and(|c| c.hash.starts_with(&sha)) {
+            return Vec::new();
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// The commit hash git printed (`[main 1415202] Add greeting`,
+/// `[main (root-commit) 4df1025] …`), from the last such line.
+pub fn printed_commit(stdout: &str) -> Option<&str> {
+    stdout.lines().rev().find_map(|l| {
+        let inner = l.strip_prefix('[')?.split_once("] ")?.0;
+        let sha = inner.rsplit(' ').next()?;
+        (sha.len() >= 7 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(sha)
+    })
+}
+
+/// Whether a push's output shows a ref it updated (` * [new branch]`,
+/// `   a..b  main -> main`, ` + a...b main -> main (forced update)`), and
+/// the first branch it names.
+pub fn pushed_branch(stdout: &str) -> Option<&str> {
+    stdout.lines().find_map(|l| {
+        let (_, right) = l.split_once(" -> ")?;
+        let flag = l.trim_start();
+        if !(flag.starts_with('*') || flag.starts_with('+') || flag.chars().next().is_some_and(|c| c.is_ascii_hexdigit())) {
+            return None;
+        }
+        if l.contains("[rejected]") || l.contains("[remote rejected]") {
+            return None;
+        }
+        Some(right.split_whitespace().next().unwrap_or(right))
+    })
+}
+
+/// A pull request URL in the output: the last `https://…/pull/<n>` (or
+/// GitLab's `/merge_requests/<n>`) on a line of its own, without user
+/// information or a query.
+pub fn pr_url(stdout: &str) -> Option<&str> {
+    stdout.lines().rev().map(str::trim).find(|l| {
+        let Some(rest) = l.strip_prefix("https://") else {
+            return false;
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let number = path
+            .rsplit_once("/pull/")
+            .or_else(|| path.rsplit_once("/merge_requests/"))
+            .map(|(_, n)| n);
+        !host.is_empty()
+            && !host.contains('@')
+            && l.len() <= 300
+            && !l.contains(['?', '#', ' ', '@'])
+            && number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(cmd: &str) -> Vec<Op> {
+        scan(cmd)
+    }
+
+    #[test]
+    fn commits_in_command_position_only() {
+        let c = |dir: Option<&str>, amend| Op::Commit {
+            dir: dir.map(str::to_string),
+            amend,
+        };
+        assert_eq!(ops("git commit -m \"Add greeting\""), [c(None, false)]);
+        assert_eq!(ops("git add a && git commit -q -m x"), [c(None, false)]);
+        assert_eq!(ops("git commit --amend -m y"), [c(None, true)]);
+        assert_eq!(ops("GIT_AUTHOR_NAME=x git -c a=b commit -m y"), [c(None, false)]);
+        assert_eq!(ops("cd ../other && git commit -m y"), [c(Some("../other"), false)]);
+        assert_eq!(ops("git -C sub commit -m y"), [c(Some("sub"), false)]);
+        assert_eq!(ops("/usr/bin/git commit -m y"), [c(None, false)]);
+        assert!(ops("git commit --dry-run -m y").is_empty());
+        assert!(ops("echo git commit -m \"not a commit\"").is_empty());
+        assert!(ops("echo 'git commit' && printf '%s' \"git push\"").is_empty());
+        assert!(ops("git log --grep commit").is_empty());
+        assert!(ops("# git commit\nls").is_empty());
+        assert!(ops("cat <<EOF\ngit commit -m x\nEOF\nls").is_empty());
+        assert!(ops("cat <<-'END' > f\n\tgit push\n\tEND").is_empty());
+        assert!(ops("grep -r 'git push' . | head").is_empty());
+        assert!(ops("git --git-dir=/x/.git commit -m y").is_empty());
+        assert_eq!(ops("ls; git commit -m a; git commit -m b").len(), 2);
+    }
+
+    #[test]
+    fn pushes_and_pull_requests() {
+        assert_eq!(ops("git push origin main"), [Op::Push { dir: None }]);
+        assert_eq!(ops("git push -u origin HEAD:feature"), [Op::Push { dir: None }]);
+        assert!(ops("git push --dry-run origin main").is_empty());
+        assert!(ops("git push -n").is_empty());
+        assert_eq!(ops("gh pr create --title \"Greeting\" --body x"), [Op::PrCreate { dir: None }]);
+        assert_eq!(ops("gh pr new"), [Op::PrCreate { dir: None }]);
+        assert!(ops("gh pr list").is_empty());
+        assert!(ops("echo gh pr create").is_empty());
+        assert!(might_matter("git status"));
+        assert!(!might_matter("cargo test"));
+    }
+
+    #[test]
+    fn reflog_records() {
+        let text = include_str!("../../tests/fixtures/post_tool/2.1.329/proj.git-logs-HEAD");
+        let recs: Vec<Record> = text.lines().filter_map(parse_record).collect();
+        assert_eq!(recs.len(), 5);
+        assert_eq!(recs[0].kind, RecordKind::Commit);
+        assert_eq!(recs[0].subject, "Initial commit");
+        assert_eq!(recs[2].kind, RecordKind::Amend);
+        assert_eq!(recs[2].subject, "Add greeting and more");
+        assert_eq!(recs[2].old, recs[1].new);
+        assert_eq!(recs[4].time, 1_796_018_216);
+        assert!(parse_record("garbage").is_none());
+        let checkout = format!("{} {} A <a@b> 5 +0000\tcheckout: moving from a to b", "a".repeat(40), "b".repeat(40));
+        assert_eq!(parse_record(&checkout).unwrap().kind, RecordKind::Other);
+    }
+
+    #[test]
+    fn commits_in_a_window_matching_the_reported_hash() {
+        let text = include_str!("../../tests/fixtures/post_tool/2.1.329/proj.git-logs-HEAD");
+        let recs: Vec<Record> = text.lines().filter_map(parse_record).collect();
+        let t = 1_796_018_216;
+        let got = commits_between(&recs, t, t + 1, None);
+        // amend, quiet commit and the two-paragraph commit all fall in that second.
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2].subject, "Subject line");
+        assert_eq!(got[0].amends.as_deref(), Some(recs[1].new.as_str()));
+        let only = commits_between(&recs, t, t + 1, Some("67d0095"));
+        assert_eq!(only.len(), 3);
+        assert!(commits_between(&recs, t, t + 1, Some("4df1025")).is_empty(), "another repository's commit");
+        assert!(commits_between(&recs, t + 10, t + 20, None).is_empty(), "nothing new");
+        assert_eq!(got[2].short(), "67d0095");
+    }
+
+    #[test]
+    fn output_parsing() {
+        assert_eq!(printed_commit("[main 1415202] Add greeting\n 1 file changed"), Some("1415202"));
+        assert_eq!(printed_commit("[main (root-commit) 4df1025] Commit in another repo"), Some("4df1025"));
+        assert_eq!(printed_commit("On branch main\nnothing"), None);
+        assert_eq!(pushed_branch("To /WORLD/origin.git\n * [new branch]      main -> main"), Some("main"));
+        assert_eq!(pushed_branch("To x\n   1415202..a43da91  main -> main"), Some("main"));
+        assert_eq!(pushed_branch("Everything up-to-date"), None);
+        assert_eq!(pushed_branch(" ! [rejected]        main -> main (fetch first)"), None);
+        assert_eq!(
+            pr_url("Creating pull request for main into main in example/proj\nhttps://github.com/example/proj/pull/42"),
+            Some("https://github.com/example/proj/pull/42")
+        );
+        assert_eq!(pr_url("https://user:tok@github.com/x/y/pull/1"), None);
+        assert_eq!(pr_url("see https://github.com/x/y/pull/1 now"), None);
+        assert_eq!(pr_url("https://github.com/x/y/pull/1?token=abc"), None);
+    }
+
+    #[test]
+    fn repositories_and_worktrees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        std::fs::create_dir_all(main.join(".git/worktrees/wt/logs")).unwrap();
+        std::fs::create_dir_all(main.join("src")).unwrap();
+        std::fs::write(main.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        let wt = tmp.path().join("wt");
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join(".git"), format!("gitdir: {}\n", main.join(".git/worktrees/wt").display())).unwrap();
+        std::fs::write(main.join(".git/worktrees/wt/HEAD"), "ref: refs/heads/feature\n").unwrap();
+        let r = find_repo(&main.join("src")).unwrap();
+        assert_eq!(r.worktree, main);
+        assert_eq!(branch(&r.git_dir).as_deref(), Some("main"));
+        let w = find_repo(&wt).unwrap();
+        assert_eq!(w.git_dir, main.join(".git/worktrees/wt"));
+        assert_eq!(branch(&w.git_dir).as_deref(), Some("feature"));
+        assert!(find_repo(Path::new("relative")).is_none());
+        assert!(reflog_tail(&w.git_dir).is_empty());
+    }
+}
