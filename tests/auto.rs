@@ -15,8 +15,20 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/post_tool/2.1.329");
-const SESSION: &str = "9c83ea87-44cd-4ebe-b53a-89b57c6246d2";
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/post_tool/2.1.329"
+);
+
+/// The recorded session's id (every fixture carries it).
+fn session() -> String {
+    let text =
+        std::fs::read_to_string(Path::new(FIXTURES).join("05-PostToolUse-commit.json")).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
 fn exe(bin: &str) -> &'static str {
     match bin {
@@ -60,10 +72,18 @@ impl World {
         std::fs::write(w.proj().join("README.md"), "# proj\n").unwrap();
         w.git(&["add", "README.md"], &w.proj());
         w.git(&["commit", "-q", "-m", "Initial commit"], &w.proj());
-        w.git(&["init", "-q", "--bare", "-b", "main", "origin.git"], &w.root());
+        w.git(
+            &["init", "-q", "--bare", "-b", "main", "origin.git"],
+            &w.root(),
+        );
         let origin = w.path("origin.git").display().to_string();
         w.git(&["remote", "add", "origin", &origin], &w.proj());
         w.git(&["init", "-q", "-b", "main", "other"], &w.root());
+        // The recorded session's transcript, so Stop has a file to read.
+        let stop: Value = serde_json::from_str(&w.fixture("22-Stop.json", None)).unwrap();
+        let transcript = PathBuf::from(stop["transcript_path"].as_str().unwrap());
+        std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+        std::fs::write(&transcript, "").unwrap();
         w
     }
 
@@ -88,12 +108,18 @@ impl World {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"], &self.proj()).trim().to_string()
+        self.git(&["rev-parse", "HEAD"], &self.proj())
+            .trim()
+            .to_string()
     }
 
     /// Runs a binary with `stdin`; asserts exit 0 and nothing on stdout.
@@ -108,24 +134,32 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{bin}: {out:?}");
         out
     }
 
     /// A recorded input, with the recording's world replaced by this one and
-    /// the recorded short hash (if given) by `sha`.
-    fn fixture(&self, name: &str, recorded_sha: Option<(&str, &str)>) -> String {
+    /// the short hash Claude Code reported (if any) by `sha`, the commit this
+    /// test's repository made in its place.
+    fn fixture(&self, name: &str, sha: Option<&str>) -> String {
         let mut text = std::fs::read_to_string(Path::new(FIXTURES).join(name)).unwrap();
         text = text.replace("/WORLD", &self.root().display().to_string());
-        if let Some((from, to)) = recorded_sha {
-            text = text.replace(from, to);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let recorded = v["tool_response"]["gitOperation"]["commit"]["sha"].as_str();
+        if let (Some(from), Some(to)) = (recorded, sha) {
+            text = text.replace(from, &to[..7]);
         }
         text
     }
 
-    fn post_tool(&self, name: &str, sha: Option<(&str, &str)>, extra: &[(&str, &str)]) {
+    fn post_tool(&self, name: &str, sha: Option<&str>, extra: &[(&str, &str)]) {
         let out = self.run("pool-post-tool", &self.fixture(name, sha), extra);
         assert!(out.stdout.is_empty(), "PostToolUse prints nothing");
     }
@@ -141,7 +175,7 @@ impl World {
     /// Records an edit the way the PreToolUse guard sees it.
     fn edit(&self, rel: &str) {
         let input = json!({
-            "session_id": SESSION, "hook_event_name": "PreToolUse", "tool_name": "Write",
+            "session_id": session(), "hook_event_name": "PreToolUse", "tool_name": "Write",
             "cwd": self.proj(), "tool_input": {"file_path": self.proj().join(rel), "content": "x"}
         });
         self.run("pool-guard", &input.to_string(), &[]);
@@ -176,7 +210,7 @@ fn commit_greeting(w: &World) -> String {
     w.git(&["add", "greet.txt"], &w.proj());
     w.git(&["commit", "-q", "-m", "Add greeting"], &w.proj());
     let head = w.head();
-    w.post_tool("05-PostToolUse-commit.json", Some(("1415202", &head[..7])), &[]);
+    w.post_tool("05-PostToolUse-commit.json", Some(&head), &[]);
     head
 }
 
@@ -184,7 +218,10 @@ fn commit_greeting(w: &World) -> String {
 fn a_commit_becomes_one_completed_entry_at_the_end_of_the_turn() {
     let w = World::new();
     let head = commit_greeting(&w);
-    assert!(w.entries().is_empty(), "nothing is posted before the turn ends");
+    assert!(
+        w.entries().is_empty(),
+        "nothing is posted before the turn ends"
+    );
     w.stop();
     let auto = w.auto();
     assert_eq!(auto.len(), 1, "{auto:#?}");
@@ -194,10 +231,10 @@ fn a_commit_becomes_one_completed_entry_at_the_end_of_the_turn() {
     assert_eq!(e["affects"], "greet.txt");
     assert_eq!(e["summary"], format!("commit {} on main", &head[..7]));
     assert_eq!(e["source_instance"], "A");
-    assert_eq!(e["session_id"], SESSION);
+    assert_eq!(e["session_id"], session());
     assert_eq!(e["id"], format!("auto-commit-{head}"));
     // The hook runs again (a retried call, a second Stop): still one entry.
-    w.post_tool("05-PostToolUse-commit.json", Some(("1415202", &head[..7])), &[]);
+    w.post_tool("05-PostToolUse-commit.json", Some(&head), &[]);
     w.stop();
     assert_eq!(w.auto().len(), 1);
     assert!(w.errors().is_empty(), "{}", w.errors());
@@ -216,9 +253,18 @@ fn look_alikes_post_nothing() {
     w.post_tool("17-PostToolUse-echo.json", None, &[]);
     w.post_tool("19-PostToolUse-where-am-i.json", None, &[]);
     // A commit in another repository, reported by Claude Code with its hash.
-    w.git(&["commit", "-q", "--allow-empty", "-m", "Commit in another repo"], &w.path("other"));
+    w.git(
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "Commit in another repo",
+        ],
+        &w.path("other"),
+    );
     let other = w.git(&["rev-parse", "HEAD"], &w.path("other"));
-    w.post_tool("18-PostToolUse-other-repo.json", Some(("4df1025", &other[..7])), &[]);
+    w.post_tool("18-PostToolUse-other-repo.json", Some(&other), &[]);
     w.stop();
     assert!(w.auto().is_empty(), "{:#?}", w.auto());
     assert!(!w.pool().join("auto").exists() || w.auto().is_empty());
@@ -244,9 +290,12 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     w.stop();
     w.edit("greet.txt");
     w.git(&["add", "greet.txt"], &w.proj());
-    w.git(&["commit", "-q", "--amend", "-m", "Add greeting and more"], &w.proj());
+    w.git(
+        &["commit", "-q", "--amend", "-m", "Add greeting and more"],
+        &w.proj(),
+    );
     let amended = w.head();
-    w.post_tool("09-PostToolUse-amend.json", Some(("a43da91", &amended[..7])), &[]);
+    w.post_tool("09-PostToolUse-amend.json", Some(&amended), &[]);
     w.stop();
     let auto = w.auto();
     assert_eq!(auto.len(), 2);
@@ -255,12 +304,16 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     // Readers show only the amended commit.
     let start = w.run(
         "pool-session-start",
-        &json!({"session_id": "b", "hook_event_name": "SessionStart", "source": "startup"}).to_string(),
+        &json!({"session_id": "b", "hook_event_name": "SessionStart", "source": "startup"})
+            .to_string(),
         &[("CLAUDE_INSTANCE", "B")],
     );
     let text = String::from_utf8(start.stdout).unwrap();
     assert!(text.contains("Add greeting and more"), "{text}");
-    assert!(!text.contains("Add greeting\n") && !text.contains("Add greeting ("), "{text}");
+    assert!(
+        !text.contains("Add greeting\n") && !text.contains("Add greeting ("),
+        "{text}"
+    );
     let q = Command::new(exe("pool"))
         .args(["query", "--json"])
         .env_clear()
@@ -279,14 +332,29 @@ fn quiet_and_two_paragraph_commits_are_found_in_the_reflog() {
     w.git(&["add", "other.txt"], &w.proj());
     w.git(&["commit", "-q", "-m", "Quiet commit"], &w.proj());
     w.post_tool("10-PostToolUse-quiet-compound-commit.json", None, &[]);
-    w.git(&["commit", "-q", "--allow-empty", "-m", "Subject line", "-m", "Body paragraph"], &w.proj());
+    w.git(
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "Subject line",
+            "-m",
+            "Body paragraph",
+        ],
+        &w.proj(),
+    );
     let head = w.head();
-    w.post_tool("11-PostToolUse-two-paragraph-commit.json", Some(("67d0095", &head[..7])), &[]);
+    w.post_tool("11-PostToolUse-two-paragraph-commit.json", Some(&head), &[]);
     w.stop();
     let topics: Vec<Value> = w.auto().iter().map(|e| e["topic"].clone()).collect();
     assert_eq!(topics, [json!("Quiet commit"), json!("Subject line")]);
     assert_eq!(w.auto()[0]["affects"], "other.txt");
-    assert_eq!(w.auto()[1]["affects"], "", "no edits since the previous commit");
+    assert_eq!(
+        w.auto()[1]["affects"],
+        "",
+        "no edits since the previous commit"
+    );
 }
 
 #[test]
@@ -306,7 +374,10 @@ fn a_push_and_a_pull_request_each_post_one_signaling_entry() {
     assert_eq!(sig.len(), 2, "{sig:#?}");
     assert_eq!(sig[0]["topic"], "Pushed branch main");
     assert_eq!(sig[1]["topic"], "Opened pull request #42");
-    assert_eq!(sig[1]["summary"], "Pull request: https://github.com/example/proj/pull/42");
+    assert_eq!(
+        sig[1]["summary"],
+        "Pull request: https://github.com/example/proj/pull/42"
+    );
     // No command output is stored.
     let all = serde_json::to_string(&w.entries()).unwrap();
     assert!(!all.contains("Creating pull request") && !all.contains("new branch"));
@@ -332,7 +403,10 @@ fn session_end_posts_one_digest_when_something_happened() {
     assert_eq!(d["action"], "signaling");
     let s = d["summary"].as_str().unwrap();
     assert!(s.contains("Edited 2 files: greet.txt, notes.md"), "{s}");
-    assert!(s.contains(&format!("Commits: {} Add greeting", &head[..7])), "{s}");
+    assert!(
+        s.contains(&format!("Commits: {} Add greeting", &head[..7])),
+        "{s}"
+    );
     assert!(s.contains("On main in "), "{s}");
     assert!(s.lines().count() <= 5, "{s}");
 }
@@ -345,7 +419,7 @@ fn a_block_about_the_same_work_in_the_same_turn_wins() {
     let line = json!({"type": "assistant", "uuid": "u1", "message": {"id": "m1", "content": [{"type": "text",
         "text": "Done.\n```pool\nACTION: completed\nTOPIC: Greeting\nAFFECTS: greet.txt\n```"}]}});
     std::fs::write(&transcript, format!("{line}\n")).unwrap();
-    let stop = json!({"session_id": SESSION, "hook_event_name": "Stop", "cwd": w.proj(),
+    let stop = json!({"session_id": session(), "hook_event_name": "Stop", "cwd": w.proj(),
                       "transcript_path": transcript});
     w.run("pool-stop", &stop.to_string(), &[]);
     let all = w.entries();
@@ -366,16 +440,36 @@ fn pool_auto_turns_kinds_off() {
     w.git(&["add", "greet.txt"], &w.proj());
     w.git(&["commit", "-q", "-m", "Add greeting"], &w.proj());
     let head = w.head();
-    w.post_tool("05-PostToolUse-commit.json", Some(("1415202", &head[..7])), &[("POOL_AUTO", "0")]);
+    w.post_tool(
+        "05-PostToolUse-commit.json",
+        Some(&head),
+        &[("POOL_AUTO", "0")],
+    );
     w.git(&["push", "-q", "origin", "main"], &w.proj());
-    w.post_tool("12-PostToolUse-push.json", None, &[("POOL_AUTO", "-commit")]);
-    w.run("pool-stop", &w.fixture("23-SessionEnd.json", None), &[("POOL_AUTO", "commit,push")]);
+    w.post_tool(
+        "12-PostToolUse-push.json",
+        None,
+        &[("POOL_AUTO", "-commit")],
+    );
+    w.run(
+        "pool-stop",
+        &w.fixture("23-SessionEnd.json", None),
+        &[("POOL_AUTO", "commit,push")],
+    );
     let topics: Vec<Value> = w.auto().iter().map(|e| e["topic"].clone()).collect();
-    assert_eq!(topics, [json!("Pushed branch main")], "commit off, push on, digest off");
+    assert_eq!(
+        topics,
+        [json!("Pushed branch main")],
+        "commit off, push on, digest off"
+    );
     // And config.json: {"auto": false}.
     let w = World::new();
     std::fs::create_dir_all(w.pool()).unwrap();
-    std::fs::write(w.pool().join("config.json"), r#"{"auto": {"commit": false}}"#).unwrap();
+    std::fs::write(
+        w.pool().join("config.json"),
+        r#"{"auto": {"commit": false}}"#,
+    )
+    .unwrap();
     commit_greeting(&w);
     w.stop();
     assert!(w.auto().is_empty());
@@ -384,8 +478,13 @@ fn pool_auto_turns_kinds_off() {
 #[test]
 fn bad_input_never_fails_the_hook() {
     let w = World::new();
-    for input in ["", "not json", "[1]", r#"{"tool_name":"Bash","tool_input":{"command":7}}"#,
-                  r#"{"tool_name":"Bash","hook_event_name":"PostToolUse","cwd":"relative","tool_input":{"command":"git commit -m x"}}"#] {
+    for input in [
+        "",
+        "not json",
+        "[1]",
+        r#"{"tool_name":"Bash","tool_input":{"command":7}}"#,
+        r#"{"tool_name":"Bash","hook_event_name":"PostToolUse","cwd":"relative","tool_input":{"command":"git commit -m x"}}"#,
+    ] {
         let out = w.run("pool-post-tool", input, &[]);
         assert!(out.stdout.is_empty());
     }

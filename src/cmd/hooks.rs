@@ -175,7 +175,9 @@ fn end_of_turn(ctx: &Ctx, pool: &Pool, program: &str, digest: Option<DigestWhen>
     if let Err(e) = auto::flush(pool, &who, ctx.now) {
         hook::report(pool.dir(), program, &format!("automatic entries: {e}"));
     }
-    if let Some(when) = digest.filter(|_| ctx.config.auto.digest && !ctx.input.session_id.is_empty()) {
+    if let Some(when) =
+        digest.filter(|_| ctx.config.auto.digest && !ctx.input.session_id.is_empty())
+    {
         let started = crate::cmd::post_tool::session_started(ctx, instance, session);
         if let Err(e) = auto::digest(pool, &who, when, started, ctx.now) {
             hook::report(pool.dir(), program, &format!("session digest: {e}"));

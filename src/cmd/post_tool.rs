@@ -46,11 +46,15 @@ fn body(ctx: &Ctx) -> Result<Option<String>> {
     }
     let r = &ctx.input.tool_response;
     let text = |p: &str| r.pointer(p).and_then(Value::as_str);
-    let pr_created = r.pointer("/gitOperation/pr/action").and_then(Value::as_str) == Some("created");
+    let pr_created =
+        r.pointer("/gitOperation/pr/action").and_then(Value::as_str) == Some("created");
     let call = Call {
         command,
         stdout: text("/stdout").unwrap_or(""),
-        interrupted: r.get("interrupted").and_then(Value::as_bool).unwrap_or(false),
+        interrupted: r
+            .get("interrupted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         duration_ms: ctx.input.duration_ms,
         reported_commit: text("/gitOperation/commit/sha"),
         reported_push: text("/gitOperation/push/branch"),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::cmd::cli::QueryArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
+use crate::coord::auto::{Superseded, is_auto};
 use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age, normalize_action};
@@ -97,12 +98,15 @@ fn query(args: &QueryArgs) -> Result<()> {
     let mut count = 0usize;
     let mut shown: Vec<Vec<u8>> = Vec::new();
     let limit = if args.count { usize::MAX } else { args.limit };
+    // An amended commit's automatic entry is replaced by the amend's (shown with --all).
+    let mut superseded = Superseded::default();
     let stats = pool.scan_back(Some(filter.since_ts), |_, raw, e| {
         if limit == 0 {
             // `--limit 0`: no rows (with --follow, only what comes next).
             return ControlFlow::Break(());
         }
-        if filter.matches(&e, now, true) {
+        let replaced = superseded.visit(&e.origin, &e.id, &e.reference) && !args.all;
+        if !replaced && filter.matches(&e, now, true) {
             count += 1;
             if !args.count {
                 shown.push(raw.to_vec());
@@ -176,9 +180,10 @@ fn write_entry(out: &mut String, e: &Entry<'_>, args: &QueryArgs, now: i64) {
     if e.origin == "dashboard" {
         host.push_str(" via dashboard");
     }
+    let auto = if is_auto(e) { "(auto) " } else { "" };
     let _ = writeln!(
         out,
-        "{when} {:>4} ago  [{}{host}] {:<9} {}",
+        "{when} {:>4} ago  [{}{host}] {:<9} {auto}{}",
         format_age(now - e.timestamp),
         clean(&e.source_instance, 32),
         clean(&e.action, 12),

@@ -97,6 +97,8 @@ pub struct SessionState {
     pub pending: Vec<Pending>,
     /// When this session last committed, epoch seconds (0: never).
     pub last_commit_at: i64,
+    /// The files that commit was given (absolute paths).
+    pub last_commit_files: Vec<String>,
     /// When its last digest was posted (0: never).
     pub digest_at: i64,
     /// Commits since that digest (`1415202 Add greeting`).
@@ -138,8 +140,22 @@ pub fn save_state(pool_dir: &Path, session: &str, state: &SessionState) -> Resul
 /// of letters and digits, a URL's user information) with `[redacted]`.
 pub fn redact(s: &str) -> String {
     const PREFIXES: &[&str] = &[
-        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-", "xoxb-", "xoxp-",
-        "xoxa-", "AKIA", "ASIA", "AIza", "npm_", "pypi-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "sk-",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "AKIA",
+        "ASIA",
+        "AIza",
+        "npm_",
+        "pypi-",
     ];
     let mut out = String::with_capacity(s.len());
     for (i, word) in s.split(' ').enumerate() {
@@ -156,9 +172,11 @@ pub fn redact(s: &str) -> String {
         let prefixed = PREFIXES
             .iter()
             .any(|p| bare.starts_with(p) && bare.len() >= p.len() + 12);
-        let userinfo = word.contains("://") && word.split("://").nth(1).is_some_and(|r| {
-            r.split('/').next().is_some_and(|host| host.contains('@'))
-        });
+        let userinfo = word.contains("://")
+            && word
+                .split("://")
+                .nth(1)
+                .is_some_and(|r| r.split('/').next().is_some_and(|host| host.contains('@')));
         if token_like || prefixed || userinfo {
             out.push_str("[redacted]");
         } else {
@@ -232,18 +250,24 @@ fn short_id(s: &str) -> String {
 
 /// Files edited by `session` since `since`, under `root`: (relative for
 /// AFFECTS, absolute), oldest first, deduplicated.
+/// Edits made in the second `since` itself to a file in `already` are
+/// left out: they belonged to the commit that set `since`.
 fn edited_files(
     pool_dir: &Path,
     session: &str,
     since: i64,
     root: Option<&Path>,
+    already: &[String],
 ) -> Result<Vec<(String, String)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut edits = claims::recent_edits(pool_dir, since)?;
     edits.reverse();
     for e in edits {
-        if e.session_id != session || !seen.insert(e.path.clone()) {
+        if e.session_id != session
+            || (e.timestamp == since && already.contains(&e.path))
+            || !seen.insert(e.path.clone())
+        {
             continue;
         }
         let rel = match root {
@@ -256,6 +280,14 @@ fn edited_files(
         out.push((rel, e.path));
     }
     Ok(out)
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Lists files, grouped by folder (`src/ (5)`) past [`FILES_LISTED`].
@@ -310,29 +342,32 @@ pub fn record_call(
     let (from, to) = (now - ran - CALL_SLACK, now + CALL_SLACK);
     let cwd = who.cwd.to_string_lossy().into_owned();
 
-    if kinds.commit {
-        let mut done = HashSet::new();
-        for op in ops.iter().filter(|o| matches!(o, Op::Commit { .. })) {
-            let Some(repo) = own_repo(who.cwd, op, &session_repo) else {
-                continue;
-            };
-            if !done.insert(repo.git_dir.clone()) {
-                continue;
-            }
-            let reported = call
-                .reported_commit
-                .or_else(|| git_ops::printed_commit(call.stdout));
-            let records = git_ops::reflog_tail(&repo.git_dir);
-            let commits = git_ops::commits_between(&records, from, to, reported);
-            if commits.is_empty() {
-                continue;
-            }
+    // Only commits in the session's own repository count (`cd ../other &&
+    // git commit` does not), as many as the command ran `git commit`s there.
+    let commit_ops = ops
+        .iter()
+        .filter(|o| matches!(o, Op::Commit { .. }) && own_repo(who.cwd, o, &session_repo).is_some())
+        .count();
+    if kinds.commit && commit_ops > 0 {
+        let repo = &session_repo;
+        let reported = call
+            .reported_commit
+            .or_else(|| git_ops::printed_commit(call.stdout));
+        let records = git_ops::reflog_tail(&repo.git_dir);
+        let commits = git_ops::commits_between(&records, from, to, reported, commit_ops);
+        if !commits.is_empty() {
             let since = if state.last_commit_at > 0 {
                 state.last_commit_at
             } else {
                 since_start.unwrap_or(now - EDIT_LOOKBACK)
             };
-            let files = edited_files(pool_dir, who.session, since, Some(&repo.worktree))?;
+            let files = edited_files(
+                pool_dir,
+                who.session,
+                since,
+                Some(&repo.worktree),
+                &state.last_commit_files,
+            )?;
             let branch = git_ops::branch(&repo.git_dir);
             for c in &commits {
                 let p = commit_pending(c, branch.as_deref(), &files, &cwd, now);
@@ -340,6 +375,7 @@ pub fn record_call(
                 added.push(p);
             }
             state.last_commit_at = now;
+            state.last_commit_files = files.into_iter().map(|(_, abs)| abs).collect();
         }
     }
 
@@ -348,16 +384,28 @@ pub fn record_call(
         .pr
         .then(|| {
             ops.iter()
-                .find(|o| matches!(o, Op::PrCreate { .. }) && own_repo(who.cwd, o, &session_repo).is_some())
-                .and_then(|_| call.reported_pr.and_then(git_ops::pr_url).or_else(|| git_ops::pr_url(call.stdout)))
+                .find(|o| {
+                    matches!(o, Op::PrCreate { .. })
+                        && own_repo(who.cwd, o, &session_repo).is_some()
+                })
+                .and_then(|_| {
+                    call.reported_pr
+                        .and_then(git_ops::pr_url)
+                        .or_else(|| git_ops::pr_url(call.stdout))
+                })
         })
         .flatten();
     let push = kinds
         .push
         .then(|| {
             ops.iter()
-                .find(|o| matches!(o, Op::Push { .. }) && own_repo(who.cwd, o, &session_repo).is_some())
-                .and_then(|_| call.reported_push.or_else(|| git_ops::pushed_branch(call.stdout)))
+                .find(|o| {
+                    matches!(o, Op::Push { .. }) && own_repo(who.cwd, o, &session_repo).is_some()
+                })
+                .and_then(|_| {
+                    call.reported_push
+                        .or_else(|| git_ops::pushed_branch(call.stdout))
+                })
         })
         .flatten();
     if let Some(url) = pr {
@@ -385,7 +433,10 @@ pub fn record_call(
             .unwrap_or_default();
         state.shared.push(format!("pushed {b}"));
         added.push(Pending {
-            id: format!("auto-push-{}", short_id(&format!("{}\0{}", who.session, call.tool_use_id))),
+            id: format!(
+                "auto-push-{}",
+                short_id(&format!("{}\0{}", who.session, call.tool_use_id))
+            ),
             action: "signaling".into(),
             topic: format!("Pushed branch {b}"),
             summary: format!("git push of {b} from {place}"),
@@ -408,7 +459,13 @@ pub fn record_call(
     Ok(added)
 }
 
-fn commit_pending(c: &Commit, branch: Option<&str>, files: &[(String, String)], cwd: &str, now: i64) -> Pending {
+fn commit_pending(
+    c: &Commit,
+    branch: Option<&str>,
+    files: &[(String, String)],
+    cwd: &str,
+    now: i64,
+) -> Pending {
     let rel: Vec<String> = files.iter().map(|(r, _)| r.clone()).collect();
     let mut summary = format!("commit {}", c.short());
     if let Some(b) = branch {
@@ -545,20 +602,34 @@ pub fn digest(
         return Ok(None);
     }
     let repo = git_ops::find_repo(who.cwd);
-    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None)?
+    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None, &[])?
         .into_iter()
-        .map(|(_, abs)| match repo.as_ref().and_then(|r| Path::new(&abs).strip_prefix(&r.worktree).ok()) {
-            Some(rel) => rel.to_string_lossy().into_owned(),
-            None => abs,
+        .map(|(_, abs)| {
+            match repo
+                .as_ref()
+                .and_then(|r| Path::new(&abs).strip_prefix(&r.worktree).ok())
+            {
+                Some(rel) => rel.to_string_lossy().into_owned(),
+                None => abs,
+            }
         })
         .collect();
     let blocks = own_blocks(pool, who.session, since, now)?;
-    if files.is_empty() && state.commits.is_empty() && state.shared.is_empty() && blocks.is_empty() {
+    if files.is_empty() && state.commits.is_empty() && state.shared.is_empty() && blocks.is_empty()
+    {
+        // Nothing to say; the next check starts from here, so a quiet
+        // session's Stops do not each read back to its start.
+        state.digest_at = now;
+        save_state(pool.dir(), who.session, &state)?;
         return Ok(None);
     }
     let mut lines = Vec::new();
     if !files.is_empty() {
-        lines.push(format!("Edited {} files: {}", files.len(), list_files(&files)));
+        lines.push(format!(
+            "Edited {} files: {}",
+            files.len(),
+            list_files(&files)
+        ));
     }
     if !state.commits.is_empty() {
         lines.push(format!("Commits: {}", state.commits.join("; ")));
@@ -567,12 +638,23 @@ pub fn digest(
         lines.push(format!("Shared: {}", state.shared.join("; ")));
     }
     if let Some(r) = &repo {
-        let branch = git_ops::branch(&r.git_dir).map(|b| redact(&b)).unwrap_or_else(|| "detached HEAD".into());
+        let branch = git_ops::branch(&r.git_dir)
+            .map(|b| redact(&b))
+            .unwrap_or_else(|| "detached HEAD".into());
         lines.push(format!("On {branch} in {}", r.worktree.display()));
     }
     if !blocks.is_empty() {
-        let topics: Vec<String> = blocks.iter().rev().take(3).map(|b| b.topic.to_string()).collect();
-        lines.push(format!("Blocks written: {} ({})", blocks.len(), topics.join("; ")));
+        let topics: Vec<String> = blocks
+            .iter()
+            .rev()
+            .take(3)
+            .map(|b| b.topic.to_string())
+            .collect();
+        lines.push(format!(
+            "Blocks written: {} ({})",
+            blocks.len(),
+            topics.join("; ")
+        ));
     }
     let summary: Vec<String> = lines
         .iter()
@@ -580,19 +662,22 @@ pub fn digest(
         .collect();
     let mut counts = Vec::new();
     if !files.is_empty() {
-        counts.push(format!("{} files edited", files.len()));
+        counts.push(format!("{} edited", plural(files.len(), "file")));
     }
     if !state.commits.is_empty() {
-        counts.push(format!("{} commits", state.commits.len()));
+        counts.push(plural(state.commits.len(), "commit"));
     }
     if !blocks.is_empty() {
-        counts.push(format!("{} blocks", blocks.len()));
+        counts.push(plural(blocks.len(), "block"));
     }
     if !state.shared.is_empty() {
         counts.push(format!("{} pushed or opened", state.shared.len()));
     }
     let p = Pending {
-        id: format!("auto-digest-{}", short_id(&format!("{}\0{since}", who.session))),
+        id: format!(
+            "auto-digest-{}",
+            short_id(&format!("{}\0{since}", who.session))
+        ),
         action: "signaling".into(),
         topic: format!("Session digest: {}", counts.join(", ")),
         summary: summary.join("\n"),
@@ -636,20 +721,29 @@ mod tests {
     #[test]
     fn redaction() {
         assert_eq!(redact("Add greeting"), "Add greeting");
-        assert_eq!(redact("Use token ghp_abcdefghijklmnop1234"), "Use token [redacted]");
+        assert_eq!(
+            redact("Use token ghp_abcdefghijklmnop1234"),
+            "Use token [redacted]"
+        );
         assert_eq!(
             redact("key 0123456789abcdef0123456789abcdef01 here"),
             "key [redacted] here"
         );
         assert_eq!(redact("see https://u:p@host/x"), "see [redacted]");
-        assert_eq!(redact("Refactor the_very_long_identifier_name_of_a_function"), "Refactor the_very_long_identifier_name_of_a_function");
+        assert_eq!(
+            redact("Refactor the_very_long_identifier_name_of_a_function"),
+            "Refactor the_very_long_identifier_name_of_a_function"
+        );
     }
 
     #[test]
     fn files_group_by_folder_when_many() {
         let few: Vec<String> = ["a.rs", "src/b.rs"].iter().map(|s| s.to_string()).collect();
         assert_eq!(list_files(&few), "a.rs, src/b.rs");
-        let many: Vec<String> = (0..9).map(|i| format!("src/f{i}.rs")).chain(["README.md".to_string()]).collect();
+        let many: Vec<String> = (0..9)
+            .map(|i| format!("src/f{i}.rs"))
+            .chain(["README.md".to_string()])
+            .collect();
         assert_eq!(list_files(&many), "src/ (9), ./ (1)");
     }
 
@@ -680,6 +774,9 @@ mod tests {
         assert!(!s.visit("auto", "auto-commit-b", "auto-commit-a"));
         assert!(s.visit("auto", "auto-commit-a", ""));
         assert!(!s.visit("transcript", "x", "y"));
-        assert!(!s.visit("transcript", "y", ""), "only automatic entries are replaced");
+        assert!(
+            !s.visit("transcript", "y", ""),
+            "only automatic entries are replaced"
+        );
     }
 }

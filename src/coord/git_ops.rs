@@ -95,9 +95,9 @@ fn classify(words: &[String], dir: &mut Option<String>, ops: &mut Vec<Op>) {
     let mut w = words.iter().map(String::as_str).peekable();
     // Leading assignments and wrappers that run the rest as a command.
     while let Some(first) = w.peek().copied() {
-        let assignment = first
-            .split_once('=')
-            .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let assignment = first.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
         if assignment || matches!(first, "command" | "env" | "time" | "nohup" | "exec") {
             w.next();
         } else {
@@ -139,9 +139,9 @@ fn classify(words: &[String], dir: &mut Option<String>, ops: &mut Vec<Op>) {
             }
             let rest: Vec<&str> = w.collect();
             match sub {
-                Some("commit") if !rest.iter().any(|a| *a == "--dry-run") => ops.push(Op::Commit {
+                Some("commit") if !rest.contains(&"--dry-run") => ops.push(Op::Commit {
                     dir: here,
-                    amend: rest.iter().any(|a| *a == "--amend"),
+                    amend: rest.contains(&"--amend"),
                 }),
                 Some("push") if !rest.iter().any(|a| matches!(*a, "--dry-run" | "-n")) => {
                     ops.push(Op::Push { dir: here })
@@ -271,7 +271,10 @@ fn simple_commands(s: &str) -> Vec<Vec<String>> {
 }
 
 /// After a newline: skips the bodies of pending here-documents.
-fn skip_heredocs(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, pending: &mut Vec<(String, bool)>) {
+fn skip_heredocs(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    pending: &mut Vec<(String, bool)>,
+) {
     for (delim, strip) in pending.drain(..) {
         loop {
             let mut line = String::new();
@@ -283,7 +286,11 @@ fn skip_heredocs(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, pending: 
                 }
                 line.push(d);
             }
-            let l = if strip { line.trim_start_matches('\t') } else { line.as_str() };
+            let l = if strip {
+                line.trim_start_matches('\t')
+            } else {
+                line.as_str()
+            };
             if l == delim || ended {
                 break;
             }
@@ -448,15 +455,22 @@ impl Commit {
 }
 
 /// The commits recorded in `records` (oldest first) between `from` and
-/// `to` (epoch seconds, inclusive), oldest first: the newest records that
-/// are commits or amends, back to the first record that is older or of
-/// another kind. When Claude Code reported a hash for the command
-/// (`reported`, a prefix), the newest commit must carry it, or nothing is
-/// returned: the command committed elsewhere.
-pub fn commits_between(records: &[Record], from: i64, to: i64, reported: Option<&str>) -> Vec<Commit> {
+/// `to` (epoch seconds, inclusive), oldest first: at most `max` (the number
+/// of `git commit`s the command ran) of the newest records, while they are
+/// commits or amends in the window. When Claude Code reported a hash for
+/// the command (`reported`, a prefix), the newest commit must carry it, or
+/// nothing is returned: the command committed elsewhere.
+pub fn commits_between(
+    records: &[Record],
+    from: i64,
+    to: i64,
+    reported: Option<&str>,
+    max: usize,
+) -> Vec<Commit> {
     let mut out = Vec::new();
+    let max = max.min(MAX_COMMITS_PER_CALL);
     for r in records.iter().rev() {
-        if r.time < from || r.time > to || r.kind == RecordKind::Other || out.len() >= MAX_COMMITS_PER_CALL {
+        if r.time < from || r.time > to || r.kind == RecordKind::Other || out.len() >= max {
             break;
         }
         out.push(Commit {
@@ -466,10 +480,12 @@ pub fn commits_between(records: &[Record], from: i64, to: i64, reported: Option<
             time: r.time,
         });
     }
-    if let Some(sha) = reported.map(str::to_ascii_lowercase).filter(|s| s.len() >= 4) {
-        if !out.first().is_some_and(|c| c.hash.starts_with(&sha)) {
-            return Vec::new();
-        }
+    if let Some(sha) = reported
+        .map(str::to_ascii_lowercase)
+        .filter(|s| s.len() >= 4)
+        && !out.first().is_some_and(|c| c.hash.starts_with(&sha))
+    {
+        return Vec::new();
     }
     out.reverse();
     out
@@ -481,7 +497,8 @@ pub fn printed_commit(stdout: &str) -> Option<&str> {
     stdout.lines().rev().find_map(|l| {
         let inner = l.strip_prefix('[')?.split_once("] ")?.0;
         let sha = inner.rsplit(' ').next()?;
-        (sha.len() >= 7 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(sha)
+        (sha.len() >= 7 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(sha)
     })
 }
 
@@ -492,7 +509,10 @@ pub fn pushed_branch(stdout: &str) -> Option<&str> {
     stdout.lines().find_map(|l| {
         let (_, right) = l.split_once(" -> ")?;
         let flag = l.trim_start();
-        if !(flag.starts_with('*') || flag.starts_with('+') || flag.chars().next().is_some_and(|c| c.is_ascii_hexdigit())) {
+        if !(flag.starts_with('*')
+            || flag.starts_with('+')
+            || flag.chars().next().is_some_and(|c| c.is_ascii_hexdigit()))
+        {
             return None;
         }
         if l.contains("[rejected]") || l.contains("[remote rejected]") {
@@ -540,8 +560,14 @@ mod tests {
         assert_eq!(ops("git commit -m \"Add greeting\""), [c(None, false)]);
         assert_eq!(ops("git add a && git commit -q -m x"), [c(None, false)]);
         assert_eq!(ops("git commit --amend -m y"), [c(None, true)]);
-        assert_eq!(ops("GIT_AUTHOR_NAME=x git -c a=b commit -m y"), [c(None, false)]);
-        assert_eq!(ops("cd ../other && git commit -m y"), [c(Some("../other"), false)]);
+        assert_eq!(
+            ops("GIT_AUTHOR_NAME=x git -c a=b commit -m y"),
+            [c(None, false)]
+        );
+        assert_eq!(
+            ops("cd ../other && git commit -m y"),
+            [c(Some("../other"), false)]
+        );
         assert_eq!(ops("git -C sub commit -m y"), [c(Some("sub"), false)]);
         assert_eq!(ops("/usr/bin/git commit -m y"), [c(None, false)]);
         assert!(ops("git commit --dry-run -m y").is_empty());
@@ -559,10 +585,16 @@ mod tests {
     #[test]
     fn pushes_and_pull_requests() {
         assert_eq!(ops("git push origin main"), [Op::Push { dir: None }]);
-        assert_eq!(ops("git push -u origin HEAD:feature"), [Op::Push { dir: None }]);
+        assert_eq!(
+            ops("git push -u origin HEAD:feature"),
+            [Op::Push { dir: None }]
+        );
         assert!(ops("git push --dry-run origin main").is_empty());
         assert!(ops("git push -n").is_empty());
-        assert_eq!(ops("gh pr create --title \"Greeting\" --body x"), [Op::PrCreate { dir: None }]);
+        assert_eq!(
+            ops("gh pr create --title \"Greeting\" --body x"),
+            [Op::PrCreate { dir: None }]
+        );
         assert_eq!(ops("gh pr new"), [Op::PrCreate { dir: None }]);
         assert!(ops("gh pr list").is_empty());
         assert!(ops("echo gh pr create").is_empty());
@@ -582,7 +614,11 @@ mod tests {
         assert_eq!(recs[2].old, recs[1].new);
         assert_eq!(recs[4].time, 1_796_018_216);
         assert!(parse_record("garbage").is_none());
-        let checkout = format!("{} {} A <a@b> 5 +0000\tcheckout: moving from a to b", "a".repeat(40), "b".repeat(40));
+        let checkout = format!(
+            "{} {} A <a@b> 5 +0000\tcheckout: moving from a to b",
+            "a".repeat(40),
+            "b".repeat(40)
+        );
         assert_eq!(parse_record(&checkout).unwrap().kind, RecordKind::Other);
     }
 
@@ -591,29 +627,57 @@ mod tests {
         let text = include_str!("../../tests/fixtures/post_tool/2.1.329/proj.git-logs-HEAD");
         let recs: Vec<Record> = text.lines().filter_map(parse_record).collect();
         let t = 1_796_018_216;
-        let got = commits_between(&recs, t, t + 1, None);
+        let got = commits_between(&recs, t, t + 1, None, 5);
         // amend, quiet commit and the two-paragraph commit all fall in that second.
         assert_eq!(got.len(), 3);
         assert_eq!(got[2].subject, "Subject line");
         assert_eq!(got[0].amends.as_deref(), Some(recs[1].new.as_str()));
-        let only = commits_between(&recs, t, t + 1, Some("67d0095"));
-        assert_eq!(only.len(), 3);
-        assert!(commits_between(&recs, t, t + 1, Some("4df1025")).is_empty(), "another repository's commit");
-        assert!(commits_between(&recs, t + 10, t + 20, None).is_empty(), "nothing new");
+        let only = commits_between(&recs, t, t + 1, Some("67d0095"), 1);
+        assert_eq!(
+            only.len(),
+            1,
+            "one `git commit` in the command: the newest commit only"
+        );
+        assert_eq!(only[0].subject, "Subject line");
+        assert!(
+            commits_between(&recs, t, t + 1, Some("4df1025"), 1).is_empty(),
+            "another repository's commit"
+        );
+        assert!(
+            commits_between(&recs, t + 10, t + 20, None, 1).is_empty(),
+            "nothing new"
+        );
         assert_eq!(got[2].short(), "67d0095");
     }
 
     #[test]
     fn output_parsing() {
-        assert_eq!(printed_commit("[main 1415202] Add greeting\n 1 file changed"), Some("1415202"));
-        assert_eq!(printed_commit("[main (root-commit) 4df1025] Commit in another repo"), Some("4df1025"));
-        assert_eq!(printed_commit("On branch main\nnothing"), None);
-        assert_eq!(pushed_branch("To /WORLD/origin.git\n * [new branch]      main -> main"), Some("main"));
-        assert_eq!(pushed_branch("To x\n   1415202..a43da91  main -> main"), Some("main"));
-        assert_eq!(pushed_branch("Everything up-to-date"), None);
-        assert_eq!(pushed_branch(" ! [rejected]        main -> main (fetch first)"), None);
         assert_eq!(
-            pr_url("Creating pull request for main into main in example/proj\nhttps://github.com/example/proj/pull/42"),
+            printed_commit("[main 1415202] Add greeting\n 1 file changed"),
+            Some("1415202")
+        );
+        assert_eq!(
+            printed_commit("[main (root-commit) 4df1025] Commit in another repo"),
+            Some("4df1025")
+        );
+        assert_eq!(printed_commit("On branch main\nnothing"), None);
+        assert_eq!(
+            pushed_branch("To /WORLD/origin.git\n * [new branch]      main -> main"),
+            Some("main")
+        );
+        assert_eq!(
+            pushed_branch("To x\n   1415202..a43da91  main -> main"),
+            Some("main")
+        );
+        assert_eq!(pushed_branch("Everything up-to-date"), None);
+        assert_eq!(
+            pushed_branch(" ! [rejected]        main -> main (fetch first)"),
+            None
+        );
+        assert_eq!(
+            pr_url(
+                "Creating pull request for main into main in example/proj\nhttps://github.com/example/proj/pull/42"
+            ),
             Some("https://github.com/example/proj/pull/42")
         );
         assert_eq!(pr_url("https://user:tok@github.com/x/y/pull/1"), None);
@@ -630,8 +694,16 @@ mod tests {
         std::fs::write(main.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         let wt = tmp.path().join("wt");
         std::fs::create_dir_all(&wt).unwrap();
-        std::fs::write(wt.join(".git"), format!("gitdir: {}\n", main.join(".git/worktrees/wt").display())).unwrap();
-        std::fs::write(main.join(".git/worktrees/wt/HEAD"), "ref: refs/heads/feature\n").unwrap();
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", main.join(".git/worktrees/wt").display()),
+        )
+        .unwrap();
+        std::fs::write(
+            main.join(".git/worktrees/wt/HEAD"),
+            "ref: refs/heads/feature\n",
+        )
+        .unwrap();
         let r = find_repo(&main.join("src")).unwrap();
         assert_eq!(r.worktree, main);
         assert_eq!(branch(&r.git_dir).as_deref(), Some("main"));

@@ -254,8 +254,14 @@ impl AutoKinds {
             .map(str::trim)
             .filter(|w| !w.is_empty())
             .collect();
-        let negative = words.iter().all(|w| w.starts_with('-') || w.starts_with("no-"));
-        let mut k = if negative { AutoKinds::ALL } else { AutoKinds::NONE };
+        let negative = words
+            .iter()
+            .all(|w| w.starts_with('-') || w.starts_with("no-"));
+        let mut k = if negative {
+            AutoKinds::ALL
+        } else {
+            AutoKinds::NONE
+        };
         for w in words {
             let name = w.trim_start_matches('-').trim_start_matches("no-");
             let on = !negative;
@@ -319,10 +325,12 @@ mod tests {
         assert!(AutoKinds::parse("commits,bogus").is_err());
         let k = AutoKinds::from_config(&serde_json::json!({"digest": false})).unwrap();
         assert!(k.commit && !k.digest);
-        assert_eq!(AutoKinds::from_config(&serde_json::json!(false)).unwrap(), AutoKinds::NONE);
+        assert_eq!(
+            AutoKinds::from_config(&serde_json::json!(false)).unwrap(),
+            AutoKinds::NONE
+        );
         assert!(AutoKinds::from_config(&serde_json::json!(3)).is_err());
     }
-
 
     #[test]
     fn env_and_config() {

@@ -11,10 +11,10 @@
 
 use std::fmt::Write as _;
 
+use crate::coord::auto::is_auto;
 use crate::coord::blocked::Block;
 use crate::coord::relevance::Kept;
 use crate::env::config::Config;
-use crate::coord::auto::is_auto;
 use crate::store::entry::{Entry, format_age};
 use crate::view::neutral::clean;
 

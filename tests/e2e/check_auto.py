@@ -121,7 +121,9 @@ def cmd_b(args):
     check_run(c, Path(work) / "runs" / "B", "B", 1)
     mains = main_requests(Path(work) / "runs" / "B")
     first = json.dumps(mains[0]["body"]) if mains else ""
-    line = next((l for l in first.replace("\\n", "\n").splitlines() if "Add greeting" in l), "")
+    context = first.replace("\\n", "\n")
+    context = context[context.find("## Session Context"):]
+    line = next((l for l in context.splitlines() if "Add greeting" in l), "")
     c.check(line, "B: its first request shows A's commit subject", short(first, 2000))
     c.check("src/greet.txt" in line and "[A]" in line and "auto" in line,
             "B: one compact line marked automatic, with A's name and the files", line)
