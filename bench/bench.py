@@ -640,6 +640,61 @@ def case_sync_latency():
         srv.terminate()
         srv.wait()
 
+def case_post_tool():
+    """pool-post-tool (PostToolUse on Bash), on a 10k pool: a Bash call that is not a
+    commit (decided from the tool name and the command before anything is read), and
+    a real `git commit` (the reflog's tail, HEAD and the session's edits are read and a
+    pending entry is saved). The peer columns are `/bin/true`, the process-start floor."""
+    if not os.access(bin_("pool-post-tool"), os.X_OK):
+        NOTES.append("post-tool: no pool-post-tool in the bin dir; case skipped")
+        return
+    base_pool = gen_pool(10_000)
+    wd = os.path.join(WORK, "post_tool")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    pool = fresh_pool_copy(base_pool, os.path.join(wd, "pool"))
+    repo = os.path.join(wd, "repo")
+    genv = dict(os.environ, GIT_AUTHOR_NAME="B", GIT_AUTHOR_EMAIL="b@example.invalid",
+                GIT_COMMITTER_NAME="B", GIT_COMMITTER_EMAIL="b@example.invalid")
+    subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True, env=genv)
+    for i in range(3):
+        with open(os.path.join(repo, f"f{i}.txt"), "w") as fh:
+            fh.write(f"{i}\n")
+        subprocess.run(["git", "-C", repo, "add", "-A"], check=True, env=genv)
+        subprocess.run(["git", "-C", repo, "commit", "-q", "-m", f"Change {i}"], check=True, env=genv)
+    head = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True, env=genv,
+                          capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(pool, "edits.log"), "w") as fh:
+        for i in range(3):
+            fh.write(f"{int(time.time())}\tA\tS-post\t{repo}/f{i}.txt\n")
+    base = {"session_id": "S-post", "cwd": repo, "hook_event_name": "PostToolUse",
+            "tool_name": "Bash", "tool_use_id": "toolu_bench", "duration_ms": 600_000}
+    plain = write_json(os.path.join(wd, "plain.json"), dict(
+        base, tool_input={"command": "cargo test --quiet 2>&1 | tail -n 20", "description": "Run tests"},
+        tool_response={"stdout": "test result: ok. 161 passed\n" * 100, "stderr": "",
+                       "interrupted": False, "isImage": False, "noOutputExpected": False}))
+    commit = write_json(os.path.join(wd, "commit.json"), dict(
+        base, tool_input={"command": "git add -A && git commit -m \"Change 2\"", "description": "Commit"},
+        tool_response={"stdout": f"[main {head[:7]}] Change 2\n 1 file changed, 1 insertion(+)",
+                       "stderr": "", "interrupted": False, "isImage": False, "noOutputExpected": False,
+                       "gitOperation": {"commit": {"sha": head[:7], "kind": "committed", "branch": "main"}}}))
+    env = {"POOL_DIR": pool, "CLAUDE_INSTANCE": "A"}
+    floor = Cmd(["/bin/true"], {}, plain)
+    log("pool-post-tool, a Bash call that is not a commit")
+    res = measure(Cmd([bin_("pool-post-tool")], env, plain), floor)
+    om = med(res["ours"])
+    row("`pool-post-tool`, Bash call that is not a commit (peer columns: `/bin/true`)", res,
+        "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms")])
+    state = os.path.join(pool, "auto")
+    log("pool-post-tool, a Bash call that made a commit")
+    res = measure(Cmd([bin_("pool-post-tool")], env, commit,
+                      prepare=lambda: shutil.rmtree(state, ignore_errors=True)), floor)
+    om = med(res["ours"])
+    noted = os.path.isdir(state) and len(os.listdir(state)) == 1
+    row("`pool-post-tool`, Bash call that made a commit (peer columns: `/bin/true`)", res,
+        "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms"), (noted, "the commit was not noted")])
+    check_errors(pool, "post-tool")
+
 def count_lines(path):
     with open(path, "rb") as fh:
         return sum(1 for _ in fh)
@@ -816,7 +871,7 @@ def case_readers():
 CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
          ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse),
-         ("sync-latency", case_sync_latency)]
+         ("sync-latency", case_sync_latency), ("post-tool", case_post_tool)]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
 
 def main():

@@ -121,9 +121,14 @@ pub fn render(b: &Board) -> String {
             out.push_str("- no entries in the last 24h\n");
         }
         for e in v.recent.iter().take(ENTRIES_SHOWN) {
+            let auto = if crate::coord::auto::is_auto(e) {
+                "auto "
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "- {} ago {}: {}",
+                "- {} ago {auto}{}: {}",
                 format_age(now - e.timestamp),
                 md(&e.action, 20),
                 md(&e.topic, SHOW_TOPIC)

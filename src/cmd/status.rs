@@ -22,7 +22,8 @@
 //!    "claims": [{"id": "…", "topic": "…", "patterns": ["src/auth.rs"], "timestamp": 1699999000}],
 //!    "handoffs": [{"id": "…", "from": "B", "action": "completed", "topic": "…",
 //!      "summary": "…", "timestamp": 1699999000}],
-//!    "last_entry": {"id": "…", "action": "completed", "topic": "…", "timestamp": 1699999900}
+//!    "last_entry": {"id": "…", "action": "completed", "topic": "…", "timestamp": 1699999900,
+//!      "auto": false}
 //!  }]}
 //! ```
 //!
@@ -420,7 +421,8 @@ fn status(args: &StatusArgs) -> Result<()> {
 }
 
 fn entry_json(e: &Entry<'_>) -> Value {
-    json!({"id": e.id, "action": e.action, "topic": e.topic, "timestamp": e.timestamp})
+    json!({"id": e.id, "action": e.action, "topic": e.topic, "timestamp": e.timestamp,
+           "auto": crate::coord::auto::is_auto(e)})
 }
 
 /// The `--json` form of a board (see the module documentation).
@@ -694,9 +696,14 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
         }
         match v.recent.first() {
             Some(e) => {
+                let auto = if crate::coord::auto::is_auto(e) {
+                    "auto "
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "  last entry {} ago {}: {}",
+                    "  last entry {} ago {auto}{}: {}",
                     format_age(now - e.timestamp),
                     clean(&e.action, 20),
                     clean(&e.topic, SHOW_TOPIC)
