@@ -385,9 +385,10 @@ fn a_push_and_a_pull_request_each_post_one_signaling_entry() {
 
 #[test]
 fn session_end_posts_one_digest_when_something_happened() {
+    let quiet = World::new();
+    quiet.session_end();
+    assert!(quiet.entries().is_empty(), "nothing happened: no digest");
     let w = World::new();
-    w.session_end();
-    assert!(w.entries().is_empty(), "nothing happened: no digest");
     let head = commit_greeting(&w);
     w.edit("notes.md");
     w.stop();
@@ -430,11 +431,6 @@ fn a_block_about_the_same_work_in_the_same_turn_wins() {
 
 #[test]
 fn pool_auto_turns_kinds_off() {
-    let w = World::new();
-    let head = commit_greeting(&w);
-    let _ = head;
-    // Re-run with automatic commits off: the pending entry from above is
-    // still flushed, so start a fresh world for each setting.
     let w = World::new();
     w.edit("greet.txt");
     w.git(&["add", "greet.txt"], &w.proj());

@@ -83,11 +83,14 @@ impl Sandbox {
         );
     }
 
+    /// The entries blocks made; the automatic digest SessionEnd posts
+    /// (`origin: "auto"`, tested in `tests/auto.rs`) is left out.
     fn entries(&self) -> Vec<Value> {
         match std::fs::read_to_string(self.pool().join("instance_state.jsonl")) {
             Ok(s) => s
                 .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .filter(|e| e["origin"] != "auto")
                 .collect(),
             Err(_) => Vec::new(),
         }

@@ -329,6 +329,7 @@ fn install_keeps_keys_order_and_other_hooks_and_is_idempotent() {
             "Stop",
             "SessionStart",
             "UserPromptSubmit",
+            "PostToolUse",
             "SessionEnd"
         ]
     );

@@ -99,7 +99,8 @@ pub struct SessionState {
     pub last_commit_at: i64,
     /// The files that commit was given (absolute paths).
     pub last_commit_files: Vec<String>,
-    /// When its last digest was posted (0: never).
+    /// When its last digest was posted, or checked with nothing to say
+    /// (0: never); the next digest covers what came after that second.
     pub digest_at: i64,
     /// Commits since that digest (`1415202 Add greeting`).
     pub commits: Vec<String>,
@@ -594,7 +595,8 @@ pub fn digest(
 ) -> Result<Option<Entry<'static>>> {
     let mut state = load_state(pool.dir(), who.session);
     let since = if state.digest_at > 0 {
-        state.digest_at
+        // The last digest covered its own second.
+        state.digest_at + 1
     } else {
         started.unwrap_or(now - EDIT_LOOKBACK)
     };

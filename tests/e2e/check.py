@@ -423,7 +423,12 @@ def cmd_pool(args):
         hits = [e for e in entries if topic in json.dumps(e)]
         c.check(not hits, f"the pool block in {where} was NOT pooled", f"{len(hits)} entries: {short(hits)}")
     expected = {b["topic"] for b in A_BLOCKS} | {B_BLOCK["topic"]}
-    extra = [e.get("topic") for e in entries if e.get("topic") not in expected]
+    # Besides the blocks, each session's end posts one automatic digest (issue 18).
+    for label, sid in (("A", sid_a), ("B", sid_b)):
+        digests = [e for e in entries if e.get("origin") == "auto" and e.get("session_id") == sid]
+        c.check(len(digests) == 1 and digests[0].get("id", "").startswith("auto-digest-"),
+                f"{label}'s SessionEnd posted one automatic digest", short(json.dumps(digests), 800))
+    extra = [e.get("topic") for e in entries if e.get("topic") not in expected and e.get("origin") != "auto"]
     c.check(not extra, "the pool holds nothing else", f"extra topics: {extra}")
     ids = [e.get("id") for e in entries]
     c.check(len(ids) == len(set(ids)), "entry ids are unique", str(ids))
