@@ -291,7 +291,7 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// Lists files, grouped by folder (`src/ (5)`) past [`FILES_LISTED`].
+/// Lists files, grouped by folder (`src/ (5)`) when there are more than eight.
 pub fn list_files(files: &[String]) -> String {
     if files.len() <= FILES_LISTED {
         return files.join(", ");

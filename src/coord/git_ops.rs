@@ -713,4 +713,23 @@ mod tests {
         assert!(find_repo(Path::new("relative")).is_none());
         assert!(reflog_tail(&w.git_dir).is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_never_panics(cmd in ".{0,200}", out in ".{0,200}") {
+            let _ = scan(&cmd);
+            let _ = might_matter(&cmd);
+            let _ = printed_commit(&out);
+            let _ = pushed_branch(&out);
+            let _ = pr_url(&out);
+            let _ = parse_record(&out);
+        }
+
+        #[test]
+        fn shell_like_commands_never_panic(parts in proptest::collection::vec(
+            proptest::sample::select(vec!["git", "commit", "push", "gh", "pr", "create", "cd", "-C", "x",
+                "'", "\"", "\\", "&&", ";", "|", "<<", "EOF", "\n", "#", "(", ")", "--amend", "=", " "]), 0..40)) {
+            let _ = scan(&parts.concat());
+        }
+    }
 }

@@ -537,6 +537,61 @@ mod tests {
     }
 
     #[test]
+    fn automatic_entries_are_one_compact_line_counted_apart() {
+        let commit = Entry {
+            id: "auto-commit-x".into(),
+            timestamp: 990,
+            source_instance: "A".into(),
+            action: "completed".into(),
+            topic: "Add greeting\n# not a heading".into(),
+            summary: "commit 1415202 on main".into(),
+            affects: "src/greet.txt".into(),
+            origin: "auto".into(),
+            ..Entry::default()
+        };
+        assert_eq!(
+            auto_line(&commit),
+            "[A] auto completed: Add greeting # not a heading (commit 1415202 on main) — src/greet.txt"
+        );
+        let digest = Entry {
+            action: "signaling".into(),
+            topic: "Session digest: 1 commit".into(),
+            summary: "Edited 1 file: a.rs\nCommits: 1415202 Add greeting".into(),
+            affects: "a.rs".into(),
+            ..commit.clone()
+        };
+        assert_eq!(
+            auto_line(&digest),
+            "[A] auto signaling: Session digest: 1 commit — a.rs"
+        );
+        let mut sum = summary(2);
+        sum.add(
+            commit,
+            Kept {
+                own: false,
+                score: 1.0,
+            },
+            200,
+        );
+        for compact in [true, false] {
+            let out = session_start(&sum, &settings(compact), 1000);
+            assert!(
+                out.contains("- **Pool**: 3 recent (1 own, 2 others; 1 automatic)"),
+                "{out}"
+            );
+            assert!(
+                out.contains("\n- [A] auto completed: Add greeting # not a heading (commit 1415202 on main) — src/greet.txt\n"),
+                "{out}"
+            );
+        }
+        let news = news(&[], &[digest], false);
+        assert!(
+            news.contains("\n- [A] auto signaling: Session digest: 1 commit — a.rs\n"),
+            "{news}"
+        );
+    }
+
+    #[test]
     fn empty_pool_prints_reminder_or_nothing() {
         let mut s = settings(true);
         assert_eq!(
