@@ -178,7 +178,7 @@ fn end_of_turn(ctx: &Ctx, pool: &Pool, program: &str, digest: Option<DigestWhen>
     if let Some(when) =
         digest.filter(|_| ctx.config.auto.digest && !ctx.input.session_id.is_empty())
     {
-        let started = crate::cmd::post_tool::session_started(ctx, instance, session);
+        let started = crate::coord::presence::first_seen(&ctx.pool_dir, instance, session);
         if let Err(e) = auto::digest(pool, &who, when, started, ctx.now) {
             hook::report(pool.dir(), program, &format!("session digest: {e}"));
         }

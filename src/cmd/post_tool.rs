@@ -62,8 +62,11 @@ fn body(ctx: &Ctx) -> Result<Option<String>> {
         tool_use_id: &ctx.input.tool_use_id,
     };
     let instance = ctx.config.instance.as_deref().filter(|i| !i.is_empty());
-    let session = crate::cmd::hooks::session_key(ctx);
-    let started = session_started(ctx, instance, session);
+    let session = match ctx.input.session_id.as_str() {
+        "" => "unknown",
+        s => s,
+    };
+    let started = presence::first_seen(&ctx.pool_dir, instance, session);
     let host = crate::env::host::host_name();
     let who = Who {
         instance: instance.unwrap_or(presence::UNKNOWN_INSTANCE),
@@ -73,18 +76,4 @@ fn body(ctx: &Ctx) -> Result<Option<String>> {
     };
     auto::record_call(&ctx.pool_dir, &who, &call, kinds, started, ctx.now)?;
     Ok(None)
-}
-
-/// When the session's first hook ran, from its presence file.
-pub fn session_started(ctx: &Ctx, instance: Option<&str>, session: &str) -> Option<i64> {
-    let path = presence::file_path(
-        &ctx.pool_dir,
-        instance.unwrap_or(presence::UNKNOWN_INSTANCE),
-        session,
-    );
-    presence::load(&path)
-        .ok()
-        .flatten()
-        .map(|p| p.first_seen)
-        .filter(|t| *t > 0)
 }

@@ -314,6 +314,18 @@ pub fn load(path: &Path) -> Result<Option<Presence>> {
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
+/// When a session's first hook ran (its presence file's `first_seen`);
+/// `None` when there is no readable presence. `instance` `None` is
+/// [`UNKNOWN_INSTANCE`].
+pub fn first_seen(pool_dir: &Path, instance: Option<&str>, session: &str) -> Option<i64> {
+    let path = file_path(pool_dir, instance.unwrap_or(UNKNOWN_INSTANCE), session);
+    load(&path)
+        .ok()
+        .flatten()
+        .map(|p| p.first_seen)
+        .filter(|t| *t > 0)
+}
+
 /// Refreshes this session's presence file from a hook call. Never fails and
 /// never panics: problems go to `errors.log` via [`hook::report`], and the
 /// hook goes on.
