@@ -286,6 +286,14 @@ fn a_dry_run_right_after_a_commit_does_not_repost_it() {
 #[test]
 fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     let w = World::new();
+    // B is mid-session: its next prompt shows what arrived since this one.
+    let b_prompt =
+        json!({"session_id": "b", "hook_event_name": "UserPromptSubmit", "prompt": "go"});
+    w.run(
+        "pool-prompt",
+        &b_prompt.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
     let first = commit_greeting(&w);
     w.stop();
     w.edit("greet.txt");
@@ -301,7 +309,19 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     assert_eq!(auto.len(), 2);
     assert_eq!(auto[1]["topic"], "Add greeting and more");
     assert_eq!(auto[1]["ref"], format!("auto-commit-{first}"));
-    // Readers show only the amended commit.
+    // Readers show only the amended commit: news at B's next prompt…
+    let news = w.run(
+        "pool-prompt",
+        &b_prompt.to_string(),
+        &[("CLAUDE_INSTANCE", "B")],
+    );
+    let news = String::from_utf8(news.stdout).unwrap();
+    assert!(
+        news.contains("[A] auto completed: Add greeting and more ("),
+        "{news}"
+    );
+    assert!(!news.contains("Add greeting ("), "{news}");
+    // …session start and pool query.
     let start = w.run(
         "pool-session-start",
         &json!({"session_id": "b", "hook_event_name": "SessionStart", "source": "startup"})

@@ -218,8 +218,15 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         .collect();
     let domain = Domain::new(&ctx.config.domain);
     let mut unblocking: Vec<(Entry<'static>, Block)> = Vec::new();
+    // Newest first: an amend's automatic entry hides the one it replaced.
+    let mut superseded = Superseded::default();
     let fresh: Vec<_> = fresh
         .into_iter()
+        .rev()
+        .filter(|e| !superseded.visit(&e.origin, &e.id, &e.reference))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
         .filter(|e| {
             let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
                 || (me.is_none() && e.session_id == session);
