@@ -372,8 +372,13 @@ pub fn record_call(
             let branch = git_ops::branch(&repo.git_dir);
             for c in &commits {
                 let p = commit_pending(c, branch.as_deref(), &files, &cwd, now);
-                state.commits.push(format!("{} {}", c.short(), p.topic));
-                added.push(p);
+                let line = format!("{} {}", c.short(), p.topic);
+                if !state.commits.contains(&line) {
+                    state.commits.push(line);
+                }
+                if !state.pending.iter().any(|q| q.id == p.id) {
+                    added.push(p);
+                }
             }
             state.last_commit_at = now;
             state.last_commit_files = files.into_iter().map(|(_, abs)| abs).collect();
