@@ -4,8 +4,8 @@
 use std::ops::ControlFlow;
 
 use crate::agent::hook::{self, Ctx};
-use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::auto::{self, DigestWhen, Superseded, Who};
+use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::extract::{self, Job};
 use crate::coord::handoffs::{AckTracker, is_knowledge};
 use crate::coord::news;
