@@ -56,6 +56,7 @@ EXPECTED_HOOKS = {
     "UserPromptSubmit": "pool-prompt",
     "SessionEnd": "pool-stop",
     "PreToolUse": "pool-guard",
+    "PostToolUse": "pool-post-tool",
 }
 
 

@@ -48,7 +48,7 @@ case "${1:-}" in
   *) BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1" ;;
 esac
 if [ "$MODE" = full ]; then
-  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-query; do
+  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-post-tool pool-query; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing or not executable (build with: cargo build --release)"
   done
 fi
