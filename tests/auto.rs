@@ -506,3 +506,28 @@ fn bad_input_never_fails_the_hook() {
     }
     assert!(w.auto().is_empty());
 }
+
+#[test]
+fn a_stop_after_a_quiet_spell_posts_a_digest_and_an_early_one_does_not() {
+    let w = World::new();
+    commit_greeting(&w);
+    w.stop();
+    let digests = |w: &World| {
+        w.auto()
+            .into_iter()
+            .filter(|e| e["id"].as_str().unwrap().starts_with("auto-digest-"))
+            .count()
+    };
+    assert_eq!(digests(&w), 0, "the session started seconds ago");
+    // The session started an hour ago: its presence file says so.
+    for f in std::fs::read_dir(w.pool().join("presence")).unwrap() {
+        let p = f.unwrap().path();
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        v["first_seen"] = json!(v["first_seen"].as_i64().unwrap() - 3600);
+        std::fs::write(&p, v.to_string()).unwrap();
+    }
+    w.stop();
+    assert_eq!(digests(&w), 1);
+    w.stop();
+    assert_eq!(digests(&w), 1, "the next one waits for another quiet spell");
+}
