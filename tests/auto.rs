@@ -531,3 +531,36 @@ fn a_stop_after_a_quiet_spell_posts_a_digest_and_an_early_one_does_not() {
     w.stop();
     assert_eq!(digests(&w), 1, "the next one waits for another quiet spell");
 }
+
+#[test]
+fn status_and_the_bulletin_mark_automatic_entries() {
+    let w = World::new();
+    commit_greeting(&w);
+    w.stop();
+    let run = |args: &[&str]| {
+        let out = Command::new(exe("pool"))
+            .args(args)
+            .env_clear()
+            .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let status = run(&["status"]);
+    assert!(status.contains("auto completed: Add greeting"), "{status}");
+    let json: Value = serde_json::from_str(run(&["status", "--json"]).trim()).unwrap();
+    let last = &json["instances"][0]["last_entry"];
+    assert_eq!(
+        (last["topic"].as_str(), last["auto"].as_bool()),
+        (Some("Add greeting"), Some(true)),
+        "{json}"
+    );
+    let bulletin = run(&["bulletin"]);
+    assert!(
+        bulletin.contains("auto completed: Add greeting"),
+        "{bulletin}"
+    );
+    let query = run(&["query"]);
+    assert!(query.contains("(auto) Add greeting"), "{query}");
+}
