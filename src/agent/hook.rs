@@ -44,6 +44,12 @@ pub struct HookInput {
     pub tool_name: String,
     /// PreToolUse: the tool's input (`file_path`, `notebook_path`, …).
     pub tool_input: serde_json::Value,
+    /// Set when the event comes from a subagent (`Agent` tool): its id. The
+    /// session id is the parent's.
+    pub agent_id: Option<String>,
+    /// The session's permission mode (`default`, `acceptEdits`, `auto`,
+    /// `bypassPermissions`, …); absent at SessionStart.
+    pub permission_mode: Option<String>,
 }
 
 impl HookInput {

@@ -125,7 +125,9 @@ pub fn prompt_main() -> i32 {
 
 /// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): records
 /// the edit and warns when another live instance claimed or recently edited
-/// the file (`POOL_CLAIMS=ask` asks the user instead).
+/// the file: by default it refuses the first attempt with the claim's details
+/// and lets the retry through (`POOL_CLAIMS` picks another mode, see
+/// [`crate::cmd::guard`]).
 pub fn guard_main() -> i32 {
     if let Some(code) = answer_help("pool-guard") {
         return code;
