@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn claims_mode_attendance_and_wake() {
         let cfg = ConfigFile::default();
-        let (s, w) = Settings::from_env(&BTreeMap::new(), &cfg);
+        let (s, w) = Config::from_env(&BTreeMap::new(), &cfg);
         assert!(w.is_empty());
         assert_eq!(s.claims, ClaimsMode::DenyOnce);
         assert!(s.attended && s.wake);
@@ -317,18 +317,18 @@ mod tests {
             ("POOL_WAKE", "off"),
         ]
         .into();
-        let (s, _) = Settings::from_env(&env, &cfg);
+        let (s, _) = Config::from_env(&env, &cfg);
         assert_eq!(s.claims, ClaimsMode::Ask);
         assert!(!s.attended && !s.wake);
         let env: BTreeMap<&str, &str> = [("CLAUDE_CODE_ENTRYPOINT", "sdk-cli")].into();
-        assert!(!Settings::from_env(&env, &cfg).0.attended);
+        assert!(!Config::from_env(&env, &cfg).0.attended);
         let env: BTreeMap<&str, &str> = [("CLAUDE_CODE_ENTRYPOINT", "cli")].into();
-        assert!(Settings::from_env(&env, &cfg).0.attended);
+        assert!(Config::from_env(&env, &cfg).0.attended);
         let env: BTreeMap<&str, &str> = [("POOL_CLAIMS", "loud")].into();
-        let (s, w) = Settings::from_env(&env, &cfg);
+        let (s, w) = Config::from_env(&env, &cfg);
         assert_eq!((s.claims, w.len()), (ClaimsMode::DenyOnce, 1));
         let cfg: ConfigFile = serde_json::from_str(r#"{"wake": false}"#).unwrap();
-        assert!(!Settings::from_env(&BTreeMap::new(), &cfg).0.wake);
+        assert!(!Config::from_env(&BTreeMap::new(), &cfg).0.wake);
         for (v, m) in [
             ("warn", ClaimsMode::Warn),
             ("block", ClaimsMode::Block),
