@@ -328,11 +328,30 @@ fn handoffs_stay_on_top_until_acknowledged() {
         !t.hook("pool-session-start", "OTHER", "o1", "SessionStart")
             .contains("Handoffs for you")
     );
-    // The next prompt repeats it.
-    assert!(
-        t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
-            .contains("Parser ready for review")
+    // The session's conversation holds it now: its next prompt does not add it again.
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert!(!prompt.contains("Parser ready for review"), "{prompt}");
+    // A handoff arriving mid-session is added once, under handoffs and not under news.
+    let second = t.post(
+        "A",
+        &[
+            "--action",
+            "signaling",
+            "--topic",
+            "Lexer ready too",
+            "--to",
+            "DEV",
+        ],
     );
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert_eq!(prompt.matches("Lexer ready too").count(), 1, "{prompt}");
+    assert!(
+        prompt.contains("handoffs for you") && !prompt.contains("news since"),
+        "{prompt}"
+    );
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert!(!prompt.contains("Lexer ready too"), "{prompt}");
+    t.run("pool", "DEV", &["ack", &second], "", &[]);
     // The entry lives 7 days.
     let q = t.run("pool", "DEV", &["query", "--json", "--limit", "5"], "", &[]);
     let ttl = String::from_utf8(q.stdout)
@@ -346,6 +365,15 @@ fn handoffs_stay_on_top_until_acknowledged() {
     t.run("pool", "DEV", &["ack", &id], "", &[]);
     let start = t.hook("pool-session-start", "DEV", "d2", "SessionStart");
     assert!(!start.contains("Handoffs for you"), "{start}");
+    // Acknowledged: no longer shown to DEV at all, not even as recent activity.
+    assert!(
+        !start.contains("Parser ready") && !start.contains("Lexer ready"),
+        "{start}"
+    );
+    assert!(start.contains("Unrelated broadcast"), "{start}");
+    // Others still see it as what it is.
+    let other = t.hook("pool-session-start", "OTHER", "o2", "SessionStart");
+    assert!(other.contains("Parser ready"), "{other}");
     assert!(
         !t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
             .contains("Parser ready")

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use crate::agent::hook::{self, Ctx};
 use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::extract::{self, Job};
-use crate::coord::handoffs::{AckTracker, is_knowledge};
+use crate::coord::handoffs::{self, AckTracker, is_knowledge};
 use crate::coord::news;
 use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
@@ -167,14 +167,19 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let mut handoffs = Vec::new();
     let mut blocks = blocked::Tracker::default();
     if me.is_some() {
+        let mut shown = handoffs::load_shown(pool.dir(), session);
         let mut acks = AckTracker::default();
         pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
             blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
-            if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
+            if acks.visit(&e, me, ctx.now, ctx.config.ttl) && !shown.contains(e.id.as_ref()) {
                 handoffs.push(e.into_owned());
             }
             ControlFlow::Continue(())
         })?;
+        if !handoffs.is_empty() {
+            shown.extend(handoffs.iter().map(|e| e.id.to_string()));
+            handoffs::save_shown(pool.dir(), session, shown.iter().map(String::as_str))?;
+        }
     }
     // This instance's blocks (open, or ended by what is new): an entry that
     // ends one reaches it whatever its domain.
@@ -190,7 +195,9 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         .filter(|e| {
             let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
                 || (me.is_none() && e.session_id == session);
-            if own {
+            // A handoff to this instance is listed under handoffs, once.
+            let to_me = me.is_some_and(|m| !e.to.is_empty() && e.to.eq_ignore_ascii_case(m));
+            if own || to_me {
                 return false;
             }
             let seen = Seen::of(e, ctx.now, ctx.config.ttl);
@@ -212,6 +219,12 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     start_sync(&pool, ctx, "pool-session-start");
     let summary = collect(&pool, ctx)?;
     if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
+        hook::report(pool.dir(), "pool-session-start", &e.to_string());
+    }
+    // The handoffs shown here stay in the conversation: the session's later
+    // prompts must not add them again.
+    let shown = summary.handoffs.iter().map(|e| e.id.as_ref());
+    if let Err(e) = handoffs::save_shown(pool.dir(), session_key(ctx), shown) {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());
     }
     let mut text = render::session_start(&summary, &ctx.config, ctx.now);
@@ -250,6 +263,10 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
             }
+            return Walk::Continue;
+        }
+        if acks.acked_by_me(&e) {
+            // Handled: no longer shown to the instance that acknowledged it.
             return Walk::Continue;
         }
         if let Some(k) = keep(&e, &ctx.config, &domain, ctx.now) {
