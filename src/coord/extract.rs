@@ -226,6 +226,13 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
     }
     crate::coord::claims::extend_closers(pool, &mut entries, job.now, job.settings.ttl)?;
     report.appended = pool.append_unique(entries, &aliases, lookback, job.now)?;
+    if job.settings.wake && report.appended.iter().any(crate::coord::wake::wakes) {
+        // A session that cannot take the line at once (gone, busy backlog) is
+        // skipped: it sees the entry at its next prompt anyway.
+        if let Err(e) = crate::coord::wake::wake(pool.dir(), &report.appended, job.now) {
+            report.warnings.push(format!("wake: {e}"));
+        }
+    }
 
     if let Some((f, offset)) = file_state {
         let path = input

@@ -3,8 +3,9 @@
 //! open claims and the edit record ([`claims`]), who is blocked on what and
 //! what unblocked them ([`blocked`]), handoffs and their
 //! acknowledgement ([`handoffs`]), news since a session last looked
-//! ([`news`]), who is active and where ([`presence`]), and which entries
-//! concern an instance ([`relevance`]).
+//! ([`news`]), who is active and where ([`presence`]), which entries
+//! concern an instance ([`relevance`]), and waking the sessions a handoff or
+//! a critical entry concerns through their inbox socket ([`wake`]).
 //!
 //! May import [`crate::store`], [`crate::env`] and [`crate::agent`]; never
 //! views, sync or commands.
@@ -16,3 +17,4 @@ pub mod handoffs;
 pub mod news;
 pub mod presence;
 pub mod relevance;
+pub mod wake;
