@@ -688,7 +688,7 @@ def case_guard(n):
     def presence(pool_dir):
         now = int(time.time())
         os.makedirs(os.path.join(pool_dir, "presence"), mode=0o700, exist_ok=True)
-        write_json(os.path.join(pool_dir, "presence", "w.json"),
+        write_json(os.path.join(pool_dir, "presence", "0123456789abcdef0123456789abcdef.json"),
                    {"instance": "W", "session_id": "sw", "first_seen": now, "last_seen": now,
                     "host": "", "socket": sock_path})
     woke = fresh_pool_copy(base_pool, os.path.join(wd, "wake_pool"))
