@@ -41,7 +41,7 @@ pub struct ConfigFile {
     /// `{"instances": {"A": {"role": "builder", "domain": [...]}}}`
     #[serde(default)]
     pub instances: BTreeMap<String, InstanceConfig>,
-    /// `{"wake": false}` stops waking idle sessions (see [`Settings::wake`]).
+    /// `{"wake": false}` stops waking idle sessions (see [`Config::wake`]).
     #[serde(default)]
     pub wake: Option<bool>,
 }
