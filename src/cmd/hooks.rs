@@ -223,9 +223,13 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     }
     // The handoffs shown here stay in the conversation: the session's later
     // prompts must not add them again.
-    let shown = summary.handoffs.iter().map(|e| e.id.as_ref());
-    if let Err(e) = handoffs::save_shown(pool.dir(), session_key(ctx), shown) {
-        hook::report(pool.dir(), "pool-session-start", &e.to_string());
+    // (With none pending, an older record can only name handoffs since
+    // acknowledged or expired: no need to write.)
+    if !summary.handoffs.is_empty() {
+        let shown = summary.handoffs.iter().map(|e| e.id.as_ref());
+        if let Err(e) = handoffs::save_shown(pool.dir(), session_key(ctx), shown) {
+            hook::report(pool.dir(), "pool-session-start", &e.to_string());
+        }
     }
     let mut text = render::session_start(&summary, &ctx.config, ctx.now);
     if let Some(line) = crate::sync::session_start_line(pool.dir(), ctx.now) {
