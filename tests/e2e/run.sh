@@ -446,6 +446,47 @@ if [ "$MODE" = full ]; then
     run_claude "$H" AFTER A "$HERE/scripts/after_ack.json" "What is pending for me?"
     check run "$H/runs/AFTER" AFTER 1
     check wake "$W" "$H/runs/AFTER" "$H1" "$H2" "$H/pool"
+
+    printf '\n== a session that bypasses permissions holds the wake for its user (the documented limit)\n'
+    python3 - "$H/config/settings.json" <<'EOF2'
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["skipDangerousModePermissionPrompt"] = True
+json.dump(s, open(p, "w"), indent=2)
+EOF2
+    BY="$H/runs/BY"
+    start_mock "$BY" "$HERE/scripts/wake_a.json"
+    TMUX_L="claude-pool-e2e-by-$$"
+    # IS_SANDBOX=1: Claude Code refuses --dangerously-skip-permissions as root otherwise (CI runs as root).
+    tmux -L "$TMUX_L" new-session -d -s by -x 200 -y 50 -c "$H/proj" \
+      env -i "${WORLD_ENV[@]}" TERM=xterm-256color IS_SANDBOX=1 CLAUDE_INSTANCE=C "ANTHROPIC_BASE_URL=$MOCK_URL" \
+      "$CLAUDE" --dangerously-skip-permissions --debug-file "$BY/debug.txt"
+    wait_for 60 presence_has_socket "$H" C || fail "C's bypass session records its inbox socket"
+    sleep 1
+    tmux -L "$TMUX_L" send-keys -t by "first prompt" Enter
+    wait_for 60 mains_at_least "$BY" 1 && wait_for 30 stops_at_least "$BY" 1 \
+      || fail "C's first prompt was answered"
+    in_world "$H" "CLAUDE_INSTANCE=B" "$BIN_DIR/pool" post --action completed --topic "Schema ready" \
+      --to C >/dev/null 2>&1
+    if wait_for 8 mains_at_least "$BY" 2; then
+      fail "a bypassPermissions session holds a wake for approval" "it started a turn: Claude Code changed; update README"
+    else
+      ok "a bypassPermissions session does not start a turn on a wake (held for its user)"
+    fi
+    tmux -L "$TMUX_L" capture-pane -p -t by >"$BY/screen.txt" 2>&1
+    if grep -q "Held peer message" "$BY/screen.txt" && grep -q "crossSessionInbound" "$BY/screen.txt"; then
+      ok "Claude Code shows the held message and names the crossSessionInbound setting"
+    else
+      fail "Claude Code shows the held message and names the crossSessionInbound setting" "$(cat "$BY/screen.txt")"
+    fi
+    if in_world "$H" "$BIN_DIR/pool" status 2>&1 | grep -q "held for approval in bypassPermissions mode"; then
+      ok "pool status says C's wakes are held in bypassPermissions mode"
+    else
+      fail "pool status says C's wakes are held in bypassPermissions mode" "$(in_world "$H" "$BIN_DIR/pool" status 2>&1)"
+    fi
+    tmux -L "$TMUX_L" kill-server 2>/dev/null
+    stop_mock
   else
     fail "tmux is needed for the interactive wake test"
   fi
