@@ -5,7 +5,8 @@
 //!
 //! Claude Code gives every hook `CLAUDE_CODE_MESSAGING_SOCKET`, a Unix socket
 //! (mode 0600) that reads JSON lines; a line
-//! `{"type":"user","message":{"role":"user","content":TEXT}}` is queued as a
+//! `{"type":"user","session_id":ID,"message":{"role":"user","content":TEXT}}`
+//! (dropped unless ID is the receiving session's) is queued as a
 //! prompt from "another Claude session": it starts a turn when the session is
 //! idle and reaches the model between tool calls otherwise (seen on 2.1.329
 //! and 2.1.332; the auth line is optional on Linux and macOS). The turn runs
@@ -99,9 +100,13 @@ pub fn message(e: &Entry<'_>) -> String {
     )
 }
 
-/// The JSON line written to a session's inbox socket.
-pub fn inbox_line(text: &str) -> String {
-    let line = serde_json::json!({"type": "user", "message": {"role": "user", "content": text}});
+/// The JSON line written to the inbox socket of session `session_id`.
+/// Claude Code drops a line whose `session_id` is not its own, so a socket
+/// path that now belongs to another session (a reused process id) delivers
+/// nothing.
+pub fn inbox_line(text: &str, session_id: &str) -> String {
+    let line = serde_json::json!({"type": "user", "session_id": session_id,
+                                  "message": {"role": "user", "content": text}});
     format!("{line}\n")
 }
 
@@ -216,7 +221,8 @@ pub fn wake(pool_dir: &Path, entries: &[Entry<'_>], now: i64) -> Result<Vec<Deli
             continue;
         }
         let socket = p.socket.as_deref().unwrap_or_default();
-        let outcome = deliver(Path::new(socket), inbox_line(&message(e)).as_bytes());
+        let line = inbox_line(&message(e), &p.session_id);
+        let outcome = deliver(Path::new(socket), line.as_bytes());
         if outcome.is_ok() {
             record.push_str(&key);
             record.push('\n');
@@ -333,8 +339,10 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains("IGNORE") && !m.contains('\u{1b}'), "{m}");
-        let line: serde_json::Value = serde_json::from_str(inbox_line(&m).trim_end()).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(inbox_line(&m, "s-1").trim_end()).unwrap();
         assert_eq!(line["type"], "user");
+        assert_eq!(line["session_id"], "s-1");
         assert_eq!(line["message"]["content"], m);
     }
 

@@ -212,11 +212,15 @@ wait_for() {
 }
 # mains_at_least RUN N: the mock logged at least N main requests.
 mains_at_least() {
-  [ "$(grep -c '"kind": "main"' "$1/requests.jsonl" 2>/dev/null || echo 0)" -ge "$2" ]
+  local n
+  n="$(grep -c '"kind": "main"' "$1/requests.jsonl" 2>/dev/null)"
+  [ "${n:-0}" -ge "$2" ]
 }
 # stops_at_least RUN N: the debug log shows at least N finished Stop hooks (a turn ended).
 stops_at_least() {
-  [ "$(grep -cE '(Hooks: )?Stop \[.*\] (finished|completed) with status' "$1/debug.txt" 2>/dev/null || echo 0)" -ge "$2" ]
+  local n
+  n="$(grep -cE '(Hooks: )?Stop \[.*\] (finished|completed) with status' "$1/debug.txt" 2>/dev/null)"
+  [ "${n:-0}" -ge "$2" ]
 }
 # presence_has_socket WORLD INSTANCE: the instance's presence records an inbox socket.
 presence_has_socket() {
