@@ -52,8 +52,10 @@ pub fn hook_help(program: &str) -> Option<&'static str> {
              last prompt."
         }
         "pool-guard" => {
-            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): records \
-             the edit and warns when another live instance claimed or recently edited the file."
+            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): refuses \
+             the first edit of a file another instance claimed or recently edited, with the \
+             claim's details, and lets the same agent's retry through (POOL_CLAIMS: deny-once, \
+             warn, block or ask); records the edits it lets through."
         }
         _ => return None,
     })
@@ -123,11 +125,11 @@ pub fn prompt_main() -> i32 {
     crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
-/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): records
-/// the edit and warns when another live instance claimed or recently edited
-/// the file: by default it refuses the first attempt with the claim's details
-/// and lets the retry through (`POOL_CLAIMS` picks another mode, see
-/// [`crate::cmd::guard`]).
+/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): by
+/// default refuses the first attempt on a file another instance claimed or
+/// recently edited, with the claim's details, and lets the retry through
+/// (`POOL_CLAIMS` picks another mode, see [`crate::cmd::guard`]); records
+/// the edits it lets through.
 pub fn guard_main() -> i32 {
     if let Some(code) = answer_help("pool-guard") {
         return code;

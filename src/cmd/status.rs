@@ -665,13 +665,12 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             } else {
                 format!(" on {}", clean(&p.host, 64))
             };
-            let wake = if p.ended.is_some() {
-                String::new()
-            } else {
-                match crate::coord::wake::why_not(p) {
-                    None => " — can be woken".to_string(),
-                    Some(why) => format!(" — not woken: {why}"),
-                }
+            // Short, and only for sessions with an inbox: the line must fit a terminal.
+            let wakeable = p.ended.is_none() && p.socket.as_deref().is_some_and(|s| !s.is_empty());
+            let wake = match (wakeable, crate::coord::wake::why_not(p)) {
+                (false, _) => "",
+                (true, None) => " · wakeable",
+                (true, Some(_)) => " · wakes held (bypassPermissions)",
             };
             let _ = writeln!(
                 out,

@@ -634,7 +634,7 @@ def cmd_wake(args):
     c.check(after_reqs and first.count(t2) == 1,
             "a new session of A: the pending handoff appears exactly once", f"{first.count(t2)} times")
     status = (run / "status.txt").read_text(errors="replace") if (run / "status.txt").exists() else ""
-    c.check("can be woken" in status, "pool status shows A's session can be woken", short(status, 800))
+    c.check("wakeable" in status, "pool status shows A's session can be woken (wakeable)", short(status, 800))
     try:
         sj = json.loads((run / "status.json").read_text())
         woken = [s for i in sj["instances"] if i["instance"] == "A" for s in i["sessions"] if s.get("wakeable")]

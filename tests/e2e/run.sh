@@ -484,7 +484,7 @@ EOF2
     else
       fail "Claude Code shows the held message and names the crossSessionInbound setting" "$(cat "$BY/screen.txt")"
     fi
-    if in_world "$H" "$BIN_DIR/pool" status 2>&1 | grep -q "held for approval in bypassPermissions mode"; then
+    if in_world "$H" "$BIN_DIR/pool" status 2>&1 | grep -q "wakes held (bypassPermissions)"; then
       ok "pool status says C's wakes are held in bypassPermissions mode"
     else
       fail "pool status says C's wakes are held in bypassPermissions mode" "$(in_world "$H" "$BIN_DIR/pool" status 2>&1)"
