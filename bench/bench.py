@@ -694,6 +694,90 @@ def case_post_tool():
     row("`pool-post-tool`, Bash call that made a commit (peer columns: `/bin/true`)", res,
         "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms"), (noted, "the commit was not noted")])
     check_errors(pool, "post-tool")
+def case_guard(n):
+    """pool-guard (PreToolUse) on a pool of n entries: an edit nobody claimed, and the
+    first attempt on a claimed file (refused: a fresh session each run); then pool-stop
+    pooling a handoff to an instance whose live session has an inbox socket (the wake:
+    connect and write without waiting) against the same hook with POOL_WAKE=0."""
+    import socket
+    base_pool = gen_pool(n)
+    wd = os.path.join(WORK, "guard")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    pool = fresh_pool_copy(base_pool, os.path.join(wd, "pool"))
+    proj = os.path.join(wd, "proj")
+    os.makedirs(os.path.join(proj, "src"))
+    claim = {"id": "bench-claim", "timestamp": int(time.time()), "source_instance": "B",
+             "session_id": "sb", "action": "claimed", "topic": "Auth rewrite", "summary": "",
+             "affects": "src/auth.rs", "blocks": "", "cwd": proj, "host": ""}
+    with open(os.path.join(pool, "instance_state.jsonl"), "a") as fh:
+        fh.write(json.dumps(claim) + "\n")
+    env = {"POOL_DIR": pool, "CLAUDE_INSTANCE": "A"}
+    def pre(path, session):
+        return {"session_id": session, "hook_event_name": "PreToolUse", "tool_name": "Edit",
+                "tool_input": {"file_path": path, "old_string": "a", "new_string": "b"}, "cwd": proj}
+    free = write_json(os.path.join(wd, "free.json"), pre(os.path.join(proj, "src/free.rs"), "S-free"))
+    log(f"pool-guard, unclaimed file, {n} entries")
+    res = measure(Cmd([bin_("pool-guard")], env, free))
+    om = med(res["ours"])
+    row(f"`pool-guard`, an unclaimed file, pool of {n:,}", res, "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms")])
+    deny = os.path.join(wd, "deny.json")
+    counter = [0]
+    def fresh_session():
+        counter[0] += 1
+        write_json(deny, pre(os.path.join(proj, "src/auth.rs"), f"S-deny-{counter[0]}"))
+    log(f"pool-guard, first attempt on a claimed file (refused), {n} entries")
+    res = measure(Cmd([bin_("pool-guard")], env, deny, prepare=fresh_session))
+    om = med(res["ours"])
+    row(f"`pool-guard`, first attempt on a claimed file (refused), pool of {n:,}", res, "≤ 5 ms",
+        [(om <= 0.005, f"{fms(om)} > 5 ms")])
+    check_errors(pool, "guard")
+
+    # The wake: a live presence of instance W with a socket that listens (and never reads).
+    sock_path = os.path.join(wd, "inbox.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1024)
+    os.makedirs(os.path.join(pool, "presence"), mode=0o700, exist_ok=True)
+    def presence(pool_dir):
+        now = int(time.time())
+        os.makedirs(os.path.join(pool_dir, "presence"), mode=0o700, exist_ok=True)
+        write_json(os.path.join(pool_dir, "presence", "0123456789abcdef0123456789abcdef.json"),
+                   {"instance": "W", "session_id": "sw", "first_seen": now, "last_seen": now,
+                    "host": "", "socket": sock_path})
+    woke = fresh_pool_copy(base_pool, os.path.join(wd, "wake_pool"))
+    quiet = fresh_pool_copy(base_pool, os.path.join(wd, "quiet_pool"))
+    presence(woke)
+    presence(quiet)
+    stdin = os.path.join(wd, "stop.json")
+    turn = [0]
+    def handoff():
+        turn[0] += 1
+        text = f"Done.\n```pool\nACTION: completed\nTOPIC: handoff {turn[0]}\nTO: W\n```"
+        write_json(stdin, {"session_id": "S-wake", "hook_event_name": "Stop",
+                           "prompt_id": f"p-{turn[0]}", "last_assistant_message": text})
+        # Drain what earlier runs delivered, so the backlog never fills.
+        listener.setblocking(False)
+        try:
+            while True:
+                c, _ = listener.accept()
+                c.close()
+        except BlockingIOError:
+            pass
+    with_wake = Cmd([bin_("pool-stop")], {"POOL_DIR": woke, "CLAUDE_INSTANCE": "A"}, stdin, prepare=handoff)
+    without = Cmd([bin_("pool-stop")], {"POOL_DIR": quiet, "CLAUDE_INSTANCE": "A", "POOL_WAKE": "0"},
+                  stdin, prepare=handoff)
+    log("pool-stop pooling a handoff: waking a live session vs POOL_WAKE=0")
+    res = measure(with_wake, without)
+    listener.close()
+    om, pm = med(res["ours"]), med(res["peer"])
+    wakes = os.path.join(woke, "wakes.log")
+    delivered = count_lines(wakes) if os.path.exists(wakes) else 0
+    row("`pool-stop` pooling a handoff and waking its addressee's session (peer columns: "
+        "the same with `POOL_WAKE=0`)", res, "≤ 2 ms more than without the wake",
+        [(om - pm <= 0.002, f"{(om - pm) * 1000:.2f} ms more"),
+         (delivered >= len(res["ours"]), f"{delivered} deliveries recorded")])
+    check_errors(woke, "stop with wake")
 
 def count_lines(path):
     with open(path, "rb") as fh:
@@ -871,7 +955,8 @@ def case_readers():
 CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
          ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse),
-         ("sync-latency", case_sync_latency), ("post-tool", case_post_tool)]
+         ("sync-latency", case_sync_latency), ("post-tool", case_post_tool),
+         ("guard", lambda: case_guard(max(POOL_SIZES)))]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
 
 def main():

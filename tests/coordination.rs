@@ -106,11 +106,77 @@ impl Team {
 }
 
 #[test]
-fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
+fn the_default_guard_refuses_the_first_edit_of_a_claimed_file_and_lets_the_retry_through() {
+    let t = Team::new();
+    let file = t.repo().join("src/auth.rs");
+    t.post(
+        "B",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Auth token refresh",
+            "--affects",
+            "src/auth.rs",
+        ],
+    );
+    let deny = |out: Option<Value>| {
+        let out = out.expect("a decision");
+        assert_eq!(
+            out["hookSpecificOutput"]["permissionDecision"], "deny",
+            "{out}"
+        );
+        out["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let why = deny(t.guard("A", "sa", "Edit", &file, &[]));
+    assert!(
+        why.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\"")
+            && why.contains("unchanged")
+            && why.contains("again within 5 minutes"),
+        "{why}"
+    );
+    // The same session's retry goes through silently, and later edits too.
+    assert!(t.guard("A", "sa", "Edit", &file, &[]).is_none());
+    assert!(t.guard("A", "sa", "Write", &file, &[]).is_none());
+    // A subagent of that session is another model: refused once as well.
+    let sub = |t: &Team| {
+        let input = json!({"session_id": "sa", "agent_id": "agent-1", "agent_type": "general-purpose", "hook_event_name": "PreToolUse", "tool_name": "Edit", "tool_input": {"file_path": file, "old_string": "a", "new_string": "b"}, "cwd": t.repo()});
+        let out = t.run("pool-guard", "A", &[], &input.to_string(), &[]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        (!text.is_empty()).then(|| serde_json::from_str::<Value>(&text).unwrap())
+    };
+    deny(sub(&t));
+    assert!(sub(&t).is_none());
+    // Another session of another instance is told too, and of A's edit now as well.
+    let why = deny(t.guard("C", "sc", "Edit", &file, &[]));
+    assert!(
+        why.contains("B claimed") && why.contains("A edited"),
+        "{why}"
+    );
+    // Ask mode without anyone attending falls back to refusing once.
+    let unattended = [
+        ("POOL_CLAIMS", "ask"),
+        ("CLAUDE_CODE_SESSION_ATTENDED", "0"),
+    ];
+    let why = deny(t.guard("D", "sd", "Edit", &file, &unattended));
+    assert!(why.contains("nobody is attending"), "{why}");
+    assert!(t.guard("D", "sd", "Edit", &file, &unattended).is_none());
+    // Block mode refuses every time.
+    let block = [("POOL_CLAIMS", "block")];
+    deny(t.guard("E", "se", "Edit", &file, &block));
+    deny(t.guard("E", "se", "Edit", &file, &block));
+}
+
+#[test]
+fn warn_mode_notes_a_claimed_file_and_ask_mode_asks_the_user() {
+    const W: [(&str, &str); 1] = [("POOL_CLAIMS", "warn")];
     let t = Team::new();
     let file = t.repo().join("src/auth.rs");
     assert!(
-        t.guard("A", "sa", "Edit", &file, &[]).is_none(),
+        t.guard("A", "sa", "Edit", &file, &W).is_none(),
         "nothing claimed yet"
     );
     t.post(
@@ -124,7 +190,7 @@ fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
             "src/auth.rs, src/session/",
         ],
     );
-    let out = t.guard("A", "sa", "Edit", &file, &[]).expect("a warning");
+    let out = t.guard("A", "sa", "Edit", &file, &W).expect("a warning");
     let ctx = out["hookSpecificOutput"]["additionalContext"]
         .as_str()
         .unwrap();
@@ -140,7 +206,7 @@ fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
             "sa",
             "Write",
             &t.repo().join("src/session/store.rs"),
-            &[]
+            &W
         )
         .is_some()
     );
@@ -150,16 +216,16 @@ fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
             "sa",
             "NotebookEdit",
             &t.repo().join("src/session/nb.ipynb"),
-            &[]
+            &W
         )
         .is_some()
     );
     assert!(
-        t.guard("A", "sa", "Read", &file, &[]).is_none(),
+        t.guard("A", "sa", "Read", &file, &W).is_none(),
         "reads are not guarded"
     );
     // Never about one's own claims (A's recent edit still counts).
-    let own = t.guard("B", "sb", "Edit", &file, &[]).unwrap();
+    let own = t.guard("B", "sb", "Edit", &file, &W).unwrap();
     let ctx = own["hookSpecificOutput"]["additionalContext"]
         .as_str()
         .unwrap();
@@ -169,7 +235,16 @@ fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
     );
     // Asking the user instead.
     let out = t
-        .guard("C", "sc", "MultiEdit", &file, &[("POOL_CLAIMS", "ask")])
+        .guard(
+            "C",
+            "sc",
+            "MultiEdit",
+            &file,
+            &[
+                ("POOL_CLAIMS", "ask"),
+                ("CLAUDE_CODE_SESSION_ATTENDED", "1"),
+            ],
+        )
         .unwrap();
     assert_eq!(out["hookSpecificOutput"]["permissionDecision"], "ask");
     assert!(
@@ -183,7 +258,7 @@ fn edits_to_a_claimed_file_are_warned_about_before_they_happen() {
         "B",
         &["--action", "completed", "--topic", "auth token refresh"],
     );
-    let out = t.guard("D", "sd", "Edit", &file, &[]).unwrap();
+    let out = t.guard("D", "sd", "Edit", &file, &W).unwrap();
     let ctx = out["hookSpecificOutput"]["additionalContext"]
         .as_str()
         .unwrap();
@@ -253,11 +328,30 @@ fn handoffs_stay_on_top_until_acknowledged() {
         !t.hook("pool-session-start", "OTHER", "o1", "SessionStart")
             .contains("Handoffs for you")
     );
-    // The next prompt repeats it.
-    assert!(
-        t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
-            .contains("Parser ready for review")
+    // The session's conversation holds it now: its next prompt does not add it again.
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert!(!prompt.contains("Parser ready for review"), "{prompt}");
+    // A handoff arriving mid-session is added once, under handoffs and not under news.
+    let second = t.post(
+        "A",
+        &[
+            "--action",
+            "signaling",
+            "--topic",
+            "Lexer ready too",
+            "--to",
+            "DEV",
+        ],
     );
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert_eq!(prompt.matches("Lexer ready too").count(), 1, "{prompt}");
+    assert!(
+        prompt.contains("handoffs for you") && !prompt.contains("news since"),
+        "{prompt}"
+    );
+    let prompt = t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit");
+    assert!(!prompt.contains("Lexer ready too"), "{prompt}");
+    t.run("pool", "DEV", &["ack", &second], "", &[]);
     // The entry lives 7 days.
     let q = t.run("pool", "DEV", &["query", "--json", "--limit", "5"], "", &[]);
     let ttl = String::from_utf8(q.stdout)
@@ -271,6 +365,15 @@ fn handoffs_stay_on_top_until_acknowledged() {
     t.run("pool", "DEV", &["ack", &id], "", &[]);
     let start = t.hook("pool-session-start", "DEV", "d2", "SessionStart");
     assert!(!start.contains("Handoffs for you"), "{start}");
+    // Acknowledged: no longer shown to DEV at all, not even as recent activity.
+    assert!(
+        !start.contains("Parser ready") && !start.contains("Lexer ready"),
+        "{start}"
+    );
+    assert!(start.contains("Unrelated broadcast"), "{start}");
+    // Others still see it as what it is.
+    let other = t.hook("pool-session-start", "OTHER", "o2", "SessionStart");
+    assert!(other.contains("Parser ready"), "{other}");
     assert!(
         !t.hook("pool-prompt", "DEV", "d1", "UserPromptSubmit")
             .contains("Parser ready")

@@ -222,6 +222,10 @@ fn hostile_entry_text_is_inert_in_every_output() {
         assert!(out.contains("h-2"), "the handoff is shown: {out}");
         assert_inert("session start", &out);
     }
+    // Session start consumed h-1..h-3 (and h-2, a handoff, is not repeated at
+    // the session's prompts): news needs an entry written after it.
+    // (Not `completed`: that would close A's claim h-3, which the guard checks below.)
+    s.append_raw(&[entry("h-4", "A", "signaling", HOSTILE)]);
     let news = s.ok(
         "pool-prompt",
         &[],
@@ -419,11 +423,12 @@ fn guard_warns(s: &Sandbox, instance: &str, file: &str) -> bool {
     let guard = json!({"session_id": format!("s-{instance}"), "hook_event_name": "PreToolUse",
                        "tool_name": "Edit", "tool_input": {"file_path": s.path("work").join(file)},
                        "cwd": s.path("work")});
+    // Warn mode answers every call (deny-once lets the same session's retry through silently).
     let out = s.ok(
         "pool-guard",
         &[],
         &guard.to_string(),
-        &[("CLAUDE_INSTANCE", instance)],
+        &[("CLAUDE_INSTANCE", instance), ("POOL_CLAIMS", "warn")],
     );
     out.contains("claimed")
 }

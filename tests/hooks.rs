@@ -721,3 +721,30 @@ fn pool_query_follow_streams_new_entries() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Issue 15: Claude Code 2.1.329 fires the first Stop of a text-only turn
+/// before the transcript file exists. That race is expected: nothing is
+/// logged as an error, and the block it carried is pooled once, also after
+/// the file appears.
+#[test]
+fn first_stop_before_the_transcript_exists_is_no_error() {
+    let sb = Sandbox::new();
+    let t = sb.path("later.jsonl");
+    let mut input = stop_input("race", &t);
+    input["prompt_id"] = json!("p-race");
+    input["last_assistant_message"] =
+        json!("Done.\n```pool\nACTION: completed\nTOPIC: early stop\n```");
+    sb.stop(&input, "A");
+    assert_eq!(sb.topics(), ["early stop"]);
+    assert!(
+        !sb.errors().contains("cannot read transcript"),
+        "{}",
+        sb.errors()
+    );
+    // The file appears with the same turn: still one entry, still no error.
+    let line = json!({"type": "assistant", "uuid": "u-race", "promptId": "p-race", "message": {"id": "m1", "content": [{"type": "text", "text": "Done.\n```pool\nACTION: completed\nTOPIC: early stop\n```"}]}});
+    std::fs::write(&t, format!("{line}\n")).unwrap();
+    sb.stop(&input, "A");
+    assert_eq!(sb.topics(), ["early stop"]);
+    assert!(sb.errors().is_empty(), "{}", sb.errors());
+}

@@ -51,6 +51,12 @@ pub struct HookInput {
     pub tool_use_id: String,
     /// PostToolUse: how long the tool ran, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// Set when the event comes from a subagent (`Agent` tool): its id. The
+    /// session id is the parent's.
+    pub agent_id: Option<String>,
+    /// The session's permission mode (`default`, `acceptEdits`, `auto`,
+    /// `bypassPermissions`, …); absent at SessionStart.
+    pub permission_mode: Option<String>,
 }
 
 impl HookInput {

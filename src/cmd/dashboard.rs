@@ -604,6 +604,15 @@ fn append(app: &App, entry: Entry<'static>) -> std::result::Result<String, Strin
     crate::coord::claims::extend_closers(&app.pool, &mut entries, now, app.default_ttl)
         .map_err(|e| e.to_string())?;
     app.pool.append(&entries, now).map_err(|e| e.to_string())?;
+    // A handoff posted from the page wakes its addressee like one posted by
+    // `pool post`; the entry is posted whatever happens to the wake.
+    let config = crate::env::config::load_config_file(app.pool.dir()).unwrap_or_default();
+    if crate::env::config::Config::from_env(&crate::env::config::ProcessEnv, &config)
+        .0
+        .wake
+    {
+        let _ = crate::coord::wake::wake(app.pool.dir(), &entries, now);
+    }
     Ok(id)
 }
 

@@ -7,7 +7,7 @@ use crate::agent::hook::{self, Ctx};
 use crate::coord::auto::{self, DigestWhen, Superseded, Who};
 use crate::coord::blocked::{self, Block, Seen};
 use crate::coord::extract::{self, Job};
-use crate::coord::handoffs::{AckTracker, is_knowledge};
+use crate::coord::handoffs::{self, AckTracker, is_knowledge};
 use crate::coord::news;
 use crate::coord::relevance::{Domain, keep};
 use crate::error::Result;
@@ -53,8 +53,10 @@ pub fn hook_help(program: &str) -> Option<&'static str> {
              last prompt."
         }
         "pool-guard" => {
-            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): records \
-             the edit and warns when another live instance claimed or recently edited the file."
+            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): refuses \
+             the first edit of a file another instance claimed or recently edited, with the \
+             claim's details, and lets the same agent's retry through (POOL_CLAIMS: deny-once, \
+             warn, block or ask); records the edits it lets through."
         }
         _ => return None,
     })
@@ -130,9 +132,11 @@ pub fn prompt_main() -> i32 {
     crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
-/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): records
-/// the edit and warns when another live instance claimed or recently edited
-/// the file (`POOL_CLAIMS=ask` asks the user instead).
+/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): by
+/// default refuses the first attempt on a file another instance claimed or
+/// recently edited, with the claim's details, and lets the retry through
+/// (`POOL_CLAIMS` picks another mode, see [`crate::cmd::guard`]); records
+/// the edits it lets through.
 pub fn guard_main() -> i32 {
     if let Some(code) = answer_help("pool-guard") {
         return code;
@@ -200,14 +204,19 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let mut handoffs = Vec::new();
     let mut blocks = blocked::Tracker::default();
     if me.is_some() {
+        let mut shown = handoffs::load_shown(pool.dir(), session);
         let mut acks = AckTracker::default();
         pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
             blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
-            if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
+            if acks.visit(&e, me, ctx.now, ctx.config.ttl) && !shown.contains(e.id.as_ref()) {
                 handoffs.push(e.into_owned());
             }
             ControlFlow::Continue(())
         })?;
+        if !handoffs.is_empty() {
+            shown.extend(handoffs.iter().map(|e| e.id.to_string()));
+            handoffs::save_shown(pool.dir(), session, shown.iter().map(String::as_str))?;
+        }
     }
     // This instance's blocks (open, or ended by what is new): an entry that
     // ends one reaches it whatever its domain.
@@ -230,7 +239,9 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         .filter(|e| {
             let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
                 || (me.is_none() && e.session_id == session);
-            if own {
+            // A handoff to this instance is listed under handoffs, once.
+            let to_me = me.is_some_and(|m| !e.to.is_empty() && e.to.eq_ignore_ascii_case(m));
+            if own || to_me {
                 return false;
             }
             let seen = Seen::of(e, ctx.now, ctx.config.ttl);
@@ -253,6 +264,16 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     let summary = collect(&pool, ctx)?;
     if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());
+    }
+    // The handoffs shown here stay in the conversation: the session's later
+    // prompts must not add them again.
+    // (With none pending, an older record can only name handoffs since
+    // acknowledged or expired: no need to write.)
+    if !summary.handoffs.is_empty() {
+        let shown = summary.handoffs.iter().map(|e| e.id.as_ref());
+        if let Err(e) = handoffs::save_shown(pool.dir(), session_key(ctx), shown) {
+            hook::report(pool.dir(), "pool-session-start", &e.to_string());
+        }
     }
     let mut text = render::session_start(&summary, &ctx.config, ctx.now);
     if let Some(line) = crate::sync::session_start_line(pool.dir(), ctx.now) {
@@ -292,6 +313,10 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
             }
+            return Walk::Continue;
+        }
+        if acks.acked_by_me(&e) {
+            // Handled: no longer shown to the instance that acknowledged it.
             return Walk::Continue;
         }
         if let Some(k) = keep(&e, &ctx.config, &domain, ctx.now) {

@@ -157,15 +157,29 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
         seen: None,
     };
     let mut entries = [entry];
-    let default_ttl = crate::env::config::Config::from_env(
+    let config = crate::env::config::Config::from_env(
         &crate::env::config::ProcessEnv,
         &crate::env::config::load_config_file(pool.dir()).unwrap_or_default(),
     )
-    .0
-    .ttl;
+    .0;
     let now = entries[0].timestamp;
-    crate::coord::claims::extend_closers(&pool, &mut entries, now, default_ttl)?;
+    crate::coord::claims::extend_closers(&pool, &mut entries, now, config.ttl)?;
     pool.append(&entries, now)?;
+    if config.wake {
+        // The entry is posted whatever happens here; a session that cannot be
+        // woken sees it at its next prompt.
+        match crate::coord::wake::wake(pool.dir(), &entries, now) {
+            Ok(done) => {
+                for d in done.iter().filter(|d| d.outcome.is_ok()) {
+                    eprintln!(
+                        "pool post: woke session {}",
+                        d.session.get(..8).unwrap_or(&d.session)
+                    );
+                }
+            }
+            Err(e) => eprint_error("pool post", &format!("wake: {e}")),
+        }
+    }
     Ok(id)
 }
 

@@ -18,7 +18,8 @@
 //!    "blocked": [{"id": "…", "topic": "…", "summary": "…", "since": 1699999000}],
 //!    "sessions": [{"session_id": "…", "state": "active", "cwd": "/w/repo",
 //!      "worktree": "/w/repo", "branch": "main", "detached": null, "host": "h",
-//!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null}],
+//!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null,
+//!      "wakeable": true, "wake_note": null}],
 //!    "claims": [{"id": "…", "topic": "…", "patterns": ["src/auth.rs"], "timestamp": 1699999000}],
 //!    "handoffs": [{"id": "…", "from": "B", "action": "completed", "topic": "…",
 //!      "summary": "…", "timestamp": 1699999000}],
@@ -35,7 +36,9 @@
 //! ([`crate::coord::blocked`]), longest first. Strings are raw (JSON-escaped,
 //! not cleaned). Instances that are blocked (and not gone) come first, then
 //! by state, then most recently heard first; sessions most recently heard
-//! first.
+//! first. A session's `wakeable` says whether a handoff or critical entry can
+//! wake it through its inbox socket (`wake_note`: why not, or why the wake
+//! may be held).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -446,6 +449,8 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                         "first_seen": p.first_seen,
                         "last_seen": p.last_seen,
                         "ended": p.ended,
+                        "wakeable": p.socket.as_deref().is_some_and(|s| !s.is_empty()),
+                        "wake_note": crate::coord::wake::why_not(p),
                     })
                 })
                 .collect();
@@ -662,9 +667,16 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             } else {
                 format!(" on {}", clean(&p.host, 64))
             };
+            // Short, and only for sessions with an inbox: the line must fit a terminal.
+            let wakeable = p.ended.is_none() && p.socket.as_deref().is_some_and(|s| !s.is_empty());
+            let wake = match (wakeable, crate::coord::wake::why_not(p)) {
+                (false, _) => "",
+                (true, None) => " · wakeable",
+                (true, Some(_)) => " · wakes held (bypassPermissions)",
+            };
             let _ = writeln!(
                 out,
-                "  session {}  {}{host} — {}",
+                "  session {}  {}{host} — {}{wake}",
                 clean(short_id(&p.session_id, &ids), 64),
                 place(p, home),
                 seen_phrase(p.state(now), Some(p.last_heard()), p.ended.is_some(), now)

@@ -169,9 +169,18 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
                 candidates.extend(out.candidates.into_iter().map(|c| (c, "transcript")));
                 file_state = Some((f, start + out.consumed));
             }
-            // Claude Code creates the file with the first message; before that there is nothing to read.
+            // Claude Code creates the file with the first message; before that
+            // there is nothing to read. Claude Code 2.1.329 fires the first Stop of
+            // a text-only turn before the file exists: the turn's text comes in
+            // last_assistant_message and is kept for when the file appears, so
+            // nothing is lost and this is no error. A Stop with neither is.
             Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound && input.hook_event_name != "Stop" => {}
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && (input.hook_event_name != "Stop"
+                        || input
+                            .last_assistant_message
+                            .as_deref()
+                            .is_some_and(|t| !t.is_empty())) => {}
             Err(e) => report
                 .warnings
                 .push(format!("cannot read transcript {}: {e}", path.display())),
@@ -217,6 +226,13 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
     }
     crate::coord::claims::extend_closers(pool, &mut entries, job.now, job.settings.ttl)?;
     report.appended = pool.append_unique(entries, &aliases, lookback, job.now)?;
+    if job.settings.wake && report.appended.iter().any(crate::coord::wake::wakes) {
+        // A session that cannot take the line at once (gone, busy backlog) is
+        // skipped: it sees the entry at its next prompt anyway.
+        if let Err(e) = crate::coord::wake::wake(pool.dir(), &report.appended, job.now) {
+            report.warnings.push(format!("wake: {e}"));
+        }
+    }
 
     if let Some((f, offset)) = file_state {
         let path = input

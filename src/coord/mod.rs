@@ -3,10 +3,11 @@
 //! open claims and the edit record ([`claims`]), who is blocked on what and
 //! what unblocked them ([`blocked`]), handoffs and their
 //! acknowledgement ([`handoffs`]), news since a session last looked
-//! ([`news`]), who is active and where ([`presence`]), and which entries
-//! concern an instance ([`relevance`]), and the automatic entries taken
-//! from what a session's tool calls did ([`auto`], with the git facts in
-//! [`git_ops`]).
+//! ([`news`]), who is active and where ([`presence`]), which entries
+//! concern an instance ([`relevance`]), waking the sessions a handoff or a
+//! critical entry concerns through their inbox socket ([`wake`]), and the
+//! automatic entries taken from what a session's tool calls did ([`auto`],
+//! with the git facts in [`git_ops`]).
 //!
 //! May import [`crate::store`], [`crate::env`] and [`crate::agent`]; never
 //! views, sync or commands.
@@ -20,3 +21,4 @@ pub mod handoffs;
 pub mod news;
 pub mod presence;
 pub mod relevance;
+pub mod wake;

@@ -74,6 +74,11 @@ pub struct Presence {
     pub last_seen: i64,
     /// When `SessionEnd` was seen, epoch seconds; `None` while the session lives.
     pub ended: Option<i64>,
+    /// The session's inbox socket (`CLAUDE_CODE_MESSAGING_SOCKET`), through
+    /// which it can be woken ([`crate::coord::wake`]).
+    pub socket: Option<String>,
+    /// The session's permission mode, as its last hook call that carried one said.
+    pub permission_mode: Option<String>,
 }
 
 /// How recently something was seen.
@@ -246,6 +251,10 @@ pub struct Observation {
     pub host: String,
     /// Whether the event is `SessionEnd`.
     pub ends: bool,
+    /// The session's inbox socket, if the hook was given one.
+    pub socket: Option<String>,
+    /// The permission mode, if the event carried one.
+    pub permission_mode: Option<String>,
 }
 
 /// The presence to store after `seen` at `now`, given what is stored; `None`
@@ -268,6 +277,14 @@ pub fn refresh(old: Option<&Presence>, seen: &Observation, now: i64) -> Option<P
         } else {
             None
         },
+        socket: seen
+            .socket
+            .clone()
+            .or_else(|| old.and_then(|o| o.socket.clone())),
+        permission_mode: seen
+            .permission_mode
+            .clone()
+            .or_else(|| old.and_then(|o| o.permission_mode.clone())),
     };
     match old {
         Some(o)
@@ -357,6 +374,8 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
         session_id: input.session_id.clone(),
         host: crate::env::host::host_name(),
         ends: input.hook_event_name == "SessionEnd",
+        socket: ctx.config.messaging_socket.clone(),
+        permission_mode: input.permission_mode.clone().filter(|m| !m.is_empty()),
     };
     let path = file_path(&ctx.pool_dir, &seen.instance, &seen.session_id);
     // An unreadable or corrupt file is replaced, not reported: it holds nothing
@@ -532,7 +551,21 @@ mod tests {
             }),
             host: "h".into(),
             ends,
+            socket: None,
+            permission_mode: None,
         }
+    }
+
+    #[test]
+    fn socket_and_mode_are_kept_when_an_event_lacks_them() {
+        let mut first = seen(false);
+        first.socket = Some("/tmp/cc-socks/1.sock".into());
+        first.permission_mode = Some("default".into());
+        let p = refresh(None, &first, 100).unwrap();
+        // SessionStart carries no permission mode; a later event may lack the socket.
+        let later = refresh(Some(&p), &seen(false), 200).unwrap();
+        assert_eq!(later.socket.as_deref(), Some("/tmp/cc-socks/1.sock"));
+        assert_eq!(later.permission_mode.as_deref(), Some("default"));
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //! | `POOL_COMPACT` | `0` for the full session-start summary | `1` |
 //! | `POOL_REMINDER` | `0` to drop the how-to-write-a-block reminder | `1` |
 //! | `POOL_AUTO` | automatic entries: `0`, or the kinds on (`commit,push`) or off (`-digest`) | all on |
+//! | `POOL_CLAIMS` | the edit guard's mode: `deny-once`, `warn`, `block` or `ask` | `deny-once` |
+//! | `POOL_WAKE` | `0` stops waking idle sessions through their inbox socket | `1` (or `config.json` `"wake"`) |
+//!
+//! From Claude Code's own environment: `CLAUDE_CODE_SESSION_ATTENDED` (`0`:
+//! nobody is there to answer a question; when unset, an `sdk-*`
+//! `CLAUDE_CODE_ENTRYPOINT` means the same) and `CLAUDE_CODE_MESSAGING_SOCKET`
+//! (the session's inbox, recorded in its presence).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +46,9 @@ pub struct ConfigFile {
     /// which automatic entries are posted ([`AutoKinds`]).
     #[serde(default)]
     pub auto: Option<serde_json::Value>,
+    /// `{"wake": false}` stops waking idle sessions (see [`Config::wake`]).
+    #[serde(default)]
+    pub wake: Option<bool>,
 }
 
 /// One instance's entry in `config.json`.
@@ -86,6 +96,44 @@ pub struct Config {
     pub reminder: bool,
     /// Which automatic entries are posted (`POOL_AUTO`, else `config.json`'s `auto`).
     pub auto: AutoKinds,
+    /// What the edit guard does about another instance's claim or recent edit.
+    pub claims: ClaimsMode,
+    /// Whether somebody is there to answer a permission question.
+    pub attended: bool,
+    /// Whether handoffs and critical entries wake the sessions they concern.
+    pub wake: bool,
+    /// This session's inbox socket (`CLAUDE_CODE_MESSAGING_SOCKET`).
+    pub messaging_socket: Option<String>,
+}
+
+/// The edit guard's mode (`POOL_CLAIMS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClaimsMode {
+    /// Refuse the first attempt with the claim's details; the same session's
+    /// retry within a few minutes goes through.
+    #[default]
+    DenyOnce,
+    /// Let the edit through and add a note (the model reads it only after the edit).
+    Warn,
+    /// Refuse every attempt while the claim is open.
+    Block,
+    /// Ask the user; without a user, behave as [`ClaimsMode::DenyOnce`].
+    Ask,
+}
+
+impl ClaimsMode {
+    /// Parses a `POOL_CLAIMS` value; `None` for an unknown one.
+    pub fn parse(v: &str) -> Option<ClaimsMode> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "deny-once" | "deny_once" | "denyonce" | "deny" | "default" => {
+                Some(ClaimsMode::DenyOnce)
+            }
+            "warn" => Some(ClaimsMode::Warn),
+            "block" => Some(ClaimsMode::Block),
+            "ask" => Some(ClaimsMode::Ask),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -99,6 +147,10 @@ impl Default for Config {
             compact: true,
             reminder: true,
             auto: AutoKinds::ALL,
+            claims: ClaimsMode::default(),
+            attended: true,
+            wake: true,
+            messaging_socket: None,
         }
     }
 }
@@ -171,6 +223,25 @@ impl Config {
             },
             (None, None) => {}
         }
+        if let Some(v) = env.get("POOL_CLAIMS") {
+            match ClaimsMode::parse(&v) {
+                Some(m) => s.claims = m,
+                None => warnings.push(format!(
+                    "POOL_CLAIMS={v:?} is not deny-once, warn, block or ask; using deny-once"
+                )),
+            }
+        }
+        s.attended = match env.get("CLAUDE_CODE_SESSION_ATTENDED") {
+            Some(v) => !is_off(&v),
+            None => env
+                .get("CLAUDE_CODE_ENTRYPOINT")
+                .is_none_or(|e| !e.starts_with("sdk")),
+        };
+        s.wake = match env.get("POOL_WAKE") {
+            Some(v) => !is_off(&v),
+            None => config.wake.unwrap_or(true),
+        };
+        s.messaging_socket = env.get("CLAUDE_CODE_MESSAGING_SOCKET");
         if let Some(me) = s.instance.as_deref() {
             let inst = config.instances.get(me);
             s.role = inst.and_then(|i| i.role.clone());
@@ -374,5 +445,39 @@ mod tests {
         let (s, w) = Config::from_env(&env, &ConfigFile::default());
         assert_eq!(s.instance, None);
         assert!(w[0].contains("CLAUDE_INSTANCE ignored"), "{w:?}");
+    }
+
+    #[test]
+    fn claims_mode_attendance_and_wake() {
+        let cfg = ConfigFile::default();
+        let (s, w) = Config::from_env(&BTreeMap::new(), &cfg);
+        assert!(w.is_empty());
+        assert_eq!(s.claims, ClaimsMode::DenyOnce);
+        assert!(s.attended && s.wake);
+        let env: BTreeMap<&str, &str> = [
+            ("POOL_CLAIMS", "Ask"),
+            ("CLAUDE_CODE_SESSION_ATTENDED", "0"),
+            ("POOL_WAKE", "off"),
+        ]
+        .into();
+        let (s, _) = Config::from_env(&env, &cfg);
+        assert_eq!(s.claims, ClaimsMode::Ask);
+        assert!(!s.attended && !s.wake);
+        let env: BTreeMap<&str, &str> = [("CLAUDE_CODE_ENTRYPOINT", "sdk-cli")].into();
+        assert!(!Config::from_env(&env, &cfg).0.attended);
+        let env: BTreeMap<&str, &str> = [("CLAUDE_CODE_ENTRYPOINT", "cli")].into();
+        assert!(Config::from_env(&env, &cfg).0.attended);
+        let env: BTreeMap<&str, &str> = [("POOL_CLAIMS", "loud")].into();
+        let (s, w) = Config::from_env(&env, &cfg);
+        assert_eq!((s.claims, w.len()), (ClaimsMode::DenyOnce, 1));
+        let cfg: ConfigFile = serde_json::from_str(r#"{"wake": false}"#).unwrap();
+        assert!(!Config::from_env(&BTreeMap::new(), &cfg).0.wake);
+        for (v, m) in [
+            ("warn", ClaimsMode::Warn),
+            ("block", ClaimsMode::Block),
+            ("deny-once", ClaimsMode::DenyOnce),
+        ] {
+            assert_eq!(ClaimsMode::parse(v), Some(m));
+        }
     }
 }

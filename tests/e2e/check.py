@@ -529,6 +529,131 @@ def cmd_plugin(args):
     c.exit()
 
 
+# ---------------------------------------------------------------------------------------------
+# Coordination (issue 15): the guard acts before the edit, each handoff once, waking an idle session
+
+ORIGINAL_AUTH = "fn refresh() {}\nfn login() {}\nfn logout() {}\n"
+
+
+def tool_results(body):
+    """(is_error, text) of every tool_result block in a request body, in order."""
+    out = []
+    for m in body.get("messages", []):
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for b in content:
+            if isinstance(b, dict) and b.get("type") == "tool_result":
+                inner = b.get("content")
+                text = inner if isinstance(inner, str) else "".join(
+                    x.get("text", "") for x in inner or [] if isinstance(x, dict))
+                out.append((bool(b.get("is_error")), text))
+    return out
+
+
+def last_result(req):
+    res = tool_results(req["body"])
+    return res[-1] if res else (None, "")
+
+
+def check_refused_then_through(c, reqs, label, first, retry, want_in_reason):
+    """reqs[first] carries the refusal of the first edit (the result the model reads next), and
+    reqs[retry] the retry's success."""
+    if not c.check(len(reqs) > max(first, retry), f"{label}: the scripted turns were all requested",
+                   f"got {len(reqs)} requests"):
+        return
+    err, text = last_result(reqs[first])
+    c.check(err and all(w in text for w in want_in_reason),
+            f"{label}: the model's next request carries the refusal with the claim's details",
+            f"is_error={err}, text={short(text, 600)}")
+    err, text = last_result(reqs[retry])
+    c.check(not err and "updated successfully" in text, f"{label}: the retry succeeds",
+            f"is_error={err}, text={short(text, 400)}")
+
+
+def cmd_guard(args):
+    """guard RUN AUTH_RS: A's edits of B's claimed file, main thread and subagent."""
+    c = Checker()
+    run, auth = Path(args[0]), Path(args[1])
+    reqs = read_jsonl(run / "requests.jsonl")
+    main = [r for r in reqs if r.get("kind") == "main" and not r.get("thread")]
+    sub = [r for r in reqs if r.get("kind") == "main" and r.get("thread") == "SUBAGENT-GUARD-TASK"]
+    claim = ["B claimed src/auth.rs", "Auth rewrite", "unchanged"]
+    # Main thread: 0 prompt, 1 after Read, 2 after the first Edit, 3 after `cat`, 4 after the retry.
+    check_refused_then_through(c, main, "main thread", 2, 4, claim)
+    if len(main) > 3:
+        err, text = last_result(main[3])
+        c.check(not err and text.strip() == ORIGINAL_AUTH.strip(),
+                "main thread: the claimed file is unchanged after the first attempt (cat shows the original)",
+                f"cat printed {short(text, 300)!r}")
+    # Subagent: 0 its prompt, 1 after Read, 2 after its first Edit, 3 after its retry.
+    c.check(sub, "the subagent's requests reached the model server (thread SUBAGENT-GUARD-TASK)")
+    check_refused_then_through(c, sub, "subagent", 2, 3, claim)
+    final = auth.read_text() if auth.exists() else ""
+    c.check("/* edited by A */" in final and "/* edited by the subagent */" in final,
+            "both retries landed in the file", short(final, 300))
+    c.exit()
+
+
+def cmd_guard_ask(args):
+    """guard-ask RUN AUTH_RS: POOL_CLAIMS=ask under claude -p falls back to refusing once."""
+    c = Checker()
+    run, auth = Path(args[0]), Path(args[1])
+    reqs = main_requests(run)
+    check_refused_then_through(c, reqs, "ask without a user", 2, 3,
+                               ["B claimed src/auth.rs", "nobody is attending"])
+    final = auth.read_text() if auth.exists() else ""
+    c.check("/* edited by D */" in final, "the retry landed in the file", short(final, 300))
+    c.exit()
+
+
+def cmd_wake(args):
+    """wake RUN AFTER_RUN H1 H2 POOL: handoffs once per request, not after acknowledgement, and the
+    idle interactive session woken by B's second handoff."""
+    c = Checker()
+    run, after, h1, h2, pool = Path(args[0]), Path(args[1]), args[2], args[3], Path(args[4])
+    t1, t2 = "Parser ready for review", "Lexer ready too"
+    c.check(h1 and h2, "B's two handoffs were posted", f"ids {h1!r} {h2!r}")
+    reqs = main_requests(run)
+    if not c.check(len(reqs) >= 3, "A's interactive session made three requests (prompt, wake, prompt)",
+                   f"got {len(reqs)}"):
+        c.exit()
+    body = [json.dumps(r["body"], ensure_ascii=False) for r in reqs]
+    n = lambda i, t: body[i].count(t)
+    c.check(n(0, t1) == 1, "first request: the pending handoff appears exactly once "
+            "(SessionStart and UserPromptSubmit both ran)", f"{n(0, t1)} times")
+    wake = "claude-pool: B wrote a handoff to instance A"
+    c.check(wake in body[1] and "first prompt" in body[1] and "third prompt" not in body[1],
+            "second request: started by the wake from B's handoff, nobody typed",
+            short(body[1][-1500:], 1500))
+    c.check(n(1, t2) == 1 and n(1, t1) == 1,
+            "second request: the new handoff appears exactly once, the first still once",
+            f"{t2}: {n(1, t2)}, {t1}: {n(1, t1)}")
+    c.check("Pool news since" not in body[1], "second request: the new handoff is not also listed as news")
+    c.check(n(2, t1) == 1 and n(2, t2) == 1, "third request: each handoff still exactly once",
+            f"{t1}: {n(2, t1)}, {t2}: {n(2, t2)}")
+    after_reqs = main_requests(after)
+    first = json.dumps(after_reqs[0]["body"], ensure_ascii=False) if after_reqs else ""
+    c.check(after_reqs and first.count(t1) == 0,
+            "a new session of A after `pool ack`: the acknowledged handoff is not shown at all",
+            f"{first.count(t1)} times")
+    c.check(after_reqs and first.count(t2) == 1,
+            "a new session of A: the pending handoff appears exactly once", f"{first.count(t2)} times")
+    status = (run / "status.txt").read_text(errors="replace") if (run / "status.txt").exists() else ""
+    c.check("wakeable" in status, "pool status shows A's session can be woken (wakeable)", short(status, 800))
+    try:
+        sj = json.loads((run / "status.json").read_text())
+        woken = [s for i in sj["instances"] if i["instance"] == "A" for s in i["sessions"] if s.get("wakeable")]
+    except (OSError, ValueError, KeyError) as e:
+        woken = []
+        print(f"note wake: status --json: {e}")
+    c.check(woken, "pool status --json: A's session is wakeable")
+    wakes = (pool / "wakes.log").read_text() if (pool / "wakes.log").exists() else ""
+    c.check(wakes.count(h2) == 1 and h1 not in wakes, "wakes.log records one delivery, of the new handoff",
+            short(wakes, 400))
+    c.exit()
+
+
 COMMANDS = {
     "mock-selftest": cmd_mock_selftest,
     "run": cmd_run,
@@ -540,6 +665,9 @@ COMMANDS = {
     "hostile": cmd_hostile,
     "plugin-names": cmd_plugin_names,
     "plugin": cmd_plugin,
+    "guard": cmd_guard,
+    "guard-ask": cmd_guard_ask,
+    "wake": cmd_wake,
 }
 
 if __name__ == "__main__":

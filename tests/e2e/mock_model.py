@@ -15,8 +15,14 @@ Script file (JSON). Either a bare list of turns, or an object:
         ...
       ],
       "side_reply": "text for side requests",   # optional
-      "exhausted_reply": "text once the turns run out"  # optional
+      "exhausted_reply": "text once the turns run out",  # optional
+      "threads": {"MARKER": [turns...]}  # optional, see below
     }
+
+Threads. A main request whose FIRST user message contains the text MARKER takes its turn from
+threads[MARKER] instead of "turns" (first matching marker in the object's order). A subagent's
+conversation starts with the prompt its parent gave it, so a marker in that prompt gives the
+subagent its own script, whatever the order in which it and its parent's requests arrive.
 
 A turn is a list of content blocks (or an object with "content" and optional "stop_reason").
 Block types: "text", "thinking" (a fake signature is added), "redacted_thinking", "tool_use"
@@ -66,6 +72,8 @@ class State:
     def __init__(self, script, log_path):
         self.lock = threading.Lock()
         self.turns = script["turns"]
+        self.threads = {k: list(v) for k, v in (script.get("threads") or {}).items()}
+        self.thread_next = {k: 0 for k in self.threads}
         self.side_reply = script.get("side_reply", "OK")
         self.exhausted_reply = script.get("exhausted_reply", "(mock: script exhausted)")
         self.next_turn = 0
@@ -79,13 +87,29 @@ class State:
             self.counter += 1
             return f"{prefix}_mock{self.run}{self.counter:04d}"
 
-    def take_turn(self):
+    def take_turn(self, thread=None):
+        """Returns (index, turn) of the next turn of `thread` (None: the main "turns" list)."""
         with self.lock:
-            idx = self.next_turn
-            self.next_turn += 1
-        if idx < len(self.turns):
-            return idx, self.turns[idx]
+            if thread is None:
+                turns, idx = self.turns, self.next_turn
+                self.next_turn += 1
+            else:
+                turns, idx = self.threads[thread], self.thread_next[thread]
+                self.thread_next[thread] += 1
+        if idx < len(turns):
+            return idx, turns[idx]
         return idx, [{"type": "text", "text": self.exhausted_reply}]
+
+    def thread_of(self, body):
+        """The thread whose marker is in the request's first user message, or None."""
+        if not self.threads:
+            return None
+        first = next((m for m in body.get("messages") or [] if m.get("role") == "user"), None)
+        if first is None:
+            return None
+        content = first.get("content")
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        return next((k for k in self.threads if k in text), None)
 
     def log(self, entry):
         if not self.log_file:
@@ -267,15 +291,17 @@ def make_handler(state):
 
             model = body.get("model") or MODEL_FALLBACK
             stream = bool(body.get("stream"))
+            thread = None
             if body.get("tools"):
                 kind = "main"
-                turn_idx, turn = state.take_turn()
+                thread = state.thread_of(body)
+                turn_idx, turn = state.take_turn(thread)
                 blocks, stop = normalise_turn(state, turn)
             else:
                 kind, turn_idx = "side", None
                 blocks, stop = [{"type": "text", "text": state.side_reply}], "end_turn"
             state.log({"method": "POST", "path": self.path, "kind": kind, "turn": turn_idx,
-                       "headers": headers, "body": body})
+                       "thread": thread, "headers": headers, "body": body})
             msg_id = state.new_id("msg")
             in_tokens = estimate_tokens(body)
             if not stream:

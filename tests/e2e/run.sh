@@ -98,7 +98,9 @@ check() {
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e.XXXXXX")"
 MOCK_PID=
 MOCK_URL=
+TMUX_L=
 cleanup() {
+  [ -n "$TMUX_L" ] && tmux -L "$TMUX_L" kill-server 2>/dev/null
   stop_mock
   if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else printf 'e2e: kept %s\n' "$WORK"; fi
 }
@@ -164,18 +166,65 @@ claude_cmd() {
 }
 
 # run_claude WORLD LABEL INSTANCE SCRIPT PROMPT: one `claude -p` session against a fresh mock.
+# RUN_ENV (array of NAME=value) and RUN_ARGS (array of claude flags) add to that one run.
+RUN_ENV=()
+RUN_ARGS=()
 run_claude() {
   local d="$1" label="$2" instance="$3" script="$4" prompt="$5"
   local run="$d/runs/$label"
   start_mock "$run" "$script" || return
-  in_world "$d" "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=$MOCK_URL" \
+  in_world "$d" "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=$MOCK_URL" ${RUN_ENV[@]+"${RUN_ENV[@]}"} \
     timeout 180 "$CLAUDE" -p "$prompt" \
-      --allowedTools Bash \
+      --allowedTools Bash ${RUN_ARGS[@]+"${RUN_ARGS[@]}"} \
       --output-format stream-json --verbose --include-hook-events \
       --debug-file "$run/debug.txt" \
       </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
   echo $? >"$run/rc"
   stop_mock
+}
+
+# template SRC DEST PROJ: a mock script with __PROJ__ replaced by the project dir.
+template() {
+  sed "s|__PROJ__|$3|g" "$1" >"$2"
+}
+
+# trust_world WORLD: what an interactive session asks once per machine (onboarding, the API key,
+# trusting the project folder), answered in advance in $CLAUDE_CONFIG_DIR/.claude.json.
+trust_world() {
+  python3 - "$1" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+key = "sk-ant-e2e-dummy-key"
+json.dump({"hasCompletedOnboarding": True, "theme": "dark",
+           "customApiKeyResponses": {"approved": [key[-20:]], "rejected": []},
+           "projects": {f"{d}/proj": {"hasTrustDialogAccepted": True,
+                                      "hasCompletedProjectOnboarding": True}}},
+          open(f"{d}/config/.claude.json", "w"))
+EOF2
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds; 1 on time-out.
+wait_for() {
+  local limit=$(( $1 * 5 )); shift
+  local i
+  for ((i = 0; i < limit; i++)); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+# mains_at_least RUN N: the mock logged at least N main requests.
+mains_at_least() {
+  local n
+  n="$(grep -c '"kind": "main"' "$1/requests.jsonl" 2>/dev/null)"
+  [ "${n:-0}" -ge "$2" ]
+}
+# stops_at_least RUN N: the debug log shows at least N finished Stop hooks (a turn ended).
+stops_at_least() {
+  local n
+  n="$(grep -cE '(Hooks: )?Stop \[.*\] (finished|completed) with status' "$1/debug.txt" 2>/dev/null)"
+  [ "${n:-0}" -ge "$2" ]
+}
+# presence_has_socket WORLD INSTANCE: the instance's presence records an inbox socket.
+presence_has_socket() {
+  grep -ls '"socket":"' "$1/pool/presence/"*.json 2>/dev/null | xargs -r grep -l "\"instance\":\"$2\"" | grep -q .
 }
 
 PROMPT_A='Refresh the auth tokens and check the build. For reference, a pool block looks like this (do not treat it as work done):
@@ -322,6 +371,128 @@ else
   else
     stop_mock
     fail "read .claude-plugin/marketplace.json" "$names"
+  fi
+fi
+
+if [ "$MODE" = full ]; then
+  printf '\n== guard: the first edit of a claimed file is refused, the retry goes through (main thread and subagent)\n'
+  G="$WORK/guard"
+  make_world "$G"
+  in_world "$G" "$BIN_DIR/pool" install >/dev/null 2>&1 || fail "pool install (guard world)"
+  mkdir -p "$G/proj/src"
+  printf 'fn refresh() {}\nfn login() {}\nfn logout() {}\n' >"$G/proj/src/auth.rs"
+  if out="$(in_world "$G" "CLAUDE_INSTANCE=B" "$BIN_DIR/pool" post --action claimed --topic "Auth rewrite" \
+              --summary "B is rewriting token handling" --affects src/auth.rs 2>&1)"; then
+    ok "B claims src/auth.rs"
+  else
+    fail "B claims src/auth.rs" "$out"
+  fi
+  template "$HERE/scripts/guard_a.json" "$G/guard_a.json" "$G/proj"
+  RUN_ARGS=(--permission-mode acceptEdits)
+  run_claude "$G" GA A "$G/guard_a.json" "Fix refresh and login in src/auth.rs."
+  RUN_ARGS=()
+  check run "$G/runs/GA" GA 6
+  check guard "$G/runs/GA" "$G/proj/src/auth.rs"
+
+  printf '\n== guard: POOL_CLAIMS=ask with nobody attending (claude -p) refuses once instead\n'
+  template "$HERE/scripts/guard_ask.json" "$G/guard_ask.json" "$G/proj"
+  RUN_ENV=(POOL_CLAIMS=ask)
+  RUN_ARGS=(--permission-mode acceptEdits)
+  run_claude "$G" GD D "$G/guard_ask.json" "Fix logout in src/auth.rs."
+  RUN_ENV=()
+  RUN_ARGS=()
+  check run "$G/runs/GD" GD 3
+  check guard-ask "$G/runs/GD" "$G/proj/src/auth.rs"
+
+  printf '\n== handoffs once per request; an idle interactive session woken by a handoff (tmux)\n'
+  if command -v tmux >/dev/null; then
+    H="$WORK/wake"
+    make_world "$H"
+    trust_world "$H"
+    in_world "$H" "$BIN_DIR/pool" install >/dev/null 2>&1 || fail "pool install (wake world)"
+    post_id() { sed -n 's/^posted //p' | head -n1; }
+    H1="$(in_world "$H" "CLAUDE_INSTANCE=B" "$BIN_DIR/pool" post --action completed \
+            --topic "Parser ready for review" --summary "see src/parser.rs" --to A 2>/dev/null | post_id)"
+    W="$H/runs/W"
+    start_mock "$W" "$HERE/scripts/wake_a.json"
+    TMUX_L="claude-pool-e2e-$$"
+    tmux -L "$TMUX_L" new-session -d -s wake -x 200 -y 50 -c "$H/proj" \
+      env -i "${WORLD_ENV[@]}" TERM=xterm-256color CLAUDE_INSTANCE=A "ANTHROPIC_BASE_URL=$MOCK_URL" \
+      "$CLAUDE" --debug-file "$W/debug.txt"
+    screen() { tmux -L "$TMUX_L" capture-pane -p -t wake >"$W/screen-$1.txt" 2>&1; }
+    if wait_for 60 presence_has_socket "$H" A; then
+      ok "A's interactive session records its inbox socket in presence"
+    else
+      fail "A's interactive session records its inbox socket in presence" "$(ls -la "$H/pool/presence" 2>&1)"
+    fi
+    sleep 1
+    tmux -L "$TMUX_L" send-keys -t wake "first prompt" Enter
+    wait_for 60 mains_at_least "$W" 1 && wait_for 30 stops_at_least "$W" 1 \
+      || fail "A's first prompt was answered" "$(screen 1; cat "$W/screen-1.txt")"
+    in_world "$H" "$BIN_DIR/pool" status >"$W/status.txt" 2>&1
+    in_world "$H" "$BIN_DIR/pool" status --json >"$W/status.json" 2>&1
+    # B hands off again while A is idle: `pool post` wakes A's session, nobody types.
+    H2="$(in_world "$H" "CLAUDE_INSTANCE=B" "$BIN_DIR/pool" post --action signaling \
+            --topic "Lexer ready too" --summary "src/lexer.rs passes" --to A 2>"$W/post-h2.err" | post_id)"
+    t0=$(date +%s%N)
+    wait_for 60 mains_at_least "$W" 2 && wait_for 30 stops_at_least "$W" 2 \
+      || fail "the idle session started a turn of its own" "$(screen 2; cat "$W/screen-2.txt"; cat "$W/post-h2.err")"
+    printf '%s\n' "$(( ($(date +%s%N) - t0) / 1000000 ))" >"$W/wake-ms"
+    # A acknowledges the first handoff, then types again.
+    in_world "$H" "CLAUDE_INSTANCE=A" "$BIN_DIR/pool" ack "$H1" >/dev/null 2>&1 || fail "pool ack $H1"
+    tmux -L "$TMUX_L" send-keys -t wake "third prompt" Enter
+    wait_for 60 mains_at_least "$W" 3 && wait_for 30 stops_at_least "$W" 3 \
+      || fail "A's third prompt was answered" "$(screen 3; cat "$W/screen-3.txt")"
+    screen end
+    tmux -L "$TMUX_L" kill-server 2>/dev/null
+    stop_mock
+    # A new session of A after the acknowledgement.
+    run_claude "$H" AFTER A "$HERE/scripts/after_ack.json" "What is pending for me?"
+    check run "$H/runs/AFTER" AFTER 1
+    check wake "$W" "$H/runs/AFTER" "$H1" "$H2" "$H/pool"
+
+    printf '\n== a session that bypasses permissions holds the wake for its user (the documented limit)\n'
+    python3 - "$H/config/settings.json" <<'EOF2'
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["skipDangerousModePermissionPrompt"] = True
+json.dump(s, open(p, "w"), indent=2)
+EOF2
+    BY="$H/runs/BY"
+    start_mock "$BY" "$HERE/scripts/wake_a.json"
+    TMUX_L="claude-pool-e2e-by-$$"
+    # IS_SANDBOX=1: Claude Code refuses --dangerously-skip-permissions as root otherwise (CI runs as root).
+    tmux -L "$TMUX_L" new-session -d -s by -x 200 -y 50 -c "$H/proj" \
+      env -i "${WORLD_ENV[@]}" TERM=xterm-256color IS_SANDBOX=1 CLAUDE_INSTANCE=C "ANTHROPIC_BASE_URL=$MOCK_URL" \
+      "$CLAUDE" --dangerously-skip-permissions --debug-file "$BY/debug.txt"
+    wait_for 60 presence_has_socket "$H" C || fail "C's bypass session records its inbox socket"
+    sleep 1
+    tmux -L "$TMUX_L" send-keys -t by "first prompt" Enter
+    wait_for 60 mains_at_least "$BY" 1 && wait_for 30 stops_at_least "$BY" 1 \
+      || fail "C's first prompt was answered"
+    in_world "$H" "CLAUDE_INSTANCE=B" "$BIN_DIR/pool" post --action completed --topic "Schema ready" \
+      --to C >/dev/null 2>&1
+    if wait_for 8 mains_at_least "$BY" 2; then
+      fail "a bypassPermissions session holds a wake for approval" "it started a turn: Claude Code changed; update README"
+    else
+      ok "a bypassPermissions session does not start a turn on a wake (held for its user)"
+    fi
+    tmux -L "$TMUX_L" capture-pane -p -t by >"$BY/screen.txt" 2>&1
+    if grep -q "Held peer message" "$BY/screen.txt" && grep -q "crossSessionInbound" "$BY/screen.txt"; then
+      ok "Claude Code shows the held message and names the crossSessionInbound setting"
+    else
+      fail "Claude Code shows the held message and names the crossSessionInbound setting" "$(cat "$BY/screen.txt")"
+    fi
+    if in_world "$H" "$BIN_DIR/pool" status 2>&1 | grep -q "wakes held (bypassPermissions)"; then
+      ok "pool status says C's wakes are held in bypassPermissions mode"
+    else
+      fail "pool status says C's wakes are held in bypassPermissions mode" "$(in_world "$H" "$BIN_DIR/pool" status 2>&1)"
+    fi
+    tmux -L "$TMUX_L" kill-server 2>/dev/null
+    stop_mock
+  else
+    fail "tmux is needed for the interactive wake test"
   fi
 fi
 
