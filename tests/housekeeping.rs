@@ -3,6 +3,9 @@
 //! symlink planted at its temp name, the long-TTL index after an
 //! interruption, and `pool post`'s exit status when the disk fills.
 
+// Unix only: kill -9, /dev/full, symlinks and /proc.
+#![cfg(unix)]
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

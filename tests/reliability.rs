@@ -4,6 +4,9 @@
 //!
 //! Sizes run in seconds; `POOL_STRESS=<factor>` multiplies them.
 
+// Unix only: kills process groups, sets mode bits and links to /dev/full.
+#![cfg(unix)]
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

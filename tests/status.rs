@@ -4,6 +4,9 @@
 //! gone, the dashboard groups sessions by instance with their claims,
 //! handoffs and latest entries, and odd input never fails a hook.
 
+// Unix only: stops and resumes hook processes with signals.
+#![cfg(unix)]
+
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,9 @@
 //! Pool folders in temp dirs stand in for machines.
 //!
 //! Run with `cargo test --features sync-redis --test sync`.
+
+// Unix only: stops and kills redis-server with signals.
+#![cfg(unix)]
 #![cfg(feature = "sync-redis")]
 
 use std::collections::HashSet;

@@ -8,7 +8,6 @@
 //! read again from the start (ids make the rescan append nothing twice).
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -79,9 +78,10 @@ impl Cursor {
     /// otherwise.
     pub fn resume_point(&mut self, path: &Path, file: &File) -> std::io::Result<u64> {
         let meta = file.metadata()?;
+        let key = fsio::file_key(file)?;
         let same = self.path == path
-            && self.dev == meta.dev()
-            && self.ino == meta.ino()
+            && self.dev == key.dev
+            && self.ino == key.ino
             && self.offset <= meta.len()
             && tail_hash(file, self.offset)? == self.tail;
         if !same {
@@ -96,8 +96,8 @@ impl Cursor {
             *self = Cursor {
                 v: 1,
                 path: path.to_path_buf(),
-                dev: meta.dev(),
-                ino: meta.ino(),
+                dev: key.dev,
+                ino: key.ino,
                 turn,
                 ..Cursor::default()
             };
@@ -117,7 +117,7 @@ impl Cursor {
 fn tail_hash(file: &File, offset: u64) -> std::io::Result<String> {
     let start = offset.saturating_sub(TAIL_PROOF);
     let mut buf = vec![0u8; (offset - start) as usize];
-    file.read_exact_at(&mut buf, start)?;
+    fsio::read_exact_at(file, &mut buf, start)?;
     Ok(sha256_hex(&buf)[..32].to_string())
 }
 
@@ -149,8 +149,10 @@ mod tests {
         assert_eq!(c2.resume_point(&p, &f).unwrap(), 18);
         assert_eq!(c2.turn.anchor, "p:x");
         // Same length, different bytes before the offset: rescan.
-        let f2 = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
-        f2.write_all_at(b"LINE", 10).unwrap();
+        let mut f2 = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        std::io::Seek::seek(&mut f2, std::io::SeekFrom::Start(10)).unwrap();
+        f2.write_all(b"LINE").unwrap();
+        drop(f2);
         let f = File::open(&p).unwrap();
         let mut c3 = c.clone();
         assert_eq!(c3.resume_point(&p, &f).unwrap(), 0);

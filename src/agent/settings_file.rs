@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::store::fsio;
 
 /// One hook we register: the Claude Code event, the binary it runs, and the
 /// tool matcher (for tool events; `None` matches everything).
@@ -590,7 +591,6 @@ impl SettingsFile {
     /// Reads and parses `path`. A missing file is an empty object; a file that
     /// is not valid JSON is an error naming the file and line.
     pub fn load(path: &Path) -> Result<SettingsFile> {
-        use std::os::unix::fs::MetadataExt;
         let target = match std::fs::symlink_metadata(path) {
             // Write through a symlink (dotfiles repositories link
             // settings.json) rather than replace the link with a file.
@@ -601,7 +601,9 @@ impl SettingsFile {
         };
         let (original, mode) = match std::fs::read(&target) {
             Ok(b) => {
-                let mode = std::fs::metadata(&target).map(|m| m.mode() & 0o7777).ok();
+                let mode = std::fs::metadata(&target)
+                    .ok()
+                    .and_then(|m| fsio::mode_bits(&m));
                 (Some(b), mode)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),

@@ -9,7 +9,6 @@
 //! HTML-escaped too, so none becomes markup when the Markdown is rendered.
 
 use std::fmt::Write as _;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -192,8 +191,9 @@ fn bulletin(args: &BulletinArgs) -> Result<()> {
 /// Replaces `path` atomically, keeping the mode of the file it replaces.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(NEW_FILE_MODE);
+        .ok()
+        .and_then(|m| fsio::mode_bits(&m))
+        .map_or(NEW_FILE_MODE, |m| m & 0o777);
     fsio::atomic_write(path, bytes, mode)
 }
 

@@ -26,7 +26,6 @@
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -716,7 +715,7 @@ impl LogTail {
         }
         let f = std::fs::File::open(&self.path)?;
         let mut buf = vec![0u8; (len - self.pos).min(MAX_READ) as usize];
-        let n = f.read_at(&mut buf, self.pos)?;
+        let n = fsio::read_at(&f, &mut buf, self.pos)?;
         buf.truncate(n);
         self.pos += n as u64;
         let mut chunk = &buf[..];
@@ -748,7 +747,8 @@ impl LogTail {
 }
 
 fn stat(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.ino(), m.len()))
+    let len = std::fs::metadata(path).ok()?.len();
+    fsio::path_key(path).ok().map(|k| (k.ino, len))
 }
 
 /// Serves one event stream until the client goes away.

@@ -12,7 +12,6 @@
 
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -22,7 +21,7 @@ use crate::cmd::cli::DoctorArgs;
 use crate::cmd::install::{bin_dir, is_executable};
 use crate::cmd::{EXIT_ERROR, EXIT_OK};
 use crate::store::entry::format_age as age;
-use crate::store::fsio::RevLines;
+use crate::store::fsio::{self, RevLines};
 use crate::store::log::Pool;
 use crate::store::paths::{self, Locator};
 
@@ -376,7 +375,7 @@ fn hooks_from(sources: &[Source], bin_dir: Option<&Path>) -> Check {
     }
     if plugin && let Some(b) = launcher_would_miss() {
         fails.push(format!(
-            "the {PLUGIN_NAME} plugin is enabled but its launcher finds no {b} on PATH, in ~/.cargo/bin or in $CARGO_HOME/bin"
+            "the {PLUGIN_NAME} plugin is enabled but its launcher finds no {b} in $POOL_BIN_DIR, on PATH, in ~/.local/bin, $CARGO_HOME/bin or ~/.cargo/bin"
         ));
     }
     if !missing.is_empty() {
@@ -415,19 +414,30 @@ fn hooks_from(sources: &[Source], bin_dir: Option<&Path>) -> Check {
 /// The first hook binary the plugin's launcher would not find, searching as
 /// it does: PATH, then ~/.cargo/bin, then $CARGO_HOME/bin.
 fn launcher_would_miss() -> Option<&'static str> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    // The launcher's channels, in its order (plugin/hooks/launch), less the
+    // npm package inside the installed plugin, which doctor does not locate.
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = std::env::var_os("POOL_BIN_DIR").filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
     if let Some(h) = dirs::home_dir() {
-        dirs.push(h.join(".cargo").join("bin"));
+        dirs.push(h.join(".local").join("bin"));
     }
     if let Some(c) = std::env::var_os("CARGO_HOME").filter(|c| !c.is_empty()) {
         dirs.push(PathBuf::from(c).join("bin"));
     }
-    HOOKS
-        .iter()
-        .map(|s| s.binary)
-        .find(|b| !dirs.iter().any(|d| is_executable(&d.join(b))))
+    if let Some(h) = dirs::home_dir() {
+        dirs.push(h.join(".cargo").join("bin"));
+    }
+    let exe = std::env::consts::EXE_SUFFIX;
+    HOOKS.iter().map(|s| s.binary).find(|b| {
+        !dirs
+            .iter()
+            .any(|d| is_executable(&d.join(format!("{b}{exe}"))))
+    })
 }
 
 fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
@@ -476,11 +486,10 @@ fn check_pool_dir(dir: &Path) -> Check {
     }
     let mut loose = Vec::new();
     let mut fails = Vec::new();
-    if meta.mode() & 0o077 != 0 {
-        loose.push(format!(
-            "{shown} has mode {:04o}, not 0700",
-            meta.mode() & 0o7777
-        ));
+    if let Some(mode) = fsio::mode_bits(&meta)
+        && mode & 0o077 != 0
+    {
+        loose.push(format!("{shown} has mode {mode:04o}, not 0700"));
     }
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
@@ -498,11 +507,13 @@ fn check_pool_dir(dir: &Path) -> Check {
                 continue;
             }
         }
-        if (m.is_file() || m.is_dir()) && m.mode() & 0o077 != 0 {
+        if let Some(mode) = fsio::mode_bits(&m)
+            && (m.is_file() || m.is_dir())
+            && mode & 0o077 != 0
+        {
             loose.push(format!(
-                "{} has mode {:04o}, not {want:04o}",
-                p.display(),
-                m.mode() & 0o7777
+                "{} has mode {mode:04o}, not {want:04o}",
+                p.display()
             ));
         }
     }

@@ -1,7 +1,5 @@
 //! `pool gc`: archive expired entries, and the Stop hook's background trigger.
 
-use std::os::unix::fs::MetadataExt;
-
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
@@ -77,23 +75,20 @@ pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     }
     let stamp = pool.dir().join("gc.stamp");
     if let Ok(m) = std::fs::metadata(&stamp)
-        && now - m.mtime() < BACKGROUND_EVERY
+        && now - crate::store::fsio::mtime(&m) < BACKGROUND_EVERY
     {
         return Ok(false);
     }
     crate::store::fsio::atomic_write(&stamp, now.to_string().as_bytes(), 0o600)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
-    let pool_bin = exe.with_file_name("pool");
+    let pool_bin = exe.with_file_name(format!("pool{}", std::env::consts::EXE_SUFFIX));
     // Its own process group, so it is not killed along with the hook.
-    std::os::unix::process::CommandExt::process_group(
-        std::process::Command::new(&pool_bin).args(["gc", "--quiet"]),
-        0,
-    )
-    .env("POOL_DIR", pool.dir())
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .map_err(|e| Error::io(&pool_bin, e))?;
+    crate::env::host::detach(std::process::Command::new(&pool_bin).args(["gc", "--quiet"]))
+        .env("POOL_DIR", pool.dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io(&pool_bin, e))?;
     Ok(true)
 }

@@ -129,10 +129,12 @@ fn dedup(mut v: Vec<&str>) -> Vec<&str> {
     v
 }
 
-/// Whether `p` is a file with an execute bit.
+/// Whether `p` is a file with an execute bit (on Windows: a file, as
+/// Windows runs any file it can read as a program by its extension).
 pub fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(p).is_ok_and(|m| {
+        m.is_file() && crate::store::fsio::mode_bits(&m).is_none_or(|mode| mode & 0o111 != 0)
+    })
 }
 
 fn describe(action: Action, c: &Changes, path: &Path) -> String {

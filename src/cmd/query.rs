@@ -2,7 +2,6 @@
 
 use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
-use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use crate::cmd::cli::QueryArgs;
@@ -11,6 +10,7 @@ use crate::coord::auto::{Superseded, is_auto};
 use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age, normalize_action};
+use crate::store::fsio;
 use crate::store::log::Pool;
 use crate::view::neutral::{self, clean};
 
@@ -211,7 +211,10 @@ fn write_entry(out: &mut String, e: &Entry<'_>, args: &QueryArgs, now: i64) {
 
 fn follow(pool: &Pool, filter: &Filter, args: &QueryArgs) -> Result<()> {
     let path = pool.log_path();
-    let meta = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.ino(), m.len()));
+    let meta = |p: &std::path::Path| {
+        let len = std::fs::metadata(p).ok()?.len();
+        fsio::path_key(p).ok().map(|k| (k.ino, len))
+    };
     let (mut ino, mut pos) = meta(&path).unwrap_or((0, 0));
     let mut partial: Vec<u8> = Vec::new();
     loop {
@@ -234,8 +237,7 @@ fn follow(pool: &Pool, filter: &Filter, args: &QueryArgs) -> Result<()> {
         }
         let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let mut buf = vec![0u8; (len - pos).min(64 * 1024 * 1024) as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, pos)
-            .map_err(|e| Error::io(&path, e))?;
+        fsio::read_exact_at(&f, &mut buf, pos).map_err(|e| Error::io(&path, e))?;
         pos += buf.len() as u64;
         partial.extend_from_slice(&buf);
         let now = chrono::Utc::now().timestamp();

@@ -1,7 +1,6 @@
 //! News mid-session: the entries that arrived since a session last looked at
 //! the pool, read forward from a per-session mark (log inode, offset, time).
 
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -41,8 +40,9 @@ pub fn load_mark(pool_dir: &Path, session: &str) -> Option<Mark> {
 
 /// Marks the log's current end as seen by `session`.
 pub fn mark_seen(pool: &Pool, session: &str, now: i64) -> Result<Mark> {
-    let (ino, offset) = std::fs::metadata(pool.log_path())
-        .map(|m| (m.ino(), m.len()))
+    let path = pool.log_path();
+    let (ino, offset) = std::fs::metadata(&path)
+        .and_then(|m| Ok((fsio::path_key(&path)?.ino, m.len())))
         .unwrap_or((0, 0));
     let mark = Mark {
         ino,
@@ -67,17 +67,18 @@ pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
         Err(e) => return Err(Error::io(path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+    let ino = fsio::file_key(&file).map_err(|e| Error::io(&path, e))?.ino;
     // No log when the mark was taken: everything in it is new.
     let mark = &if mark.ino == 0 {
         Mark {
-            ino: meta.ino(),
+            ino,
             offset: 0,
             ts: mark.ts,
         }
     } else {
         mark.clone()
     };
-    if meta.ino() != mark.ino || meta.len() < mark.offset {
+    if ino != mark.ino || meta.len() < mark.offset {
         let mut out = Vec::new();
         pool.scan_back(Some(mark.ts), |_, _, e| {
             if e.order_time() > mark.ts {
@@ -95,8 +96,7 @@ pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
         truncated = true;
     }
     let mut buf = vec![0u8; (meta.len() - start) as usize];
-    file.read_exact_at(&mut buf, start)
-        .map_err(|e| Error::io(&path, e))?;
+    fsio::read_exact_at(&file, &mut buf, start).map_err(|e| Error::io(&path, e))?;
     let mut body: &[u8] = &buf;
     if truncated {
         // Skip the partial first line.

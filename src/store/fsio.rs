@@ -1,10 +1,20 @@
 //! How bytes reach disk and come back: private folders and files, atomic
 //! whole-file rewrites, locked appends of whole lines, reading lines backwards
-//! from the end of a file, and the bounded error log.
+//! from the end of a file, and the bounded error log. The one place that
+//! knows the operating system's file semantics: the rest of the crate asks
+//! here for a file's identity, a positioned read or a private file.
+//!
+//! | guarantee | Unix | Windows |
+//! | --- | --- | --- |
+//! | private folder and files | mode 0700 / 0600 whatever the umask | created under the user's profile, whose ACL admits only the user, SYSTEM and Administrators |
+//! | not someone else's | owner uid = euid, not writable by group or others | owner SID = this user's SID |
+//! | no write through a link | `O_NOFOLLOW` | opened as the reparse point itself, then refused |
+//! | exclusive append lock | std `File::lock` on the log | std `File::lock` on `<log>.lock` (Windows locks are mandatory: locking the log itself would fail readers) |
+//! | atomic replace | `rename` | `rename` (`MoveFileExW` with `MOVEFILE_REPLACE_EXISTING`) |
+//! | replaced-file detection | device and inode | volume serial and file index |
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -16,9 +26,139 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// Size at which `errors.log` is rotated to `errors.log.1`, in bytes.
 pub const ERROR_LOG_MAX: u64 = 256 * 1024;
 
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+/// Which file an open handle or a path is: stable while the file exists,
+/// different for a file renamed into its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileKey {
+    /// The device (Unix) or volume serial number (Windows).
+    pub dev: u64,
+    /// The inode (Unix) or file index (Windows).
+    pub ino: u64,
+}
+
+/// The identity of an open file. Fails only when the system cannot stat it.
+pub fn file_key(f: &File) -> io::Result<FileKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = f.metadata()?;
+        Ok(FileKey {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+    #[cfg(windows)]
+    {
+        win::file_key(f)
+    }
+}
+
+/// The identity of the file at `path` (following links). Fails when it is
+/// missing or cannot be opened for reading (Windows needs a handle).
+pub fn path_key(path: &Path) -> io::Result<FileKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileKey {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+    #[cfg(windows)]
+    {
+        win::file_key(&File::open(path)?)
+    }
+}
+
+/// Reads up to `buf.len()` bytes at `offset`; 0 at the end of the file. On
+/// Windows this also moves the handle's position (callers never mix it with
+/// sequential reads; appends go to the end whatever the position).
+pub fn read_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(f, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(f, buf, offset)
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`; `UnexpectedEof` when the file
+/// is shorter.
+pub fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(f, buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Last modification time of `meta`, in epoch seconds (0 when unknown).
+pub fn mtime(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The permission bits of `meta` (`Some(0o600)`), or `None` where the system
+/// has none (Windows: access is the ACL's, see [`check_safe`]).
+pub fn mode_bits(meta: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Options that create a file private to this user (`mode` on Unix; the
+/// folder's inherited ACL on Windows) and never open it through a link: on
+/// Unix `O_NOFOLLOW` fails, on Windows the link itself is opened, which
+/// [`check_safe`]-style callers then refuse as not a regular file.
+pub fn private_options(mode: u32) -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        let _ = mode;
+        o.custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+    o
+}
+
+/// Sets `mode` exactly on an open file (the umask filters the mode given at
+/// creation). Nothing to do on Windows, where the ACL is inherited.
+pub fn set_mode(f: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(windows)]
+    {
+        let _ = (f, mode);
+        Ok(())
+    }
 }
 
 /// Opens `path` for reading only if it is a regular file, decided on the
@@ -29,17 +169,41 @@ fn euid() -> u32 {
 /// `/dev/urandom`, or a folder, with an [`io::ErrorKind::InvalidInput`]
 /// error saying "not a regular file". `O_NONBLOCK` has no effect on reading
 /// a regular file.
+/// On Windows the open is a plain read-only open (it does not block on a
+/// pipe name, and opens a folder only with backup semantics, which this does
+/// not ask for), then the same check.
 pub fn open_regular(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let f = o.open(path)?;
     let kind = f.metadata()?.file_type();
     if kind.is_file() {
         return Ok(f);
     }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({})", kind_name(kind)),
+    ))
+}
+
+#[cfg(windows)]
+fn kind_name(kind: std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(unix)]
+fn kind_name(kind: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    let what = if kind.is_fifo() {
+    if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_char_device() {
         "a character device"
@@ -51,11 +215,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         "a folder"
     } else {
         "not a file"
-    };
-    Err(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("not a regular file ({what})"),
-    ))
+    }
 }
 
 /// Reads at most `max` bytes of a regular file ([`open_regular`]).
@@ -69,14 +229,21 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 /// is a folder owned by this user and not writable by others.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(|e| Error::io(dir, e))?;
         // The mode passed to mkdir is filtered by the umask; set it exactly.
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io(dir, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(dir, e))?;
+        }
     }
     check_safe(dir, true)
 }
@@ -110,8 +277,11 @@ pub fn check_safe(path: &Path, want_dir: bool) -> Result<()> {
     check_owner_mode(&meta, path)
 }
 
+#[cfg(unix)]
 fn check_owner_mode(meta: &std::fs::Metadata, path: &Path) -> Result<()> {
-    let me = euid();
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
     // Root too: a pool another user can write would inject their text into
     // root's sessions.
     if meta.uid() != me {
@@ -129,14 +299,24 @@ fn check_owner_mode(meta: &std::fs::Metadata, path: &Path) -> Result<()> {
     Ok(())
 }
 
+#[cfg(windows)]
+fn check_owner_mode(_meta: &std::fs::Metadata, path: &Path) -> Result<()> {
+    match win::owned_by_me(path) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "is owned by another account, not by you".into(),
+        }),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// Opens `path` for appending, creating it with mode 0600. Refuses symlinks.
 pub fn open_append(path: &Path) -> Result<File> {
-    let f = OpenOptions::new()
+    let f = private_options(0o600)
         .create(true)
         .append(true)
         .read(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     let meta = f.metadata().map_err(|e| Error::io(path, e))?;
@@ -147,10 +327,9 @@ pub fn open_append(path: &Path) -> Result<File> {
         });
     }
     check_owner_mode(&meta, path)?;
-    if meta.len() == 0 && meta.mode() & 0o777 != 0o600 {
+    if meta.len() == 0 && mode_bits(&meta).is_some_and(|m| m & 0o777 != 0o600) {
         // Freshly created under an unusual umask: make it exactly 0600.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io(path, e))?;
+        set_mode(&f, 0o600).map_err(|e| Error::io(path, e))?;
     }
     Ok(f)
 }
@@ -160,6 +339,9 @@ pub fn open_append(path: &Path) -> Result<File> {
 pub struct LockedLog {
     file: File,
     path: PathBuf,
+    /// Windows: the locked `<log>.lock` file (see the module's table).
+    #[cfg(windows)]
+    _guard: File,
 }
 
 impl LockedLog {
@@ -167,15 +349,31 @@ impl LockedLog {
     /// archive rewrite renamed a new file into place) while we waited for the
     /// lock, it reopens the new one, so nothing is written to a dead inode.
     pub fn open(path: &Path) -> Result<Self> {
+        // Windows byte-range locks are mandatory: a lock on the log itself
+        // would make every reader's read fail while a writer holds it. So the
+        // writers lock a sidecar file that is never replaced, and the log is
+        // opened only once the lock is held.
+        #[cfg(windows)]
+        let guard = {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".lock");
+            let lock_path = PathBuf::from(name);
+            let g = open_append(&lock_path)?;
+            g.lock().map_err(|e| Error::io(&lock_path, e))?;
+            g
+        };
         for _ in 0..16 {
             let file = open_append(path)?;
+            #[cfg(unix)]
             file.lock().map_err(|e| Error::io(path, e))?;
-            let fd_ino = file.metadata().map_err(|e| Error::io(path, e))?.ino();
-            match std::fs::symlink_metadata(path) {
-                Ok(m) if m.ino() == fd_ino => {
+            let fd_key = file_key(&file).map_err(|e| Error::io(path, e))?;
+            match path_key(path) {
+                Ok(k) if k == fd_key => {
                     return Ok(LockedLog {
                         file,
                         path: path.to_path_buf(),
+                        #[cfg(windows)]
+                        _guard: guard,
                     });
                 }
                 _ => continue,
@@ -233,21 +431,19 @@ impl LockedLog {
 }
 
 fn ends_with_newline(f: &File, len: u64) -> io::Result<bool> {
-    use std::os::unix::fs::FileExt;
     let mut b = [0u8; 1];
-    f.read_exact_at(&mut b, len - 1)?;
+    read_exact_at(f, &mut b, len - 1)?;
     Ok(b[0] == b'\n')
 }
 
 /// Creates `path` for writing, mode 0600, failing if anything (a file, a
 /// symbolic link, even a dangling one) is already there: `O_CREAT|O_EXCL`
-/// with `O_NOFOLLOW`, so a planted name is never written through.
+/// with `O_NOFOLLOW` (Windows: `CREATE_NEW`, which fails on any existing
+/// name, a link included), so a planted name is never written through.
 pub fn create_new_private(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    private_options(0o600)
         .write(true)
         .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Error::io(path, e))
 }
@@ -290,14 +486,12 @@ fn write_by_rename(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Resul
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| -> io::Result<()> {
-        let mut f = OpenOptions::new()
+        let mut f = private_options(mode)
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        set_mode(&f, mode)?;
         f.write_all(bytes)?;
         if durable {
             f.sync_all()?;
@@ -528,8 +722,10 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn private_modes_whatever_the_umask() {
+        use std::os::unix::fs::MetadataExt;
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("pool");
         ensure_private_dir(&d).unwrap();
@@ -544,8 +740,10 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn refuses_world_writable_and_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("pool");
         ensure_private_dir(&d).unwrap();
@@ -555,5 +753,101 @@ mod tests {
         std::fs::write(&target, b"").unwrap();
         std::os::unix::fs::symlink(&target, tmp.path().join("link")).unwrap();
         assert!(open_append(&tmp.path().join("link")).is_err());
+    }
+}
+
+/// The Windows calls behind [`file_key`] and the owner check.
+#[cfg(windows)]
+mod win {
+    use super::FileKey;
+    use std::io;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, LocalFree};
+    use windows_sys::Win32::Security::Authorization::{GetNamedSecurityInfoW, SE_FILE_OBJECT};
+    use windows_sys::Win32::Security::{
+        EqualSid, GetTokenInformation, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+        TOKEN_QUERY, TOKEN_USER, TokenUser,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    /// Volume serial number and file index of an open file.
+    pub fn file_key(f: &std::fs::File) -> io::Result<FileKey> {
+        // SAFETY: all-zero is a valid BY_HANDLE_FILE_INFORMATION (plain integers).
+        let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: the handle is open for the life of `f`; `info` is a valid out-pointer.
+        let ok = unsafe { GetFileInformationByHandle(f.as_raw_handle() as HANDLE, &mut info) };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileKey {
+            dev: u64::from(info.dwVolumeSerialNumber),
+            ino: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+        })
+    }
+
+    /// Whether the owner SID of `path` is this process's user SID.
+    pub fn owned_by_me(path: &Path) -> io::Result<bool> {
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+        let mut owner: PSID = std::ptr::null_mut();
+        let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; the out-pointers are valid; `sd`
+        // is freed with LocalFree below, and `owner` points into it.
+        let rc = unsafe {
+            GetNamedSecurityInfoW(
+                wide.as_ptr(),
+                SE_FILE_OBJECT,
+                OWNER_SECURITY_INFORMATION,
+                &mut owner,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut sd,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc as i32));
+        }
+        let result = with_user_sid(|me| {
+            // SAFETY: both SIDs are valid for the duration of this call.
+            unsafe { EqualSid(owner, me) != 0 }
+        });
+        // SAFETY: `sd` was allocated by GetNamedSecurityInfoW.
+        unsafe { LocalFree(sd as _) };
+        result
+    }
+
+    fn with_user_sid<T>(f: impl FnOnce(PSID) -> T) -> io::Result<T> {
+        let mut token: HANDLE = std::ptr::null_mut();
+        // SAFETY: GetCurrentProcess returns a pseudo-handle; `token` is a valid out-pointer.
+        if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // TOKEN_USER plus the SID it points to; 256 bytes hold any SID.
+        let mut buf = vec![0u64; 64];
+        let mut len = 0u32;
+        // SAFETY: `buf` is valid for its byte length and aligned for TOKEN_USER.
+        let ok = unsafe {
+            GetTokenInformation(
+                token,
+                TokenUser,
+                buf.as_mut_ptr().cast(),
+                (buf.len() * 8) as u32,
+                &mut len,
+            )
+        };
+        let err = io::Error::last_os_error();
+        // SAFETY: `token` was opened above.
+        unsafe { CloseHandle(token) };
+        if ok == 0 {
+            return Err(err);
+        }
+        // SAFETY: GetTokenInformation filled `buf` with a TOKEN_USER.
+        let user = unsafe { &*(buf.as_ptr().cast::<TOKEN_USER>()) };
+        Ok(f(user.User.Sid))
     }
 }

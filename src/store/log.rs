@@ -25,7 +25,6 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -375,7 +374,8 @@ impl Pool {
         let fresh = choose(log.file(), len)?;
         self.write_locked(&mut log, &fresh, now)?;
         let meta = log.file().metadata().map_err(|e| Error::io(&path, e))?;
-        Ok((meta.ino(), meta.len()))
+        let key = fsio::file_key(log.file()).map_err(|e| Error::io(&path, e))?;
+        Ok((key.ino, meta.len()))
     }
 
     /// Appends entries without a duplicate check (fresh random ids). `now`
@@ -439,7 +439,10 @@ impl Pool {
         // missing beside a non-empty log stays headerless, so stale, until
         // `pool gc` rebuilds it.
         if start == 0 && !idx.exists() {
-            long.insert_str(0, &format!("#log {}\n", meta.ino()));
+            let ino = fsio::file_key(log.file())
+                .map_err(|e| Error::io(log.path(), e))?
+                .ino;
+            long.insert_str(0, &format!("#log {ino}\n"));
         }
         if !long.is_empty() {
             let written = fsio::open_append(&idx).and_then(|mut f| {
@@ -497,7 +500,7 @@ fn read_line_at(f: &File, off: u64) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 4096];
     let mut pos = off;
     loop {
-        let n = f.read_at(&mut buf, pos)?;
+        let n = fsio::read_at(f, &mut buf, pos)?;
         if n == 0 {
             return Ok((!out.is_empty()).then_some(out));
         }
@@ -613,9 +616,7 @@ impl LockedLog {
             return Ok(0);
         }
         let mut b = [0u8; 1];
-        self.file()
-            .read_exact_at(&mut b, len - 1)
-            .map_err(|e| Error::io(self.path(), e))?;
+        fsio::read_exact_at(self.file(), &mut b, len - 1).map_err(|e| Error::io(self.path(), e))?;
         Ok(if b[0] == b'\n' { len } else { len + 1 })
     }
 }

@@ -23,7 +23,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -129,7 +128,7 @@ impl Pool {
         if self.dir().join(paths::INDEX_STALE_MARK).exists() {
             return false;
         }
-        let Ok(log) = std::fs::metadata(self.log_path()) else {
+        let Ok(log) = fsio::path_key(&self.log_path()) else {
             return true;
         };
         let mut head = [0u8; 40];
@@ -140,7 +139,7 @@ impl Pool {
         head.strip_prefix(INDEX_HEADER)
             .and_then(|r| r.split('\n').next())
             .and_then(|ino| ino.trim().parse::<u64>().ok())
-            == Some(log.ino())
+            == Some(log.ino)
     }
 
     /// Rewrites the live log under the writers' lock (see the module header).
@@ -166,7 +165,9 @@ impl Pool {
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
         ));
         let out_file = fsio::create_new_private(&tmp)?;
-        let ino = out_file.metadata().map_err(|e| Error::io(&tmp, e))?.ino();
+        let ino = fsio::file_key(&out_file)
+            .map_err(|e| Error::io(&tmp, e))?
+            .ino;
         let index_new = self
             .dir()
             .join(format!("{}.{ino}.new", paths::LONG_TTL_INDEX));
@@ -302,9 +303,7 @@ impl Pool {
     /// header). Must run under the writers' lock. Returns how many files it
     /// handled.
     fn recover_locked(&self) -> Result<u64> {
-        let log_ino = std::fs::metadata(self.log_path())
-            .map(|m| m.ino())
-            .unwrap_or(0);
+        let log_ino = fsio::path_key(&self.log_path()).map_or(0, |k| k.ino);
         let mut handled = 0;
         for dir in [self.dir().to_path_buf(), self.dir().join("archive")] {
             for left in leftovers_in(&dir) {
@@ -448,9 +447,8 @@ fn apply_journal(journal: &Path, dest: &Path, len: u64) -> Result<()> {
     let result = (|| -> io::Result<()> {
         let mut w = &f;
         if len > 0 {
-            use std::os::unix::fs::FileExt;
             let mut b = [0u8; 1];
-            f.read_exact_at(&mut b, len - 1)?;
+            fsio::read_exact_at(&f, &mut b, len - 1)?;
             if b[0] != b'\n' {
                 w.write_all(b"\n")?;
             }

@@ -45,7 +45,6 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -591,7 +590,8 @@ impl Syncer {
             return self.save();
         };
         let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
-        let (ino, len) = (meta.ino(), meta.len());
+        let ino = fsio::file_key(&file).map_err(|e| Error::io(&path, e))?.ino;
+        let len = meta.len();
         let start = if self.state.push.ino == ino && self.state.push.offset <= len {
             self.state.push.offset
         } else {
@@ -748,7 +748,9 @@ impl Syncer {
         let mut indexed: Vec<String> = Vec::new();
         let mut written = 0u64;
         let (ino, end) = self.pool.append_checked(now, |file, len| {
-            let ino = file.metadata().map_err(|e| Error::io(&log_path, e))?.ino();
+            let ino = fsio::file_key(file)
+                .map_err(|e| Error::io(&log_path, e))?
+                .ino;
             let from = if mark.ino == ino && mark.offset <= len {
                 mark.offset
             } else {
@@ -856,7 +858,7 @@ fn for_each_line(
     while off < len {
         let want = CHUNK.min((len - off) as usize);
         let mut buf = vec![0u8; want];
-        file.read_exact_at(&mut buf, off)?;
+        fsio::read_exact_at(file, &mut buf, off)?;
         let Some(last_nl) = memchr::memrchr(b'\n', &buf) else {
             if want == CHUNK {
                 skipping = true;

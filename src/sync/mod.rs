@@ -40,8 +40,6 @@ pub mod engine;
 pub mod redis;
 
 use std::fmt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -575,12 +573,10 @@ pub fn save_state(pool_dir: &Path, state: &SyncState) -> Result<()> {
 /// before then. Creates the empty file (0600) if needed.
 pub fn set_next(pool_dir: &Path, at: i64) -> Result<()> {
     let path = pool_dir.join(NEXT_FILE);
-    let f = std::fs::OpenOptions::new()
+    let f = crate::store::fsio::private_options(0o600)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
@@ -600,21 +596,19 @@ pub fn maybe_sync_in_background(env: &dyn Env, pool_dir: &Path, now: i64) -> Res
         return Ok(false);
     }
     if let Ok(m) = std::fs::metadata(pool_dir.join(NEXT_FILE))
-        && m.mtime() > now
+        && crate::store::fsio::mtime(&m) > now
     {
         return Ok(false);
     }
     set_next(pool_dir, now + HOOK_EVERY)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
-    let pool_bin = exe.with_file_name("pool");
+    let pool_bin = exe.with_file_name(format!("pool{}", std::env::consts::EXE_SUFFIX));
     // Its own process group, so the pass outlives whatever ends the hook's group.
-    std::process::Command::new(&pool_bin)
-        .args(["sync", "--background"])
+    crate::env::host::detach(std::process::Command::new(&pool_bin).args(["sync", "--background"]))
         .env("POOL_DIR", pool_dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(0)
         .spawn()
         .map_err(|e| Error::io(&pool_bin, e))?;
     Ok(true)
