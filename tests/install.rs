@@ -2,6 +2,9 @@
 //! install script, run for real: the built binaries against settings files in
 //! a temp folder that stands in for HOME and CLAUDE_CONFIG_DIR.
 
+// Unix only: checks mode bits, symlinks and the sh install script.
+#![cfg(unix)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,6 +14,12 @@ use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The plugin's own folder, which the marketplace at the repository root
+/// points to and Claude Code copies into its plugin cache.
+fn plugin_root() -> PathBuf {
+    repo().join("plugin")
 }
 
 fn bin_dir() -> PathBuf {
@@ -147,7 +156,7 @@ fn commands(v: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn plugin_manifests_parse_and_agree() {
-    let plugin = read_json(&repo().join(".claude-plugin/plugin.json"));
+    let plugin = read_json(&plugin_root().join(".claude-plugin/plugin.json"));
     assert_eq!(plugin["name"], PLUGIN_NAME);
     assert_eq!(plugin["version"], env!("CARGO_PKG_VERSION"));
     // hooks/hooks.json is loaded by convention; naming it again in the
@@ -159,14 +168,14 @@ fn plugin_manifests_parse_and_agree() {
     let entries = market["plugins"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["name"], PLUGIN_NAME);
-    assert_eq!(entries[0]["source"], "./");
+    assert_eq!(entries[0]["source"], "./plugin");
 }
 
 /// `hooks/hooks.json` is [`settings_file::plugin_hooks`] rendered; set
 /// `UPDATE_PLUGIN_HOOKS=1` to rewrite it after changing the table.
 #[test]
 fn plugin_hooks_json_matches_the_hook_table() {
-    let path = repo().join("hooks/hooks.json");
+    let path = plugin_root().join("hooks/hooks.json");
     let want = settings_file::plugin_hooks();
     if std::env::var_os("UPDATE_PLUGIN_HOOKS").is_some() {
         std::fs::write(&path, settings_file::render(&want, b"  ")).unwrap();
@@ -189,8 +198,8 @@ fn plugin_hooks_json_matches_the_hook_table() {
 
 #[test]
 fn every_command_in_hooks_json_exists() {
-    let v = read_json(&repo().join("hooks/hooks.json"));
-    let root = repo().to_string_lossy().into_owned();
+    let v = read_json(&plugin_root().join("hooks/hooks.json"));
+    let root = plugin_root().to_string_lossy().into_owned();
     let cmds = commands(&v);
     assert!(!cmds.is_empty());
     for (event, cmd) in cmds {
@@ -198,11 +207,11 @@ fn every_command_in_hooks_json_exists() {
         let words = settings_file::command_words(&resolved, 2);
         let program = Path::new(&words[0]);
         assert!(
-            program.starts_with(repo()) && is_executable(program),
+            program.starts_with(plugin_root()) && is_executable(program),
             "{event}: {} is not an executable in the plugin",
             program.display()
         );
-        assert_eq!(program, repo().join(LAUNCHER));
+        assert_eq!(program, plugin_root().join(LAUNCHER));
         let binary = &words[1];
         assert!(BINARIES.contains(&binary.as_str()), "{event}: {binary}");
         assert!(
@@ -218,7 +227,7 @@ fn launcher_runs_the_binary_it_finds_on_path() {
     let path_dir = w.home.join("bin");
     std::fs::create_dir_all(&path_dir).unwrap();
     std::os::unix::fs::symlink(bin_dir().join("pool-stop"), path_dir.join("pool-stop")).unwrap();
-    let mut c = w.cmd(&repo().join(LAUNCHER), &["pool-stop"]);
+    let mut c = w.cmd(&plugin_root().join(LAUNCHER), &["pool-stop"]);
     c.env("PATH", format!("{}:/usr/bin:/bin", path_dir.display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -238,7 +247,7 @@ fn launcher_finds_cargo_bin_and_explains_a_missing_binary_in_one_line() {
     let w = World::new();
     // Missing everywhere: one line on stderr, nothing on stdout, exit 0.
     let out = w
-        .cmd(&repo().join(LAUNCHER), &["pool-session-start"])
+        .cmd(&plugin_root().join(LAUNCHER), &["pool-session-start"])
         .env("PATH", "/usr/bin:/bin")
         .stdin(Stdio::null())
         .output()
@@ -257,7 +266,7 @@ fn launcher_finds_cargo_bin_and_explains_a_missing_binary_in_one_line() {
     )
     .unwrap();
     let out = w
-        .cmd(&repo().join(LAUNCHER), &["pool-session-start"])
+        .cmd(&plugin_root().join(LAUNCHER), &["pool-session-start"])
         .env("PATH", "/usr/bin:/bin")
         .env("CLAUDE_INSTANCE", "A")
         .output()
@@ -272,10 +281,113 @@ fn launcher_finds_cargo_bin_and_explains_a_missing_binary_in_one_line() {
     assert!(!out.stdout.is_empty());
     // Not one of ours: refused, still exit 0.
     let out = w
-        .cmd(&repo().join(LAUNCHER), &["../../bin/sh"])
+        .cmd(&plugin_root().join(LAUNCHER), &["../../bin/sh"])
         .output()
         .unwrap();
     assert!(out.status.success() && out.stdout.is_empty());
+}
+
+#[test]
+fn launcher_looks_in_the_documented_order() {
+    // A copy of the plugin, so a node_modules folder can be put in it.
+    let w = World::new();
+    let plugin = w.home.join("plugin");
+    copy_dir(&plugin_root(), &plugin);
+    let (os, cpu) = match (std::env::consts::OS, std::env::consts::ARCH) {
+        (os, "x86_64") => (os, "x64"),
+        (os, "aarch64") => (os, "arm64"),
+        (os, cpu) => (os, cpu),
+    };
+    let npm = format!("node_modules/@claude-pool/cli-{os}-{cpu}/bin");
+    let channels = [
+        ("explicit", w.home.join("explicit")),
+        ("npm", plugin.join(&npm)),
+        ("path", w.home.join("on-path")),
+        ("archive", w.home.join(".local/bin")),
+        ("cargo-home", w.home.join("cargo-home/bin")),
+        ("cargo", w.home.join(".cargo/bin")),
+    ];
+    for (label, dir) in &channels {
+        std::fs::create_dir_all(dir).unwrap();
+        let f = dir.join("pool-stop");
+        std::fs::write(&f, format!("#!/bin/sh\necho {label} \"$@\"\n")).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (i, (label, dir)) in channels.iter().enumerate() {
+        let out = w
+            .cmd(&plugin.join(LAUNCHER), &["pool-stop", "--x"])
+            .env("POOL_BIN_DIR", w.home.join("explicit"))
+            .env("CLAUDE_PLUGIN_ROOT", &plugin)
+            .env("CARGO_HOME", w.home.join("cargo-home"))
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", w.home.join("on-path").display()),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{label} --x\n"),
+            "channel {i} ({label}) should win once the ones before it are gone"
+        );
+        std::fs::remove_file(dir.join("pool-stop")).unwrap();
+    }
+}
+
+/// The plugin folder is what Claude Code copies into its cache: the hooks,
+/// the manifest and the launcher, never the sources or a build.
+#[test]
+fn plugin_folder_holds_only_the_plugin() {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                walk(&e.path(), out);
+            } else {
+                out.push((e.path(), m.len()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&plugin_root(), &mut files);
+    let names: Vec<String> = files
+        .iter()
+        .map(|(p, _)| {
+            p.strip_prefix(plugin_root())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            ".claude-plugin/plugin.json",
+            "hooks/hooks.json",
+            "hooks/launch"
+        ],
+        "only the plugin's own files"
+    );
+    let total: u64 = files.iter().map(|(_, n)| n).sum();
+    assert!(total < 64 * 1024, "{total} bytes");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
 }
 
 // ----------------------------------------------------------------------------
