@@ -44,7 +44,7 @@ pub struct HookSpec {
 }
 
 /// Every hook we register, in the order they are added. A new hook is one
-/// line here (and `hooks/hooks.json`, which a test keeps in step).
+/// line here (and `plugin/hooks/hooks.json`, which a test keeps in step).
 pub const HOOKS: &[HookSpec] = &[
     HookSpec {
         event: "SessionStart",
@@ -95,7 +95,7 @@ pub const BINARIES: &[&str] = &[
     "pool-query",
 ];
 
-/// The plugin's name, in `.claude-plugin/plugin.json` and `enabledPlugins`.
+/// The plugin's name, in `plugin/.claude-plugin/plugin.json` and `enabledPlugins`.
 /// Claude Code reserves plugin names starting with `claude-`, so the plugin
 /// is `session-pool`; the marketplace keeps the project's name.
 pub const PLUGIN_NAME: &str = "session-pool";
@@ -196,7 +196,7 @@ fn group(spec: &HookSpec, handler: Value) -> Value {
     Value::Object(g)
 }
 
-/// What `hooks/hooks.json` must hold: [`HOOKS`] run through the plugin's
+/// What `plugin/hooks/hooks.json` must hold: [`HOOKS`] run through the plugin's
 /// launcher, under `${CLAUDE_PLUGIN_ROOT}`.
 pub fn plugin_hooks() -> Value {
     let mut hooks = Map::new();

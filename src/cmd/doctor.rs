@@ -32,8 +32,8 @@ const RECENT_ERROR: i64 = 86_400;
 /// Window for "sessions seen under this instance name", in seconds.
 const INSTANCE_WINDOW: i64 = 3600;
 
-const FIX_INSTALL: &str =
-    "run ./install/install.sh in a clone of claude-pool (or cargo install --locked --path .)";
+const FIX_INSTALL: &str = "install the prebuilt binaries (npm install -g claude-pool, or the release installer), \
+     or build them: ./install/install.sh in a clone of claude-pool";
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -11,9 +11,9 @@
 #      package, then claude-pool with an npm-shrinkwrap.json resolved against the registry;
 #   4. in a fresh world (HOME, CLAUDE_CONFIG_DIR, POOL_DIR; PATH=/usr/local/bin:/usr/bin:/bin, so
 #      npm but no cargo; the registry as npm's default in HOME/.npmrc, which Claude Code requires
-#      of an http registry), adds dist/marketplace (the npm-source entry, given the local
-#      registry) with `claude plugin marketplace add` and installs session-pool with
-#      `claude plugin install`;
+#      of an http registry), serves dist/marketplace's marketplace.json (the npm-source entry,
+#      given the local registry) on 127.0.0.1:$DIST_HTTP_PORT (default 4902), adds it by URL with
+#      `claude plugin marketplace add` and installs session-pool with `claude plugin install`;
 #   5. checks the plugin cache: at most 10 MB, the plugin's files, this platform's binaries and
 #      no other platform's, no sources;
 #   6. runs a `claude -p` session against the scripted model (tests/e2e/mock_model.py): the
@@ -46,6 +46,7 @@ case "$(uname -s)-$(uname -m)" in
   *) die "unsupported platform $(uname -s)-$(uname -m)" ;;
 esac
 PORT="${DIST_REGISTRY_PORT:-4901}"
+HTTP_PORT="${DIST_HTTP_PORT:-4902}"
 REGISTRY="http://127.0.0.1:$PORT/"
 
 # --- 1. Installs (outside the namespace: the only steps that need the npm registry) ---
@@ -92,7 +93,9 @@ check() {
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-dist.XXXXXX")"
 REG_PID=
 MOCK_PID=
+HTTP_PID=
 cleanup() {
+  [ -n "$HTTP_PID" ] && { kill "$HTTP_PID" 2>/dev/null; wait "$HTTP_PID" 2>/dev/null; }
   [ -n "$MOCK_PID" ] && { kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; }
   [ -n "$REG_PID" ] && { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; }
   if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else printf 'dist: kept %s\n' "$WORK"; fi
@@ -191,7 +194,15 @@ EOF
 read -r MKT_NAME PLUGIN <<<"$(python3 "$E2E/check.py" plugin-names "$MKT")"
 start_mock "$W/runs/cli" "$E2E/scripts/plugin_p.json"
 claude_cmd() { in_world "ANTHROPIC_BASE_URL=$MOCK_URL" "$CLAUDE" "$@"; }
-if out="$(claude_cmd plugin marketplace add "$MKT" 2>&1)"; then ok "claude plugin marketplace add (npm entry)"; else fail "claude plugin marketplace add (npm entry)" "$out"; fi
+# Added by URL, as the README's one line does (there an https URL of the file in the repository).
+python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$MKT/.claude-plugin" >"$WORK/http.log" 2>&1 &
+HTTP_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$HTTP_PORT/marketplace.json" >/dev/null 2>&1 && break; sleep 0.1; done
+if out="$(claude_cmd plugin marketplace add "http://127.0.0.1:$HTTP_PORT/marketplace.json" 2>&1)"; then
+  ok "claude plugin marketplace add <URL of dist/marketplace's marketplace.json> (npm entry)"
+else
+  fail "claude plugin marketplace add <URL> (npm entry)" "$out"
+fi
 if out="$(claude_cmd plugin install "$PLUGIN@$MKT_NAME" 2>&1)"; then ok "claude plugin install $PLUGIN@$MKT_NAME"; else fail "claude plugin install $PLUGIN@$MKT_NAME" "$out"; fi
 claude_cmd plugin list --json >"$W/plugin-list.json" 2>"$W/plugin-list.err"
 stop_mock

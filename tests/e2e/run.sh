@@ -22,9 +22,10 @@
 #      A's blocks and B's block exactly once, with the right fields, and none of the leaks;
 #   6. a pool holding an entry with hostile text (a closing </system-reminder>, <system>, turn
 #      prefixes, invisible characters): B's first model request must carry it, inert;
-#   7. `claude plugin validate --strict` on the repo root; the repo (its git-visible files) added as a
-#      local marketplace, the plugin installed into a fresh config dir, and a session with only the
-#      plugin's hooks must pool its block.
+#   7. `claude plugin validate --strict` on the repo root, plugin/ and dist/marketplace; the repo (its
+#      git-visible files) added as a local marketplace, the plugin (plugin/) installed into a fresh
+#      config dir with at most 10 MB in the plugin cache, and a session with only the plugin's
+#      hooks must pool its block.
 # Every claude run must exit 0 with every hook (SessionEnd included) exiting 0.
 #
 # Env knobs: E2E_CACHE_DIR (where Claude Code is cached; default ~/.cache/claude-pool-e2e),
@@ -340,11 +341,13 @@ else
   P="$WORK/plugin"
   make_world "$P" "$BIN_DIR"
   start_mock "$P/cli-mock" "$HERE/scripts/plugin_p.json"
-  if out="$(claude_cmd "$P" plugin validate --strict "$REPO" 2>&1)"; then
-    ok "claude plugin validate --strict $REPO"
-  else
-    fail "claude plugin validate --strict $REPO" "$out"
-  fi
+  for dir in "$REPO" "$REPO/plugin" "$REPO/dist/marketplace"; do
+    if out="$(claude_cmd "$P" plugin validate --strict "$dir" 2>&1)"; then
+      ok "claude plugin validate --strict $dir"
+    else
+      fail "claude plugin validate --strict $dir" "$out"
+    fi
+  done
 
   printf '\n== plugin: install from the repository as a local marketplace\n'
   # The marketplace is a copy of the files git sees (tracked + untracked, not ignored): Claude Code
@@ -364,6 +367,18 @@ else
     if out="$(claude_cmd "$P" plugin install "$PLUGIN@$MKT" 2>&1)"; then ok "claude plugin install $PLUGIN@$MKT"; else fail "claude plugin install $PLUGIN@$MKT" "$out"; fi
     claude_cmd "$P" plugin list --json >"$P/plugin-list.json" 2>"$P/plugin-list.err"
     stop_mock
+    # The plugin is its own folder (plugin/), so the cache gets a few KB, not the repository.
+    bytes=$(du -sb "$P/config/plugins/cache" 2>/dev/null | cut -f1)
+    if [ -n "$bytes" ] && [ "$bytes" -le $((10 * 1024 * 1024)) ]; then
+      ok "plugin cache after a local install holds $bytes bytes (at most 10 MB)"
+    else
+      fail "plugin cache after a local install at most 10 MB" "${bytes:-no cache} bytes"
+    fi
+    if [ -n "$(find "$P/config/plugins/cache" -name Cargo.toml -o -name src -o -name target | head -1)" ]; then
+      fail "plugin cache holds no sources or build" "$(find "$P/config/plugins/cache" -maxdepth 4 | head -20)"
+    else
+      ok "plugin cache holds no sources or build"
+    fi
     printf '\n== plugin: a session with only the plugin'\''s hooks (BIN_DIR on PATH)\n'
     run_claude "$P" P P "$HERE/scripts/plugin_p.json" "Record what you did."
     check run "$P/runs/P" "plugin" 1
