@@ -72,6 +72,7 @@ impl Sandbox {
     }
 
     /// `pool doctor`'s report (it exits 1 here: no hooks are registered).
+    #[cfg(unix)]
     fn doctor(&self, args: &[&str]) -> String {
         let out = Command::new(exe("pool"))
             .env_clear()
@@ -333,6 +334,7 @@ fn a_line_dated_in_the_future_lives_only_its_ttl_from_when_it_arrived() {
     assert!(!start.contains("From the future"), "{start}");
 }
 
+#[cfg(unix)] // sets mode bits
 #[test]
 fn doctor_reports_stray_lines_and_repair_stamps_them_keeping_their_age() {
     let s = Sandbox::new();
