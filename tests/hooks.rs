@@ -121,7 +121,12 @@ fn now_iso() -> String {
 /// (`alpha: 1`, …) get a TOPIC, and every line is stamped now, so nothing is
 /// old history. Everything else stays as Claude Code wrote it.
 fn freshen(text: &str) -> String {
-    let now = now_iso();
+    freshen_at(text, &now_iso())
+}
+
+/// [`freshen`] with a given time, for files that must share one (a fork
+/// copies its history with the original times).
+fn freshen_at(text: &str, now: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
@@ -349,9 +354,15 @@ fn a_block_seen_before_the_transcript_exists_is_pooled_once() {
 fn resumed_and_forked_sessions_append_each_block_once() {
     let sb = Sandbox::new();
     let t = sb.path("resume.jsonl");
-    let full = freshen(&corpus(
-        "generated/cc2.1.329-mock-startup-then-resume.jsonl",
-    ));
+    // One time for both files: Claude Code's fork keeps its history's
+    // timestamps, and a later one (a second boundary crossed between two
+    // freshen calls on a slow machine) would put the copied blocks after
+    // their own append stamps, past the duplicate check's look-back.
+    let now = now_iso();
+    let full = freshen_at(
+        &corpus("generated/cc2.1.329-mock-startup-then-resume.jsonl"),
+        &now,
+    );
     // The first run, then the resumed run appended to the same file.
     let second_start = full.find("\"again\"").unwrap();
     let cut = full[..second_start].rfind('\n').unwrap() + 1;
@@ -366,7 +377,10 @@ fn resumed_and_forked_sessions_append_each_block_once() {
     );
     // The fork Claude Code wrote: the history again under a new session id, then one new turn.
     let fork = sb.path("fork.jsonl");
-    let fork_text = freshen(&corpus("generated/cc2.1.329-mock-fork-of-resume.jsonl"));
+    let fork_text = freshen_at(
+        &corpus("generated/cc2.1.329-mock-fork-of-resume.jsonl"),
+        &now,
+    );
     std::fs::write(&fork, &fork_text).unwrap();
     let start = hook_input(
         "generated/hook-inputs/2.1.329/resume-fork-16_SessionStart.json",
