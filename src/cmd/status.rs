@@ -573,11 +573,26 @@ pub fn fit_rows(text: &str, rows: usize) -> String {
 }
 
 /// The terminal's height in rows, when stdout is one.
+#[cfg(unix)]
 fn terminal_rows() -> Option<usize> {
     // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure it is untouched.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0 && ws.ws_row > 0).then_some(usize::from(ws.ws_row))
+}
+
+/// The console window's height in rows, when stdout is a console.
+#[cfg(windows)]
+fn terminal_rows() -> Option<usize> {
+    use windows_sys::Win32::System::Console::{
+        CONSOLE_SCREEN_BUFFER_INFO, GetConsoleScreenBufferInfo, GetStdHandle, STD_OUTPUT_HANDLE,
+    };
+    // SAFETY: all-zero is a valid CONSOLE_SCREEN_BUFFER_INFO (plain integers);
+    // the call fills it or fails when stdout is not a console.
+    let mut info: CONSOLE_SCREEN_BUFFER_INFO = unsafe { std::mem::zeroed() };
+    let ok = unsafe { GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &mut info) };
+    let rows = i32::from(info.srWindow.Bottom) - i32::from(info.srWindow.Top) + 1;
+    (ok != 0 && rows > 0).then(|| usize::try_from(rows).unwrap_or(0))
 }
 
 /// Renders the board for a terminal. Every piece of text from the pool
