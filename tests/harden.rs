@@ -3,7 +3,9 @@
 //! promise, and hooks are bounded in time whatever they are pointed at.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -530,6 +532,7 @@ fn mkfifo(p: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
+#[cfg(unix)] // FIFOs, /dev/zero
 #[test]
 fn hooks_do_not_hang_on_odd_transcripts() {
     let s = Sandbox::new();
@@ -569,6 +572,7 @@ fn hooks_do_not_hang_on_odd_transcripts() {
     }
 }
 
+#[cfg(unix)] // a FIFO
 #[test]
 fn a_working_tree_whose_git_is_a_fifo_does_not_hang() {
     let s = Sandbox::new();

@@ -85,9 +85,7 @@ fn start_watchdog(program: &str, budget: Duration) {
                 let _ = tx.send(());
             });
             let _ = rx.recv_timeout(GRACE);
-            // SAFETY: `_exit` ends the process at once, without running
-            // destructors or flushing buffers another thread may be using.
-            unsafe { libc::_exit(0) }
+            exit_now()
         });
 }
 
@@ -205,4 +203,22 @@ fn report_peak_rss(program: &str) {
         })
         .unwrap_or_else(|| "?".into());
     let _ = writeln!(std::io::stderr(), "{program}: peak_rss_kib={hwm}");
+}
+
+/// Ends the process at once with status 0, without running destructors or
+/// flushing buffers another thread may be using.
+fn exit_now() -> ! {
+    #[cfg(unix)]
+    // SAFETY: `_exit` has no preconditions.
+    unsafe {
+        libc::_exit(0)
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, TerminateProcess};
+        // SAFETY: GetCurrentProcess is a pseudo-handle; TerminateProcess on
+        // it does not return when it succeeds.
+        unsafe { TerminateProcess(GetCurrentProcess(), 0) };
+        std::process::abort()
+    }
 }

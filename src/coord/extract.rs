@@ -40,6 +40,12 @@ fn window_start(f: &File, resume: u64, len: u64) -> u64 {
         return resume;
     }
     let start = len - TRANSCRIPT_WINDOW;
+    data_from(f, start, len)
+}
+
+/// The first byte of data at or after `start` (`SEEK_DATA`), or `start`.
+#[cfg(unix)]
+fn data_from(f: &File, start: u64, len: u64) -> u64 {
     use std::os::fd::AsRawFd;
     let Ok(off) = libc::off_t::try_from(start) else {
         return start;
@@ -55,14 +61,22 @@ fn window_start(f: &File, resume: u64, len: u64) -> u64 {
     }
 }
 
+/// Windows: no hole skipping (a sparse transcript is read through; the
+/// window still bounds the read).
+#[cfg(windows)]
+fn data_from(_f: &File, start: u64, _len: u64) -> u64 {
+    start
+}
+
 /// After a jump into the middle of a transcript, skips to the start of the
 /// next line (nothing when `at` already starts one). Returns the bytes
 /// skipped; when no line ends before the end of the file, skips nothing and
 /// leaves the reader at the end (so the cursor stays at `at`).
 fn skip_partial_line(f: &File, r: &mut impl BufRead, at: u64) -> std::io::Result<u64> {
-    use std::os::unix::fs::FileExt;
     let mut before = [0u8; 1];
-    if at == 0 || (f.read_exact_at(&mut before, at - 1).is_ok() && before[0] == b'\n') {
+    if at == 0
+        || (crate::store::fsio::read_exact_at(f, &mut before, at - 1).is_ok() && before[0] == b'\n')
+    {
         return Ok(0);
     }
     let mut skipped = 0u64;

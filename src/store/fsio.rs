@@ -665,6 +665,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)] // FIFOs, /dev/zero
     #[test]
     fn only_regular_files_are_opened_and_never_block() {
         let tmp = tempfile::tempdir().unwrap();
