@@ -156,13 +156,11 @@ fn run_configured(
 
     let pool = crate::store::log::Pool::open(dir.to_path_buf())?;
     let lock_path = dir.join(sync::LOCK_FILE);
-    let lock = std::fs::OpenOptions::new()
+    let lock = crate::store::fsio::private_options(0o600)
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&lock_path)
         .map_err(|e| Error::io(&lock_path, e))?;
     match lock.try_lock() {
@@ -218,9 +216,6 @@ fn run_configured(
     }
 }
 
-#[cfg(feature = "sync-redis")]
-use std::os::unix::fs::OpenOptionsExt as _;
-
 /// What a pass did, for a terminal: one line, and one more for each thing to know.
 #[cfg(feature = "sync-redis")]
 fn describe(cfg: &SyncConfig, r: &sync::engine::Report, now: i64) -> String {
@@ -275,8 +270,12 @@ fn describe(cfg: &SyncConfig, r: &sync::engine::Report, now: i64) -> String {
 /// Wakes the watch's pass when the local log changes (size or inode).
 #[cfg(feature = "sync-redis")]
 fn watch_log(log: std::path::PathBuf, tx: std::sync::mpsc::Sender<()>) {
-    use std::os::unix::fs::MetadataExt;
-    let look = || std::fs::metadata(&log).map(|m| (m.ino(), m.len())).ok();
+    let look = || {
+        let len = std::fs::metadata(&log).ok()?.len();
+        crate::store::fsio::path_key(&log)
+            .ok()
+            .map(|k| (k.ino, len))
+    };
     let mut last = look();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(WATCH_POLL_MS));

@@ -195,8 +195,16 @@ impl SyncConfig {
             PasswordSource::Env(var) => Ok(env.get(var)),
             PasswordSource::File(p) => {
                 let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-                let meta = f.metadata().map_err(|e| Error::io(p, e))?;
-                check_private(p, meta.mode(), meta.uid())?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    let meta = f.metadata().map_err(|e| Error::io(p, e))?;
+                    check_private(p, meta.mode(), meta.uid())?;
+                }
+                // Windows: the file must be this account's (its ACL, under
+                // the profile, keeps others out).
+                #[cfg(windows)]
+                crate::store::fsio::check_safe(p, false)?;
                 let s = std::io::read_to_string(f).map_err(|e| Error::io(p, e))?;
                 let line = s.lines().next().unwrap_or("").trim_end_matches('\r');
                 Ok((!line.is_empty()).then(|| line.to_string()))
@@ -221,6 +229,7 @@ impl SyncConfig {
 
 /// Refuses a password file that is not private: owned by someone else, or
 /// open to group or others in any way.
+#[cfg(unix)]
 fn check_private(path: &Path, mode: u32, uid: u32) -> Result<()> {
     // SAFETY: getuid(2) cannot fail.
     let me = unsafe { libc::getuid() };
@@ -965,6 +974,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_password_file_must_be_private() {
         let tmp = tempfile::tempdir().unwrap();
