@@ -24,7 +24,6 @@
 //! blocking, and a session that does not take the line at once is skipped.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use crate::coord::presence::{self, Presence, State};
@@ -114,8 +113,10 @@ pub fn inbox_line(text: &str, session_id: &str) -> String {
 /// could name any path), then connects and writes `line` without waiting:
 /// a socket that would block, refuses or takes only part of the line is an
 /// error. Never blocks.
+#[cfg(unix)]
 pub fn deliver(socket: &Path, line: &[u8]) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let bytes = socket.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.len() > MAX_SOCKET_PATH || bytes.contains(&0) {
         return Err(io::Error::new(
@@ -175,6 +176,18 @@ pub fn deliver(socket: &Path, line: &[u8]) -> io::Result<()> {
         return Err(io::Error::new(io::ErrorKind::WriteZero, "partial write"));
     }
     Ok(())
+}
+
+/// Windows: not yet. Claude Code's inbox there is not a Unix socket, and
+/// its form has not been established against the binary, so every delivery
+/// fails with `Unsupported` (recorded like any failed delivery) and the
+/// session sees the entry at its next prompt instead.
+#[cfg(windows)]
+pub fn deliver(_socket: &Path, _line: &[u8]) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "waking a session is not supported on Windows yet",
+    ))
 }
 
 /// One delivery attempt.
@@ -275,7 +288,8 @@ pub fn why_not(p: &Presence) -> Option<&'static str> {
     None
 }
 
-#[cfg(test)]
+// Unix only: the tests listen on Unix sockets.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::net::UnixListener;
