@@ -134,19 +134,32 @@ pub fn deliver(socket: &Path, line: &[u8]) -> io::Result<()> {
         ));
     }
     // SAFETY: plain socket(2); the descriptor is closed by OwnedFd below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | SOCK_FLAGS, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fd is a fresh descriptor we own.
     let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    // macOS and the BSDs have no SOCK_NONBLOCK, SOCK_CLOEXEC or MSG_NOSIGNAL:
+    // the same through fcntl and SO_NOSIGPIPE.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    // SAFETY: fcntl and setsockopt on a descriptor we own, with valid arguments.
+    unsafe {
+        let on: libc::c_int = 1;
+        if libc::fcntl(raw, libc::F_SETFL, libc::O_NONBLOCK) != 0
+            || libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) != 0
+            || libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_NOSIGPIPE,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
     // SAFETY: sockaddr_un is plain data; zeroed is a valid value.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -161,14 +174,7 @@ pub fn deliver(socket: &Path, line: &[u8]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the buffer is valid for its length; MSG_NOSIGNAL avoids SIGPIPE.
-    let sent = unsafe {
-        libc::send(
-            raw,
-            line.as_ptr().cast(),
-            line.len(),
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
+    let sent = unsafe { libc::send(raw, line.as_ptr().cast(), line.len(), SEND_FLAGS) };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -177,6 +183,18 @@ pub fn deliver(socket: &Path, line: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Flags for socket(2): non-blocking and close-on-exec at creation where
+/// the system has them (Linux), else set after (see [`deliver`]).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SOCK_FLAGS: libc::c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const SOCK_FLAGS: libc::c_int = 0;
+/// Flags for send(2): never wait, and no SIGPIPE (elsewhere SO_NOSIGPIPE).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT;
 
 /// Windows: not yet. Claude Code's inbox there is not a Unix socket, and
 /// its form has not been established against the binary, so every delivery
