@@ -32,6 +32,8 @@ const PROGRAM: &str = "pool launch";
 pub const START_CHECK_MS: u64 = 1500;
 /// Most lines of a failed window's output quoted in the error.
 const FAILED_OUTPUT_LINES: usize = 15;
+/// How many times, 50 ms apart, to ask tmux for a dead pane's exit status.
+const STATUS_POLLS: usize = 20;
 /// Prefix of the branch each instance's worktree gets (`pool/A`).
 pub const BRANCH_PREFIX: &str = "pool/";
 
@@ -298,24 +300,45 @@ impl Tmux<'_> {
         );
     }
 
-    /// Each window of `session` whose command has exited: its name and exit status.
+    /// Each window of `session` whose command has exited: its name and exit
+    /// status (`signal N` when a signal ended it). tmux marks a pane dead
+    /// when its terminal closes, which can come a moment before it reaps the
+    /// process and knows the status: ask again, briefly, until it does.
     fn dead_windows(&self, session: &str) -> Result<Vec<(String, String)>> {
-        let listing = self.run(&[
-            "list-panes".into(),
-            "-s".into(),
-            "-t".into(),
-            format!("={session}"),
-            "-F".into(),
-            "#{pane_dead}\t#{pane_dead_status}\t#{window_name}".into(),
-        ])?;
-        Ok(listing
-            .lines()
-            .filter_map(|l| {
-                let mut f = l.splitn(3, '\t');
-                let (dead, status, name) = (f.next()?, f.next()?, f.next()?);
-                (dead == "1").then(|| (name.to_string(), status.to_string()))
-            })
-            .collect())
+        let mut dead = Vec::new();
+        for _ in 0..STATUS_POLLS {
+            let listing = self.run(&[
+                "list-panes".into(),
+                "-s".into(),
+                "-t".into(),
+                format!("={session}"),
+                "-F".into(),
+                "#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{window_name}".into(),
+            ])?;
+            dead = listing
+                .lines()
+                .filter_map(|l| {
+                    let mut f = l.splitn(4, '\t');
+                    let (d, status, signal, name) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                    let status = match (status, signal) {
+                        ("", "") => String::new(),
+                        ("", s) => format!("signal {s}"),
+                        (s, _) => s.to_string(),
+                    };
+                    (d == "1").then(|| (name.to_string(), status))
+                })
+                .collect::<Vec<_>>();
+            if dead.iter().all(|(_, s)| !s.is_empty()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for (_, s) in &mut dead {
+            if s.is_empty() {
+                *s = "?".into();
+            }
+        }
+        Ok(dead)
     }
 
     /// The last lines a window showed, without tmux's own "Pane is dead" line.

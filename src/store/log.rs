@@ -292,7 +292,7 @@ impl Pool {
             log.file(),
             len,
             (now, 0),
-            Some(lookback_from),
+            Some(lookback_from.saturating_sub(ORDER_SLACK)),
             &mut |_, _, e| {
                 if wanted.contains(e.id.as_ref()) {
                     present.insert(e.id.to_string());
