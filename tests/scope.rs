@@ -70,7 +70,14 @@ impl World {
         child.wait_with_output().unwrap()
     }
 
-    fn ok(&self, bin: &str, dir: &Path, instance: Option<&str>, args: &[&str], stdin: &str) -> String {
+    fn ok(
+        &self,
+        bin: &str,
+        dir: &Path,
+        instance: Option<&str>,
+        args: &[&str],
+        stdin: &str,
+    ) -> String {
         let out = self.run(bin, dir, instance, args, stdin);
         assert_eq!(
             out.status.code(),
@@ -90,7 +97,8 @@ impl World {
 
     fn session_start(&self, dir: &Path, instance: Option<&str>, session: &str) -> String {
         let stdin = json!({"session_id": session, "hook_event_name": "SessionStart",
-                           "source": "startup", "cwd": dir}).to_string();
+                           "source": "startup", "cwd": dir})
+        .to_string();
         self.ok("pool-session-start", dir, instance, &[], &stdin)
     }
 
@@ -156,20 +164,61 @@ fn two_repositories_sharing_a_pool_do_not_see_each_other() {
     let x = repo(&w.path("x"), Some("https://github.com/acme/x.git"));
     let y = repo(&w.path("y"), Some("git@github.com:acme/y.git"));
     // A works in X: a claim on README.md, a finished task, a recent edit.
-    w.post(&x, "A", &["--action", "claimed", "--topic", "Docs rewrite", "--affects", "README.md"]);
-    w.post(&x, "A", &["--action", "completed", "--topic", "X parser done", "--blocks", "anyone"]);
+    w.post(
+        &x,
+        "A",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Docs rewrite",
+            "--affects",
+            "README.md",
+        ],
+    );
+    w.post(
+        &x,
+        "A",
+        &[
+            "--action",
+            "completed",
+            "--topic",
+            "X parser done",
+            "--blocks",
+            "anyone",
+        ],
+    );
     assert_eq!(w.guard(&x, Some("A"), "sa", &x.join("src/main.rs")), "");
     let lines = w.log_lines();
-    assert!(lines.iter().all(|e| e["repo"] == "github.com/acme/x"), "{lines:?}");
+    assert!(
+        lines.iter().all(|e| e["repo"] == "github.com/acme/x"),
+        "{lines:?}"
+    );
 
     // B in Y sees none of it.
     let ss = w.session_start(&y, Some("B"), "sb");
-    assert!(!ss.contains("Docs rewrite") && !ss.contains("X parser"), "{ss}");
-    assert!(ss.contains("0 recent"), "{ss}");
-    assert_eq!(w.guard(&y, Some("B"), "sb", &y.join("README.md")), "", "claim crossed repos");
-    assert_eq!(w.guard(&y, Some("B"), "sb", &y.join("src/main.rs")), "", "edit crossed repos");
+    assert!(
+        !ss.contains("Docs rewrite") && !ss.contains("X parser"),
+        "{ss}"
+    );
+    assert!(!ss.contains("## Session Context"), "nothing in scope: {ss}");
+    assert_eq!(
+        w.guard(&y, Some("B"), "sb", &y.join("README.md")),
+        "",
+        "claim crossed repos"
+    );
+    assert_eq!(
+        w.guard(&y, Some("B"), "sb", &y.join("src/main.rs")),
+        "",
+        "edit crossed repos"
+    );
     let who = w.ok("pool", &y, None, &["who", "README.md"], "");
-    assert!(who.contains("nobody"), "{who}");
+    assert!(
+        !who.contains("A claimed") && who.contains("B edited README.md"),
+        "{who}"
+    );
+    let who = w.ok("pool", &y, None, &["who", "src/main.rs"], "");
+    assert!(!who.contains("A edited"), "{who}");
     let q = w.ok("pool-query", &y, None, &[], "");
     assert!(q.contains("No pool entries found"), "{q}");
     let status = w.ok("pool", &y, None, &["status", "--json"], "");
@@ -185,13 +234,20 @@ fn two_repositories_sharing_a_pool_do_not_see_each_other() {
     assert!(!bulletin.contains("## A"), "{bulletin}");
     // News mid-session: B's next prompt does not carry X's entries.
     let prompt = json!({"session_id": "sb", "hook_event_name": "UserPromptSubmit", "cwd": y, "prompt": "hi"}).to_string();
-    w.post(&x, "A", &["--action", "completed", "--topic", "X news item"]);
+    w.post(
+        &x,
+        "A",
+        &["--action", "completed", "--topic", "X news item"],
+    );
     let news = w.ok("pool-prompt", &y, Some("B"), &[], &prompt);
     assert!(!news.contains("X news item"), "{news}");
 
     // In X, the same things are seen: the scoping is what hides them.
     let ss = w.session_start(&x, Some("C"), "sc");
-    assert!(ss.contains("Docs rewrite") && ss.contains("X parser done"), "{ss}");
+    assert!(
+        ss.contains("Docs rewrite") && ss.contains("X parser done"),
+        "{ss}"
+    );
     let warn = w.guard(&x, Some("C"), "sc", &x.join("README.md"));
     assert!(warn.contains("A claimed README.md"), "{warn}");
     let warn = w.guard(&x, Some("C"), "sc", &x.join("src/main.rs"));
@@ -214,30 +270,60 @@ fn worktrees_of_one_repository_see_each_others_claims_and_recent_edits() {
     let main = repo(&w.path("app"), None);
     git(&main, &["add", "README.md"]);
     git(&main, &["commit", "-q", "-m", "init"]);
-    git(&main, &["worktree", "add", "-q", "-b", "pool/A", "../app-A"]);
-    git(&main, &["worktree", "add", "-q", "-b", "pool/B", "../app-B"]);
+    git(
+        &main,
+        &["worktree", "add", "-q", "-b", "pool/A", "../app-A"],
+    );
+    git(
+        &main,
+        &["worktree", "add", "-q", "-b", "pool/B", "../app-B"],
+    );
     let (a, b) = (w.path("app-A"), w.path("app-B"));
     std::fs::create_dir_all(a.join("src/db")).unwrap();
     std::fs::create_dir_all(b.join("src/db")).unwrap();
 
     // B edits app-B/src/db/schema.rs; then A edits the same file in app-A.
-    assert_eq!(w.guard(&b, Some("B"), "sb", &b.join("src/db/schema.rs")), "");
+    assert_eq!(
+        w.guard(&b, Some("B"), "sb", &b.join("src/db/schema.rs")),
+        ""
+    );
     let warn = w.guard(&a, Some("A"), "sa", &a.join("src/db/schema.rs"));
-    assert!(warn.contains("B edited src/db/schema.rs"), "recent edit across worktrees: {warn:?}");
+    assert!(
+        warn.contains("B edited src/db/schema.rs"),
+        "recent edit across worktrees: {warn:?}"
+    );
     // But not another file of the same name elsewhere in the tree.
     assert_eq!(w.guard(&a, Some("A"), "sa", &a.join("schema.rs")), "");
 
     // Claims: relative to the repository root, and absolute paths in the
     // claimer's worktree, both cover the file in the other worktree.
-    w.post(&b, "B", &["--action", "claimed", "--topic", "Auth", "--affects", "src/auth.rs"]);
+    w.post(
+        &b,
+        "B",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Auth",
+            "--affects",
+            "src/auth.rs",
+        ],
+    );
     let abs = b.join("src/net").to_string_lossy().into_owned();
-    w.post(&b, "B", &["--action", "claimed", "--topic", "Net", "--affects", &abs]);
+    w.post(
+        &b,
+        "B",
+        &["--action", "claimed", "--topic", "Net", "--affects", &abs],
+    );
     let warn = w.guard(&a, Some("A"), "sa", &a.join("src/auth.rs"));
     assert!(warn.contains("B claimed src/auth.rs"), "{warn:?}");
     let warn = w.guard(&a, Some("A"), "sa", &a.join("src/net/tcp.rs"));
     assert!(warn.contains("B claimed"), "{warn:?}");
     // Relative AFFECTS resolve against the root, not anywhere in the path.
-    assert_eq!(w.guard(&a, Some("A"), "sa", &a.join("vendor/src/auth.rs")), "");
+    assert_eq!(
+        w.guard(&a, Some("A"), "sa", &a.join("vendor/src/auth.rs")),
+        ""
+    );
     // pool who from the other worktree.
     let who = w.ok("pool", &a, None, &["who", "src/db/schema.rs"], "");
     assert!(who.contains("B edited src/db/schema.rs"), "{who}");
@@ -255,15 +341,35 @@ fn worktrees_of_one_repository_see_each_others_claims_and_recent_edits() {
 #[test]
 fn two_clones_of_one_remote_share_a_scope() {
     let w = World::new();
-    let c1 = repo(&w.path("work/one"), Some("https://user:secret@GitHub.com/Acme/Shared.git"));
-    let c2 = repo(&w.path("elsewhere/two"), Some("ssh://git@github.com/acme/shared"));
-    w.post(&c1, "A", &["--action", "claimed", "--topic", "Schema work", "--affects", "src/schema.rs"]);
+    let c1 = repo(
+        &w.path("work/one"),
+        Some("https://user:secret@GitHub.com/Acme/Shared.git"),
+    );
+    let c2 = repo(
+        &w.path("elsewhere/two"),
+        Some("ssh://git@github.com/acme/shared"),
+    );
+    w.post(
+        &c1,
+        "A",
+        &[
+            "--action",
+            "claimed",
+            "--topic",
+            "Schema work",
+            "--affects",
+            "src/schema.rs",
+        ],
+    );
     let ss = w.session_start(&c2, Some("B"), "sb");
     assert!(ss.contains("Schema work"), "{ss}");
     let warn = w.guard(&c2, Some("B"), "sb", &c2.join("src/schema.rs"));
     assert!(warn.contains("A claimed src/schema.rs"), "{warn:?}");
     let lines = w.log_lines();
-    assert_eq!(lines[0]["repo"], "github.com/acme/shared", "credentials, case and .git dropped");
+    assert_eq!(
+        lines[0]["repo"], "github.com/acme/shared",
+        "credentials, case and .git dropped"
+    );
     assert!(!lines[0].to_string().contains("secret"));
 }
 
@@ -288,27 +394,57 @@ fn a_session_that_is_not_a_member_prints_nothing_and_writes_nothing() {
         v.to_string()
     };
     let calls = [
-        ("pool-session-start", with("SessionStart", json!({"source": "startup"}))),
-        ("pool-prompt", with("UserPromptSubmit", json!({"prompt": "hi"}))),
-        ("pool-guard", with("PreToolUse", json!({"tool_name": "Write", "tool_input": {"file_path": lone.join("a.md"), "content": "x"}}))),
-        ("pool-stop", with("Stop", json!({"last_assistant_message": "```pool\nACTION: completed\nTOPIC: Lonely\n```"}))),
+        (
+            "pool-session-start",
+            with("SessionStart", json!({"source": "startup"})),
+        ),
+        (
+            "pool-prompt",
+            with("UserPromptSubmit", json!({"prompt": "hi"})),
+        ),
+        (
+            "pool-guard",
+            with(
+                "PreToolUse",
+                json!({"tool_name": "Write", "tool_input": {"file_path": lone.join("a.md"), "content": "x"}}),
+            ),
+        ),
+        (
+            "pool-stop",
+            with(
+                "Stop",
+                json!({"last_assistant_message": "```pool\nACTION: completed\nTOPIC: Lonely\n```"}),
+            ),
+        ),
         ("pool-stop", with("SessionEnd", json!({}))),
         ("pool-stop", "not json at all".to_string()),
     ];
     for (bin, stdin) in &calls {
         let out = w.run(bin, &lone, None, &[], stdin);
         assert_eq!(out.status.code(), Some(0), "{bin}");
-        assert!(out.stdout.is_empty(), "{bin} printed {:?}", String::from_utf8_lossy(&out.stdout));
-        assert!(out.stderr.is_empty(), "{bin} said {:?}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.stdout.is_empty(),
+            "{bin} printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{bin} said {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(!w.pool().exists(), "a non-member wrote to the pool");
     // The same session with CLAUDE_INSTANCE is a member and is heard.
     let ss = w.session_start(&lone, Some("A"), "s2");
-    assert!(ss.contains("**Instance**: A"), "{ss}");
+    assert!(ss.contains("Pool: when you complete"), "the reminder: {ss}");
+    assert!(w.pool().join("presence").is_dir());
     // pool doctor says why a session is or is not a member.
     let doc = w.run("pool", &lone, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
-    assert!(text.contains("not a pool member") && text.contains("pool init"), "{text}");
+    assert!(
+        text.contains("not a pool member") && text.contains("pool init"),
+        "{text}"
+    );
     let doc = w.run("pool", &lone, Some("A"), &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
     assert!(text.contains("member: CLAUDE_INSTANCE=A"), "{text}");
@@ -320,7 +456,17 @@ fn pool_init_makes_a_member_with_a_sensible_name() {
     let main = repo(&w.path("shop"), Some("https://github.com/acme/shop"));
     git(&main, &["add", "README.md"]);
     git(&main, &["commit", "-q", "-m", "init"]);
-    git(&main, &["worktree", "add", "-q", "-b", "feature/cart", "../shop-cart"]);
+    git(
+        &main,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feature/cart",
+            "../shop-cart",
+        ],
+    );
     let wt = w.path("shop-cart");
     // Before init: not a member.
     assert_eq!(w.session_start(&wt, None, "s0"), "");
@@ -336,8 +482,6 @@ fn pool_init_makes_a_member_with_a_sensible_name() {
     git(&main, &["add", ".claude/pool.json"]);
     git(&main, &["commit", "-q", "-m", "pool"]);
     git(&wt, &["merge", "-q", "main"]);
-    let ss = w.session_start(&wt, None, "s1");
-    assert!(ss.contains("**Instance**: shop-cart"), "{ss}");
     let stop = json!({"session_id": "s1", "hook_event_name": "Stop", "cwd": wt,
                       "last_assistant_message": "```pool\nACTION: completed\nTOPIC: Cart totals\n```"})
     .to_string();
@@ -346,23 +490,45 @@ fn pool_init_makes_a_member_with_a_sensible_name() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["source_instance"], "shop-cart");
     assert_eq!(lines[0]["repo"], "github.com/acme/shop");
+    let ss = w.session_start(&wt, None, "s1");
+    assert!(
+        ss.contains("**Instance**: shop-cart") && ss.contains("Cart totals"),
+        "{ss}"
+    );
     // CLAUDE_INSTANCE still wins.
-    assert!(w.session_start(&wt, Some("DEV"), "s2").contains("**Instance**: DEV"));
+    assert!(
+        w.session_start(&wt, Some("DEV"), "s2")
+            .contains("**Instance**: DEV")
+    );
     // --name-from branch names sessions after the branch.
     let other = repo(&w.path("lib"), None);
     git(&other, &["symbolic-ref", "HEAD", "refs/heads/fix/leak"]);
     w.ok("pool", &other, None, &["init", "--name-from", "branch"], "");
-    assert!(w.session_start(&other, None, "s3").contains("**Instance**: fix-leak"));
+    let stop = json!({"session_id": "s3", "hook_event_name": "Stop", "cwd": other,
+                      "last_assistant_message": "```pool\nACTION: completed\nTOPIC: Leak fixed\n```"})
+    .to_string();
+    w.ok("pool-stop", &other, None, &[], &stop);
+    let last = w.log_lines().pop().unwrap();
+    assert_eq!(
+        (last["source_instance"].as_str(), last["topic"].as_str()),
+        (Some("fix-leak"), Some("Leak fixed"))
+    );
     let doc = w.run("pool", &wt, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
-    assert!(text.contains("member:") && text.contains("pool.json") && text.contains("shop-cart"), "{text}");
+    assert!(
+        text.contains("member:") && text.contains("pool.json") && text.contains("shop-cart"),
+        "{text}"
+    );
 }
 
 /// Lines exactly as the original Python hooks wrote them (`json.dumps` of
 /// their dict: `baseline_stop.py` and the pool generator's extra `relevance`).
 fn python_lines(now: i64) -> String {
     let mut s = String::new();
-    for (i, (inst, topic)) in [("A", "Python era parser"), ("B", "Python era cache")].iter().enumerate() {
+    for (i, (inst, topic)) in [("A", "Python era parser"), ("B", "Python era cache")]
+        .iter()
+        .enumerate()
+    {
         s.push_str(&format!(
             "{{\"id\": \"0000000{i}-1111-4222-8333-444455556666\", \"timestamp\": {}, \"source_instance\": \"{inst}\", \"session_id\": \"abcd123{i}\", \"action\": \"completed\", \"topic\": \"{topic}\", \"summary\": \"done\", \"affects\": \"src/p.py\", \"blocks\": \"\", \"ttl\": 3600}}\n",
             now - 60 - i as i64
@@ -395,19 +561,37 @@ fn the_original_python_hooks_pools_still_read() {
     let q = w.ok("pool-query", &x, None, &["--all-repos", "--json"], "");
     assert_eq!(q.lines().count(), 4, "{q}");
     let q = w.ok("pool-query", &x, None, &["--all-repos"], "");
-    for t in ["Python era parser", "Python era cache", "Python era blocker", "Earlier claude-pool entry"] {
+    for t in [
+        "Python era parser",
+        "Python era cache",
+        "Python era blocker",
+        "Earlier claude-pool entry",
+    ] {
         assert!(q.contains(t), "{t}: {q}");
     }
     // Default scope: entries without a repository show only where their cwd
     // names this worktree; the Python ones name no folder.
     let q = w.ok("pool-query", &x, None, &[], "");
-    assert!(q.contains("Earlier claude-pool entry") && !q.contains("Python era"), "{q}");
+    assert!(
+        q.contains("Earlier claude-pool entry") && !q.contains("Python era"),
+        "{q}"
+    );
     let ss = w.session_start(&x, Some("A"), "s1");
-    assert!(ss.contains("Earlier claude-pool entry") && !ss.contains("Python era"), "{ss}");
+    assert!(
+        ss.contains("Earlier claude-pool entry") && !ss.contains("Python era"),
+        "{ss}"
+    );
     // A shared scope of every repository shows them all again.
-    std::fs::write(w.pool().join("config.json"), r#"{"scopes": {"everything": ["*"]}}"#).unwrap();
+    std::fs::write(
+        w.pool().join("config.json"),
+        r#"{"scopes": {"everything": ["*"]}}"#,
+    )
+    .unwrap();
     let ss = w.session_start(&x, Some("A"), "s2");
-    assert!(ss.contains("Python era blocker") && ss.contains("Python era cache"), "{ss}");
+    assert!(
+        ss.contains("Python era blocker") && ss.contains("Python era cache"),
+        "{ss}"
+    );
     std::fs::remove_file(w.pool().join("config.json")).unwrap();
 
     // gc and doctor --repair never drop them for lacking the field.
@@ -419,5 +603,5 @@ fn the_original_python_hooks_pools_still_read() {
     }
     let doc = w.run("pool", &x, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
-    assert!(!text.contains("unparseable"), "{text}");
+    assert!(text.contains("4 entries, all parse"), "{text}");
 }
