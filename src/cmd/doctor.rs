@@ -5,7 +5,8 @@
 //! or a hook registration is missing, a hook points at a missing file, the
 //! pool folder is unusable or unsafe, `config.json` is invalid, a settings
 //! file is not JSON); **warn** means they work but something deserves a look
-//! (no `CLAUDE_INSTANCE`, a pool folder not created yet, modes looser than
+//! (a session started here would not be a member: no `CLAUDE_INSTANCE` and
+//! no `pool init`; a pool folder not created yet, modes looser than
 //! 0700/0600, hooks registered twice, unparsable log lines, recent errors).
 //! A fresh `install/install.sh` leaves only warnings. Exit 0 without
 //! failures, 1 with any.
