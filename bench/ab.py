@@ -12,8 +12,10 @@ entry in scope, so both show the same text and only the lookup differs. A
 second session-start case has half the entries in another repository (the
 new build filters them out; the old one shows them). Runs alternate old/new
 (order flipped each round) after a warm-up; medians and IQRs per case, times
-from bench/tools' spawnbench when built (else Python's clock). Prints a
-Markdown table; the machine's load average is shown with it.
+from bench/tools' spawnbench when built (else Python's clock), and the
+instructions each build executes per case, counted once with valgrind's
+callgrind (when installed): wall time moves with the machine's load, the
+instruction count does not. Prints a Markdown table with the load average.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -47,6 +49,10 @@ def gen_pool(name, n, other_share=0.0):
             e["cwd"] = "/elsewhere/other" if other else proj
             dst.write(json.dumps(e) + "\n")
     os.remove(raw)
+    # Stamp the generated (foreign) lines once, as `pool gc` does on a real
+    # pool, so both builds read the log as they would after it.
+    subprocess.run([os.path.join(OLD, "pool"), "gc", "--quiet"], env=dict(os.environ, POOL_DIR=d),
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return d
 
 
@@ -88,6 +94,25 @@ def measure(binary, pool, stdin, prepare=None):
     return res
 
 
+def instructions(binary, pool, stdin, prepare=None):
+    """Instructions each build executes for the case (valgrind's callgrind,
+    `Collected`): a count the machine's load does not move."""
+    if not shutil.which("valgrind"):
+        return None
+    env = dict(os.environ, POOL_DIR=pool, CLAUDE_INSTANCE="A")
+    out = {}
+    for k, d in (("old", OLD), ("new", NEW)):
+        if prepare:
+            prepare()
+        with open(stdin, "rb") as fh:
+            r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                os.path.join(d, binary)], env=env, cwd=proj, stdin=fh,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        m = [l for l in r.stderr.splitlines() if "Collected :" in l]
+        out[k] = int(m[-1].split(":")[-1]) if m else None
+    return out
+
+
 def stats(ts):
     q = statistics.quantiles(ts, n=4)
     return statistics.median(ts), q[2] - q[0]
@@ -96,36 +121,47 @@ def stats(ts):
 rows = []
 
 
-def case(name, res):
+def case(name, res, ins):
     (mo, io), (mn, inn) = stats(res["old"]), stats(res["new"])
+    if ins and ins["old"] and ins["new"]:
+        icol = f" | {ins['old']:,} | {ins['new']:,} | {(ins['new'] / ins['old'] - 1) * 100:+.2f} %"
+    else:
+        icol = " | — | — | —"
     rows.append(f"| {name} | {mo * 1000:.2f} ms ±{io * 1000:.2f} | {mn * 1000:.2f} ms ±{inn * 1000:.2f}"
-                f" | {(mn / mo - 1) * 100:+.1f} % |")
+                f" | {(mn / mo - 1) * 100:+.1f} %{icol} |")
     print(f"  {name}: old {mo * 1000:.2f} ms, new {mn * 1000:.2f} ms", file=sys.stderr, flush=True)
 
 
 ss = stdin_file("ss.json", {"session_id": "bench", "hook_event_name": "SessionStart",
                             "source": "startup", "cwd": proj})
+
+
+def both(name, binary, pool, stdin, prepare=None):
+    case(name, measure(binary, pool, stdin, prepare), instructions(binary, pool, stdin, prepare))
+
+
 for n in (10_000, 100_000):
-    case(f"`pool-session-start`, {n:,} entries, all in this repository", measure("pool-session-start", gen_pool(f"p{n}", n), ss))
-case("`pool-session-start`, 10,000 entries, half in another repository",
-     measure("pool-session-start", gen_pool("half", 10_000, 0.5), ss))
+    both(f"`pool-session-start`, {n:,} entries, all in this repository", "pool-session-start",
+         gen_pool(f"p{n}", n), ss)
+both("`pool-session-start`, 10,000 entries, half in another repository", "pool-session-start",
+     gen_pool("half", 10_000, 0.5), ss)
 p10 = os.path.join(work, "p10000")
 guard = stdin_file("guard.json", {"session_id": "bench", "hook_event_name": "PreToolUse", "cwd": proj,
                                   "tool_name": "Edit", "tool_input": {"file_path": os.path.join(proj, "src/auth_token.py"),
                                                                       "old_string": "a", "new_string": "b"}})
 edits = os.path.join(p10, "edits.log")
-case("`pool-guard`, 10,000 entries", measure("pool-guard", p10, guard,
-                                              prepare=lambda: os.path.exists(edits) and os.remove(edits)))
+both("`pool-guard`, 10,000 entries", "pool-guard", p10, guard,
+     prepare=lambda: os.path.exists(edits) and os.remove(edits))
 prompt = stdin_file("prompt.json", {"session_id": "bench", "hook_event_name": "UserPromptSubmit", "cwd": proj,
                                     "prompt": "next"})
-case("`pool-prompt`, 10,000 entries", measure("pool-prompt", p10, prompt))
+both("`pool-prompt`, 10,000 entries", "pool-prompt", p10, prompt)
 stop = stdin_file("stop.json", {"session_id": "bench", "hook_event_name": "Stop", "cwd": proj,
                                 "last_assistant_message": "Nothing to report."})
-case("`pool-stop`, no block, 10,000 entries", measure("pool-stop", p10, stop))
+both("`pool-stop`, no block, 10,000 entries", "pool-stop", p10, stop)
 
 print(f"A/B on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {RUNS} runs per side, "
       f"load {os.getloadavg()[0]:.2f}, timer {'spawnbench' if SPAWN else 'python'}\n")
-print("| case | old median (±IQR) | new median (±IQR) | new vs old |")
-print("|---|---|---|---|")
+print("| case | old wall median (±IQR) | new wall median (±IQR) | new vs old | old instructions | new instructions | new vs old |")
+print("|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 shutil.rmtree(work, ignore_errors=True)

@@ -308,6 +308,8 @@ fn capped(e: Entry<'_>) -> Entry<'static> {
         priority: t(e.priority, 32),
         origin: t(e.origin, 32),
         received: None,
+        // The repository it was written in: what scopes it on this machine.
+        repo: t(e.repo, MAX_SHORT),
         // The writer's append stamp is about its log, not ours.
         local: None,
         seen: None,
