@@ -316,9 +316,10 @@ test("the repository switch narrows the stream to one repository and back", asyn
     document.getElementById("repo-scope").append(o);
   });
   await page.selectOption("#repo-scope", "example.org/nobody/here");
-  await page.locator("#stream li[data-id]").first().waitFor({ state: "detached", timeout: 5000 });
+  await page.locator("#stream-count", { hasText: /^showing 0 of 0 / }).waitFor({ timeout: 15000 });
+  assert.equal(await page.locator("#stream li[data-id]").count(), 0);
   await page.selectOption("#repo-scope", "");
-  await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor();
+  await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor({ timeout: 15000 });
   await page.locator("#conn.live").waitFor();
 });
 
