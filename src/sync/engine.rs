@@ -1226,6 +1226,19 @@ mod tests {
     }
 
     #[test]
+    fn pulled_entries_keep_their_repository() {
+        let e = Entry {
+            id: "r1".into(),
+            repo: "github.com/o/n".into(),
+            cwd: "/elsewhere/n".into(),
+            ..Entry::default()
+        };
+        let c = capped(e);
+        assert_eq!(c.repo, "github.com/o/n", "the scope of a pulled entry");
+        assert_eq!(c.cwd, "/elsewhere/n");
+    }
+
+    #[test]
     fn server_settings_that_lose_data_are_named() {
         let f = ServerFacts {
             aof: Some(false),
