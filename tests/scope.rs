@@ -102,7 +102,7 @@ impl World {
         self.ok("pool-session-start", dir, instance, &[], &stdin)
     }
 
-    /// The guard's additionalContext for editing `file` (empty: no warning).
+    /// What the guard tells the model about editing `file` (empty: nothing).
     fn guard(&self, dir: &Path, instance: Option<&str>, session: &str, file: &Path) -> String {
         let stdin = json!({"session_id": session, "hook_event_name": "PreToolUse",
                            "cwd": dir, "tool_name": "Edit",
@@ -112,9 +112,12 @@ impl World {
         if out.trim().is_empty() {
             return String::new();
         }
+        // A warning, or (POOL_CLAIMS=deny-once, the default) a refusal's reason.
         let v: Value = serde_json::from_str(&out).unwrap();
-        v["hookSpecificOutput"]["additionalContext"]
+        let h = &v["hookSpecificOutput"];
+        h["additionalContext"]
             .as_str()
+            .or(h["permissionDecisionReason"].as_str())
             .unwrap_or_default()
             .to_string()
     }

@@ -657,9 +657,11 @@ def cmd_wake(args):
 
 # Text our hooks put in front of the model. A non-member session's requests must carry none of it.
 POOL_MARKERS = ["## Session Context", "Pool: when you complete", "info string is `pool`", "Pool news since",
-                "Pool: handoffs", "another instance is working here", "pool-query", "Recent Activity",
+                "Pool: handoffs", "another instance is working here", "Pool: edit not applied",
+                "pool-query", "Recent Activity",
                 "reports written by other Claude Code sessions"]
-GUARD_WARNING = "another instance is working here"
+# What the guard says about A's claim (a refusal under POOL_CLAIMS=deny-once, a note under warn).
+GUARD_WARNING = "X planning notes"
 
 
 def cmd_scope(args):
@@ -673,10 +675,10 @@ def cmd_scope(args):
     c.check(len(mains_b) >= 2 and wrote_b, "scope: B's Write tool ran (its result went back to the model)",
             f"{len(mains_b)} main requests, tool results {short(wrote_b)}")
     body_b = json.dumps([r["body"] for r in mains_b], ensure_ascii=False)
-    c.check(GUARD_WARNING not in body_b and "X planning notes" not in body_b,
+    c.check(GUARD_WARNING not in body_b,
             "scope: A's claim on notes/ in repository X does not warn B writing notes/plan.md in repository Y")
     body_c = json.dumps([r["body"] for r in mains_c], ensure_ascii=False)
-    c.check(GUARD_WARNING in body_c and "X planning notes" in body_c,
+    c.check(GUARD_WARNING in body_c,
             "scope: the same write in repository X warns C (control: the guard ran and saw the claim)",
             short(body_c[-1500:], 1500))
     c.check(mains_n, "scope: the non-member session reached the model", "no main request")
