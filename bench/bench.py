@@ -81,15 +81,24 @@ def load1():
 
 CHECKED = set()  # pools already checked (or made) this run: never regenerated mid-run
 
+def scope_all(d):
+    """The generator's entries name no repository (as the original Python
+    hooks wrote them): a shared scope of every repository keeps all of them
+    in scope, so the hooks do the work they did before repository scopes."""
+    with open(os.path.join(d, "config.json"), "w") as fh:
+        json.dump({"scopes": {"bench": ["*"]}}, fh)
+
 def gen_pool(n):
     d = os.path.join(DATA, f"pool_{n}")
     f = os.path.join(d, "instance_state.jsonl")
     if n in CHECKED or (os.path.isfile(f) and time.time() - os.path.getmtime(f) < MAX_AGE):
         CHECKED.add(n)
+        scope_all(d)
         return d
     CHECKED.add(n)
     os.makedirs(d, mode=0o700, exist_ok=True)
     os.chmod(d, 0o700)
+    scope_all(d)
     log(f"generating pool of {n} entries with {GEN_POOL} ...")
     subprocess.run([PY, GEN_POOL, f + ".tmp", str(n)], check=True)
     os.replace(f + ".tmp", f)

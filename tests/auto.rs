@@ -338,6 +338,8 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
         .args(["query", "--json"])
         .env_clear()
         .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // In the repository the entries belong to.
+        .current_dir(w.proj())
         .output()
         .unwrap();
     let shown = String::from_utf8(q.stdout).unwrap();
@@ -542,6 +544,7 @@ fn status_and_the_bulletin_mark_automatic_entries() {
             .args(args)
             .env_clear()
             .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(w.proj())
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");

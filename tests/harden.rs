@@ -37,6 +37,22 @@ impl Sandbox {
             tmp: tempfile::tempdir().unwrap(),
         };
         std::fs::create_dir_all(s.path("work")).unwrap();
+        // Sessions here take part without CLAUDE_INSTANCE (the folder opted
+        // in), and the entries these tests plant name no repository: show
+        // every repository's (README, "Scope and membership").
+        std::fs::create_dir_all(s.path("work/.claude")).unwrap();
+        std::fs::write(s.path("work/.claude/pool.json"), "{}").unwrap();
+        std::fs::create_dir_all(s.pool()).unwrap();
+        std::fs::set_permissions(
+            s.pool(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::write(
+            s.pool().join("config.json"),
+            r#"{"scopes": {"all": ["*"]}}"#,
+        )
+        .unwrap();
         s
     }
 

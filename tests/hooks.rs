@@ -431,6 +431,12 @@ fn instance_comes_from_the_environment_then_the_block() {
     let t = sb.path("t.jsonl");
     std::fs::write(&t, "").unwrap();
     let mut input = stop_input("s5", &t);
+    // Without CLAUDE_INSTANCE a session takes part only where `pool init`
+    // opted its folder in; the block's INSTANCE then beats the derived name.
+    let proj = sb.path("proj");
+    std::fs::create_dir_all(proj.join(".claude")).unwrap();
+    std::fs::write(proj.join(".claude/pool.json"), "{\"claude-pool\": 1}\n").unwrap();
+    input["cwd"] = json!(proj);
     input["last_assistant_message"] =
         json!("```pool\nINSTANCE: LEGION\nACTION: done\nTOPIC: from block\n```");
     let out = sb.run("pool-stop", &input.to_string(), &[]);

@@ -43,6 +43,8 @@ fn now() -> i64 {
 fn fill(pool: &Path, n: usize) -> Vec<String> {
     std::fs::create_dir_all(pool).unwrap();
     std::fs::set_permissions(pool, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    // The entries name no repository: readers here show every repository's.
+    std::fs::write(pool.join("config.json"), r#"{"scopes": {"all": ["*"]}}"#).unwrap();
     let mut text = String::new();
     let mut ids = Vec::new();
     for i in 0..n {

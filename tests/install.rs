@@ -229,6 +229,8 @@ fn launcher_runs_the_binary_it_finds_on_path() {
     std::os::unix::fs::symlink(bin_dir().join("pool-stop"), path_dir.join("pool-stop")).unwrap();
     let mut c = w.cmd(&plugin_root().join(LAUNCHER), &["pool-stop"]);
     c.env("PATH", format!("{}:/usr/bin:/bin", path_dir.display()))
+        // A member session (else the hook exits at once, logging nothing).
+        .env("CLAUDE_INSTANCE", "A")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -671,9 +673,11 @@ fn doctor_is_green_right_after_install_and_red_without_hooks() {
     assert_eq!(v["ok"], true);
     assert_eq!(status(&v, "binaries"), "ok");
     assert_eq!(status(&v, "hooks"), "ok");
-    // No pool folder yet and no CLAUDE_INSTANCE: warnings, not failures.
+    // No pool folder yet, and no CLAUDE_INSTANCE nor `pool init` (not a
+    // member here): warnings, not failures.
     assert_eq!(status(&v, "pool"), "warn");
-    assert_eq!(status(&v, "instance"), "warn");
+    assert_eq!(status(&v, "membership"), "warn");
+    assert!(human.contains("not a pool member here"), "{human}");
     assert!(human.contains("pool doctor: no failures"), "{human}");
 }
 

@@ -294,7 +294,9 @@ fn the_stop_hook_archives_a_large_log_in_the_background() {
     let old: String = (0..50).map(|i| old_entry(&format!("o{i}"), 30)).collect();
     std::fs::write(&log, old).unwrap();
     let mut c = cmd("pool-stop", &pool);
-    c.env("POOL_MAX_BYTES", "1000").stdin(Stdio::piped());
+    c.env("POOL_MAX_BYTES", "1000")
+        .env("CLAUDE_INSTANCE", "A")
+        .stdin(Stdio::piped());
     let mut child = c.spawn().unwrap();
     child
         .stdin
@@ -322,6 +324,8 @@ fn injected_text_cannot_break_out_of_its_place() {
     // altogether (tests/harden.rs); here the text fields carry the attack.
     let entry = json!({"id": "evil", "timestamp": now, "source_instance": "A", "session_id": evil, "action": evil, "topic": evil, "summary": evil, "affects": evil, "blocks": evil});
     std::fs::write(pool.join("instance_state.jsonl"), format!("{entry}\n")).unwrap();
+    // The entry names no repository: show every repository's entries.
+    std::fs::write(pool.join("config.json"), r#"{"scopes": {"all": ["*"]}}"#).unwrap();
     for compact in ["1", "0"] {
         let mut c = cmd("pool-session-start", &pool);
         c.env("CLAUDE_INSTANCE", "B")

@@ -128,14 +128,17 @@ impl World {
     }
 
     fn status_json(&self) -> Value {
-        let out = self.run("pool", None, &["status", "--json"], "");
+        // Sessions here sit in several repositories and plain folders.
+        let out = self.run("pool", None, &["status", "--json", "--all-repos"], "");
         let text = String::from_utf8(out.stdout).unwrap();
         assert_eq!(text.lines().count(), 1, "one line: {text}");
         serde_json::from_str(&text).unwrap()
     }
 
     fn stdout(&self, args: &[&str]) -> String {
-        String::from_utf8(self.run("pool", None, args, "").stdout).unwrap()
+        let mut all = args.to_vec();
+        all.push("--all-repos");
+        String::from_utf8(self.run("pool", None, &all, "").stdout).unwrap()
     }
 
     fn presence(&self, instance: &str, session: &str) -> Option<Presence> {
@@ -449,7 +452,7 @@ fn bulletin_leaves_out_stale_instances_and_lists_pending_handoffs() {
     let printed = w.run(
         "pool",
         None,
-        &["bulletin", "--write", out.to_str().unwrap()],
+        &["bulletin", "--all-repos", "--write", out.to_str().unwrap()],
         "",
     );
     assert!(printed.stdout.is_empty());
@@ -461,7 +464,7 @@ fn bulletin_leaves_out_stale_instances_and_lists_pending_handoffs() {
     w.run(
         "pool",
         None,
-        &["bulletin", "--write", out.to_str().unwrap()],
+        &["bulletin", "--all-repos", "--write", out.to_str().unwrap()],
         "",
     );
     assert_eq!(
@@ -571,14 +574,17 @@ fn odd_input_never_fails_a_hook() {
     // No session id, empty stdin, bad JSON: no presence, exit 0.
     w.run("pool-stop", Some("A"), &[], "");
     w.run("pool-stop", Some("A"), &[], "{not json");
-    // No CLAUDE_INSTANCE: recorded as `unknown`.
-    w.hook(
-        "pool-stop",
-        None,
-        json!({"session_id": "anon", "hook_event_name": "Stop", "cwd": w.repo()}),
-    );
+    // No CLAUDE_INSTANCE and no `pool init`: not a member, nothing recorded.
+    let anon = json!({"session_id": "anon", "hook_event_name": "Stop", "cwd": w.repo()});
+    w.hook("pool-stop", None, anon.clone());
+    assert_eq!(w.presence("unknown", "anon"), None);
+    assert_eq!(w.presence("repo", "anon"), None);
+    // Opted in: recorded under the name derived from the worktree's folder.
+    std::fs::create_dir_all(w.repo().join(".claude")).unwrap();
+    std::fs::write(w.repo().join(".claude/pool.json"), "{}").unwrap();
+    w.hook("pool-stop", None, anon);
     assert_eq!(
-        w.presence("unknown", "anon").unwrap().branch.as_deref(),
+        w.presence("repo", "anon").unwrap().branch.as_deref(),
         Some("main")
     );
     // A presence folder that is a file: the hook still exits 0 and says why.
@@ -596,7 +602,7 @@ fn odd_input_never_fails_a_hook() {
         .map(|i| s(&i["instance"]))
         .collect();
     names.sort();
-    assert_eq!(names, ["A", "unknown"]);
+    assert_eq!(names, ["A", "repo"]);
     assert!(!w.errors().contains("presence"), "{}", w.errors());
 }
 

@@ -344,10 +344,13 @@ fn doctor_reports_stray_lines_and_repair_stamps_them_keeping_their_age() {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
+    // Lines of another program: no repository, but a cwd in this worktree,
+    // so sessions here are shown them (README, "Scope and membership").
+    let cwd = s.repo();
     let lines = [
-        json!({"id": "live", "timestamp": now() - 3100, "ttl": 7200, "source_instance": "B", "action": "completed", "topic": "Live stray"}),
-        json!({"id": "old", "timestamp": now() - 7200, "source_instance": "B", "action": "completed", "topic": "Old stray"}),
-        json!({"id": "future", "timestamp": 4_070_908_800i64, "source_instance": "B", "action": "completed", "topic": "Future stray"}),
+        json!({"id": "live", "timestamp": now() - 3100, "ttl": 7200, "source_instance": "B", "action": "completed", "topic": "Live stray", "cwd": cwd}),
+        json!({"id": "old", "timestamp": now() - 7200, "source_instance": "B", "action": "completed", "topic": "Old stray", "cwd": cwd}),
+        json!({"id": "future", "timestamp": 4_070_908_800i64, "source_instance": "B", "action": "completed", "topic": "Future stray", "cwd": cwd}),
         json!({}),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();

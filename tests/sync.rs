@@ -173,6 +173,15 @@ impl Machine {
         let tmp = tempfile::tempdir().unwrap();
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
+        // Every machine works in a clone of one remote (written as git
+        // would), so their entries share a repository scope.
+        std::fs::create_dir_all(home.join(".git")).unwrap();
+        std::fs::write(home.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(
+            home.join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/sync-test/shared.git\n",
+        )
+        .unwrap();
         let dir = tmp.path().join("pool");
         Pool::open(dir.clone()).unwrap();
         let config = format!(
@@ -999,7 +1008,7 @@ fn far_future_huge_and_malformed_messages_are_refused_and_forgeries_show_their_h
     let entry = |id: &str, inst: &str, ts: i64, host: &str, summary: &str| {
         serde_json::json!({"id": id, "timestamp": ts, "source_instance": inst,
             "action": "completed", "topic": format!("topic {id}"), "summary": summary,
-            "host": host})
+            "host": host, "repo": "github.com/sync-test/shared"})
         .to_string()
     };
     let big = "y".repeat(40 * 1024 * 1024);

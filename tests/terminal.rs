@@ -472,6 +472,9 @@ fn status_shows_roles_sessions_and_watch_keeps_the_top_in_a_small_terminal() {
         "12",
         "-s",
         "w",
+        // In the folder whose entries the board shows.
+        "-c",
+        e.path("app").to_str().unwrap(),
         "-e",
         &format!("POOL_DIR={}", e.pool().display()),
         "-e",
@@ -508,7 +511,10 @@ fn entries_posted_from_the_dashboard_are_marked_wherever_they_are_shown() {
     // What the dashboard page writes (view::dashboard::form_entry).
     let line = json!({"id": "dash-1", "timestamp": chrono_now(), "source_instance": "API",
         "session_id": "", "action": "completed", "topic": "Shipped the refresh flow",
-        "summary": "", "affects": "", "blocks": "", "origin": "dashboard"});
+        "summary": "", "affects": "", "blocks": "", "origin": "dashboard",
+        // Written in this folder (a line without a repository is shown
+        // where its cwd lies).
+        "cwd": e.path("app")});
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(e.pool().join("instance_state.jsonl"))

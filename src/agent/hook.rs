@@ -108,6 +108,10 @@ pub struct Ctx {
     pub config: Config,
     /// Current time, epoch seconds.
     pub now: i64,
+    /// The repository the session works in.
+    pub repo: crate::env::repo::Repo,
+    /// Which entries the session is shown (its repository by default).
+    pub scope: crate::env::repo::Scope,
 }
 
 /// Writes one line to the pool's error log.

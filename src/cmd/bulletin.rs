@@ -35,6 +35,9 @@ pub struct BulletinArgs {
     /// Write the bulletin to FILE (atomically, keeping its mode) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Which repositories to show (default: this one).
+    #[command(flatten)]
+    pub scope: crate::cmd::scope::ScopeArgs,
 }
 
 /// A field of entry text for Markdown: [`clean`], then HTML-escaped, so no
@@ -173,9 +176,11 @@ pub fn run(args: &BulletinArgs) -> i32 {
 }
 
 fn bulletin(args: &BulletinArgs) -> Result<()> {
-    let (pool, settings) = status::open_pool()?;
+    let (pool, settings, scope) = status::open_pool(&args.scope)?;
     let now = chrono::Utc::now().timestamp();
-    let text = neutral::document(&render(&status::board(&pool, &settings, now, false)?));
+    let text = neutral::document(&render(&status::board(
+        &pool, &settings, now, false, &scope,
+    )?));
     match &args.write {
         Some(path) => write_file(path, text.as_bytes()),
         None => {

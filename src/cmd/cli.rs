@@ -6,7 +6,9 @@ use clap::{Args, Parser, Subcommand};
 /// Environment variables, listed in every `--help`.
 pub const ENV_HELP: &str = "\
 Environment:
-  CLAUDE_INSTANCE          this session's instance name (A, B, DEV…)
+  CLAUDE_INSTANCE          this session's instance name (A, B, DEV…); a session
+                           takes part when it is set or its repository ran
+                           `pool init`; other sessions' hooks do nothing
   CLAUDE_INSTANCE_DOMAIN   comma-separated domain keywords (else config.json)
   POOL_DIR                 pool folder (else <project>/.claude/pool if it exists,
                            else $CLAUDE_CONFIG_DIR/pool, else ~/.claude/pool)
@@ -60,11 +62,16 @@ pub enum PoolCommand {
         #[arg(long)]
         instance: Option<String>,
     },
-    /// Who claimed or recently edited a path.
+    /// Who claimed or recently edited a path (in this repository and its worktrees).
     Who {
         /// A file or folder path.
         path: String,
+        /// The same path in every repository of the pool.
+        #[arg(long)]
+        all_repos: bool,
     },
+    /// Opt this repository into the pool: writes .claude/pool.json (commit it).
+    Init(InitArgs),
     /// Who is active: each instance's sessions, worktree and branch, claims, handoffs and last entry.
     Status(crate::cmd::status::StatusArgs),
     /// Print a Markdown bulletin of the last hour's activity and pending handoffs.
@@ -147,6 +154,18 @@ pub struct QueryArgs {
     /// After listing, keep printing new entries as they are appended.
     #[arg(long, short)]
     pub follow: bool,
+    /// Which repositories' entries to show (default: this one).
+    #[command(flatten)]
+    pub scope: crate::cmd::scope::ScopeArgs,
+}
+
+/// Flags of `pool init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// How sessions without CLAUDE_INSTANCE are named: after the worktree's
+    /// folder, or after the checked-out branch.
+    #[arg(long, default_value = "worktree", value_parser = ["worktree", "branch"])]
+    pub name_from: String,
 }
 
 /// An entry to post.

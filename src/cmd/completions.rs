@@ -125,7 +125,9 @@ pub fn names(kind: &str) -> i32 {
 }
 
 fn instance_names() -> Vec<String> {
-    let Ok((pool, settings)) = crate::cmd::status::open_pool() else {
+    let Ok((pool, settings, scope)) =
+        crate::cmd::status::open_pool(&crate::cmd::scope::ScopeArgs::default())
+    else {
         return Vec::new();
     };
     let now = chrono::Utc::now().timestamp();
@@ -138,7 +140,7 @@ fn instance_names() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    if let Ok(b) = crate::cmd::status::board(&pool, &settings, now, false) {
+    if let Ok(b) = crate::cmd::status::board(&pool, &settings, now, false, &scope) {
         names.extend(b.instances.into_iter().map(|v| v.name));
     }
     let mut seen = std::collections::HashSet::new();
@@ -150,11 +152,13 @@ fn instance_names() -> Vec<String> {
 }
 
 fn handoff_ids() -> Vec<String> {
-    let Ok((pool, settings)) = crate::cmd::status::open_pool() else {
+    let Ok((pool, settings, scope)) =
+        crate::cmd::status::open_pool(&crate::cmd::scope::ScopeArgs::default())
+    else {
         return Vec::new();
     };
     let now = chrono::Utc::now().timestamp();
-    let Ok(b) = crate::cmd::status::board(&pool, &settings, now, false) else {
+    let Ok(b) = crate::cmd::status::board(&pool, &settings, now, false, &scope) else {
         return Vec::new();
     };
     let me = std::env::var("CLAUDE_INSTANCE").unwrap_or_default();

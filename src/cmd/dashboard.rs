@@ -37,10 +37,11 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use crate::cmd::cli::DashboardArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::blocked::{self, Seen};
-use crate::coord::claims::open_claims;
+use crate::coord::claims::{open_claims, open_claims_in};
 use crate::coord::handoffs::{AckTracker, LONG_TTL};
 use crate::coord::presence;
 use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
+use crate::env::repo::{self, Repo, Scope};
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, random_entry_id};
 use crate::store::fsio;
@@ -80,6 +81,8 @@ pub fn run(args: &DashboardArgs) -> i32 {
 /// What every request handler needs.
 struct App {
     pool: Pool,
+    /// The repository the dashboard was started in.
+    repo: Repo,
     token: String,
     port: u16,
     allowed_hosts: Vec<String>,
@@ -166,8 +169,10 @@ fn serve(args: &DashboardArgs) -> Result<()> {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .collect();
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let app = Arc::new(App {
         pool,
+        repo: repo::locate(&cwd),
         token,
         port,
         allowed_hosts,
@@ -436,7 +441,7 @@ fn handle(app: &Arc<App>, mut req: Request) {
             }
             respond(req, 200, "text/html; charset=utf-8", body, extra);
         }
-        (Method::Get, "/api/state") => match state(app) {
+        (Method::Get, "/api/state") => match state(app, &scope_of(app, req.url())) {
             Ok(s) => respond_json(req, 200, &s),
             Err(e) => respond_text(req, 500, &e.to_string()),
         },
@@ -450,7 +455,8 @@ fn handle(app: &Arc<App>, mut req: Request) {
             let offset = param("offset").parse().unwrap_or(0);
             let limit = param("limit").parse().unwrap_or(PAGE_MAX).min(PAGE_MAX);
             let filter = EntryFilter::new(&param("q"), &param("instance"), &param("action"));
-            match entries_page(app, &filter, offset, limit) {
+            let scope = scope_of(app, &url);
+            match entries_page(app, &filter, &scope, offset, limit) {
                 Ok(p) => respond_json(req, 200, &p),
                 Err(e) => respond_text(req, 500, &e.to_string()),
             }
@@ -493,8 +499,23 @@ fn handle(app: &Arc<App>, mut req: Request) {
     }
 }
 
-/// Reads the pool and builds what the page shows.
-fn state(app: &App) -> Result<Snapshot> {
+/// The scope a request asks for: `?repo=all` every repository, `?repo=NAME`
+/// one (an id, its tail or a shared scope's name), else the dashboard's own
+/// repository with its shared scopes.
+fn scope_of(app: &App, url: &str) -> Scope {
+    let config = config::load_config_file(app.pool.dir()).unwrap_or_default();
+    match dashboard::query_param(url, "repo").map(dashboard::decode_query_value) {
+        Some(r) if r == "all" => Scope::All,
+        Some(r) if !r.trim().is_empty() => config.scope_for(&app.repo, false, Some(r.trim())),
+        _ => config.scope_of(&app.repo),
+    }
+}
+
+/// Most distinct repositories listed for the switcher.
+const MAX_REPOS: usize = 100;
+
+/// Reads the pool and builds what the page shows within `scope`.
+fn state(app: &App, scope: &Scope) -> Result<Snapshot> {
     let now = chrono::Utc::now().timestamp();
     let dir = app.pool.dir();
     let config: ConfigFile = config::load_config_file(dir)?;
@@ -502,8 +523,12 @@ fn state(app: &App) -> Result<Snapshot> {
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut entries = Vec::new();
     let mut entries_total = 0usize;
+    let mut repos: Vec<String> = Vec::new();
     app.pool.scan_back(Some(window_start), |_, _, e| {
-        if e.timestamp >= window_start {
+        if !e.repo.is_empty() && repos.len() < MAX_REPOS && !repos.iter().any(|r| *r == e.repo) {
+            repos.push(e.repo.to_string());
+        }
+        if e.timestamp >= window_start && scope.admits(&e.repo, &e.cwd) {
             entries_total += 1;
             if entries.len() < dashboard::STREAM_MAX {
                 entries.push(e.into_owned());
@@ -511,9 +536,12 @@ fn state(app: &App) -> Result<Snapshot> {
         }
         ControlFlow::Continue(())
     })?;
+    repos.sort();
     let mut tracker = blocked::Tracker::default();
     app.pool.scan_recent(now, ttl.max(DEFAULT_TTL), |e| {
-        tracker.visit(&Seen::of(&e, now, ttl), Some(&e));
+        if scope.admits(&e.repo, &e.cwd) {
+            tracker.visit(&Seen::of(&e, now, ttl), Some(&e));
+        }
         ControlFlow::Continue(())
     })?;
     Ok(dashboard::snapshot(
@@ -523,13 +551,19 @@ fn state(app: &App) -> Result<Snapshot> {
             default_ttl: ttl,
             entries,
             entries_total,
-            handoffs: pending_handoffs(&app.pool, now, ttl)?,
-            claims: open_claims(&app.pool, now, ttl)?,
+            handoffs: pending_handoffs(&app.pool, now, ttl, scope)?,
+            claims: open_claims_in(&app.pool, now, ttl, scope)?,
             blocks: tracker.finish(),
             // Presence is a bonus: an unreadable folder leaves the cards to the entries.
             sessions: presence::list(dir, now, false)
                 .map(|l| l.sessions)
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.in_scope(scope))
+                .collect(),
+            repo: app.repo.id.clone(),
+            scope: scope.describe(),
+            repos,
         },
         now,
     ))
@@ -539,6 +573,7 @@ fn state(app: &App) -> Result<Snapshot> {
 fn entries_page(
     app: &App,
     filter: &EntryFilter,
+    scope: &Scope,
     offset: usize,
     limit: usize,
 ) -> Result<EntriesPage> {
@@ -549,7 +584,7 @@ fn entries_page(
         ..EntriesPage::default()
     };
     app.pool.scan_back(Some(window_start), |_, _, e| {
-        if e.timestamp >= window_start && filter.matches(&e) {
+        if e.timestamp >= window_start && filter.matches(&e) && scope.admits(&e.repo, &e.cwd) {
             if page.total >= offset && page.entries.len() < limit {
                 page.entries.push(EntryView::new(&e, now, app.default_ttl));
             }
@@ -563,11 +598,13 @@ fn entries_page(
 /// Handoffs to any instance that no entry acknowledged yet, newest first.
 /// Handoffs live up to [`LONG_TTL`], so the acknowledgements are looked for
 /// back to the oldest pending one.
-fn pending_handoffs(pool: &Pool, now: i64, ttl: u64) -> Result<Vec<Entry<'static>>> {
+fn pending_handoffs(pool: &Pool, now: i64, ttl: u64, scope: &Scope) -> Result<Vec<Entry<'static>>> {
     let mut acks = AckTracker::default();
     let mut out: Vec<Entry<'static>> = Vec::new();
     pool.scan_recent(now, ttl, |e| {
-        if acks.visit(&e, Some(e.to.as_ref()), now, ttl) {
+        if !scope.admits(&e.repo, &e.cwd) {
+            acks.note_ref(&e.reference);
+        } else if acks.visit(&e, Some(e.to.as_ref()), now, ttl) {
             out.push(e.into_owned());
         }
         ControlFlow::Continue(())
@@ -585,7 +622,7 @@ fn pending_handoffs(pool: &Pool, now: i64, ttl: u64) -> Result<Vec<Entry<'static
     Ok(out)
 }
 
-fn context(topic: &str) -> PostContext {
+fn context(app: &App, topic: &str) -> PostContext {
     PostContext {
         id: random_entry_id(topic),
         now: chrono::Utc::now().timestamp(),
@@ -593,6 +630,7 @@ fn context(topic: &str) -> PostContext {
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        repo: app.repo.id.clone(),
     }
 }
 
@@ -619,7 +657,7 @@ fn append(app: &App, entry: Entry<'static>) -> std::result::Result<String, Strin
 fn post(app: &App, body: &[u8]) -> std::result::Result<String, String> {
     let form: PostForm =
         serde_json::from_slice(body).map_err(|e| format!("the form is not valid JSON: {e}"))?;
-    let entry = dashboard::form_entry(&form, &context(&form.topic))?;
+    let entry = dashboard::form_entry(&form, &context(app, &form.topic))?;
     append(app, entry)
 }
 
@@ -636,12 +674,13 @@ struct ActOn {
 fn ack(app: &App, body: &[u8]) -> std::result::Result<String, String> {
     let req: ActOn = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
     let now = chrono::Utc::now().timestamp();
-    let handoffs = pending_handoffs(&app.pool, now, app.default_ttl).map_err(|e| e.to_string())?;
+    let handoffs = pending_handoffs(&app.pool, now, app.default_ttl, &Scope::All)
+        .map_err(|e| e.to_string())?;
     let h = handoffs
         .iter()
         .find(|h| h.id == req.id)
         .ok_or_else(|| format!("no pending handoff with id {}", req.id))?;
-    let entry = dashboard::ack_entry(h, &req.instance, &context(&h.topic))?;
+    let entry = dashboard::ack_entry(h, &req.instance, &context(app, &h.topic))?;
     append(app, entry)
 }
 
@@ -654,7 +693,7 @@ fn release(app: &App, body: &[u8]) -> std::result::Result<String, String> {
         .iter()
         .find(|c| c.id == req.id)
         .ok_or_else(|| format!("no open claim with id {}", req.id))?;
-    let entry = dashboard::release_entry(c, &req.instance, req.as_person, &context(&c.topic))?;
+    let entry = dashboard::release_entry(c, &req.instance, req.as_person, &context(app, &c.topic))?;
     append(app, entry)
 }
 
@@ -753,6 +792,7 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
 
 /// Serves one event stream until the client goes away.
 fn stream(app: &App, req: Request) {
+    let scope = scope_of(app, req.url());
     let mut tail = LogTail::new(app.pool.log_path());
     let mut w = req.into_writer();
     let head = "HTTP/1.1 200 OK\r\n\
@@ -777,6 +817,7 @@ fn stream(app: &App, req: Request) {
                 let now = chrono::Utc::now().timestamp();
                 for line in lines {
                     if let Some(e) = Entry::parse(&line)
+                        && scope.admits(&e.repo, &e.cwd)
                         && let Ok(json) =
                             serde_json::to_string(&EntryView::new(&e, now, app.default_ttl))
                     {

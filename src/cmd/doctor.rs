@@ -5,7 +5,8 @@
 //! or a hook registration is missing, a hook points at a missing file, the
 //! pool folder is unusable or unsafe, `config.json` is invalid, a settings
 //! file is not JSON); **warn** means they work but something deserves a look
-//! (no `CLAUDE_INSTANCE`, a pool folder not created yet, modes looser than
+//! (a session started here would not be a member: no `CLAUDE_INSTANCE` and
+//! no `pool init`; a pool folder not created yet, modes looser than
 //! 0700/0600, hooks registered twice, unparsable log lines, recent errors).
 //! A fresh `install/install.sh` leaves only warnings. Exit 0 without
 //! failures, 1 with any.
@@ -20,6 +21,7 @@ use crate::agent::settings_file::{self, BINARIES, HOOKS, PLUGIN_NAME, SettingsFi
 use crate::cmd::cli::DoctorArgs;
 use crate::cmd::install::{bin_dir, is_executable};
 use crate::cmd::{EXIT_ERROR, EXIT_OK};
+use crate::env::repo::{self, Membership};
 use crate::store::entry::format_age as age;
 use crate::store::fsio::{self, RevLines};
 use crate::store::log::Pool;
@@ -443,7 +445,10 @@ fn launcher_would_miss() -> Option<&'static str> {
 fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
     let mut checks = vec![check_pool_dir(dir)];
     let exists = dir.is_dir();
-    checks.push(check_instance(dir, exists, now));
+    checks.push(check_membership(dir));
+    if std::env::var("CLAUDE_INSTANCE").is_ok_and(|v| !v.trim().is_empty()) {
+        checks.push(check_instance(dir, exists, now));
+    }
     checks.push(match crate::env::config::load_config_file(dir) {
         Ok(_) if dir.join(paths::CONFIG_FILE).exists() => {
             Check::new("config", Status::Ok, "config.json is valid")
@@ -552,6 +557,65 @@ fn dir_writable(dir: &Path) -> bool {
         .is_ok();
     let _ = std::fs::remove_file(&probe);
     ok
+}
+
+/// Whether a session started in the current folder takes part in the pool,
+/// and why; with the repository's id and the scope it is shown.
+fn check_membership(dir: &Path) -> Check {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let repo = repo::locate(&cwd);
+    let instance = std::env::var("CLAUDE_INSTANCE").ok();
+    let scope = crate::env::config::load_config_file(dir)
+        .unwrap_or_default()
+        .scope_of(&repo);
+    let details = vec![
+        format!(
+            "repository: {} (from its {}; root {})",
+            repo.id,
+            repo.source.as_str(),
+            repo.root.display()
+        ),
+        format!("entries shown by default: {}", scope.describe()),
+    ];
+    match Membership::of(instance.as_deref(), &repo) {
+        Membership::Instance(name) => Check::new(
+            "membership",
+            Status::Ok,
+            format!("member: CLAUDE_INSTANCE={name}"),
+        )
+        .details(details),
+        Membership::OptedIn { init, instance } => {
+            let name = instance.unwrap_or_else(|| "unknown".into());
+            let check = Check::new(
+                "membership",
+                if init.warning.is_some() {
+                    Status::Warn
+                } else {
+                    Status::Ok
+                },
+                format!(
+                    "member: {} opts this repository in (pool init); sessions without CLAUDE_INSTANCE are named {name}",
+                    init.path.display()
+                ),
+            )
+            .details(details);
+            match init.warning {
+                Some(w) => check.fix(format!("fix {w}")),
+                None => check,
+            }
+        }
+        Membership::NotMember => Check::new(
+            "membership",
+            Status::Warn,
+            format!(
+                "not a pool member here: CLAUDE_INSTANCE is unset and {} has no {}, so the hooks print and write nothing in sessions started here",
+                repo.root.display(),
+                repo::INIT_FILE
+            ),
+        )
+        .fix("run pool init in the repository (commit .claude/pool.json to share it), or start sessions with CLAUDE_INSTANCE=NAME claude")
+        .details(details),
+    }
 }
 
 fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::agent::hook::Ctx;
-use crate::coord::claims::{self, RECENT_EDIT, path_matches};
+use crate::coord::claims::{self, RECENT_EDIT};
 use crate::env::config::ClaimsMode;
+use crate::env::repo::Scope;
 use crate::error::{Error, Result};
 use crate::store::entry::format_age;
 use crate::store::fsio;
@@ -197,11 +198,13 @@ pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
         None => sess != session,
     };
     let mut lines = Vec::new();
-    for c in claims::open_claims(pool, ctx.now, ctx.config.ttl)? {
+    // Paths never match across repositories, whatever the scope shown.
+    let here = Scope::repo_only(&ctx.repo);
+    for c in claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)? {
         if !is_other(&c.instance, &c.session_id) {
             continue;
         }
-        if let Some(p) = c.patterns.iter().find(|p| path_matches(p, &c.cwd, target)) {
+        if let Some(p) = claims::claim_covers(&c, target, &ctx.repo) {
             lines.push(format!(
                 "{} claimed {} {} ago: \"{}\" (id {})",
                 clean(&c.instance, 32),
@@ -214,14 +217,14 @@ pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
     }
     let mut edited = std::collections::HashSet::new();
     for e in claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)? {
-        if e.path == target
+        if e.is_of(target, &ctx.repo)
             && is_other(&e.instance, &e.session_id)
             && edited.insert(e.instance.clone())
         {
             lines.push(format!(
                 "{} edited {} {} ago",
                 clean(&e.instance, 32),
-                clean(&e.path, 200),
+                clean(e.shown_path(), 200),
                 format_age(ctx.now - e.timestamp)
             ));
         }
@@ -343,7 +346,7 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     }
     if !matches!(decision, Decision::Deny(_)) {
         let me = ctx.config.instance.as_deref().unwrap_or("unknown");
-        claims::record_edit(pool.dir(), ctx.now, me, session, &target)?;
+        claims::record_edit(pool.dir(), ctx.now, me, session, &target, &ctx.repo)?;
     }
     Ok(output(&decision))
 }

@@ -95,6 +95,7 @@ fn catch_up(ctx: &Ctx, program: &str) -> Result<Pool> {
             settings: &ctx.config,
             now: ctx.now,
             host: &host,
+            repo: &ctx.repo.id,
         };
         match extract::extract(&pool, &job) {
             Ok(report) => {
@@ -207,6 +208,10 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         let mut shown = handoffs::load_shown(pool.dir(), session);
         let mut acks = AckTracker::default();
         pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
+            if !ctx.scope.admits(&e.repo, &e.cwd) {
+                acks.note_ref(&e.reference);
+                return ControlFlow::Continue(());
+            }
             blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
             if acks.visit(&e, me, ctx.now, ctx.config.ttl) && !shown.contains(e.id.as_ref()) {
                 handoffs.push(e.into_owned());
@@ -241,7 +246,7 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
                 || (me.is_none() && e.session_id == session);
             // A handoff to this instance is listed under handoffs, once.
             let to_me = me.is_some_and(|m| !e.to.is_empty() && e.to.eq_ignore_ascii_case(m));
-            if own || to_me {
+            if own || to_me || !ctx.scope.admits(&e.repo, &e.cwd) {
                 return false;
             }
             let seen = Seen::of(e, ctx.now, ctx.config.ttl);
@@ -303,12 +308,20 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut acks = AckTracker::default();
     let mut blocks = blocked::Tracker::default();
     let mut superseded = Superseded::default();
-    pool.scan_shown(ctx.now, horizon, |e| {
+    pool.scan_shown(ctx.now, horizon, |mut e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e.origin, &e.id, &e.reference)
         {
             return Walk::Continue;
         }
+        if !ctx.scope.admits(&e.repo, &e.cwd) {
+            // Another repository's entry; an acknowledgement counts from anywhere.
+            acks.note_ref(&e.reference);
+            return Walk::Continue;
+        }
         blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
+        // Nothing shown uses the repository any more: not copied into the
+        // entries kept (copying it cost about 4 % of a session start).
+        e.repo = std::borrow::Cow::Borrowed("");
         if acks.visit(&e, me, ctx.now, ctx.config.ttl) {
             if summary.handoffs.len() < RENDER_ROOM {
                 summary.handoffs.push(e.into_owned());
@@ -386,6 +399,7 @@ mod tests {
             session_id: "s".into(),
             action: action.to_string().into(),
             topic: format!("topic {id}").into(),
+            repo: "github.com/me/r".into(),
             ..Entry::default()
         }
     }
@@ -422,6 +436,20 @@ mod tests {
             })
             .collect();
         pool.append(&filler, t0 + 1000).unwrap();
+        // Another repository's entries, newer than all of the above, and an
+        // entry without a repository naming another folder: none counts.
+        let mut others: Vec<_> = (0..300)
+            .map(|i| {
+                let mut x = e(&format!("o{i}"), "B", "completed", t0 + 1000 + i as i64);
+                x.repo = "github.com/me/other".into();
+                x
+            })
+            .collect();
+        let mut legacy = e("legacy-elsewhere", "B", "completed", t0 + 1400);
+        legacy.cwd = "/w/other".into();
+        legacy.repo = "".into();
+        others.push(legacy);
+        pool.append(&others, t0 + 1500).unwrap();
         let ctx = Ctx {
             input: HookInput::default(),
             pool_dir: pool.dir().to_path_buf(),
@@ -430,10 +458,26 @@ mod tests {
                 ..Config::default()
             },
             now,
+            repo: crate::env::repo::Repo {
+                id: "github.com/me/r".into(),
+                source: crate::env::repo::Source::Remote,
+                root: "/w/r".into(),
+                git_dir: None,
+            },
+            scope: crate::env::repo::Scope::Repos {
+                ids: vec!["github.com/me/r".into()],
+                legacy_root: Some("/w/r".into()),
+            },
         };
         let s = collect(&pool, &ctx).unwrap();
         assert!(s.capped, "total {} entries {}", s.total, s.entries.len());
         assert_eq!(s.total, RENDER_ROOM);
+        assert!(
+            s.entries
+                .iter()
+                .all(|(x, _)| x.id.starts_with('f') || x.id.starts_with('h')),
+            "another repository's entries are not shown"
+        );
         let ids = |v: &[Entry<'_>]| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(&s.handoffs), ["h-open"]);
         assert_eq!(ids(&s.knowledge), ["lesson"]);

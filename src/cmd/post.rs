@@ -118,6 +118,7 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open(dir)?;
     let id = random_entry_id(&topic);
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let t = |s: &Option<String>, n: usize| {
         truncate_chars(s.as_deref().unwrap_or("").trim(), n).into_owned()
     };
@@ -143,16 +144,14 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
                 )
             })
             .map(|x| x.min(MAX_TTL)),
-        cwd: std::env::current_dir()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default()
-            .into(),
+        cwd: cwd.to_string_lossy().into_owned().into(),
         host: host_name().into(),
         to: t(&args.to, 64).into(),
         reference: t(&args.reference, 64).into(),
         priority: t(&args.priority, 16).to_ascii_lowercase().into(),
         origin: origin.into(),
         received: None,
+        repo: crate::env::repo::locate(&cwd).id.into(),
         local: None,
         seen: None,
     };

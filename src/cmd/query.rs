@@ -5,9 +5,11 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::cmd::cli::QueryArgs;
+use crate::cmd::scope::scope_from_args;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error, is_broken_pipe};
 use crate::coord::auto::{Superseded, is_auto};
 use crate::env::config::{self, Config, ProcessEnv};
+use crate::env::repo::Scope;
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age, normalize_action};
 use crate::store::fsio;
@@ -29,6 +31,8 @@ pub struct Filter {
     pub live_only: bool,
     /// Lifetime of entries without their own TTL.
     pub default_ttl: u64,
+    /// Repositories shown.
+    pub scope: Scope,
 }
 
 impl Filter {
@@ -40,6 +44,7 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|i| e.source_instance.eq_ignore_ascii_case(i))
             && self.action.as_deref().is_none_or(|a| e.action == a)
+            && self.scope.admits(&e.repo, &e.cwd)
             && (!self.live_only || !check_time || e.is_live(now, self.default_ttl))
     }
 }
@@ -68,10 +73,9 @@ fn query(args: &QueryArgs) -> Result<()> {
         crate::cmd::existing_pool_dir()?
     };
     let pool = Pool::open_readonly(dir.clone());
-    let (settings, _) = Config::from_env(
-        &ProcessEnv,
-        &config::load_config_file(&dir).unwrap_or_default(),
-    );
+    let file = config::load_config_file(&dir).unwrap_or_default();
+    let (settings, _) = Config::from_env(&ProcessEnv, &file);
+    let scope = scope_from_args(&file, &args.scope)?;
     let now = chrono::Utc::now().timestamp();
     let action = match args.action.as_deref() {
         Some(a) => {
@@ -92,6 +96,7 @@ fn query(args: &QueryArgs) -> Result<()> {
         action,
         live_only: !args.all,
         default_ttl: settings.ttl,
+        scope,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -1,8 +1,15 @@
 //! The never-break-the-session policy every hook body runs under: read stdin
-//! (bounded), find the pool folder, load the configuration, refresh this
-//! session's presence, run the body, print its text, and turn every failure
-//! (bad input, I/O errors, even a panic) into one line in `errors.log` and
-//! exit status 0.
+//! (bounded), decide membership, find the pool folder, load the
+//! configuration, refresh this session's presence, run the body, print its
+//! text, and turn every failure (bad input, I/O errors, even a panic) into one
+//! line in `errors.log` and exit status 0.
+//!
+//! Membership comes first: a session is a member when `CLAUDE_INSTANCE` is
+//! set or its repository opted in with `pool init`
+//! ([`crate::env::repo::Membership`]). For any other session the hook exits
+//! at once, before it touches the pool folder: it prints nothing, writes
+//! nothing (not even to `errors.log`) and reads only stdin and the
+//! repository's `.git`.
 //!
 //! Every hook also runs under a wall-clock budget ([`DEFAULT_BUDGET`],
 //! `POOL_HOOK_TIMEOUT`): a watchdog thread that, when the budget runs out
@@ -14,13 +21,14 @@
 //! printed, the watchdog lets it finish.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use crate::agent::hook::{Ctx, HookInput, MAX_STDIN, report};
-use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
+use crate::env::config::{self, Config, ConfigFile, Env, ProcessEnv, WithInstance};
+use crate::env::repo::{self, InitFile, Membership};
 use crate::error::{Error, Result};
 use crate::store::paths::Locator;
 
@@ -130,6 +138,12 @@ fn run_inner(
         return 0;
     }
     let cwd = parsed.as_ref().ok().and_then(|i| i.cwd.clone());
+    let repo = repo::locate(&session_dir(cwd.as_deref()));
+    let instance_env = ProcessEnv.get("CLAUDE_INSTANCE");
+    let membership = Membership::of(instance_env.as_deref(), &repo);
+    if !membership.is_member() {
+        return 0;
+    }
     let locator = Locator::from_env(cwd.as_deref());
     let pool_dir = match locator.pool_dir() {
         Ok(d) => d,
@@ -150,15 +164,40 @@ fn run_inner(
             ConfigFile::default()
         }
     };
-    let (config, warnings) = Config::from_env(&ProcessEnv, &config);
+    let scope = config.scope_of(&repo);
+    let (config, warnings) = match (&instance_env, membership.instance()) {
+        (None, Some(name)) => {
+            let (mut c, w) = Config::from_env(
+                &WithInstance {
+                    inner: &ProcessEnv,
+                    instance: name.to_string(),
+                },
+                &config,
+            );
+            c.instance_derived = true;
+            (c, w)
+        }
+        _ => Config::from_env(&ProcessEnv, &config),
+    };
     for w in warnings {
         report(&pool_dir, program, &w);
+    }
+    if let Membership::OptedIn {
+        init: InitFile {
+            warning: Some(w), ..
+        },
+        ..
+    } = &membership
+    {
+        report(&pool_dir, program, w);
     }
     let ctx = Ctx {
         input,
         pool_dir: pool_dir.clone(),
         config,
         now: chrono::Utc::now().timestamp(),
+        repo,
+        scope,
     };
     crate::coord::presence::touch(&ctx, program);
     match std::panic::catch_unwind(|| body(&ctx)) {
@@ -187,6 +226,21 @@ fn run_inner(
         ),
     }
     0
+}
+
+/// The folder a hook's session works in: the event's `cwd` when it is
+/// absolute, else `$CLAUDE_PROJECT_DIR`, else the process's own.
+pub fn session_dir(cwd: Option<&Path>) -> PathBuf {
+    cwd.filter(|c| c.is_absolute())
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os("CLAUDE_PROJECT_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        })
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Diagnostics for tests and benchmarks (`POOL_REPORT_PEAK_RSS=1`): prints

@@ -12,12 +12,12 @@
 //! JSON Lines). Its shape, version 1:
 //!
 //! ```json
-//! {"version": 1, "now": 1700000000, "pool_dir": "/home/u/.claude/pool",
+//! {"version": 1, "scope": "github.com/o/r", "now": 1700000000, "pool_dir": "/home/u/.claude/pool",
 //!  "instances": [{
 //!    "instance": "A", "state": "active", "role": "builder", "last_seen": 1700000000,
 //!    "blocked": [{"id": "…", "topic": "…", "summary": "…", "since": 1699999000}],
 //!    "sessions": [{"session_id": "…", "state": "active", "cwd": "/w/repo",
-//!      "worktree": "/w/repo", "branch": "main", "detached": null, "host": "h",
+//!      "worktree": "/w/repo", "repo": "github.com/o/r", "branch": "main", "detached": null, "host": "h",
 //!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null,
 //!      "wakeable": true, "wake_note": null}],
 //!    "claims": [{"id": "…", "topic": "…", "patterns": ["src/auth.rs"], "timestamp": 1699999000}],
@@ -55,6 +55,7 @@ use crate::coord::claims::{self, Claim};
 use crate::coord::handoffs::{AckTracker, LONG_TTL};
 use crate::coord::presence::{self, Presence, State};
 use crate::env::config::{self, Config, ProcessEnv};
+use crate::env::repo::Scope;
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
 use crate::store::log::Pool;
@@ -81,6 +82,9 @@ pub struct StatusArgs {
     /// Refresh every 2 seconds until interrupted (Ctrl-C).
     #[arg(long, short)]
     pub watch: bool,
+    /// Which repositories to show (default: this one).
+    #[command(flatten)]
+    pub scope: crate::cmd::scope::ScopeArgs,
 }
 
 /// One instance on the board.
@@ -142,6 +146,8 @@ pub struct Board {
     pub now: i64,
     /// The instances, by state then most recently heard first.
     pub instances: Vec<InstanceView>,
+    /// The repositories shown ([`Scope::describe`]).
+    pub scope: String,
 }
 
 impl Board {
@@ -182,10 +188,16 @@ fn key(name: &str) -> String {
 /// Reads presence files (pruning those gone more than 7 days when `prune`),
 /// open claims, pending handoffs and each instance's latest entries from
 /// the pool. Fails when the pool or its presence folder cannot be read.
-pub fn gather(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<Inputs> {
+pub fn gather(
+    pool: &Pool,
+    settings: &Config,
+    now: i64,
+    prune: bool,
+    scope: &Scope,
+) -> Result<Inputs> {
     let listing = presence::list(pool.dir(), now, prune)?;
-    let claims = claims::open_claims(pool, now, settings.ttl)?;
-    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now)?;
+    let claims = claims::open_claims_in(pool, now, settings.ttl, scope)?;
+    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now, scope)?;
     let roles = config::load_config_file(pool.dir())
         .unwrap_or_default()
         .instances
@@ -193,7 +205,11 @@ pub fn gather(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<I
         .filter_map(|(n, c)| Some((key(&n), c.role?)))
         .collect();
     Ok(Inputs {
-        sessions: listing.sessions,
+        sessions: listing
+            .sessions
+            .into_iter()
+            .filter(|p| p.in_scope(scope))
+            .collect(),
         claims,
         handoffs,
         recent,
@@ -205,9 +221,9 @@ pub fn gather(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<I
 /// Pending handoffs, the latest entries of each instance, and blocks.
 type Scanned = (Vec<Entry<'static>>, Vec<Entry<'static>>, Vec<Block>);
 
-/// One pass over the window: pending handoffs, up to [`RECENT_KEPT`]
-/// entries per instance, and blocks.
-fn scan(pool: &Pool, default_ttl: u64, now: i64) -> Result<Scanned> {
+/// One pass over the window, within `scope`: pending handoffs, up to
+/// [`RECENT_KEPT`] entries per instance, and blocks.
+fn scan(pool: &Pool, default_ttl: u64, now: i64, scope: &Scope) -> Result<Scanned> {
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut acks = AckTracker::default();
     let mut handoffs = Vec::new();
@@ -215,6 +231,10 @@ fn scan(pool: &Pool, default_ttl: u64, now: i64) -> Result<Scanned> {
     let mut per_instance: HashMap<String, usize> = HashMap::new();
     let mut blocks = blocked::Tracker::default();
     pool.scan_recent(now, WINDOW.max(default_ttl), |e| {
+        if !scope.admits(&e.repo, &e.cwd) {
+            acks.note_ref(&e.reference);
+            return ControlFlow::Continue(());
+        }
         blocks.visit(&Seen::of(&e, now, default_ttl), Some(&e));
         if acks.visit(&e, Some(e.to.as_ref()), now, default_ttl) {
             handoffs.push(e.clone().into_owned());
@@ -353,22 +373,34 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
             .then(b.last_heard().cmp(&a.last_heard()))
             .then(a.name.cmp(&b.name))
     });
-    Board { now, instances }
+    Board {
+        now,
+        instances,
+        scope: String::new(),
+    }
 }
 
-/// Opens the pool named by the environment and reads its settings.
-pub fn open_pool() -> Result<(Pool, Config)> {
+/// Opens the pool named by the environment, reads its settings and
+/// resolves the scope shown (`--all-repos`, `--repo`, else this repository).
+pub fn open_pool(scope: &crate::cmd::scope::ScopeArgs) -> Result<(Pool, Config, Scope)> {
     let dir = crate::cmd::existing_pool_dir()?;
-    let (settings, _) = Config::from_env(
-        &ProcessEnv,
-        &config::load_config_file(&dir).unwrap_or_default(),
-    );
-    Ok((Pool::open_readonly(dir), settings))
+    let file = config::load_config_file(&dir).unwrap_or_default();
+    let (settings, _) = Config::from_env(&ProcessEnv, &file);
+    let scope = crate::cmd::scope::scope_from_args(&file, scope)?;
+    Ok((Pool::open_readonly(dir), settings, scope))
 }
 
-/// Gathers and assembles the board of `pool` at `now`.
-pub fn board(pool: &Pool, settings: &Config, now: i64, prune: bool) -> Result<Board> {
-    Ok(assemble(gather(pool, settings, now, prune)?, now))
+/// Gathers and assembles the board of `pool` at `now`, within `scope`.
+pub fn board(
+    pool: &Pool,
+    settings: &Config,
+    now: i64,
+    prune: bool,
+    scope: &Scope,
+) -> Result<Board> {
+    let mut b = assemble(gather(pool, settings, now, prune, scope)?, now);
+    b.scope = scope.describe();
+    Ok(b)
 }
 
 /// `pool status`: prints the board once, or every 2 seconds with `--watch`
@@ -386,14 +418,14 @@ pub fn run(args: &StatusArgs) -> i32 {
 }
 
 fn status(args: &StatusArgs) -> Result<()> {
-    let (pool, settings) = open_pool()?;
+    let (pool, settings, scope) = open_pool(&args.scope)?;
     let home = dirs::home_dir();
     let tty = std::io::stdout().is_terminal();
     let mut first = true;
     loop {
         let now = chrono::Utc::now().timestamp();
         // Prune on the first snapshot only: once per command is plenty.
-        let b = board(&pool, &settings, now, first)?;
+        let b = board(&pool, &settings, now, first, &scope)?;
         let mut text = if args.json {
             let mut s = serde_json::to_string(&to_json(&b, pool.dir()))
                 .map_err(|e| Error::Invalid(format!("cannot encode status: {e}")))?;
@@ -443,6 +475,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                         "state": p.state(b.now),
                         "cwd": p.cwd,
                         "worktree": p.worktree,
+                        "repo": p.repo,
                         "branch": p.branch,
                         "detached": p.detached,
                         "host": p.host,
@@ -493,6 +526,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
         .collect();
     json!({
         "version": JSON_VERSION,
+        "scope": b.scope,
         "now": b.now,
         "pool_dir": pool_dir.to_string_lossy(),
         "instances": instances,

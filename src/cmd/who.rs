@@ -1,17 +1,19 @@
 //! `pool who <path>`: who claimed or recently edited a path, or anything
-//! inside a folder.
+//! inside a folder, in this repository (every worktree of it), or with
+//! `--all-repos` the same path in every repository.
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
-use crate::coord::claims::{self, RECENT_EDIT, path_matches};
+use crate::coord::claims::{self, RECENT_EDIT};
 use crate::env::config::{self, Config, ProcessEnv};
+use crate::env::repo::{self, Repo, Scope};
 use crate::error::Result;
 use crate::store::entry::format_age;
 use crate::store::log::Pool;
 use crate::view::neutral::{self, clean};
 
 /// Prints open claims covering `path` and recent edits of it; exit code.
-pub fn run(path: &str) -> i32 {
-    match who(path) {
+pub fn run(path: &str, all_repos: bool) -> i32 {
+    match who(path, all_repos) {
         Ok(lines) if lines.is_empty() => {
             println!(
                 "{}",
@@ -32,44 +34,65 @@ pub fn run(path: &str) -> i32 {
     }
 }
 
-fn who(path: &str) -> Result<Vec<String>> {
+fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
     let dir = crate::cmd::existing_pool_dir()?;
     let pool = Pool::open_readonly(dir.clone());
     let (settings, _) = Config::from_env(
         &ProcessEnv,
         &config::load_config_file(&dir).unwrap_or_default(),
     );
+    let cwd = std::env::current_dir().map_err(|e| crate::Error::io(".", e))?;
+    let here = repo::locate(&cwd);
     let target = std::path::absolute(path)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| path.to_string());
+    // With --all-repos, the same path relative to the root of every repository.
+    let as_if = |id: &str| Repo {
+        id: if all_repos {
+            id.to_string()
+        } else {
+            here.id.clone()
+        },
+        ..here.clone()
+    };
+    let scope = if all_repos {
+        Scope::All
+    } else {
+        Scope::repo_only(&here)
+    };
     let now = chrono::Utc::now().timestamp();
     let mut out = Vec::new();
-    for c in claims::open_claims(&pool, now, settings.ttl)? {
-        if let Some(p) = c
-            .patterns
-            .iter()
-            .find(|p| path_matches(p, &c.cwd, &target) || inside(&target, p, &c.cwd))
-        {
+    for c in claims::open_claims_in(&pool, now, settings.ttl, &scope)? {
+        let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
+        if let Some(p) = covers.or_else(|| {
+            c.patterns
+                .iter()
+                .map(String::as_str)
+                .find(|p| inside(&target, p, &c.cwd))
+        }) {
             out.push(format!(
-                "{:>4} ago  {} claimed {}: \"{}\" (id {})",
+                "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
                 format_age(now - c.timestamp),
                 clean(&c.instance, 32),
                 clean(p, 200),
                 clean(&c.topic, 120),
-                clean(&c.id, 64)
+                clean(&c.id, 64),
+                repo_note(all_repos, &c.repo)
             ));
         }
     }
     let mut seen = std::collections::HashSet::new();
     for e in claims::recent_edits(&dir, now - RECENT_EDIT)? {
-        if (e.path == target || path_matches(&target, "", &e.path))
+        if e.is_under(&target, &as_if(&e.repo))
+            && (all_repos || e.repo.is_empty() || e.repo == here.id)
             && seen.insert((e.instance.clone(), e.path.clone()))
         {
             out.push(format!(
-                "{:>4} ago  {} edited {}",
+                "{:>4} ago  {} edited {}{}",
                 format_age(now - e.timestamp),
                 clean(&e.instance, 32),
-                clean(&e.path, 200)
+                clean(e.shown_path(), 200),
+                repo_note(all_repos, &e.repo)
             ));
         }
     }
@@ -108,6 +131,14 @@ pub fn inside(folder: &str, pattern: &str, cwd: &str) -> bool {
         }
     }
     false
+}
+
+fn repo_note(all_repos: bool, repo: &str) -> String {
+    if all_repos && !repo.is_empty() {
+        format!(" [{}]", clean(repo, 120))
+    } else {
+        String::new()
+    }
 }
 
 #[cfg(test)]

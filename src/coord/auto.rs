@@ -527,6 +527,14 @@ fn to_entry(p: &Pending, who: &Who<'_>, now: i64) -> Entry<'static> {
         cwd: p.cwd.clone().into(),
         host: who.host.to_string().into(),
         origin: ORIGIN.into(),
+        // The repository the commit was made in (its worktree's id).
+        repo: crate::env::repo::locate(if p.cwd.is_empty() {
+            who.cwd
+        } else {
+            Path::new(&p.cwd)
+        })
+        .id
+        .into(),
         ..Entry::default()
     }
 }

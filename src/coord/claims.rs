@@ -6,15 +6,24 @@
 //! `completed` or `released` with the same TOPIC (case-insensitive) or with
 //! `REF: <claim id>`, or until it expires. Another instance's closer does
 //! not close it; a person can, on purpose, with `pool release ID --force`,
-//! which posts a `released` entry with `origin: "forced"` ([`FORCED`]). Files each instance edits are
-//! recorded in `edits.log` (`timestamp<TAB>instance<TAB>session<TAB>path`),
-//! outside the main log, by the PreToolUse hook.
+//! which posts a `released` entry with `origin: "forced"` ([`FORCED`]). Files
+//! each instance edits are recorded in `edits.log`
+//! (`timestamp<TAB>instance<TAB>session<TAB>path<TAB>repo<TAB>relative path`;
+//! lines of earlier versions stop after `path`), outside the main log, by the
+//! PreToolUse hook.
+//!
+//! Paths never match across repositories. A claim or edit that carries a
+//! repository id applies only in that repository, where relative AFFECTS and
+//! recorded paths are relative to the repository's root, so they match in
+//! every worktree of it. Claims and edits from before ids existed keep the
+//! older rule: relative to the writer's `cwd`, or any path ending with them.
 
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use crate::env::repo::{Repo, Scope};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, RevLines};
@@ -43,8 +52,10 @@ pub struct Claim {
     pub topic: String,
     /// Paths and globs claimed.
     pub patterns: Vec<String>,
-    /// The claimer's working directory (relative patterns are under it).
+    /// The claimer's working directory.
     pub cwd: String,
+    /// The claimer's repository id; empty for claims written before ids.
+    pub repo: String,
     /// When (epoch seconds).
     pub timestamp: i64,
 }
@@ -58,11 +69,26 @@ pub fn patterns(affects: &str) -> Vec<String> {
         .collect()
 }
 
-/// Open claims at `now`, newest first, reading the live window of the log.
+/// Open claims at `now` in every repository, newest first, reading the live
+/// window of the log.
 pub fn open_claims(pool: &Pool, now: i64, default_ttl: u64) -> Result<Vec<Claim>> {
+    open_claims_in(pool, now, default_ttl, &Scope::All)
+}
+
+/// Open claims at `now` within `scope`, newest first. Closers outside the
+/// scope still count when they name the claim (`REF`).
+pub fn open_claims_in(
+    pool: &Pool,
+    now: i64,
+    default_ttl: u64,
+    scope: &Scope,
+) -> Result<Vec<Claim>> {
     let mut closers = Closers::default();
     let mut out = Vec::new();
     pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
+        if !scope.admits(&e.repo, &e.cwd) && (e.action == "claimed" || e.reference.is_empty()) {
+            return ControlFlow::Continue(());
+        }
         note_claim(&e, now, default_ttl, &mut closers, &mut out);
         ControlFlow::Continue(())
     })?;
@@ -127,6 +153,7 @@ fn note_claim(
                     topic: e.topic.to_string(),
                     patterns: patterns(&e.affects),
                     cwd: e.cwd.to_string(),
+                    repo: e.repo.to_string(),
                     timestamp: e.timestamp,
                 });
             }
@@ -226,6 +253,50 @@ pub fn path_matches(pattern: &str, cwd: &str, target: &str) -> bool {
     false
 }
 
+/// The pattern of claim `c` that covers `target` (an absolute path) for a
+/// session in `here`, if any. A claim with a repository id covers only
+/// targets in that repository: relative patterns are relative to its root
+/// (`src/auth.rs` covers `src/auth.rs` in every worktree, not
+/// `vendor/src/auth.rs`); an absolute pattern covers itself, and, when it lies
+/// in the claimer's working directory, the same place in every worktree.
+/// Claims without an id match as [`path_matches`] says.
+pub fn claim_covers<'c>(c: &'c Claim, target: &str, here: &Repo) -> Option<&'c str> {
+    if !c.repo.is_empty() && c.repo != here.id {
+        return None;
+    }
+    let rel = here.relative(target);
+    c.patterns
+        .iter()
+        .find(|p| {
+            if c.repo.is_empty() {
+                return path_matches(p, &c.cwd, target);
+            }
+            let p = p.trim_end_matches('/');
+            if p.is_empty() {
+                false
+            } else if p.starts_with('/') {
+                glob_or_prefix(p, target)
+                    || rel.is_some_and(|t| {
+                        relative_to(p, &c.cwd).is_some_and(|r| glob_or_prefix(r, t))
+                    })
+            } else {
+                rel.is_some_and(|t| glob_or_prefix(p.trim_start_matches("./"), t))
+            }
+        })
+        .map(String::as_str)
+}
+
+/// `path` relative to `dir` when it lies under it.
+fn relative_to<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() {
+        return None;
+    }
+    path.strip_prefix(dir)?
+        .strip_prefix('/')
+        .filter(|r| !r.is_empty())
+}
+
 fn glob_or_prefix(pattern: &str, path: &str) -> bool {
     if pattern.contains(['*', '?', '[']) {
         glob(pattern.as_bytes(), path.as_bytes())
@@ -272,24 +343,68 @@ pub struct Edit {
     pub instance: String,
     /// Which session.
     pub session_id: String,
-    /// The file.
+    /// The file, as the editor gave it (absolute).
     pub path: String,
+    /// The editor's repository id; empty in lines of earlier versions.
+    pub repo: String,
+    /// The file relative to the editor's repository root; empty when it
+    /// lies outside it.
+    pub rel: String,
 }
 
-/// Records that `instance` is editing `path`.
+impl Edit {
+    /// The path to show: relative to the repository root when known.
+    pub fn shown_path(&self) -> &str {
+        if self.rel.is_empty() {
+            &self.path
+        } else {
+            &self.rel
+        }
+    }
+
+    /// Whether this edit is of `target` (absolute) for a session in `here`:
+    /// the same file, or the same path relative to the root in another
+    /// worktree of the same repository.
+    pub fn is_of(&self, target: &str, here: &Repo) -> bool {
+        self.path == target
+            || (!self.repo.is_empty()
+                && self.repo == here.id
+                && !self.rel.is_empty()
+                && here.relative(target) == Some(self.rel.as_str()))
+    }
+
+    /// Whether this edit lies at or under `target` (a file or folder,
+    /// absolute), for `pool who`.
+    pub fn is_under(&self, target: &str, here: &Repo) -> bool {
+        if !self.repo.is_empty()
+            && self.repo == here.id
+            && !self.rel.is_empty()
+            && let Some(t) = here.relative(target)
+        {
+            return glob_or_prefix(t, &self.rel);
+        }
+        self.path == target || path_matches(target, "", &self.path)
+    }
+}
+
+/// Records that `instance` is editing `path` (absolute) in repository
+/// `repo` (its id and root).
 pub fn record_edit(
     pool_dir: &Path,
     now: i64,
     instance: &str,
     session: &str,
     path: &str,
+    repo: &Repo,
 ) -> Result<()> {
     let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
     let line = format!(
-        "{now}\t{}\t{}\t{}\n",
+        "{now}\t{}\t{}\t{}\t{}\t{}\n",
         clean(instance),
         clean(session),
-        clean(path)
+        clean(path),
+        clean(&repo.id),
+        clean(repo.relative(path).unwrap_or(""))
     );
     let p = pool_dir.join(EDITS_LOG);
     let mut f = fsio::open_append(&p)?;
@@ -311,12 +426,13 @@ pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
-        let mut parts = line.splitn(4, '\t');
+        let mut parts = line.splitn(6, '\t');
         let (Some(ts), Some(inst), Some(sess), Some(path)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
+        let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let Ok(ts) = ts.parse::<i64>() else { continue };
         if ts < since - ORDER_SLACK {
             break;
@@ -327,6 +443,8 @@ pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
                 instance: inst.to_string(),
                 session_id: sess.to_string(),
                 path: path.to_string(),
+                repo: repo.to_string(),
+                rel: rel.to_string(),
             });
         }
     }
@@ -449,11 +567,84 @@ mod tests {
     #[test]
     fn edits_round_trip() {
         let tmp = tempfile::tempdir().unwrap();
-        record_edit(tmp.path(), 100, "A", "s1", "/w/a.rs").unwrap();
-        record_edit(tmp.path(), 5000, "B", "s\t2", "/w/b.rs").unwrap();
+        let here = repo("r", "/w");
+        record_edit(tmp.path(), 100, "A", "s1", "/w/a.rs", &here).unwrap();
+        record_edit(tmp.path(), 5000, "B", "s\t2", "/w/src/b.rs", &here).unwrap();
+        // A line of an earlier version: no repository, no relative path.
+        let mut f = fsio::open_append(&tmp.path().join(EDITS_LOG)).unwrap();
+        f.write_all(b"5001\tC\ts3\t/w/src/c.rs\n").unwrap();
         let got = recent_edits(tmp.path(), 1000).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].instance, "B");
-        assert_eq!(got[0].session_id, "s 2");
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].instance.as_str(), got[0].repo.as_str()), ("C", ""));
+        assert_eq!(got[1].instance, "B");
+        assert_eq!(got[1].session_id, "s 2");
+        assert_eq!(
+            (got[1].repo.as_str(), got[1].rel.as_str()),
+            ("r", "src/b.rs")
+        );
+        // Another worktree of the same repository sees B's edit, not C's.
+        let other_wt = repo("r", "/v");
+        assert!(got[1].is_of("/v/src/b.rs", &other_wt));
+        assert!(!got[0].is_of("/v/src/c.rs", &other_wt));
+        assert!(got[0].is_of("/w/src/c.rs", &other_wt), "the same file");
+        assert!(
+            !got[1].is_of("/v/src/b.rs", &repo("q", "/v")),
+            "another repository"
+        );
+        assert!(got[1].is_under("/v/src", &other_wt));
+        assert_eq!(got[1].shown_path(), "src/b.rs");
+    }
+
+    fn repo(id: &str, root: &str) -> Repo {
+        Repo {
+            id: id.into(),
+            source: crate::env::repo::Source::Remote,
+            root: root.into(),
+            git_dir: None,
+        }
+    }
+
+    #[test]
+    fn claims_with_a_repository_match_by_root_relative_path() {
+        let claim = |repo: &str, cwd: &str, pats: &[&str]| Claim {
+            id: "c".into(),
+            instance: "B".into(),
+            session_id: "s".into(),
+            topic: "t".into(),
+            patterns: pats.iter().map(|p| p.to_string()).collect(),
+            cwd: cwd.into(),
+            repo: repo.into(),
+            timestamp: 0,
+        };
+        let a = repo("gh/x", "/w/app-A");
+        let c = claim(
+            "gh/x",
+            "/w/app-B",
+            &["src/auth.rs", "/w/app-B/src/db/", "docs/*.md"],
+        );
+        assert_eq!(
+            claim_covers(&c, "/w/app-A/src/auth.rs", &a),
+            Some("src/auth.rs")
+        );
+        assert_eq!(
+            claim_covers(&c, "/w/app-A/src/db/schema.rs", &a),
+            Some("/w/app-B/src/db/")
+        );
+        assert_eq!(
+            claim_covers(&c, "/w/app-A/docs/x.md", &a),
+            Some("docs/*.md")
+        );
+        assert_eq!(claim_covers(&c, "/w/app-A/vendor/src/auth.rs", &a), None);
+        assert_eq!(claim_covers(&c, "/elsewhere/src/auth.rs", &a), None);
+        assert_eq!(
+            claim_covers(&c, "/w/app-A/src/auth.rs", &repo("gh/y", "/w/app-A")),
+            None
+        );
+        // A claim written before ids: the older, looser rule.
+        let old = claim("", "/w/app-B", &["src/auth.rs"]);
+        assert_eq!(
+            claim_covers(&old, "/anywhere/src/auth.rs", &a),
+            Some("src/auth.rs")
+        );
     }
 }

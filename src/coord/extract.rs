@@ -122,6 +122,8 @@ pub struct Job<'a> {
     pub now: i64,
     /// This machine's name.
     pub host: &'a str,
+    /// The session's repository id (`crate::env::repo`).
+    pub repo: &'a str,
 }
 
 /// Catches up on a session's transcript (and, for Stop, its last message)
@@ -321,12 +323,17 @@ fn to_entry(
         // History (an old session resumed or forked after its blocks expired).
         return None;
     }
-    let instance = job
-        .settings
-        .instance
-        .clone()
-        .filter(|i| !i.is_empty())
+    // CLAUDE_INSTANCE, else the block's INSTANCE, else the name `pool init`
+    // derived for the session.
+    let set = job.settings.instance.clone().filter(|i| !i.is_empty());
+    let (set, derived) = if job.settings.instance_derived {
+        (None, set)
+    } else {
+        (set, None)
+    };
+    let instance = set
         .or_else(|| Some(f.instance.trim().to_string()).filter(|i| !i.is_empty()))
+        .or(derived)
         .unwrap_or_else(|| "unknown".to_string());
     Some(Entry {
         id: c.id.clone().into(),
@@ -362,6 +369,7 @@ fn to_entry(
             .into(),
         origin: origin.into(),
         received: None,
+        repo: job.repo.to_string().into(),
         local: None,
         seen: None,
     })

@@ -61,6 +61,9 @@ pub struct Presence {
     pub cwd: Option<String>,
     /// The folder holding the `.git` the working directory is under.
     pub worktree: Option<String>,
+    /// The repository's id (`crate::env::repo`); absent in files of
+    /// earlier versions.
+    pub repo: Option<String>,
     /// The checked-out branch (`main`), or the full ref when HEAD names a
     /// ref outside `refs/heads/`.
     pub branch: Option<String>,
@@ -127,6 +130,15 @@ impl Presence {
         } else {
             State::by_age(self.last_seen, now)
         }
+    }
+
+    /// Whether the session is in `scope`: by its repository id, else (files
+    /// of earlier versions) by its working directory.
+    pub fn in_scope(&self, scope: &crate::env::repo::Scope) -> bool {
+        scope.admits(
+            self.repo.as_deref().unwrap_or(""),
+            self.cwd.as_deref().unwrap_or(""),
+        )
     }
 
     /// The latest thing known of the session: its end, else `last_seen`.
@@ -247,6 +259,8 @@ pub struct Observation {
     pub cwd: Option<PathBuf>,
     /// Where the working directory sits in git.
     pub git: Option<GitPlace>,
+    /// The repository's id.
+    pub repo: Option<String>,
     /// The host name.
     pub host: String,
     /// Whether the event is `SessionEnd`.
@@ -267,6 +281,7 @@ pub fn refresh(old: Option<&Presence>, seen: &Observation, now: i64) -> Option<P
         session_id: seen.session_id.clone(),
         cwd: seen.cwd.as_deref().map(s),
         worktree: seen.git.as_ref().map(|g| s(&g.worktree)),
+        repo: seen.repo.clone(),
         branch: seen.git.as_ref().and_then(|g| g.branch.clone()),
         detached: seen.git.as_ref().and_then(|g| g.detached.clone()),
         host: seen.host.clone(),
@@ -370,6 +385,7 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
     let seen = Observation {
         git: input.cwd.as_deref().and_then(git_place),
         cwd: input.cwd.clone(),
+        repo: Some(ctx.repo.id.clone()),
         instance,
         session_id: input.session_id.clone(),
         host: crate::env::host::host_name(),
@@ -549,6 +565,7 @@ mod tests {
                 branch: Some("main".into()),
                 detached: None,
             }),
+            repo: Some("gh/x".into()),
             host: "h".into(),
             ends,
             socket: None,

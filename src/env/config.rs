@@ -49,6 +49,39 @@ pub struct ConfigFile {
     /// `{"wake": false}` stops waking idle sessions (see [`Config::wake`]).
     #[serde(default)]
     pub wake: Option<bool>,
+    /// Shared scopes: `{"scopes": {"acme": ["github.com/acme/api", "github.com/acme/web"]}}`.
+    /// Sessions in a listed repository see the entries of every repository
+    /// of the scope; a member `"*"` makes it every repository.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, Vec<String>>,
+}
+
+impl ConfigFile {
+    /// The default scope of a session in `repo`: its own id plus the shared
+    /// scopes that list it.
+    pub fn scope_of(&self, repo: &crate::env::repo::Repo) -> crate::env::repo::Scope {
+        crate::env::repo::Scope::of_repo(repo, self.scopes.values().map(Vec::as_slice))
+    }
+
+    /// The scope a terminal command shows: every repository with
+    /// `all_repos`, the one `name` names (a shared scope's name, a repository
+    /// id, or its tail such as `owner/name`), else the default of `repo`.
+    pub fn scope_for(
+        &self,
+        repo: &crate::env::repo::Repo,
+        all_repos: bool,
+        name: Option<&str>,
+    ) -> crate::env::repo::Scope {
+        use crate::env::repo::Scope;
+        match (all_repos, name) {
+            (true, _) => Scope::All,
+            (false, Some(n)) => Scope::named(
+                n,
+                self.scopes.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+            ),
+            (false, None) => self.scope_of(repo),
+        }
+    }
 }
 
 /// One instance's entry in `config.json`.
@@ -80,8 +113,11 @@ pub fn load_config_file(pool_dir: &Path) -> Result<ConfigFile> {
 /// Everything the hooks and commands need to know about their settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `CLAUDE_INSTANCE`, if set.
+    /// `CLAUDE_INSTANCE`, if set (or the name `pool init` derives).
     pub instance: Option<String>,
+    /// Whether `instance` was derived by `pool init` (worktree folder or
+    /// branch) rather than set: a block's `INSTANCE:` then takes precedence.
+    pub instance_derived: bool,
     /// Domain keywords of this instance; empty sees everything.
     pub domain: Vec<String>,
     /// Role from `config.json`.
@@ -140,6 +176,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             instance: None,
+            instance_derived: false,
             domain: Vec::new(),
             role: None,
             ttl: DEFAULT_TTL,
@@ -167,6 +204,25 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn get(&self, key: &str) -> Option<String> {
         std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// Another lookup with `CLAUDE_INSTANCE` set to a name, for a session whose
+/// name comes from `pool init` rather than the environment.
+pub struct WithInstance<'e> {
+    /// The lookup for everything else.
+    pub inner: &'e dyn Env,
+    /// The instance name.
+    pub instance: String,
+}
+
+impl Env for WithInstance<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        if key == "CLAUDE_INSTANCE" {
+            Some(self.instance.clone())
+        } else {
+            self.inner.get(key)
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! The environment a process runs in: the `POOL_*` and `CLAUDE_INSTANCE*`
 //! variables and the pool's `config.json` ([`config`]), and the machine's
-//! host name ([`host`]).
+//! host name ([`host`]), and the repository a folder is in, the scope
+//! readers show and whether a session takes part ([`repo`]).
 //!
 //! May import [`crate::store`] (for limits and the config file's place),
 //! nothing higher.
 
 pub mod config;
 pub mod host;
+pub mod repo;

@@ -4,7 +4,7 @@
 //! The schema is a superset of what the original Python hooks wrote, so their
 //! pools stay readable: `id`, `timestamp` (epoch seconds; ISO-8601 strings are
 //! accepted on read), `source_instance`, `session_id`, `action`, `topic`,
-//! `summary`, `affects`, `blocks`, `ttl`, plus `cwd` and optional fields.
+//! `summary`, `affects`, `blocks`, `ttl`, plus `cwd`, `repo` and optional fields.
 //! Readers ignore unknown fields.
 
 use std::borrow::Cow;
@@ -149,6 +149,12 @@ pub struct Entry<'a> {
     /// their backwards scans early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<i64>,
+    /// Identity of the repository the entry was written in
+    /// (`github.com/owner/name`, else a path; see `crate::env::repo`).
+    /// Absent in entries written before it existed (the original Python
+    /// hooks' and earlier versions'); readers then go by `cwd`.
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub repo: Cow<'a, str>,
     /// This machine's append stamp, written by our writers under the log's
     /// lock (see [`Local`]). Absent on lines other programs wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,6 +213,7 @@ impl Entry<'_> {
             priority: o(self.priority),
             origin: o(self.origin),
             received: self.received,
+            repo: o(self.repo),
             local: self.local,
             seen: self.seen,
         }
@@ -285,7 +292,7 @@ impl Entry<'_> {
     /// fields are within their caps. The longest capped line is about
     /// 80 KiB (8,000 characters of 4 bytes, escaped).
     pub fn capped(&self) -> Option<Entry<'static>> {
-        let caps: [(&str, usize); 13] = [
+        let caps: [(&str, usize); 14] = [
             (&self.id, MAX_ID),
             (&self.source_instance, MAX_ID),
             (&self.session_id, MAX_SESSION_ID),
@@ -299,6 +306,7 @@ impl Entry<'_> {
             (&self.to, MAX_ID),
             (&self.reference, MAX_ID),
             (&self.priority, MAX_WORD),
+            (&self.repo, MAX_CWD),
         ];
         // Characters never outnumber bytes: a field within its cap in bytes is within it.
         if caps.iter().all(|(s, n)| s.len() <= *n) && self.origin.len() <= MAX_WORD {
@@ -325,6 +333,7 @@ impl Entry<'_> {
             priority: c(&self.priority, MAX_WORD),
             origin: c(&self.origin, MAX_WORD),
             received: self.received,
+            repo: c(&self.repo, MAX_CWD),
             local: self.local,
             seen: self.seen,
         })

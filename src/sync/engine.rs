@@ -307,6 +307,8 @@ fn capped(e: Entry<'_>) -> Entry<'static> {
         priority: t(e.priority, 32),
         origin: t(e.origin, 32),
         received: None,
+        // The repository it was written in: what scopes it on this machine.
+        repo: t(e.repo, MAX_SHORT),
         // The writer's append stamp is about its log, not ours.
         local: None,
         seen: None,
@@ -1223,6 +1225,19 @@ mod tests {
         assert_eq!(others_in(1, 10, &[]), 10);
         assert_eq!(others_in(1, 10, &[[3, 4], [9, 12]]), 6);
         assert_eq!(others_in(5, 4, &[]), 0);
+    }
+
+    #[test]
+    fn pulled_entries_keep_their_repository() {
+        let e = Entry {
+            id: "r1".into(),
+            repo: "github.com/o/n".into(),
+            cwd: "/elsewhere/n".into(),
+            ..Entry::default()
+        };
+        let c = capped(e);
+        assert_eq!(c.repo, "github.com/o/n", "the scope of a pulled entry");
+        assert_eq!(c.cwd, "/elsewhere/n");
     }
 
     #[test]

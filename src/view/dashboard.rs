@@ -334,6 +334,12 @@ pub struct Snapshot {
     pub blocks: Vec<BlockView>,
     /// Arrows between instances.
     pub links: Vec<Link>,
+    /// The repository the dashboard was started in (its id).
+    pub repo: String,
+    /// The repositories shown (`all repositories`, or ids).
+    pub scope: String,
+    /// Repository ids that wrote entries in the window, for the switcher.
+    pub repos: Vec<String>,
 }
 
 /// What the server read for one snapshot.
@@ -357,6 +363,12 @@ pub struct Inputs<'c> {
     pub blocks: Vec<Block>,
     /// Entries in the window in all (`entries` holds at most [`STREAM_MAX`]).
     pub entries_total: usize,
+    /// The repository the dashboard was started in (its id).
+    pub repo: String,
+    /// The repositories shown.
+    pub scope: String,
+    /// Repository ids that wrote entries in the window.
+    pub repos: Vec<String>,
 }
 
 fn key(name: &str) -> String {
@@ -524,6 +536,9 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
             .collect(),
         conflicts,
         actions: ACTIONS,
+        repo: clean(&inputs.repo, SHOW_TEXT),
+        scope: clean(&inputs.scope, SHOW_TEXT),
+        repos: inputs.repos.iter().map(|r| clean(r, SHOW_TEXT)).collect(),
     }
 }
 
@@ -754,6 +769,8 @@ pub struct PostContext {
     pub host: String,
     /// The dashboard's working directory.
     pub cwd: String,
+    /// The dashboard's repository id.
+    pub repo: String,
 }
 
 /// The entry a form describes. Fails, with a message for the person, when
@@ -827,6 +844,7 @@ pub fn form_entry(form: &PostForm, ctx: &PostContext) -> Result<Entry<'static>, 
         reference: reference.to_string().into(),
         priority: priority.into(),
         origin: ORIGIN.into(),
+        repo: ctx.repo.clone().into(),
         // No session; and whatever fields later versions add keep their
         // defaults.
         ..Entry::default()
@@ -1112,6 +1130,7 @@ mod tests {
             topic: id.into(),
             patterns: patterns.iter().map(|p| p.to_string()).collect(),
             cwd: cwd.into(),
+            repo: String::new(),
             timestamp: 0,
         }
     }
@@ -1141,9 +1160,17 @@ mod tests {
             handoffs: vec![h],
             claims: vec![claim("a1", "A", "/w/a", &["src/"])],
             sessions: vec![],
+            repo: "github.com/o/r".into(),
+            scope: "github.com/o/r".into(),
+            repos: vec!["github.com/o/r".into(), "x\u{1b}[31m".into()],
             ..Inputs::default()
         };
         let s = snapshot(inputs, now);
+        assert_eq!(
+            s.repos,
+            ["github.com/o/r", "x"],
+            "repository ids are cleaned"
+        );
         let names: Vec<_> = s.instances.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["A", "B", "C"], "configured first, by name");
         let a = &s.instances[0];
@@ -1256,6 +1283,7 @@ mod tests {
             now: 7,
             host: "h".into(),
             cwd: "/w".into(),
+            repo: "github.com/o/r".into(),
         };
         let form = PostForm {
             instance: "human".into(),
@@ -1271,6 +1299,7 @@ mod tests {
         );
         assert_eq!(e.ttl, Some(crate::coord::handoffs::LONG_TTL));
         assert_eq!(e.origin, "dashboard");
+        assert_eq!(e.repo, "github.com/o/r");
         let bad = |f: PostForm| form_entry(&f, &ctx).unwrap_err();
         assert!(
             bad(PostForm {
@@ -1451,6 +1480,7 @@ mod tests {
             now: 9,
             host: "h".into(),
             cwd: "/w".into(),
+            repo: "github.com/o/r".into(),
         };
         let c = claim("k1", "A", "/w", &["src/x.rs"]);
         let own = release_entry(&c, "a", false, &ctx).unwrap();

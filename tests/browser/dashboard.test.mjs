@@ -115,6 +115,9 @@ async function eachWidth(fn) {
 before(async () => {
   mkdirSync(poolDir, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(poolDir, "config.json"), JSON.stringify({
+    // The seeded entries name no repository: a shared scope of every
+    // repository shows them (README, "Scope and membership").
+    scopes: { all: ["*"] },
     instances: {
       API: { role: "builder", domain: ["api", "auth"] },
       WEB: { role: "frontend", domain: ["ui"] },
@@ -299,6 +302,25 @@ test("paging and search reach entries beyond the first 300, with totals", async 
   await page.locator("#stream-count", { hasText: "showing 2 of 2 matching" }).waitFor();
   await page.selectOption("#filter-action", "");
   await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor();
+});
+
+test("the repository switch narrows the stream to one repository and back", async () => {
+  const page = pages[1400];
+  await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor();
+  await page.selectOption("#repo-scope", "all");
+  await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor();
+  // A repository that wrote nothing: the stream empties.
+  await page.evaluate(() => {
+    const o = document.createElement("option");
+    o.value = "example.org/nobody/here"; o.textContent = o.value;
+    document.getElementById("repo-scope").append(o);
+  });
+  await page.selectOption("#repo-scope", "example.org/nobody/here");
+  await page.locator("#stream-count", { hasText: /^showing 0 of 0 / }).waitFor({ timeout: 15000 });
+  assert.equal(await page.locator("#stream li[data-id]").count(), 0);
+  await page.selectOption("#repo-scope", "");
+  await page.locator("#stream-count", { hasText: /showing 300 of/ }).waitFor({ timeout: 15000 });
+  await page.locator("#conn.live").waitFor();
 });
 
 test("a handoff is acknowledged from the page, and the entry is marked as from the dashboard", async () => {

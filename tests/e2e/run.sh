@@ -22,7 +22,10 @@
 #      A's blocks and B's block exactly once, with the right fields, and none of the leaks;
 #   6. a pool holding an entry with hostile text (a closing </system-reminder>, <system>, turn
 #      prefixes, invisible characters): B's first model request must carry it, inert;
-#   7. `claude plugin validate --strict` on the repo root, plugin/ and dist/marketplace; the repo (its
+#   7. scope (issue 13): A claims notes/ in repository X; B, writing notes/plan.md in repository Y
+#      (same pool), is not warned, while C in X is; a session with no CLAUDE_INSTANCE in a folder
+#      that did not opt in (a non-member) gets no pool text in any model request and writes nothing;
+#   8. `claude plugin validate --strict` on the repo root, plugin/ and dist/marketplace; the repo (its
 #      git-visible files) added as a local marketplace, the plugin (plugin/) installed into a fresh
 #      config dir with at most 10 MB in the plugin cache, and a session with only the plugin's
 #      hooks must pool its block.
@@ -228,6 +231,29 @@ presence_has_socket() {
   grep -ls '"socket":"' "$1/pool/presence/"*.json 2>/dev/null | xargs -r grep -l "\"instance\":\"$2\"" | grep -q .
 }
 
+# in_dir WORLD DIR CMD...: like in_world, in DIR instead of the world's project dir.
+in_dir() {
+  local d="$1" dir="$2"; shift 2
+  (cd "$dir" && env -i "${WORLD_ENV[@]}" "$@")
+}
+
+# run_claude_in WORLD LABEL DIR INSTANCE SCRIPT PROMPT: one `claude -p` session in DIR, with
+# CLAUDE_INSTANCE=INSTANCE (unset when INSTANCE is empty), allowed to use Bash and Write.
+run_claude_in() {
+  local d="$1" label="$2" dir="$3" instance="$4" script="$5" prompt="$6"
+  local run="$d/runs/$label" inst=()
+  [ -n "$instance" ] && inst=("CLAUDE_INSTANCE=$instance")
+  start_mock "$run" "$script" || return
+  in_dir "$d" "$dir" "${inst[@]}" "ANTHROPIC_BASE_URL=$MOCK_URL" \
+    timeout 180 "$CLAUDE" -p "$prompt" \
+      --allowedTools Bash Write \
+      --output-format stream-json --verbose --include-hook-events \
+      --debug-file "$run/debug.txt" \
+      </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
+  echo $? >"$run/rc"
+  stop_mock
+}
+
 PROMPT_A='Refresh the auth tokens and check the build. For reference, a pool block looks like this (do not treat it as work done):
 ```pool
 ACTION: completed
@@ -332,10 +358,45 @@ else
   H="$WORK/hostile"
   make_world "$H"
   if out="$(in_world "$H" "$BIN_DIR/pool" install 2>&1)"; then ok "pool install (hostile world)"; else fail "pool install (hostile world)" "$out"; fi
-  python3 "$HERE/check.py" plant-hostile "$H/pool"
+  python3 "$HERE/check.py" plant-hostile "$H/pool" "$H/proj"
   run_claude "$H" B B "$HERE/scripts/instance_b.json" "$PROMPT_B"
   check run "$H/runs/B" B 1
   check hostile "$H/runs/B"
+
+  printf '\n== scope: two repositories share one pool; a session that is not a member\n'
+  S="$WORK/scope"
+  make_world "$S"
+  if out="$(in_world "$S" "$BIN_DIR/pool" install 2>&1)"; then ok "scope world: pool install exits 0"; else fail "scope world: pool install exits 0" "$out"; fi
+  mkdir -p "$S/x" "$S/y" "$S/alone"
+  git -C "$S/x" init -q && git -C "$S/x" remote add origin https://github.com/e2e/x.git
+  git -C "$S/y" init -q && git -C "$S/y" remote add origin git@github.com:e2e/y.git
+  if out="$(in_dir "$S" "$S/x" CLAUDE_INSTANCE=A "$BIN_DIR/pool" post --action claimed \
+              --topic "X planning notes" --affects notes/ 2>&1)"; then
+    ok "A claims notes/ in repository X"
+  else
+    fail "A claims notes/ in repository X" "$out"
+  fi
+  for who in y x; do
+    python3 - "$S/write_$who.json" "$S/$who/notes/plan.md" <<'EOF'
+import json, sys
+turns = [[{"type": "text", "text": "Writing the plan."},
+          {"type": "tool_use", "name": "Write", "input": {"file_path": sys.argv[2], "content": "# Plan\n"}}],
+         [{"type": "text", "text": "The plan is written."}]]
+json.dump({"turns": turns, "side_reply": "Scope test", "exhausted_reply": "Done."}, open(sys.argv[1], "w"))
+EOF
+  done
+  python3 - "$S/alone.json" <<'EOF'
+import json, sys
+turns = [[{"type": "text", "text": "Hello.\n\n```pool\nACTION: completed\nTOPIC: Lonely session\n```\n"}]]
+json.dump({"turns": turns, "side_reply": "Scope test", "exhausted_reply": "Done."}, open(sys.argv[1], "w"))
+EOF
+  run_claude_in "$S" B "$S/y" B "$S/write_y.json" "Write the plan in notes/plan.md."
+  check run "$S/runs/B" "scope B (repository Y)" 2
+  run_claude_in "$S" C "$S/x" C "$S/write_x.json" "Write the plan in notes/plan.md."
+  check run "$S/runs/C" "scope C (repository X)" 2
+  run_claude_in "$S" N "$S/alone" "" "$S/alone.json" "Say hello."
+  check run "$S/runs/N" "non-member N" 1
+  check scope "$S"
 
   printf '\n== plugin: validate --strict\n'
   P="$WORK/plugin"
