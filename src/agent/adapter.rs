@@ -161,7 +161,11 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
         let ti = &input.tool_input;
         let patch = ti
             .as_str()
-            .or_else(|| ["command", "input", "patch"].iter().find_map(|k| ti.get(k)?.as_str()))
+            .or_else(|| {
+                ["command", "input", "patch"]
+                    .iter()
+                    .find_map(|k| ti.get(k)?.as_str())
+            })
             .unwrap_or("");
         let files = patch_files(patch);
         let paths = files

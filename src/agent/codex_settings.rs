@@ -232,6 +232,68 @@ impl TrustChanges {
     }
 }
 
+/// Codex's `config.toml` read from disk, ready to be edited and written back
+/// (atomically, through a symlink, with a backup before the first edit).
+#[derive(Debug)]
+pub struct ConfigToml {
+    /// The path as named.
+    pub path: PathBuf,
+    /// Where the bytes live.
+    pub target: PathBuf,
+    /// The bytes read; `None` when the file does not exist.
+    pub original: Option<Vec<u8>>,
+    /// The parsed document (empty for a missing file).
+    pub doc: toml_edit::DocumentMut,
+    mode: Option<u32>,
+}
+
+impl ConfigToml {
+    /// Reads and parses `path`. A missing file is an empty document; a file
+    /// that is not TOML (or not UTF-8) is an error naming it.
+    pub fn load(path: &Path) -> Result<ConfigToml> {
+        use std::os::unix::fs::MetadataExt;
+        let target = super::settings_file::edit_target(path)?;
+        let (original, mode) = match std::fs::read(&target) {
+            Ok(b) => {
+                let mode = std::fs::metadata(&target).map(|m| m.mode() & 0o7777).ok();
+                (Some(b), mode)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+            Err(e) => return Err(Error::io(&target, e)),
+        };
+        let text = match &original {
+            Some(b) => std::str::from_utf8(b).map_err(|_| {
+                Error::Invalid(format!("{}: not UTF-8; left it untouched", path.display()))
+            })?,
+            None => "",
+        };
+        let doc = parse_config(path, text)?;
+        Ok(ConfigToml {
+            path: path.to_path_buf(),
+            target,
+            original,
+            doc,
+            mode,
+        })
+    }
+
+    /// The bytes the document would be written as.
+    pub fn rendered(&self) -> Vec<u8> {
+        self.doc.to_string().into_bytes()
+    }
+
+    /// Writes the document back (see [`super::settings_file::save_edit`]).
+    pub fn save(&self) -> Result<Option<PathBuf>> {
+        super::settings_file::save_edit(
+            &self.path,
+            &self.target,
+            self.original.as_deref(),
+            self.mode.unwrap_or(0o600),
+            &self.rendered(),
+        )
+    }
+}
+
 /// Parses `config.toml` text (empty for a missing file). Fails, naming
 /// `path`, on text that is not TOML.
 pub fn parse_config(path: &Path, text: &str) -> Result<toml_edit::DocumentMut> {
@@ -432,7 +494,10 @@ mod tests {
         assert_eq!(c, TrustChanges { set: 2, removed: 0 });
         let installed = doc.to_string();
         assert!(installed.starts_with("# my config\nmodel = \"o3\"\n"));
-        assert!(installed.contains("[hooks.state.\"/u/hooks.json:stop:1:0\"]\ntrusted_hash = \"sha256:a\""));
+        assert!(
+            installed
+                .contains("[hooks.state.\"/u/hooks.json:stop:1:0\"]\ntrusted_hash = \"sha256:a\"")
+        );
         assert!(installed.contains("trusted_hash = \"sha256:user\"\nenabled = true"));
         // Idempotent.
         let mut again = parse_config(Path::new("c"), &installed).unwrap();

@@ -160,7 +160,9 @@ mod tests {
     }
 
     #[rstest]
-    #[case::heredoc("apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: x.rs\n@@\n-a\n+b\n*** End Patch\nEOF\n")]
+    #[case::heredoc(
+        "apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: x.rs\n@@\n-a\n+b\n*** End Patch\nEOF\n"
+    )]
     #[case::indented("  *** Begin Patch\n  *** Update File: x.rs\n  *** End Patch")]
     #[case::crlf("*** Begin Patch\r\n*** Update File: x.rs\r\n@@\r\n-a\r\n+b\r\n*** End Patch\r\n")]
     #[case::trailing_space("*** Begin Patch\n*** Update File:   x.rs   \n*** End Patch")]
@@ -183,7 +185,10 @@ mod tests {
     #[test]
     fn no_headers_no_files() {
         assert_eq!(patch_files(""), PatchFiles::default());
-        assert_eq!(patch_files("just text\n*** \n***Add File: x"), PatchFiles::default());
+        assert_eq!(
+            patch_files("just text\n*** \n***Add File: x"),
+            PatchFiles::default()
+        );
         assert_eq!(
             patch_files("*** Add File: \n*** Update File:\0x"),
             PatchFiles::default()

@@ -333,10 +333,8 @@ fn process_line(line: &[u8], st: &mut TurnState, out: &mut ReadOutcome) {
                 }
             }
         }
-        Some("session_meta") => {
-            if rec.payload.as_ref().is_some_and(|p| p.is_subagent()) {
-                st.subagent = true;
-            }
+        Some("session_meta") if rec.payload.as_ref().is_some_and(|p| p.is_subagent()) => {
+            st.subagent = true;
         }
         Some("turn_context") => {
             if let Some(turn) = rec.payload.as_ref().and_then(|p| p.turn_id.as_deref())
@@ -399,11 +397,7 @@ struct Payload<'a> {
     content: Content<'a>,
     #[serde(borrow, default)]
     turn_id: Option<Cow<'a, str>>,
-    #[serde(
-        rename = "internal_chat_message_metadata_passthrough",
-        borrow,
-        default
-    )]
+    #[serde(rename = "internal_chat_message_metadata_passthrough", borrow, default)]
     passthrough: Option<Passthrough<'a>>,
     /// `session_meta`: where the thread came from (`"exec"`, `"cli"`, or an
     /// object such as `{"subagent": …}`).
@@ -745,7 +739,11 @@ mod codex {
         let out = read(ROLLOUT, &mut st);
         assert_eq!(out.bad, 0);
         assert_eq!(out.consumed, ROLLOUT.len() as u64);
-        let bodies: Vec<_> = out.candidates.iter().map(|c| c.block.body.as_str()).collect();
+        let bodies: Vec<_> = out
+            .candidates
+            .iter()
+            .map(|c| c.block.body.as_str())
+            .collect();
         assert_eq!(
             bodies,
             ["ACTION: completed\nTOPIC: Codex probe\nAFFECTS: notes.txt"]
@@ -765,7 +763,11 @@ mod codex {
             let mut st = TurnState::default();
             let first = read(&ROLLOUT[..cut], &mut st);
             let rest = read(&ROLLOUT[first.consumed as usize..], &mut st);
-            let got: Vec<_> = first.candidates.into_iter().chain(rest.candidates).collect();
+            let got: Vec<_> = first
+                .candidates
+                .into_iter()
+                .chain(rest.candidates)
+                .collect();
             assert_eq!(got, want, "cut at {cut}");
         }
     }
@@ -774,7 +776,8 @@ mod codex {
     fn a_stop_before_the_file_shows_the_message_is_aliased_later() {
         // The Stop hook's input: `turn_id`, which the adapter turns into the prompt id.
         let stop: serde_json::Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/codex/hook-Stop.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/fixtures/codex/hook-Stop.json"))
+                .unwrap();
         assert_eq!(stop["turn_id"], TURN);
         let lam = stop["last_assistant_message"].as_str().unwrap();
         let mut st = TurnState::default();
@@ -782,7 +785,10 @@ mod codex {
         assert_eq!(early.len(), 1);
         let out = read(ROLLOUT, &mut st);
         assert_eq!(out.candidates.len(), 1);
-        assert_eq!(out.candidates[0].alias_of.as_deref(), Some(early[0].id.as_str()));
+        assert_eq!(
+            out.candidates[0].alias_of.as_deref(),
+            Some(early[0].id.as_str())
+        );
         // And after the file, the same message is not taken again.
         let (late, _) = st.take_last_message(lam, Some(TURN), "s:x", 1_001);
         assert!(late.is_empty());
@@ -810,7 +816,11 @@ mod codex {
         ];
         let mut st = TurnState::default();
         let out = read(&(lines.join("\n") + "\n"), &mut st);
-        let bodies: Vec<_> = out.candidates.iter().map(|c| c.block.body.as_str()).collect();
+        let bodies: Vec<_> = out
+            .candidates
+            .iter()
+            .map(|c| c.block.body.as_str())
+            .collect();
         assert_eq!(bodies, ["TOPIC: a"]);
         assert_eq!(st.anchor, "p:t");
     }

@@ -153,6 +153,8 @@ pub struct Place {
     pub worktree: String,
     /// The branch (or detached commit), when known.
     pub branch: String,
+    /// The agent running the session: `claude-code` or `codex`.
+    pub agent: String,
 }
 
 impl Place {
@@ -169,6 +171,7 @@ impl Place {
             cwd: clean(p.cwd.as_deref().unwrap_or(""), SHOW_TEXT),
             worktree: clean(p.worktree.as_deref().unwrap_or(""), SHOW_TEXT),
             branch: clean(&branch, SHOW_SHORT),
+            agent: clean(p.agent_name(), SHOW_SHORT),
         }
     }
 }

@@ -276,10 +276,11 @@ def cmd_codex_guard(args):
     c.check("A claimed" in after and "src/auth.rs" in after and "Auth rewrite by Claude" in after,
             "the guard acted on Codex's apply_patch: A's claim reached the model with the call",
             short(after, 1500))
-    edits = [json.loads(l) for l in (world / "pool" / "edits.log").read_text().splitlines() if l.strip()] \
-        if (world / "pool" / "edits.log").exists() else []
+    log = world / "pool" / "edits.log"
+    # edits.log: one edit per line, "<epoch>\t<instance>\t<session>\t<path>".
+    edits = [l.split("\t") for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
     proj = str(world / "proj")
-    paths = {e.get("path") for e in edits if e.get("instance") == "C"}
+    paths = {e[3] for e in edits if len(e) >= 4 and e[1] == "C"}
     for p in ("src/auth.rs", "notes/codex.md", "docs/old.md", "docs/new.md"):
         c.check(f"{proj}/{p}" in paths, f"the guard recorded C's edit of {p} (add/update/move) by absolute path",
                 str(sorted(paths)))
@@ -289,14 +290,16 @@ def cmd_codex_guard(args):
 def cmd_claude_guard(args):
     world, run = Path(args[0]), Path(args[1])
     c = Checker()
-    mains = cc.main_requests(run)
-    text = ""
-    for m in mains:
-        body = json.dumps(m["body"], ensure_ascii=False)
-        if '"name": "Edit"' in body:
-            text = body
-    c.check(text, "the Claude Code session's Edit call was made")
-    tail = text[text.rfind('"name": "Edit"'):] if text else ""
+    tail = None
+    for m in cc.main_requests(run):
+        msgs = m["body"].get("messages", [])
+        at = [i for i, msg in enumerate(msgs) if isinstance(msg.get("content"), list)
+              and any(isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == "Edit"
+                      for b in msg["content"])]
+        if at:
+            tail = json.dumps(msgs[at[-1] + 1:], ensure_ascii=False)
+    c.check(tail is not None, "the Claude Code session's Edit call was made")
+    tail = tail or ""
     c.check("C claimed" in tail and "src/billing.rs" in tail and "Billing module by Codex" in tail,
             "the guard acted on Claude Code's Edit: Codex's claim reached the model", short(tail, 1500))
     c.exit()
@@ -344,7 +347,7 @@ def cmd_status(args):
     agents = {}
     for inst in snap.get("instances", []):
         for s in inst.get("sessions", []):
-            agents.setdefault(inst.get("name"), set()).add(s.get("agent"))
+            agents.setdefault(inst.get("instance"), set()).add(s.get("agent"))
     c.check(agents.get("C") == {"codex"}, "pool status shows instance C's session as Codex", str(agents))
     c.check(agents.get("A") == {"claude-code"} and agents.get("B") == {"claude-code"},
             "pool status shows A's and B's sessions as Claude Code", str(agents))

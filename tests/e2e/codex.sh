@@ -20,9 +20,9 @@
 #      the leaks (reasoning, shell output, prompt);
 #   6. Claude Code instance B edits src/billing.rs: the guard must act on C's claim;
 #   7. `pool status --json` tells the agents apart;
-#   8. session start for Codex with a pool far over its output limit stays under it (no spill),
-#      while a hook that prints more than the limit is spilled by Codex (the limit is real);
-#   9. `pool uninstall --codex` takes exactly our hooks and trust entries out again.
+#   8. `pool uninstall --codex` takes exactly our hooks and trust entries out again;
+#   9. session start for Codex with a pool far over its output limit stays under it (no spill),
+#      while a hook that prints more than the limit is spilled by Codex (the limit is real).
 # Every Codex run must exit 0 with every hook completed; every Claude Code run as in run.sh.
 #
 # Env knobs: E2E_CACHE_DIR (shared with run.sh), E2E_KEEP=1, E2E_NETNS=0, CODEX_VERSION and
@@ -268,7 +268,12 @@ SUMMARY: user text must not be pooled
   check pool "$W" "$BIN_DIR" "$W/runs/C"
   check status "$W" "$BIN_DIR"
 
+  printf '\n== pool uninstall --codex\n'
+  if out="$(in_world "$W" "$BIN_DIR/pool" uninstall --codex 2>&1)"; then ok "pool uninstall --codex exits 0"; else fail "pool uninstall --codex exits 0" "$out"; fi
+  check uninstalled "$W"
+
   printf '\n== Codex output limit: our session start stays under it; a longer hook output is spilled\n'
+  # (make_world replaces WORLD_ENV: every step of world W comes before this point.)
   S="$WORK/budget"
   make_world "$S"
   in_world "$S" "$BIN_DIR/pool" install --codex >/dev/null 2>&1 || fail "pool install --codex (budget world)"
@@ -282,9 +287,6 @@ SUMMARY: user text must not be pooled
   run_codex "$L" L L "$HERE/scripts/codex_text.json" "Anything new?" --dangerously-bypass-hook-trust
   check spill "$L/runs/L"
 
-  printf '\n== pool uninstall --codex\n'
-  if out="$(in_world "$W" "$BIN_DIR/pool" uninstall --codex 2>&1)"; then ok "pool uninstall --codex exits 0"; else fail "pool uninstall --codex exits 0" "$out"; fi
-  check uninstalled "$W"
 fi
 
 ELAPSED=$(( $(date +%s) - START_TIME ))

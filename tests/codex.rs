@@ -1,0 +1,327 @@
+//! The hooks and `pool install --codex` for Codex, run for real: the built
+//! binaries fed the stdin the real Codex 0.171.0 sent them
+//! (`tests/fixtures/codex/`), against a temp pool, HOME and CODEX_HOME.
+//! The same binaries serve Claude Code; these tests hold the Codex side.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use claude_pool::agent::codex_settings::{CODEX_HOOKS, trust_hash};
+use serde_json::{Value, json};
+
+fn bin(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_pool"))
+        .parent()
+        .unwrap()
+        .join(name)
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/codex")
+            .join(name),
+    )
+    .unwrap()
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        for d in ["home", "codex", "pool", "proj"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        World { _tmp: tmp, root }
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn run(&self, program: &str, args: &[&str], instance: &str, stdin: &str) -> Output {
+        let mut c = Command::new(bin(program));
+        c.args(args)
+            .current_dir(self.p("proj"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.p("home"))
+            .env("CODEX_HOME", self.p("codex"))
+            .env("POOL_DIR", self.p("pool"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if !instance.is_empty() {
+            c.env("CLAUDE_INSTANCE", instance);
+        }
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// A Codex hook input from the fixtures, pointed at this world's copy of
+    /// the rollout and project folder.
+    fn input(&self, name: &str) -> String {
+        let mut v: Value = serde_json::from_str(&fixture(name)).unwrap();
+        v["transcript_path"] = json!(self.p("rollout-2026-11-30T05-57-04-x.jsonl"));
+        v["cwd"] = json!(self.p("proj"));
+        v.to_string()
+    }
+
+    fn entries(&self) -> Vec<Value> {
+        let out = self.run("pool-query", &["--json", "--all"], "", "");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn codex_blocks_are_pooled_once_from_the_rollout_and_the_stop_message() {
+    let w = World::new();
+    let rollout = w.p("rollout-2026-11-30T05-57-04-x.jsonl");
+    // Stop fires before the rollout shows the final message: the block comes
+    // from last_assistant_message, keyed by the turn.
+    let full = fixture("rollout-0.171.0.jsonl");
+    let cut = full.find("\"Done.").unwrap();
+    let cut = full[..cut].rfind('\n').unwrap() + 1;
+    std::fs::write(&rollout, &full[..cut]).unwrap();
+    for args in [&["--agent", "codex"][..], &[][..]] {
+        let out = w.run("pool-stop", args, "C", &w.input("hook-Stop.json"));
+        assert!(out.status.success());
+    }
+    // Then the file catches up; SessionEnd and a later Stop read it.
+    std::fs::write(&rollout, &full).unwrap();
+    w.run(
+        "pool-stop",
+        &["--agent", "codex"],
+        "C",
+        &w.input("hook-SessionEnd.json"),
+    );
+    w.run(
+        "pool-stop",
+        &["--agent", "codex"],
+        "C",
+        &w.input("hook-Stop.json"),
+    );
+    let e = w.entries();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["topic"], "Codex probe");
+    assert_eq!(e[0]["source_instance"], "C");
+    assert_eq!(e[0]["session_id"], "01a22b07-3c13-7853-b3f0-7ccec35ff23f");
+    assert!(!w.p("pool/errors.log").exists() || fixture_free_errors(&w));
+}
+
+#[test]
+fn a_block_only_in_the_rollout_is_pooled() {
+    // SessionEnd carries no last message: the rollout is the only source.
+    let w = World::new();
+    std::fs::write(
+        w.p("rollout-2026-11-30T05-57-04-x.jsonl"),
+        fixture("rollout-0.171.0.jsonl"),
+    )
+    .unwrap();
+    let out = w.run("pool-stop", &[], "C", &w.input("hook-SessionEnd.json"));
+    assert!(out.status.success());
+    let e = w.entries();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["topic"], "Codex probe");
+}
+
+fn fixture_free_errors(w: &World) -> bool {
+    std::fs::read_to_string(w.p("pool/errors.log"))
+        .unwrap()
+        .trim()
+        .is_empty()
+}
+
+#[test]
+fn the_guard_checks_every_file_of_an_apply_patch_and_answers_in_codexs_envelope() {
+    let w = World::new();
+    let readme = w.p("proj/README.md");
+    let post = w.run(
+        "pool",
+        &[
+            "post",
+            "--action",
+            "claimed",
+            "--topic",
+            "Docs rewrite",
+            "--affects",
+            readme.to_str().unwrap(),
+        ],
+        "A",
+        "",
+    );
+    assert!(post.status.success(), "{post:?}");
+    for (env_ask, agent_args) in [(false, &["--agent", "codex"][..]), (true, &[][..])] {
+        let input = w.input("hook-PreToolUse.json");
+        let out = if env_ask {
+            // POOL_CLAIMS=ask: Codex refuses "ask", so the guard warns instead.
+            let mut cmd = Command::new(bin("pool-guard"));
+            cmd.args(agent_args)
+                .current_dir(w.p("proj"))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("HOME", w.p("home"))
+                .env("POOL_DIR", w.p("pool"))
+                .env("CLAUDE_INSTANCE", "C")
+                .env("POOL_CLAIMS", "ask")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        } else {
+            w.run("pool-guard", agent_args, "C", &input)
+        };
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hso = &v["hookSpecificOutput"];
+        assert_eq!(hso["hookEventName"], "PreToolUse");
+        assert!(hso.get("permissionDecision").is_none(), "{v}");
+        let ctx = hso["additionalContext"].as_str().unwrap();
+        assert!(
+            ctx.contains("A claimed") && ctx.contains("Docs rewrite"),
+            "{ctx}"
+        );
+    }
+    let edits = std::fs::read_to_string(w.p("pool/edits.log")).unwrap();
+    for f in ["notes.txt", "README.md"] {
+        let path = w.p("proj").join(f);
+        assert!(
+            edits.contains(&format!(
+                "\tC\t01a22b07-3c13-7853-b3f0-7ccec35ff23f\t{}\n",
+                path.display()
+            )),
+            "{edits}"
+        );
+    }
+    // The shell tool edits nothing the guard can name: no output, no record.
+    let out = w.run(
+        "pool-guard",
+        &["--agent", "codex"],
+        "C",
+        &w.input("hook-PreToolUse-2.json"),
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn presence_records_the_agent() {
+    let w = World::new();
+    w.run(
+        "pool-session-start",
+        &["--agent", "codex"],
+        "C",
+        &w.input("hook-SessionStart.json"),
+    );
+    let status = w.run("pool", &["status", "--json"], "", "");
+    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["instances"][0]["sessions"][0]["agent"], "codex", "{v}");
+    let text = String::from_utf8(w.run("pool", &["status"], "", "").stdout).unwrap();
+    assert!(text.contains("(Codex)"), "{text}");
+}
+
+const USER_CONFIG: &str = "# mine\nmodel = \"o3\"\n\n[features]\nhooks = true\n";
+
+#[test]
+fn install_codex_is_idempotent_order_preserving_backed_up_and_undone() {
+    let w = World::new();
+    let hooks = w.p("codex/hooks.json");
+    let config = w.p("codex/config.toml");
+    let user_hooks = json!({"description": "mine", "hooks": {"Stop": [
+        {"hooks": [{"type": "command", "command": "/usr/bin/true mine"}]}]}});
+    std::fs::write(&hooks, serde_json::to_string_pretty(&user_hooks).unwrap()).unwrap();
+    std::fs::write(&config, USER_CONFIG).unwrap();
+
+    let out = w.run("pool", &["install", "--codex", "--dry-run"], "", "");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("+[hooks.state."));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
+
+    let out = w.run("pool", &["install", "--codex"], "", "");
+    assert!(out.status.success(), "{out:?}");
+    let first = (
+        std::fs::read(&hooks).unwrap(),
+        std::fs::read(&config).unwrap(),
+    );
+    let v: Value = serde_json::from_slice(&first.0).unwrap();
+    // The user's key and hook stay first; ours come after, with --agent codex.
+    assert_eq!(v.as_object().unwrap().keys().next().unwrap(), "description");
+    assert_eq!(
+        v["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/usr/bin/true mine"
+    );
+    for spec in CODEX_HOOKS {
+        let groups = v["hooks"][spec.event].as_array().unwrap();
+        let (gi, g) = groups
+            .iter()
+            .enumerate()
+            .find(|(_, g)| g.to_string().contains(spec.binary))
+            .unwrap();
+        let h = &g["hooks"][0];
+        assert!(h["command"].as_str().unwrap().ends_with(" --agent codex"));
+        // config.toml trusts exactly this handler at this position.
+        let key = format!(
+            "[hooks.state.\"{}:{}:{gi}:0\"]\ntrusted_hash = \"{}\"",
+            hooks.display(),
+            claude_pool::agent::codex_settings::event_label(spec.event).unwrap(),
+            trust_hash(spec.event, spec.matcher, h).unwrap()
+        );
+        assert!(
+            String::from_utf8_lossy(&first.1).contains(&key),
+            "{key}\n{}",
+            String::from_utf8_lossy(&first.1)
+        );
+    }
+    assert!(String::from_utf8_lossy(&first.1).starts_with(USER_CONFIG));
+    assert_eq!(
+        std::fs::read_to_string(w.p("codex/config.toml.pool-backup")).unwrap(),
+        USER_CONFIG
+    );
+    assert!(w.p("codex/hooks.json.pool-backup").exists());
+
+    let out = w.run("pool", &["install", "--codex"], "", "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already registered"));
+    assert_eq!(std::fs::read(&hooks).unwrap(), first.0);
+    assert_eq!(std::fs::read(&config).unwrap(), first.1);
+
+    let out = w.run("pool", &["uninstall", "--codex"], "", "");
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
+    let v: Value = serde_json::from_slice(&std::fs::read(&hooks).unwrap()).unwrap();
+    assert_eq!(v, user_hooks);
+}
+
+#[test]
+fn install_codex_refuses_a_config_toml_it_cannot_parse() {
+    let w = World::new();
+    std::fs::write(w.p("codex/config.toml"), "model = = \"x\"\n").unwrap();
+    let out = w.run("pool", &["install", "--codex"], "", "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml") && err.contains("not valid TOML"),
+        "{err}"
+    );
+    assert!(!w.p("codex/hooks.json").exists(), "nothing written");
+}
