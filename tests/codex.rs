@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use claude_pool::agent::codex_settings::{CODEX_HOOKS, trust_hash};
+use claude_pool::agent::codex_settings::{self, CODEX_HOOKS, trust_hash};
+use claude_pool::agent::settings_file;
 use serde_json::{Value, json};
 
 fn bin(name: &str) -> PathBuf {
@@ -324,4 +325,55 @@ fn install_codex_refuses_a_config_toml_it_cannot_parse() {
         "{err}"
     );
     assert!(!w.p("codex/hooks.json").exists(), "nothing written");
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `.codex-plugin/plugin.json` names `hooks/codex.json` explicitly: without
+/// a `hooks` key Codex loads `hooks/hooks.json` (Claude Code's, without
+/// `--agent codex`), and with both the hooks would run twice. Checked on the
+/// real Codex by tests/e2e/codex.sh (plugin installed from a local marketplace).
+#[test]
+fn the_codex_plugin_names_its_own_hooks_file_which_matches_the_table() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("plugin/.codex-plugin/plugin.json")).unwrap(),
+    )
+    .unwrap();
+    let claude: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("plugin/.claude-plugin/plugin.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["name"], claude["name"]);
+    assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        manifest["hooks"],
+        format!("./{}", codex_settings::PLUGIN_HOOKS_FILE)
+    );
+    let path = repo().join("plugin").join(codex_settings::PLUGIN_HOOKS_FILE);
+    let want = codex_settings::plugin_hooks();
+    if std::env::var_os("UPDATE_PLUGIN_HOOKS").is_some() {
+        std::fs::write(&path, settings_file::render(&want, b"  ")).unwrap();
+    }
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        got, want,
+        "hooks/codex.json is out of date; rerun with UPDATE_PLUGIN_HOOKS=1"
+    );
+    let root = repo().join("plugin").to_string_lossy().into_owned();
+    for (event, groups) in got["hooks"].as_object().unwrap() {
+        for g in groups.as_array().unwrap() {
+            for h in g["hooks"].as_array().unwrap() {
+                let cmd = h["command"]
+                    .as_str()
+                    .unwrap()
+                    .replace("${PLUGIN_ROOT}", &root);
+                let words = settings_file::command_words(&cmd, 4);
+                assert_eq!(Path::new(&words[0]), repo().join("plugin").join(settings_file::LAUNCHER));
+                assert!(bin(&words[1]).exists(), "{event}: {}", words[1]);
+                assert_eq!(words[2..], ["--agent", "codex"], "{event}");
+            }
+        }
+    }
 }

@@ -69,6 +69,50 @@ pub const CODEX_HOOKS: &[HookSpec] = &[
     },
 ];
 
+/// What the Codex plugin's `hooks/codex.json` must hold: [`CODEX_HOOKS`]
+/// run through the plugin's launcher under `${PLUGIN_ROOT}`, with
+/// [`AGENT_ARGS`]. `.codex-plugin/plugin.json` names this file, so Codex does
+/// not also load `hooks/hooks.json` (Claude Code's), which it would by default.
+pub fn plugin_hooks() -> Value {
+    let mut hooks = serde_json::Map::new();
+    for spec in CODEX_HOOKS {
+        let mut h = serde_json::Map::new();
+        h.insert("type".into(), "command".into());
+        h.insert(
+            "command".into(),
+            format!(
+                "\"${{PLUGIN_ROOT}}/{}\" {} {AGENT_ARGS}",
+                super::settings_file::LAUNCHER,
+                spec.binary
+            )
+            .into(),
+        );
+        h.insert("timeout".into(), spec.timeout.into());
+        let mut g = serde_json::Map::new();
+        if let Some(m) = spec.matcher {
+            g.insert("matcher".into(), m.into());
+        }
+        g.insert("hooks".into(), Value::Array(vec![Value::Object(h)]));
+        if let Value::Array(a) = hooks
+            .entry(spec.event)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            a.push(Value::Object(g));
+        }
+    }
+    let mut root = serde_json::Map::new();
+    root.insert(
+        "description".into(),
+        "claude-pool for Codex: share what parallel sessions completed, claimed, are blocked on or discovered"
+            .into(),
+    );
+    root.insert("hooks".into(), Value::Object(hooks));
+    Value::Object(root)
+}
+
+/// The Codex plugin's hooks file, relative to the plugin root.
+pub const PLUGIN_HOOKS_FILE: &str = "hooks/codex.json";
+
 /// Longest timeout Codex allows a `SessionEnd` hook, in seconds.
 const SESSION_END_MAX_TIMEOUT: u64 = 3;
 /// Codex's timeout for a `SessionEnd` hook that sets none, in seconds.

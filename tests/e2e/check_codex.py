@@ -414,7 +414,38 @@ def cmd_uninstalled(args):
     c.exit()
 
 
+def cmd_deny(args):
+    world, run = Path(args[0]), Path(args[1])
+    c = Checker()
+    c.check((world / "proj" / "src" / "auth.rs").read_text() == "fn validate() {}\n",
+            "deny: the file is unchanged (Codex stopped apply_patch before it ran)")
+    after = None
+    for m in main_requests(run):
+        after = items_after_call(m["body"], "apply_patch") or after
+    c.check(after and "DENY-MARKER" in after, "deny: the reason reached the model with the refused call",
+            short(after, 600))
+    c.exit()
+
+
+def cmd_plugin(args):
+    world, codex = Path(args[0]), args[1]
+    c = Checker()
+    hooks = [h for h in app_server_hooks(codex, world) if h.get("pluginId") == "session-pool@claude-pool"]
+    events = sorted(h.get("eventName") for h in hooks)
+    want = sorted(k[0].lower() + k[1:] for k in CODEX_HOOKS)
+    c.check(events == want, "plugin: Codex registers each of our hooks exactly once",
+            f"{events} vs {want}")
+    files = {(h.get("key") or "").split(":")[1] for h in hooks if ":" in (h.get("key") or "")}
+    c.check(files == {"hooks/codex.json"}, "plugin: all from hooks/codex.json (not Claude Code's hooks/hooks.json)",
+            str(files))
+    c.check(all((h.get("command") or "").endswith("--agent codex") for h in hooks),
+            "plugin: every plugin hook runs with --agent codex")
+    c.exit()
+
+
 COMMANDS = {
+    "deny": cmd_deny,
+    "plugin": cmd_plugin,
     "mock-selftest": cmd_mock_selftest,
     "codex-run": cmd_codex_run,
     "claude-run": cmd_claude_run,

@@ -21,6 +21,8 @@
 #   6. Claude Code instance B edits src/billing.rs: the guard must act on C's claim;
 #   7. `pool status --json` tells the agents apart;
 #   8. `pool uninstall --codex` takes exactly our hooks and trust entries out again;
+#      the repository installed as a Codex plugin registers each hook exactly once (hooks/codex.json,
+#      never Claude Code's hooks/hooks.json);
 #   9. session start for Codex with a pool far over its output limit stays under it (no spill),
 #      while a hook that prints more than the limit is spilled by Codex (the limit is real).
 # Every Codex run must exit 0 with every hook completed; every Claude Code run as in run.sh.
@@ -31,6 +33,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
 START_TIME=$(date +%s)
 
 die() { printf 'e2e-codex: error: %s\n' "$*" >&2; exit 2; }
@@ -272,6 +275,18 @@ SUMMARY: user text must not be pooled
   if out="$(in_world "$W" "$BIN_DIR/pool" uninstall --codex 2>&1)"; then ok "pool uninstall --codex exits 0"; else fail "pool uninstall --codex exits 0" "$out"; fi
   check uninstalled "$W"
 
+  printf '\n== Codex plugin: installed from the repository as a local marketplace, each hook once\n'
+  P="$WORK/plugin"
+  make_world "$P"
+  SRC="$P/marketplace-src"
+  mkdir -p "$SRC"
+  (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+     | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
+     | tar --null -T - -cf -) | tar -C "$SRC" -xf -
+  if out="$(in_world "$P" "$CODEX" plugin marketplace add "$SRC" 2>&1)"; then ok "codex plugin marketplace add (local)"; else fail "codex plugin marketplace add (local)" "$out"; fi
+  if out="$(in_world "$P" "$CODEX" plugin add session-pool@claude-pool 2>&1)"; then ok "codex plugin add session-pool@claude-pool"; else fail "codex plugin add session-pool@claude-pool" "$out"; fi
+  check plugin "$P" "$CODEX"
+
   printf '\n== Codex output limit: our session start stays under it; a longer hook output is spilled\n'
   # (make_world replaces WORLD_ENV: every step of world W comes before this point.)
   S="$WORK/budget"
@@ -287,6 +302,21 @@ SUMMARY: user text must not be pooled
   run_codex "$L" L L "$HERE/scripts/codex_text.json" "Anything new?" --dangerously-bypass-hook-trust
   check spill "$L/runs/L"
 
+fi
+
+if [ "$MODE" = full ]; then
+  printf '\n== Codex honours a PreToolUse deny before apply_patch (the envelope the guard sends for a denial)\n'
+  D="$WORK/deny"
+  make_world "$D"
+  cat >"$D/deny-hook.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"Pool: A claimed src/auth.rs (DENY-MARKER)"}}'
+EOF
+  chmod +x "$D/deny-hook.sh"
+  printf '{"hooks":{"PreToolUse":[{"matcher":"apply_patch","hooks":[{"type":"command","command":"%s"}]}]}}\n' "$D/deny-hook.sh" >"$D/codex/hooks.json"
+  run_codex "$D" D D "$HERE/scripts/codex_patch.json" "Fix auth." --dangerously-bypass-hook-trust
+  check deny "$D" "$D/runs/D"
 fi
 
 ELAPSED=$(( $(date +%s) - START_TIME ))
