@@ -1205,6 +1205,13 @@ mod tests {
             (c.place.branch.as_str(), c.place.worktree.as_str()),
             ("pool/A", "/w/s1")
         );
+        // A presence file from before agents were recorded is Claude Code's.
+        assert_eq!(c.place.agent, "claude-code");
+        let codex = Presence {
+            agent: "codex".into(),
+            ..session("s3", now - 1, None, "main")
+        };
+        assert_eq!(snap(vec![codex], vec![]).place.agent, "codex");
         assert_eq!(c.last_seen, Some(now - 5));
         // Only ended sessions: gone, even with a fresh entry.
         let c = snap(
