@@ -358,9 +358,7 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     }
     if !matches!(decision, Decision::Deny(_)) {
         let me = ctx.config.instance.as_deref().unwrap_or("unknown");
-        for t in targets {
-            claims::record_edit(pool.dir(), ctx.now, me, session, t)?;
-        }
+        claims::record_edits(pool.dir(), ctx.now, me, session, targets)?;
     }
     // The envelope is the agent's (Codex cannot ask: an ask is a warning there).
     let verdict = match decision {

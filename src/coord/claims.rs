@@ -296,6 +296,29 @@ pub fn record_edit(
     f.write_all(line.as_bytes()).map_err(|e| Error::io(p, e))
 }
 
+/// Records edits of several files at once (a patch): one line each, all
+/// in one write.
+pub fn record_edits(
+    pool_dir: &Path,
+    now: i64,
+    instance: &str,
+    session: &str,
+    paths: &[String],
+) -> Result<()> {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let (instance, session) = (clean(instance), clean(session));
+    let lines: String = paths
+        .iter()
+        .map(|path| format!("{now}\t{instance}\t{session}\t{}\n", clean(path)))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let p = pool_dir.join(EDITS_LOG);
+    let mut f = fsio::open_append(&p)?;
+    f.write_all(lines.as_bytes()).map_err(|e| Error::io(p, e))
+}
+
 /// Edits newer than `since`, newest first.
 pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
     let p = pool_dir.join(EDITS_LOG);
