@@ -18,6 +18,22 @@ fn bin(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The fixture rollout with every line's timestamp set to now, so its
+/// blocks are live (older ones are history, never pooled).
+fn fresh_rollout() -> String {
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    fixture("rollout-0.171.0.jsonl")
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v["timestamp"] = json!(now);
+            v.to_string() + "\n"
+        })
+        .collect()
+}
+
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,7 +112,7 @@ fn codex_blocks_are_pooled_once_from_the_rollout_and_the_stop_message() {
     let rollout = w.p("rollout-2026-11-30T05-57-04-x.jsonl");
     // Stop fires before the rollout shows the final message: the block comes
     // from last_assistant_message, keyed by the turn.
-    let full = fixture("rollout-0.171.0.jsonl");
+    let full = fresh_rollout();
     let cut = full.find("\"Done.").unwrap();
     let cut = full[..cut].rfind('\n').unwrap() + 1;
     std::fs::write(&rollout, &full[..cut]).unwrap();
@@ -130,11 +146,7 @@ fn codex_blocks_are_pooled_once_from_the_rollout_and_the_stop_message() {
 fn a_block_only_in_the_rollout_is_pooled() {
     // SessionEnd carries no last message: the rollout is the only source.
     let w = World::new();
-    std::fs::write(
-        w.p("rollout-2026-11-30T05-57-04-x.jsonl"),
-        fixture("rollout-0.171.0.jsonl"),
-    )
-    .unwrap();
+    std::fs::write(w.p("rollout-2026-11-30T05-57-04-x.jsonl"), fresh_rollout()).unwrap();
     let out = w.run("pool-stop", &[], "C", &w.input("hook-SessionEnd.json"));
     assert!(out.status.success());
     let e = w.entries();
