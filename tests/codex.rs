@@ -326,6 +326,31 @@ fn install_codex_is_idempotent_order_preserving_backed_up_and_undone() {
 }
 
 #[test]
+fn doctor_checks_the_codex_hooks_and_their_trust() {
+    let w = World::new();
+    let doctor = |w: &World| -> Option<Value> {
+        let out = w.run("pool", &["doctor", "--json"], "", "");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "codex")
+            .cloned()
+    };
+    assert!(doctor(&w).is_none(), "no Codex hooks, no Codex check");
+    w.run("pool", &["install", "--codex"], "", "");
+    assert_eq!(doctor(&w).unwrap()["status"], "ok");
+    let config = w.p("codex/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let tampered = text.replacen("trusted_hash = \"sha256:", "trusted_hash = \"sha256:0", 1);
+    std::fs::write(&config, tampered).unwrap();
+    let c = doctor(&w).unwrap();
+    assert_eq!(c["status"], "warn", "{c}");
+    assert_eq!(c["details"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn install_codex_refuses_a_config_toml_it_cannot_parse() {
     let w = World::new();
     std::fs::write(w.p("codex/config.toml"), "model = = \"x\"\n").unwrap();

@@ -338,6 +338,15 @@ impl ConfigToml {
     }
 }
 
+/// The `trusted_hash` `config.toml` holds for the hook at `key`, if any.
+pub fn trusted_hash_in<'d>(doc: &'d toml_edit::DocumentMut, key: &str) -> Option<&'d str> {
+    doc.get("hooks")?
+        .get("state")?
+        .get(key)?
+        .get("trusted_hash")?
+        .as_str()
+}
+
 /// Parses `config.toml` text (empty for a missing file). Fails, naming
 /// `path`, on text that is not TOML.
 pub fn parse_config(path: &Path, text: &str) -> Result<toml_edit::DocumentMut> {
