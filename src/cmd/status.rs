@@ -511,6 +511,16 @@ fn show_path(p: &str, home: Option<&Path>) -> String {
     clean(&shown, 160)
 }
 
+/// The agent after a session's id in the text board: nothing for Claude
+/// Code (the default, and the lines stay as short as they were), ` (Codex)`
+/// for Codex.
+fn agent_suffix(p: &Presence) -> String {
+    match p.agent_name() {
+        "claude-code" => String::new(),
+        _ => format!(" ({})", agent_label(p)),
+    }
+}
+
 /// The agent a session runs under, for display: `Claude Code` or `Codex`.
 pub fn agent_label(p: &Presence) -> String {
     match p.agent_name() {
@@ -701,9 +711,9 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             };
             let _ = writeln!(
                 out,
-                "  session {} ({})  {}{host} — {}{wake}",
+                "  session {}{}  {}{host} — {}{wake}",
                 clean(short_id(&p.session_id, &ids), 64),
-                agent_label(p),
+                agent_suffix(p),
                 place(p, home),
                 seen_phrase(p.state(now), Some(p.last_heard()), p.ended.is_some(), now)
             );
