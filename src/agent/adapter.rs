@@ -18,8 +18,9 @@
 //!   `permissionDecision: "ask"` (0.171: "unsupported permissionDecision:ask"),
 //!   so an ask becomes a warning there.
 //! - limits: Claude Code keeps 10,000 characters of hook output; Codex
-//!   spills output over 2,500 approximate tokens (bytes / 4) to a file and
-//!   shows a preview. [`Agent::context_budget`] is the smaller of what each shows.
+//!   spills output over 2,500 approximate tokens (bytes / 4, so 10,000
+//!   bytes) to a file and shows a preview. [`Agent::fit_context`] is the last
+//!   resort that keeps any context output within its agent's limit.
 
 use serde_json::json;
 
@@ -98,12 +99,21 @@ impl Agent {
         }
     }
 
-    /// Most bytes of context a hook may print for this agent to show it whole.
+    /// How much context a hook may print for this agent to show it whole,
+    /// in the agent's own unit: characters for Claude Code, bytes for Codex
+    /// (whose token estimate is bytes / 4).
     pub fn context_budget(self) -> usize {
         match self {
-            // Characters are at least one byte each, so bytes bound them.
             Agent::ClaudeCode => CLAUDE_CODE_OUTPUT_CHARS,
             Agent::Codex => CODEX_OUTPUT_TOKENS * CODEX_BYTES_PER_TOKEN,
+        }
+    }
+
+    /// The size of `text` in the unit of [`Agent::context_budget`].
+    pub fn context_size(self, text: &str) -> usize {
+        match self {
+            Agent::ClaudeCode => text.chars().count(),
+            Agent::Codex => text.len(),
         }
     }
 
@@ -116,14 +126,21 @@ impl Agent {
     /// a last line saying so. Text within the budget is returned unchanged.
     pub fn fit_context(self, text: String) -> String {
         let budget = self.context_budget();
-        if text.len() <= budget {
+        if self.context_size(&text) <= budget {
             return text;
         }
         const NOTE: &str = "\n(pool: output cut to the agent's limit; run pool-query)\n";
-        let mut end = budget.saturating_sub(NOTE.len());
-        while end > 0 && !text.is_char_boundary(end) {
-            end -= 1;
-        }
+        let room = budget.saturating_sub(NOTE.len());
+        let end = match self {
+            Agent::ClaudeCode => text.char_indices().nth(room).map_or(text.len(), |(i, _)| i),
+            Agent::Codex => {
+                let mut end = room.min(text.len());
+                while end > 0 && !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                end
+            }
+        };
         let mut out = text[..end].to_string();
         out.push_str(NOTE);
         out
@@ -298,12 +315,16 @@ mod tests {
         let long = "é".repeat(20_000);
         for agent in [Agent::ClaudeCode, Agent::Codex] {
             let out = agent.fit_context(long.clone());
-            assert!(out.len() <= agent.context_budget());
+            assert!(agent.context_size(&out) <= agent.context_budget());
             assert!(out.ends_with("run pool-query)\n"));
             assert_eq!(agent.fit_context("short".into()), "short");
         }
         // Codex's own estimate of the cut text stays within its limit.
-        let out = Agent::Codex.fit_context(long);
+        let out = Agent::Codex.fit_context(long.clone());
         assert!(out.len().div_ceil(CODEX_BYTES_PER_TOKEN) <= CODEX_OUTPUT_TOKENS);
+        // Claude Code counts characters: 9,000 two-byte characters pass whole.
+        let fits = "é".repeat(9_000);
+        assert_eq!(Agent::ClaudeCode.fit_context(fits.clone()), fits);
+        assert_ne!(Agent::Codex.fit_context(fits.clone()), fits);
     }
 }
