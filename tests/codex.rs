@@ -185,8 +185,9 @@ fn the_guard_checks_every_file_of_an_apply_patch_and_answers_in_codexs_envelope(
     assert!(post.status.success(), "{post:?}");
     for (env_ask, agent_args) in [(false, &["--agent", "codex"][..]), (true, &[][..])] {
         let input = w.input("hook-PreToolUse.json");
-        let out = if env_ask {
-            // POOL_CLAIMS=ask: Codex refuses "ask", so the guard warns instead.
+        let out = {
+            // POOL_CLAIMS=warn, then ask: Codex refuses "ask", so an attended
+            // session's ask is a warning there.
             let mut cmd = Command::new(bin("pool-guard"));
             cmd.args(agent_args)
                 .current_dir(w.p("proj"))
@@ -195,7 +196,7 @@ fn the_guard_checks_every_file_of_an_apply_patch_and_answers_in_codexs_envelope(
                 .env("HOME", w.p("home"))
                 .env("POOL_DIR", w.p("pool"))
                 .env("CLAUDE_INSTANCE", "C")
-                .env("POOL_CLAIMS", "ask")
+                .env("POOL_CLAIMS", if env_ask { "ask" } else { "warn" })
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
             let mut child = cmd.spawn().unwrap();
@@ -206,8 +207,6 @@ fn the_guard_checks_every_file_of_an_apply_patch_and_answers_in_codexs_envelope(
                 .write_all(input.as_bytes())
                 .unwrap();
             child.wait_with_output().unwrap()
-        } else {
-            w.run("pool-guard", agent_args, "C", &input)
         };
         assert!(out.status.success());
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -55,9 +55,9 @@ def developer_texts(body):
 
 
 def items_after_call(body, name):
-    """The input items after the last call of tool `name` in a request body (as JSON text)."""
+    """The input items after the first call of tool `name` in a request body (as JSON text)."""
     items = body.get("input", [])
-    idx = max((i for i, it in enumerate(items)
+    idx = min((i for i, it in enumerate(items)
                if it.get("type") in ("custom_tool_call", "function_call") and it.get("name") == name),
               default=None)
     if idx is None:
