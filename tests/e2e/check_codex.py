@@ -135,7 +135,8 @@ def check_codex_run(c, run, label):
     c.check(rc == "0", f"{label}: codex exec exited 0", f"exit code {rc}; stderr: {short(err, 1200)}")
     statuses = [l.split()[1:] for l in err.splitlines() if l.startswith("hook: ")]
     finished = [s for s in statuses if len(s) == 2]
-    bad = [s for s in finished if s[1] not in ("Completed",)]
+    # "Blocked" is a PreToolUse hook refusing a tool call on purpose (the guard's deny).
+    bad = [s for s in finished if s[1] != "Completed" and s != ["PreToolUse", "Blocked"]]
     c.check(not bad, f"{label}: every Codex hook completed", f"{bad}; stderr: {short(err, 800)}")
     mains = main_requests(run)
     c.check(mains, f"{label}: the scripted model got the conversation", "no main request")
