@@ -390,7 +390,9 @@ fn the_codex_plugin_names_its_own_hooks_file_which_matches_the_table() {
         manifest["hooks"],
         format!("./{}", codex_settings::PLUGIN_HOOKS_FILE)
     );
-    let path = repo().join("plugin").join(codex_settings::PLUGIN_HOOKS_FILE);
+    let path = repo()
+        .join("plugin")
+        .join(codex_settings::PLUGIN_HOOKS_FILE);
     let want = codex_settings::plugin_hooks();
     if std::env::var_os("UPDATE_PLUGIN_HOOKS").is_some() {
         std::fs::write(&path, settings_file::render(&want, b"  ")).unwrap();
@@ -409,7 +411,10 @@ fn the_codex_plugin_names_its_own_hooks_file_which_matches_the_table() {
                     .unwrap()
                     .replace("${PLUGIN_ROOT}", &root);
                 let words = settings_file::command_words(&cmd, 4);
-                assert_eq!(Path::new(&words[0]), repo().join("plugin").join(settings_file::LAUNCHER));
+                assert_eq!(
+                    Path::new(&words[0]),
+                    repo().join("plugin").join(settings_file::LAUNCHER)
+                );
                 assert!(bin(&words[1]).exists(), "{event}: {}", words[1]);
                 assert_eq!(words[2..], ["--agent", "codex"], "{event}");
             }

@@ -295,11 +295,12 @@ impl ConfigToml {
     /// Reads and parses `path`. A missing file is an empty document; a file
     /// that is not TOML (or not UTF-8) is an error naming it.
     pub fn load(path: &Path) -> Result<ConfigToml> {
-        use std::os::unix::fs::MetadataExt;
         let target = super::settings_file::edit_target(path)?;
         let (original, mode) = match std::fs::read(&target) {
             Ok(b) => {
-                let mode = std::fs::metadata(&target).map(|m| m.mode() & 0o7777).ok();
+                let mode = std::fs::metadata(&target)
+                    .ok()
+                    .and_then(|m| crate::store::fsio::mode_bits(&m));
                 (Some(b), mode)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
