@@ -894,6 +894,146 @@ def machine():
             f"- Kernel: {platform.system()} {platform.release()}\n"
             f"- Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
 
+# ---------------------------------------------------------------- Codex
+
+CODEX_TOKEN_LIMIT = 2500   # Codex 0.171 spills hook output over ~2,500 tokens (bytes / 4)
+
+def codex_turn_lines(k, ts, pool_every=10, nonce=""):
+    """One Codex rollout turn shaped like gen_transcript.py's turns (prompt, text,
+    a shell call and its output, closing text; every pool_every-th with a pool
+    block), plus the event_msg lines Codex mirrors the text into."""
+    turn = f"turn-{k}-{nonce}"
+    closing = f"Done with turn {k}."
+    if pool_every and k % pool_every == 0:
+        closing += (f"\n\n```pool\nACTION: completed\nTOPIC: Codex bench turn {k} {nonce}\n"
+                    "SUMMARY: Finished it in the parser.\nAFFECTS: src/parser.rs\n```\n")
+    def item(payload):
+        return {"timestamp": ts, "type": "response_item", "payload": payload}
+    def msg(role, text, part):
+        return item({"type": "message", "role": role, "id": f"msg_{uuid.uuid4().hex[:24]}",
+                     "content": [{"type": part, "text": text}],
+                     "internal_chat_message_metadata_passthrough": {"turn_id": turn}})
+    call = f"call_{uuid.uuid4().hex[:16]}"
+    lines = [
+        {"timestamp": ts, "type": "turn_context", "payload": {"turn_id": turn, "cwd": "/home/dev/proj"}},
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": "task_started", "turn_id": turn}},
+        msg("user", f"Please do bench task {k}", "input_text"),
+        msg("assistant", "Working on it. " + FILLER, "output_text"),
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": "agent_message", "message": "Working on it. " + FILLER}},
+        item({"type": "function_call", "name": "exec_command", "call_id": call,
+              "arguments": json.dumps({"cmd": "cat src/lib.rs"})}),
+        item({"type": "function_call_output", "call_id": call, "output": FILLER}),
+        msg("assistant", closing, "output_text"),
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": "task_complete", "turn_id": turn,
+                                                           "last_agent_message": closing}},
+    ]
+    return [json.dumps(l) for l in lines], closing, turn
+
+def gen_codex_rollout(turns):
+    f = os.path.join(DATA, f"rollout_{turns}.jsonl")
+    if not os.path.isfile(f):
+        os.makedirs(DATA, exist_ok=True)
+        log(f"generating a Codex rollout of {turns} turns ...")
+        with open(f + ".tmp", "w") as fh:
+            fh.write(json.dumps({"timestamp": "2026-11-30T00:00:00.000Z", "type": "session_meta",
+                                 "payload": {"id": "bench", "source": "cli", "cwd": "/home/dev/proj"}}) + "\n")
+            for k in range(turns):
+                lines, _, _ = codex_turn_lines(k, "2026-11-30T00:00:00.000Z", nonce="gen")
+                fh.write("\n".join(lines) + "\n")
+        os.replace(f + ".tmp", f)
+    return f
+
+def case_codex(turns, pool_n):
+    """The hooks' budgets for Codex's inputs (run with --agent codex, as `pool install
+    --codex` registers them): session start (time, and output within Codex's limit),
+    the Stop hook on a rollout (first call, next turn), the guard on an apply_patch."""
+    d = gen_pool(pool_n)
+    ss = write_json(os.path.join(WORK, "codex_ss.json"),
+                    {"session_id": "codex-bench", "turn_id": None, "hook_event_name": "SessionStart",
+                     "source": "startup", "cwd": "/home/dev/proj", "model": "gpt-5.5"})
+    env = {"POOL_DIR": d, "CLAUDE_INSTANCE": "A"}
+    argv = [bin_("pool-session-start"), "--agent", "codex"]
+    out = subprocess.run(argv, env=dict(os.environ, **env), stdin=open(ss), capture_output=True).stdout
+    tokens = (len(out) + 3) // 4
+    log(f"pool-session-start --agent codex, {pool_n} entries")
+    res = measure(Cmd(argv, env, ss))
+    om = med(res["ours"])
+    row(f"Codex: `pool-session-start --agent codex`, pool of {pool_n:,}", res,
+        f"≤ 5 ms; output ≤ {CODEX_TOKEN_LIMIT:,} tokens (is {tokens:,})",
+        [(om <= 0.005, f"{fms(om)} > 5 ms"), (tokens <= CODEX_TOKEN_LIMIT, f"{tokens} tokens")])
+    check_errors(d, "codex session-start")
+
+    src = gen_codex_rollout(turns)
+    size = os.path.getsize(src)
+    wd = os.path.join(WORK, "codex_stop_first")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    pool = fresh_pool_copy(gen_pool(10_000), os.path.join(wd, "pool"))
+    _, last, turn = codex_turn_lines(turns - 1, "x", nonce="gen")
+    stdin = write_json(os.path.join(wd, "stop.json"),
+                       {"session_id": "C-first", "turn_id": turn, "transcript_path": src,
+                        "hook_event_name": "Stop", "last_assistant_message": last})
+    argv = [bin_("pool-stop"), "--agent", "codex"]
+    ours = Cmd(argv, {"POOL_DIR": pool, "CLAUDE_INSTANCE": "C"}, stdin,
+               prepare=lambda: shutil.rmtree(os.path.join(pool, "sessions"), ignore_errors=True))
+    log(f"pool-stop --agent codex first call, {size / MB:.0f} MB rollout")
+    res = measure(ours, runs=min(RUNS, 11))
+    om = med(res["ours"])
+    mbs = size / MB / om
+    row(f"Codex: `pool-stop`, first call (no cursor), {size / MB:.0f} MB rollout", res,
+        "≥ 300 MB/s; RSS ≤ 16 MiB", [(mbs >= 300, f"{mbs:.0f} MB/s < 300")], f"{mbs:.0f} MB/s")
+    check_errors(pool, "codex stop first call")
+
+    wd = os.path.join(WORK, "codex_stop_next")
+    shutil.rmtree(wd, ignore_errors=True)
+    os.makedirs(wd)
+    tr = os.path.join(wd, "rollout-bench.jsonl")
+    shutil.copyfile(src, tr)
+    pool = fresh_pool_copy(gen_pool(10_000), os.path.join(wd, "pool"))
+    stdin = os.path.join(wd, "stop.json")
+    hook = {"session_id": "C-next", "transcript_path": tr, "hook_event_name": "Stop"}
+    write_json(stdin, dict(hook, turn_id=turn, last_assistant_message=last))
+    env = {"POOL_DIR": pool, "CLAUDE_INSTANCE": "C"}
+    run_once(Cmd(argv, env, stdin))
+    counter = [0]
+    def next_turn():
+        counter[0] += 1
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        lines, text, t = codex_turn_lines(counter[0], now, pool_every=1, nonce=uuid.uuid4().hex[:12])
+        with open(tr, "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+        write_json(stdin, dict(hook, turn_id=t, last_assistant_message=text))
+    # Count our entries, not lines: the Stop hook may archive expired ones meanwhile.
+    def ours_count():
+        with open(os.path.join(pool, "instance_state.jsonl"), "rb") as fh:
+            return sum(1 for l in fh if b"Codex bench turn" in l and b"gen" not in l)
+    before = ours_count()
+    log(f"pool-stop --agent codex next turn, {size / MB:.0f} MB rollout")
+    res = measure(Cmd(argv, env, stdin, prepare=next_turn))
+    after = ours_count()
+    om = med(res["ours"])
+    row(f"Codex: `pool-stop`, next turn appended to a {size / MB:.0f} MB rollout", res,
+        "≤ 5 ms; RSS ≤ 16 MiB", [(om <= 0.005, f"{fms(om)} > 5 ms"),
+                                 (after - before == counter[0],
+                                  f"{after - before} entries appended for {counter[0]} turns")])
+    check_errors(pool, "codex stop next turn")
+
+    pool = fresh_pool_copy(d, os.path.join(WORK, "codex_guard_pool"))
+    patch = "*** Begin Patch\n" + "".join(
+        f"*** Update File: src/m{i}.rs\n@@\n-a\n+b\n" for i in range(3)) + "*** End Patch\n"
+    stdin = write_json(os.path.join(WORK, "codex_guard.json"),
+                       {"session_id": "C-guard", "turn_id": "t", "hook_event_name": "PreToolUse",
+                        "cwd": "/home/dev/proj", "tool_name": "apply_patch",
+                        "tool_input": {"command": patch}})
+    log(f"pool-guard --agent codex, apply_patch of 3 files, {pool_n} entries")
+    res = measure(Cmd([bin_("pool-guard"), "--agent", "codex"], {"POOL_DIR": pool, "CLAUDE_INSTANCE": "C"},
+                      stdin, prepare=lambda: (os.path.exists(os.path.join(pool, "edits.log"))
+                                              and os.remove(os.path.join(pool, "edits.log")))))
+    om = med(res["ours"])
+    row(f"Codex: `pool-guard`, apply_patch of 3 files, pool of {pool_n:,}", res, "≤ 5 ms",
+        [(om <= 0.005, f"{fms(om)} > 5 ms")])
+    check_errors(pool, "codex guard")
+
 def git_rev(path):
     try:
         return subprocess.run(["git", "-C", path, "describe", "--always", "--dirty"],
@@ -965,7 +1105,8 @@ CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start",
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
          ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse),
          ("sync-latency", case_sync_latency), ("post-tool", case_post_tool),
-         ("guard", lambda: case_guard(max(POOL_SIZES)))]
+         ("guard", lambda: case_guard(max(POOL_SIZES))),
+         ("codex", lambda: case_codex(TURNS, max(POOL_SIZES)))]
 WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
 
 def main():

@@ -370,6 +370,8 @@ fn plugin_folder_holds_only_the_plugin() {
         sorted,
         [
             ".claude-plugin/plugin.json",
+            ".codex-plugin/plugin.json",
+            "hooks/codex.json",
             "hooks/hooks.json",
             "hooks/launch"
         ],

@@ -1,5 +1,6 @@
-//! The hook protocol: the JSON Claude Code sends on stdin (tolerant wire
-//! structs), what a hook body is given ([`Ctx`]), and the one-line error
+//! The hook protocol: the JSON Claude Code and Codex send on stdin (tolerant
+//! wire structs; the two agents' fields, which [`super::adapter`] turns into
+//! one event), what a hook body is given ([`Ctx`]), and the one-line error
 //! report. The policy that runs every body (bounded stdin, exit 0 whatever
 //! happens) is [`crate::cmd::runner`].
 //!
@@ -42,7 +43,7 @@ pub struct HookInput {
     pub stop_hook_active: bool,
     /// PreToolUse: the tool about to run.
     pub tool_name: String,
-    /// PreToolUse: the tool's input (`file_path`, `notebook_path`, …).
+    /// PreToolUse: the tool's input (`file_path`, `notebook_path`, a patch…).
     pub tool_input: serde_json::Value,
     /// PostToolUse: what the tool returned (for Bash: `stdout`, `stderr`,
     /// `interrupted`, and Claude Code's own `gitOperation`).
@@ -57,6 +58,18 @@ pub struct HookInput {
     /// The session's permission mode (`default`, `acceptEdits`, `auto`,
     /// `bypassPermissions`, …); absent at SessionStart.
     pub permission_mode: Option<String>,
+    /// Codex: the turn's id (the adapter copies it to `prompt_id`).
+    pub turn_id: Option<String>,
+    /// The agent running the hook (set by [`super::adapter::normalize`]).
+    #[serde(skip)]
+    pub agent: super::adapter::Agent,
+    /// PreToolUse: the files the tool is about to change, absolute (set by
+    /// [`super::adapter::normalize`]; empty for tools that change none).
+    #[serde(skip)]
+    pub edit_targets: Vec<String>,
+    /// Files a patch named past those listed in `edit_targets`.
+    #[serde(skip)]
+    pub edit_targets_more: usize,
 }
 
 impl HookInput {

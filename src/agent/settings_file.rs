@@ -344,8 +344,30 @@ impl Changes {
 /// Fails, changing nothing, when the file is not an object or its `hooks`
 /// (or one of the events we use) has the wrong type.
 pub fn merge(root: &mut Value, bin_dir: &Path) -> Result<Changes> {
-    let want: Vec<(&'static HookSpec, Value)> =
-        HOOKS.iter().map(|s| (s, handler(s, bin_dir))).collect();
+    merge_specs(root, HOOKS, bin_dir, "")
+}
+
+/// Merges the handlers of `specs` (binaries in `bin_dir`, each command
+/// followed by `args` when not empty) into a parsed hooks file of the same
+/// shape as Claude Code's settings (Codex's `hooks.json` is one). Fails,
+/// changing nothing, as [`merge`] does.
+pub fn merge_specs(
+    root: &mut Value,
+    specs: &'static [HookSpec],
+    bin_dir: &Path,
+    args: &str,
+) -> Result<Changes> {
+    let want: Vec<(&'static HookSpec, Value)> = specs
+        .iter()
+        .map(|s| {
+            let mut cmd = hook_command(bin_dir, s.binary);
+            if !args.is_empty() {
+                cmd.push(' ');
+                cmd.push_str(args);
+            }
+            (s, handler_with_command(s, cmd))
+        })
+        .collect();
     reconcile(root, &want)
 }
 
@@ -573,6 +595,61 @@ pub fn render(v: &Value, indent: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Writes `bytes` to `target` (the file `path` names) atomically with
+/// `mode`. Before the first edit of an existing file, its `original` bytes
+/// are copied to the backup beside `path` (never overwritten later). Returns
+/// the backup's path when one was made now. Fails, writing nothing, if the
+/// file no longer holds `original` (it changed since it was read).
+pub fn save_edit(
+    path: &Path,
+    target: &Path,
+    original: Option<&[u8]>,
+    mode: u32,
+    bytes: &[u8],
+) -> Result<Option<PathBuf>> {
+    let now = match std::fs::read(target) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(target, e)),
+    };
+    if now.as_deref() != original {
+        return Err(Error::Invalid(format!(
+            "{}: changed while pool was editing it; run the command again",
+            path.display()
+        )));
+    }
+    let mut made_backup = None;
+    if let Some(orig) = original {
+        let backup = backup_path(path);
+        if std::fs::symlink_metadata(&backup).is_err() {
+            crate::store::fsio::atomic_write(&backup, orig, 0o600)?;
+            made_backup = Some(backup);
+        }
+    } else if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    crate::store::fsio::atomic_write(target, bytes, mode)?;
+    Ok(made_backup)
+}
+
+/// Path of the backup beside the file at `path`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(BACKUP_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Where a file's bytes live: the target when `path` is a symlink (dotfiles
+/// repositories link settings files), else `path`.
+pub fn edit_target(path: &Path) -> Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|e| Error::io(path, e))
+        }
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
 /// A settings file read from disk, ready to be edited and written back.
 #[derive(Debug)]
 pub struct SettingsFile {
@@ -591,14 +668,9 @@ impl SettingsFile {
     /// Reads and parses `path`. A missing file is an empty object; a file that
     /// is not valid JSON is an error naming the file and line.
     pub fn load(path: &Path) -> Result<SettingsFile> {
-        let target = match std::fs::symlink_metadata(path) {
-            // Write through a symlink (dotfiles repositories link
-            // settings.json) rather than replace the link with a file.
-            Ok(m) if m.file_type().is_symlink() => {
-                std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?
-            }
-            _ => path.to_path_buf(),
-        };
+        // Write through a symlink (dotfiles repositories link settings.json)
+        // rather than replace the link with a file.
+        let target = edit_target(path)?;
         let (original, mode) = match std::fs::read(&target) {
             Ok(b) => {
                 let mode = std::fs::metadata(&target)
@@ -634,9 +706,7 @@ impl SettingsFile {
 
     /// Path of the backup beside the file.
     pub fn backup_path(&self) -> PathBuf {
-        let mut name = self.path.as_os_str().to_os_string();
-        name.push(BACKUP_SUFFIX);
-        PathBuf::from(name)
+        backup_path(&self.path)
     }
 
     /// Writes `value` back atomically. Before the first edit of an existing
@@ -644,30 +714,13 @@ impl SettingsFile {
     /// later). Returns the backup's path when one was made now. Fails, writing
     /// nothing, if the file changed on disk since it was read.
     pub fn save(&self, new_file_mode: u32) -> Result<Option<PathBuf>> {
-        let now = match std::fs::read(&self.target) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(&self.target, e)),
-        };
-        if now != self.original {
-            return Err(Error::Invalid(format!(
-                "{}: changed while pool was editing it; run the command again",
-                self.path.display()
-            )));
-        }
-        let mut made_backup = None;
-        if let Some(orig) = &self.original {
-            let backup = self.backup_path();
-            if std::fs::symlink_metadata(&backup).is_err() {
-                crate::store::fsio::atomic_write(&backup, orig, 0o600)?;
-                made_backup = Some(backup);
-            }
-        } else if let Some(dir) = self.target.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let mode = self.mode.unwrap_or(new_file_mode);
-        crate::store::fsio::atomic_write(&self.target, &self.rendered(), mode)?;
-        Ok(made_backup)
+        save_edit(
+            &self.path,
+            &self.target,
+            self.original.as_deref(),
+            self.mode.unwrap_or(new_file_mode),
+            &self.rendered(),
+        )
     }
 }
 

@@ -1,5 +1,16 @@
-//! Reading Claude Code's transcript JSONL: which lines count (assistant text of
-//! the main thread), which turn each belongs to, and the `pool` blocks in them.
+//! Reading the agents' transcripts: Claude Code's JSONL and Codex's rollout
+//! JSONL, which lines count (assistant text of the main thread), which turn
+//! each belongs to, and the `pool` blocks in them.
+//!
+//! Codex's rollout (`$CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl`, Codex
+//! 0.171) is told apart line by line by its top-level `type`: only
+//! `response_item` lines whose payload is an assistant `message` count, and
+//! only their `output_text` parts (never reasoning, tool calls or their
+//! output, user or developer messages, nor the `event_msg` lines that mirror
+//! the same text for display). A `turn_context` line opens a turn, anchored
+//! by its `turn_id` (`p:<turn_id>`, the id the Stop hook's input carries);
+//! blocks are keyed by the message's id. A rollout whose `session_meta` says
+//! it is a subagent's thread is skipped whole.
 //!
 //! The reader is incremental: it consumes whole lines from where the last call
 //! stopped and carries a small [`TurnState`] between calls. Only `type:
@@ -59,6 +70,9 @@ pub struct TurnState {
     /// Blocks taken from `last_assistant_message` the file has not shown yet.
     #[serde(default)]
     pub pending: Vec<Pending>,
+    /// The file is a Codex subagent's rollout: nothing in it counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subagent: bool,
 }
 
 /// A block found in assistant text, with its id.
@@ -255,8 +269,13 @@ pub fn read_from<R: BufRead>(mut r: R, state: &mut TurnState) -> io::Result<Read
 
 fn process_line(line: &[u8], st: &mut TurnState, out: &mut ReadOutcome) {
     let has_pool = memchr::memmem::find(line, b"pool").is_some();
-    // Only user lines move the turn anchor; a line without `"user"` cannot be one.
-    if !has_pool && memchr::memmem::find(line, b"\"user\"").is_none() {
+    // Only user lines (Claude Code) and turn or session headers (Codex) move
+    // the turn anchor; a line naming none of them cannot be one.
+    if !has_pool
+        && memchr::memmem::find(line, b"\"user\"").is_none()
+        && memchr::memmem::find(line, b"\"turn_context\"").is_none()
+        && memchr::memmem::find(line, b"\"session_meta\"").is_none()
+    {
         return;
     }
     let rec: Line<'_> = match serde_json::from_slice(line.trim_ascii()) {
@@ -314,8 +333,96 @@ fn process_line(line: &[u8], st: &mut TurnState, out: &mut ReadOutcome) {
                 }
             }
         }
+        Some("session_meta") if rec.payload.as_ref().is_some_and(|p| p.is_subagent()) => {
+            st.subagent = true;
+        }
+        Some("turn_context") => {
+            if let Some(turn) = rec.payload.as_ref().and_then(|p| p.turn_id.as_deref())
+                && !turn.is_empty()
+            {
+                st.set_anchor(format!("p:{turn}"), ts);
+            }
+        }
+        Some("response_item") if has_pool && !st.subagent => {
+            let Some(p) = rec.payload else { return };
+            if p.kind.as_deref() != Some("message") || p.role.as_deref() != Some("assistant") {
+                return;
+            }
+            if st.anchor.is_empty() {
+                let turn = p
+                    .passthrough
+                    .as_ref()
+                    .and_then(|m| m.turn_id.as_deref())
+                    .filter(|t| !t.is_empty());
+                let fallback = match (turn, p.id.as_deref()) {
+                    (Some(t), _) => format!("p:{t}"),
+                    (None, Some(id)) => format!("m:{id}"),
+                    (None, None) => String::new(),
+                };
+                st.set_anchor(fallback, ts);
+            }
+            // A forked or resumed rollout copies items with their ids, so the
+            // message id keys the block; the line's ordinal is the fallback.
+            let line_key = match (p.id.as_deref(), rec.ordinal) {
+                (Some(id), _) if !id.is_empty() => format!("m:{id}"),
+                (_, Some(o)) => format!("o:{o}"),
+                _ => String::new(),
+            };
+            if let Content::Blocks(parts) = p.content {
+                for (ci, b) in parts.into_iter().enumerate() {
+                    if b.kind.as_deref() == Some("output_text")
+                        && let Some(text) = b.text
+                    {
+                        let (c, skipped) = st.take_file_text(&text, &line_key, ci, ts);
+                        out.candidates.extend(c);
+                        out.skipped_blocks += skipped;
+                    }
+                }
+            }
+        }
         _ => {}
     }
+}
+
+/// The payload of a Codex rollout line (the fields the reader needs).
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Content<'a>,
+    #[serde(borrow, default)]
+    turn_id: Option<Cow<'a, str>>,
+    #[serde(rename = "internal_chat_message_metadata_passthrough", borrow, default)]
+    passthrough: Option<Passthrough<'a>>,
+    /// `session_meta`: where the thread came from (`"exec"`, `"cli"`, or an
+    /// object such as `{"subagent": …}`).
+    #[serde(default)]
+    source: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    thread_source: Option<Cow<'a, str>>,
+}
+
+impl Payload<'_> {
+    fn is_subagent(&self) -> bool {
+        let named = |s: &str| s.to_ascii_lowercase().contains("subagent");
+        self.thread_source.as_deref().is_some_and(named)
+            || match &self.source {
+                Some(serde_json::Value::String(s)) => named(s),
+                Some(serde_json::Value::Object(m)) => m.keys().any(|k| named(k)),
+                _ => false,
+            }
+    }
+}
+
+#[derive(Deserialize)]
+struct Passthrough<'a> {
+    #[serde(borrow, default)]
+    turn_id: Option<Cow<'a, str>>,
 }
 
 /// The fields of a transcript line the reader needs; everything else is skipped.
@@ -343,6 +450,12 @@ struct Line<'a> {
     api_block_index: Option<u64>,
     #[serde(borrow, default)]
     message: Option<Message<'a>>,
+    /// Codex: the line's body.
+    #[serde(borrow, default)]
+    payload: Option<Payload<'a>>,
+    /// Codex: the line's position in the rollout.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    ordinal: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -592,6 +705,10 @@ mod props {
             Just(r#"{"type":"user","promptId":7,"message":{"content":{"a":1}}}"#.to_string()),
             Just(r#"{"type":"assistant","uuid":null,"message":{"id":3,"content":"```pool"}}"#.to_string()),
             Just(r#"{"type":"user","uuid":"u","message":{"content":[null,1,"x",{"type":"text"}]}}"#.to_string()),
+            Just(r#"{"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"```pool\nTOPIC: x\n```"}]}}"#.to_string()),
+            Just(r#"{"type":"response_item","ordinal":"x","payload":{"type":"message","role":"assistant","id":5,"content":"```pool"}}"#.to_string()),
+            Just(r#"{"type":"turn_context","payload":{"turn_id":7}}"#.to_string()),
+            Just(r#"{"type":"session_meta","payload":{"source":[1,{"subagent":2}],"thread_source":{}}}"#.to_string()),
             ".{0,80}".prop_map(|s| s),
         ], 0..30)) {
             let mut st = TurnState::default();
@@ -599,5 +716,112 @@ mod props {
             let _ = read_from(io::Cursor::new(text.as_bytes()), &mut st).unwrap();
             let _ = st.take_last_message("```pool\nTOPIC: y\n```", Some("p"), "s:x", 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod codex {
+    use super::*;
+
+    /// A rollout written by the real Codex 0.171.0 (see tests/fixtures/codex/README.md).
+    const ROLLOUT: &str = include_str!("../../tests/fixtures/codex/rollout-0.171.0.jsonl");
+    const TURN: &str = "01a22b07-3c35-7433-99f7-a8f2b3072c8e";
+
+    fn read(s: &str, st: &mut TurnState) -> ReadOutcome {
+        read_from(io::Cursor::new(s.as_bytes()), st).unwrap()
+    }
+
+    #[test]
+    fn only_the_assistants_final_text_counts_in_a_real_rollout() {
+        // The rollout also holds the block in a reasoning item, in a shell
+        // call's output, and the final text again in `event_msg` lines.
+        let mut st = TurnState::default();
+        let out = read(ROLLOUT, &mut st);
+        assert_eq!(out.bad, 0);
+        assert_eq!(out.consumed, ROLLOUT.len() as u64);
+        let bodies: Vec<_> = out
+            .candidates
+            .iter()
+            .map(|c| c.block.body.as_str())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["ACTION: completed\nTOPIC: Codex probe\nAFFECTS: notes.txt"]
+        );
+        assert_eq!(st.anchor, format!("p:{TURN}"));
+        assert!(out.candidates[0].message_ts > 0);
+        // Ids are deterministic: a second reader (a resumed or forked copy) finds the same.
+        let again = read(ROLLOUT, &mut TurnState::default());
+        assert_eq!(again.candidates[0].id, out.candidates[0].id);
+    }
+
+    #[test]
+    fn read_in_pieces_gives_the_same_blocks() {
+        let mut whole = TurnState::default();
+        let want = read(ROLLOUT, &mut whole).candidates;
+        for cut in [1, ROLLOUT.len() / 3, ROLLOUT.len() / 2, ROLLOUT.len() - 2] {
+            let mut st = TurnState::default();
+            let first = read(&ROLLOUT[..cut], &mut st);
+            let rest = read(&ROLLOUT[first.consumed as usize..], &mut st);
+            let got: Vec<_> = first
+                .candidates
+                .into_iter()
+                .chain(rest.candidates)
+                .collect();
+            assert_eq!(got, want, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_stop_before_the_file_shows_the_message_is_aliased_later() {
+        // The Stop hook's input: `turn_id`, which the adapter turns into the prompt id.
+        let stop: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/codex/hook-Stop.json"))
+                .unwrap();
+        assert_eq!(stop["turn_id"], TURN);
+        let lam = stop["last_assistant_message"].as_str().unwrap();
+        let mut st = TurnState::default();
+        let (early, _) = st.take_last_message(lam, Some(TURN), "s:x", 1_000);
+        assert_eq!(early.len(), 1);
+        let out = read(ROLLOUT, &mut st);
+        assert_eq!(out.candidates.len(), 1);
+        assert_eq!(
+            out.candidates[0].alias_of.as_deref(),
+            Some(early[0].id.as_str())
+        );
+        // And after the file, the same message is not taken again.
+        let (late, _) = st.take_last_message(lam, Some(TURN), "s:x", 1_001);
+        assert!(late.is_empty());
+    }
+
+    #[test]
+    fn a_subagents_rollout_is_skipped() {
+        let meta = r#"{"timestamp":"2026-11-30T05:57:04.284Z","type":"session_meta","payload":{"id":"t2","source":{"subagent":{"thread_spawn":{"parent_thread_id":"t1"}}},"thread_source":"subagent"}}"#;
+        let body: String = ROLLOUT.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let mut st = TurnState::default();
+        let out = read(&format!("{meta}\n{body}"), &mut st);
+        assert!(out.candidates.is_empty());
+        assert!(st.subagent);
+    }
+
+    #[test]
+    fn user_developer_and_tool_items_never_count() {
+        let lines = [
+            r#"{"type":"turn_context","payload":{"turn_id":"t"}}"#,
+            r#"{"type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"```pool\nTOPIC: u\n```"}]}}"#,
+            r#"{"type":"response_item","payload":{"type":"message","role":"developer","content":[{"type":"input_text","text":"```pool\nTOPIC: d\n```"}]}}"#,
+            r#"{"type":"response_item","payload":{"type":"function_call_output","output":"```pool\nTOPIC: f\n```"}}"#,
+            r#"{"type":"event_msg","payload":{"type":"agent_message","message":"```pool\nTOPIC: e\n```"}}"#,
+            r#"{"type":"response_item","ordinal":9,"payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"```pool\nTOPIC: a\n```"}]}}"#,
+        ];
+        let mut st = TurnState::default();
+        let out = read(&(lines.join("\n") + "\n"), &mut st);
+        let bodies: Vec<_> = out
+            .candidates
+            .iter()
+            .map(|c| c.block.body.as_str())
+            .collect();
+        assert_eq!(bodies, ["TOPIC: a"]);
+        assert_eq!(st.anchor, "p:t");
     }
 }

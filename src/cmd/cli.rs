@@ -209,8 +209,12 @@ pub struct PostArgs {
 pub struct InstallArgs {
     /// Edit the project's .claude/settings.json (under the current folder)
     /// instead of $CLAUDE_CONFIG_DIR/settings.json (else ~/.claude/settings.json).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "codex")]
     pub project: bool,
+    /// Register the hooks for the Codex CLI instead: $CODEX_HOME/hooks.json
+    /// (else ~/.codex/hooks.json), and mark them trusted in its config.toml.
+    #[arg(long)]
+    pub codex: bool,
     /// Print the change as a diff and write nothing.
     #[arg(long)]
     pub dry_run: bool,

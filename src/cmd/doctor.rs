@@ -204,6 +204,7 @@ pub fn diagnose(now: i64) -> Report {
     let dir = bin_dir();
     checks.push(check_binaries(dir.as_deref().ok()));
     checks.extend(check_hooks(dir.as_deref().ok()));
+    checks.extend(check_codex());
     let pool_dir = Locator::from_env(None).pool_dir();
     match pool_dir {
         Ok(pd) => checks.extend(check_pool(&pd, now)),
@@ -243,6 +244,104 @@ fn check_binaries(dir: Option<&Path>) -> Check {
         )
         .fix(FIX_INSTALL)
     }
+}
+
+/// Codex's hooks, when `pool install --codex` registered any: every event
+/// present, every binary there, every hook trusted in `config.toml` (an
+/// untrusted hook is skipped by `codex exec` and reviewed in the TUI).
+/// `None` when Codex's `hooks.json` holds no hook of ours.
+fn check_codex() -> Option<Check> {
+    use crate::agent::codex_settings::{
+        AGENT_ARGS, CODEX_HOOKS, ConfigToml, codex_home_from_env, config_toml_path,
+        hooks_json_path, our_trust, trusted_hash_in,
+    };
+    let home = codex_home_from_env().ok()?;
+    let path = hooks_json_path(&home);
+    let file = SettingsFile::load(&path);
+    let file = match file {
+        Ok(f) if f.original.is_some() => f,
+        Ok(_) => return None,
+        Err(e) => {
+            return Some(
+                Check::new("codex", Status::Fail, e.to_string())
+                    .fix("fix the file, then pool install --codex"),
+            );
+        }
+    };
+    let regs = settings_file::registrations(&file.value);
+    if regs.is_empty() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    for spec in CODEX_HOOKS {
+        if !regs
+            .iter()
+            .any(|r| r.event == spec.event && r.ours.binary == spec.binary)
+        {
+            problems.push(format!("{} is not registered", spec.event));
+        }
+    }
+    for r in &regs {
+        if !r.command.contains(AGENT_ARGS) {
+            problems.push(format!(
+                "{} runs {} without {AGENT_ARGS}",
+                r.event, r.ours.binary
+            ));
+        }
+        let program = Path::new(&r.ours.program);
+        if !r.ours.via_launcher && !is_executable(program) {
+            problems.push(format!(
+                "{}: {} is not an executable",
+                r.event,
+                program.display()
+            ));
+        }
+    }
+    let config_path = config_toml_path(&home);
+    let untrusted = match ConfigToml::load(&config_path) {
+        Ok(c) => our_trust(&file.value, &path)
+            .into_iter()
+            .filter(|t| trusted_hash_in(&c.doc, &t.key) != Some(t.hash.as_str()))
+            .map(|t| t.key)
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    if problems.is_empty() && untrusted.is_empty() {
+        return Some(Check::new(
+            "codex",
+            Status::Ok,
+            format!(
+                "{} hooks in {}, trusted in {}",
+                regs.len(),
+                path.display(),
+                config_path.display()
+            ),
+        ));
+    }
+    if problems.is_empty() {
+        return Some(
+            Check::new(
+                "codex",
+                Status::Warn,
+                format!(
+                    "{} of our Codex hooks not trusted in {}: codex exec skips them and the TUI asks to review them",
+                    untrusted.len(),
+                    config_path.display()
+                ),
+            )
+            .fix("pool install --codex (or trust them with /hooks in Codex)")
+            .details(untrusted),
+        );
+    }
+    Some(
+        Check::new(
+            "codex",
+            Status::Fail,
+            format!("Codex hooks in {} are incomplete", path.display()),
+        )
+        .fix("pool install --codex")
+        .details(problems),
+    )
 }
 
 /// A settings file that exists, with the name the report gives it.

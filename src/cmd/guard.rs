@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::agent::adapter::{Verdict, pre_tool_use_output};
 use crate::agent::hook::Ctx;
 use crate::coord::claims::{self, RECENT_EDIT};
 use crate::env::config::ClaimsMode;
@@ -309,12 +310,26 @@ fn record_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
 /// The hook body: decides, records the decision and (unless refused) the
 /// edit, and returns the hook's JSON output when there is something to say.
 pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
-    let Some(target) = target_path(ctx) else {
+    // The files the tool is about to change (one `file_path`, or every file
+    // of Codex's `apply_patch`), absolute: the agent adapter's.
+    let targets = &ctx.input.edit_targets;
+    let Some(first) = targets.first() else {
         return Ok(None);
     };
     let pool = Pool::open(ctx.pool_dir.clone())?;
     let session = ctx.input.session_id.as_str();
-    let conflicts = conflicts(&pool, ctx, &target)?;
+    let mut found = Vec::new();
+    let mut target = first.clone();
+    for t in targets {
+        let c = conflicts(&pool, ctx, t)?;
+        if !c.is_empty() {
+            if found.is_empty() {
+                target = t.clone();
+            }
+            found.push(c);
+        }
+    }
+    let conflicts = found.join("; ");
     let agent = ctx
         .input
         .agent_id
@@ -346,9 +361,16 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     }
     if !matches!(decision, Decision::Deny(_)) {
         let me = ctx.config.instance.as_deref().unwrap_or("unknown");
-        claims::record_edit(pool.dir(), ctx.now, me, session, &target, &ctx.repo)?;
+        claims::record_edits(pool.dir(), ctx.now, me, session, targets, &ctx.repo)?;
     }
-    Ok(output(&decision))
+    // The envelope is the agent's (Codex cannot ask: an ask is a warning there).
+    let verdict = match decision {
+        Decision::Allow => return Ok(None),
+        Decision::Warn(t) => Verdict::Warn(t),
+        Decision::Deny(t) => Verdict::Deny(t),
+        Decision::Ask(t) => Verdict::Ask(t),
+    };
+    Ok(Some(pre_tool_use_output(ctx.input.agent, verdict)))
 }
 
 #[cfg(test)]

@@ -133,7 +133,8 @@ pub fn prompt_main() -> i32 {
     crate::cmd::runner::run("pool-prompt", prompt_body)
 }
 
-/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit): by
+/// `pool-guard` (PreToolUse on Edit, Write, MultiEdit, NotebookEdit, and
+/// Codex's apply_patch): by
 /// default refuses the first attempt on a file another instance claimed or
 /// recently edited, with the claim's details, and lets the retry through
 /// (`POOL_CLAIMS` picks another mode, see [`crate::cmd::guard`]); records
@@ -260,7 +261,7 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     news::mark_seen(&pool, session, ctx.now)?;
     let mut text = render::unblocked(&unblocking);
     text.push_str(&render::news(&handoffs, &fresh, older_left_out));
-    Ok(Some(text))
+    Ok(Some(ctx.input.agent.fit_context(text)))
 }
 
 fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
@@ -285,7 +286,7 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
         text.push_str(&line);
         text.push('\n');
     }
-    Ok(Some(text))
+    Ok(Some(ctx.input.agent.fit_context(text)))
 }
 
 /// Gathers the entries this session is shown, newest first: activity,

@@ -1,6 +1,7 @@
 //! `pool install` / `pool uninstall`: register our hooks in Claude Code's
-//! settings, or take them out, saying what changed; `--dry-run` shows the
-//! change as a diff and writes nothing.
+//! settings (or, with `--codex`, in Codex's `hooks.json`, trusted in its
+//! `config.toml`), or take them out, saying what changed; `--dry-run` shows
+//! the change as a diff and writes nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,9 @@ pub fn bin_dir() -> Result<PathBuf> {
 }
 
 fn run(args: &InstallArgs, action: Action) -> Result<String> {
+    if args.codex {
+        return run_codex(args, action);
+    }
     let scope = if args.project {
         Scope::Project
     } else {
@@ -105,6 +109,104 @@ fn run(args: &InstallArgs, action: Action) -> Result<String> {
     Ok(out)
 }
 
+/// `--codex`: our hooks in `$CODEX_HOME/hooks.json` (same merge rules as
+/// for Claude Code's settings), and their trust entries in `config.toml`.
+/// Each file is written atomically, with a backup before its first edit;
+/// `hooks.json` first, so a failure in between leaves hooks Codex asks the
+/// user to review, never trust for hooks that are not there.
+fn run_codex(args: &InstallArgs, action: Action) -> Result<String> {
+    use crate::agent::codex_settings::{
+        AGENT_ARGS, CODEX_HOOKS, ConfigToml, apply_trust, codex_home_from_env, config_toml_path,
+        hooks_json_path, our_trust,
+    };
+    let home = codex_home_from_env()?;
+    let hooks_path = hooks_json_path(&home);
+    let config_path = config_toml_path(&home);
+    let mut hooks = SettingsFile::load(&hooks_path)?;
+    let mut config = ConfigToml::load(&config_path)?;
+    let trusted_before = our_trust(&hooks.value, &hooks_path);
+    let changes = match action {
+        Action::Install => {
+            let dir = bin_dir()?;
+            check_binaries(&dir)?;
+            settings_file::merge_specs(&mut hooks.value, CODEX_HOOKS, &dir, AGENT_ARGS)
+        }
+        Action::Uninstall => settings_file::remove(&mut hooks.value),
+    }
+    .map_err(|e| Error::Invalid(format!("{}: {e}; left it untouched", hooks_path.display())))?;
+    let trusted_after = our_trust(&hooks.value, &hooks_path);
+    let trust = apply_trust(&mut config.doc, &trusted_before, &trusted_after).map_err(|e| {
+        Error::Invalid(format!("{}: {e}; left it untouched", config_path.display()))
+    })?;
+    let program = match action {
+        Action::Install => "pool install --codex",
+        Action::Uninstall => "pool uninstall --codex",
+    };
+    if changes.is_empty() && trust.is_empty() {
+        return Ok(match action {
+            Action::Install => format!(
+                "{program}: hooks already registered in {} and trusted in {}\n",
+                hooks_path.display(),
+                config_path.display()
+            ),
+            Action::Uninstall => format!("{program}: no pool hooks in {}\n", hooks_path.display()),
+        });
+    }
+    if args.dry_run {
+        let mut out = String::new();
+        for (path, original, after) in [
+            (&hooks_path, hooks.original.as_deref(), hooks.rendered()),
+            (&config_path, config.original.as_deref(), config.rendered()),
+        ] {
+            let before = String::from_utf8_lossy(original.unwrap_or(b""));
+            let from = if original.is_some() {
+                path.display().to_string()
+            } else {
+                "/dev/null".to_string()
+            };
+            out.push_str(&unified_diff(
+                &before,
+                &String::from_utf8_lossy(&after),
+                &from,
+                &format!("{} (after)", path.display()),
+            ));
+        }
+        out.push_str(&format!(
+            "(dry run: {} and {} not written)\n",
+            hooks_path.display(),
+            config_path.display()
+        ));
+        return Ok(out);
+    }
+    let mut backups = Vec::new();
+    if !changes.is_empty() {
+        backups.extend(hooks.save(0o600)?);
+    }
+    if !trust.is_empty() {
+        backups.extend(config.save()?);
+    }
+    let mut out = describe_for(action, &changes, &hooks_path, CODEX_HOOKS, program);
+    match action {
+        Action::Install => out.push_str(&format!(
+            "  trusted {} hook{} in {} ([hooks.state]); Codex asks again if they change\n",
+            trusted_after.len(),
+            if trusted_after.len() == 1 { "" } else { "s" },
+            config_path.display()
+        )),
+        Action::Uninstall if trust.removed > 0 => out.push_str(&format!(
+            "  removed {} trust entr{} from {}\n",
+            trust.removed,
+            if trust.removed == 1 { "y" } else { "ies" },
+            config_path.display()
+        )),
+        Action::Uninstall => {}
+    }
+    for b in backups {
+        out.push_str(&format!("  backup of the original: {}\n", b.display()));
+    }
+    Ok(out)
+}
+
 /// Refuses to register hooks that would run binaries that are not there.
 fn check_binaries(dir: &Path) -> Result<()> {
     let missing: Vec<&str> = HOOKS
@@ -138,12 +240,26 @@ pub fn is_executable(p: &Path) -> bool {
 }
 
 fn describe(action: Action, c: &Changes, path: &Path) -> String {
+    let program = match action {
+        Action::Install => "pool install",
+        Action::Uninstall => "pool uninstall",
+    };
+    describe_for(action, c, path, HOOKS, program)
+}
+
+fn describe_for(
+    action: Action,
+    c: &Changes,
+    path: &Path,
+    specs: &[settings_file::HookSpec],
+    program: &str,
+) -> String {
     let mut out = String::new();
     let shown = path.display();
     match action {
         Action::Install => {
-            out.push_str(&format!("pool install: updated {shown}\n"));
-            for spec in HOOKS {
+            out.push_str(&format!("{program}: updated {shown}\n"));
+            for spec in specs {
                 let verb = if c.added.contains(&spec.event) {
                     "added"
                 } else if c.updated.contains(&spec.event) {
@@ -162,7 +278,7 @@ fn describe(action: Action, c: &Changes, path: &Path) -> String {
             }
         }
         Action::Uninstall => out.push_str(&format!(
-            "pool uninstall: removed {} pool hook entr{} from {shown}\n",
+            "{program}: removed {} pool hook entr{} from {shown}\n",
             c.removed,
             if c.removed == 1 { "y" } else { "ies" }
         )),

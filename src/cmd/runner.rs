@@ -1,8 +1,9 @@
 //! The never-break-the-session policy every hook body runs under: read stdin
-//! (bounded), decide membership, find the pool folder, load the
-//! configuration, refresh this session's presence, run the body, print its
-//! text, and turn every failure (bad input, I/O errors, even a panic) into one
-//! line in `errors.log` and exit status 0.
+//! (bounded), turn it into the neutral event (the agent adapter: `--agent
+//! codex`, or the input's shape), decide membership, find the pool folder,
+//! load the configuration, refresh this session's presence, run the body,
+//! print its text, and turn every failure (bad input, I/O errors, even a
+//! panic) into one line in `errors.log` and exit status 0.
 //!
 //! Membership comes first: a session is a member when `CLAUDE_INSTANCE` is
 //! set or its repository opted in with `pool init`
@@ -26,6 +27,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use crate::agent::adapter::{self, Agent};
 use crate::agent::hook::{Ctx, HookInput, MAX_STDIN, report};
 use crate::env::config::{self, Config, ConfigFile, Env, ProcessEnv, WithInstance};
 use crate::env::repo::{self, InitFile, Membership};
@@ -151,7 +153,10 @@ fn run_inner(
     };
     let _ = POOL_DIR.set(pool_dir.clone());
     let input = match parsed {
-        Ok(i) => i,
+        Ok(i) => {
+            let agent = Agent::detect(std::env::args().skip(1), &i);
+            adapter::normalize(i, agent)
+        }
         Err(e) => {
             report(&pool_dir, program, &e.to_string());
             return 0;

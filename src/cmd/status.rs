@@ -1,6 +1,6 @@
 //! `pool status`: the coordination dashboard — each instance's state and
-//! role, what it is blocked on and for how long, its sessions (worktree,
-//! branch, host), open claims, pending handoffs to it and its latest entries
+//! role, what it is blocked on and for how long, its sessions (agent,
+//! worktree, branch, host), open claims, pending handoffs to it and its latest entries
 //! — as text, as JSON, or refreshed with `--watch` (cut to the terminal's
 //! height, so the blocked and active instances at the top stay in view).
 //!
@@ -16,7 +16,7 @@
 //!  "instances": [{
 //!    "instance": "A", "state": "active", "role": "builder", "last_seen": 1700000000,
 //!    "blocked": [{"id": "…", "topic": "…", "summary": "…", "since": 1699999000}],
-//!    "sessions": [{"session_id": "…", "state": "active", "cwd": "/w/repo",
+//!    "sessions": [{"session_id": "…", "agent": "codex", "state": "active", "cwd": "/w/repo",
 //!      "worktree": "/w/repo", "repo": "github.com/o/r", "branch": "main", "detached": null, "host": "h",
 //!      "first_seen": 1699990000, "last_seen": 1700000000, "ended": null,
 //!      "wakeable": true, "wake_note": null}],
@@ -472,6 +472,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                 .map(|p| {
                     json!({
                         "session_id": p.session_id,
+                        "agent": p.agent_name(),
                         "state": p.state(b.now),
                         "cwd": p.cwd,
                         "worktree": p.worktree,
@@ -542,6 +543,25 @@ fn show_path(p: &str, home: Option<&Path>) -> String {
         None => p.to_string(),
     };
     clean(&shown, 160)
+}
+
+/// The agent after a session's id in the text board: nothing for Claude
+/// Code (the default, and the lines stay as short as they were), ` (Codex)`
+/// for Codex.
+fn agent_suffix(p: &Presence) -> String {
+    match p.agent_name() {
+        "claude-code" => String::new(),
+        _ => format!(" ({})", agent_label(p)),
+    }
+}
+
+/// The agent a session runs under, for display: `Claude Code` or `Codex`.
+pub fn agent_label(p: &Presence) -> String {
+    match p.agent_name() {
+        "claude-code" => "Claude Code".to_string(),
+        "codex" => "Codex".to_string(),
+        other => clean(other, 32),
+    }
 }
 
 /// Where a session works, for display: `[branch] worktree (cwd)`.
@@ -725,8 +745,9 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             };
             let _ = writeln!(
                 out,
-                "  session {}  {}{host} — {}{wake}",
+                "  session {}{}  {}{host} — {}{wake}",
                 clean(short_id(&p.session_id, &ids), 64),
+                agent_suffix(p),
                 place(p, home),
                 seen_phrase(p.state(now), Some(p.last_heard()), p.ended.is_some(), now)
             );

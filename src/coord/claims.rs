@@ -397,18 +397,38 @@ pub fn record_edit(
     path: &str,
     repo: &Repo,
 ) -> Result<()> {
+    record_edits(pool_dir, now, instance, session, &[path.to_string()], repo)
+}
+
+/// Records edits of several files at once (a patch) in repository `repo`:
+/// one line each, all in one write.
+pub fn record_edits(
+    pool_dir: &Path,
+    now: i64,
+    instance: &str,
+    session: &str,
+    paths: &[String],
+    repo: &Repo,
+) -> Result<()> {
     let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
-    let line = format!(
-        "{now}\t{}\t{}\t{}\t{}\t{}\n",
-        clean(instance),
-        clean(session),
-        clean(path),
-        clean(&repo.id),
-        clean(repo.relative(path).unwrap_or(""))
-    );
+    let (instance, session) = (clean(instance), clean(session));
+    let lines: String = paths
+        .iter()
+        .map(|path| {
+            format!(
+                "{now}\t{instance}\t{session}\t{}\t{}\t{}\n",
+                clean(path),
+                clean(&repo.id),
+                clean(repo.relative(path).unwrap_or(""))
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
     let p = pool_dir.join(EDITS_LOG);
     let mut f = fsio::open_append(&p)?;
-    f.write_all(line.as_bytes()).map_err(|e| Error::io(p, e))
+    f.write_all(lines.as_bytes()).map_err(|e| Error::io(p, e))
 }
 
 /// Edits newer than `since`, newest first.

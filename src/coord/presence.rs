@@ -55,8 +55,11 @@ pub const MAX_BRANCH: usize = 255;
 pub struct Presence {
     /// The instance (`CLAUDE_INSTANCE`, else [`UNKNOWN_INSTANCE`]).
     pub instance: String,
-    /// Claude Code's session id.
+    /// The agent's session id.
     pub session_id: String,
+    /// The agent running the session: `claude-code` or `codex` (files
+    /// written before agents were recorded read as empty: Claude Code).
+    pub agent: String,
     /// The session's working directory, if the hook was told one.
     pub cwd: Option<String>,
     /// The folder holding the `.git` the working directory is under.
@@ -248,6 +251,18 @@ pub fn git_place(cwd: &Path) -> Option<GitPlace> {
     None
 }
 
+impl Presence {
+    /// The agent's name for display: `claude-code` when the file predates
+    /// agents being recorded.
+    pub fn agent_name(&self) -> &str {
+        if self.agent.is_empty() {
+            "claude-code"
+        } else {
+            &self.agent
+        }
+    }
+}
+
 /// What one hook call observed about its session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observation {
@@ -255,6 +270,8 @@ pub struct Observation {
     pub instance: String,
     /// The session id.
     pub session_id: String,
+    /// The agent (`claude-code`, `codex`).
+    pub agent: String,
     /// The working directory.
     pub cwd: Option<PathBuf>,
     /// Where the working directory sits in git.
@@ -279,6 +296,7 @@ pub fn refresh(old: Option<&Presence>, seen: &Observation, now: i64) -> Option<P
     let new = Presence {
         instance: seen.instance.clone(),
         session_id: seen.session_id.clone(),
+        agent: seen.agent.clone(),
         cwd: seen.cwd.as_deref().map(s),
         worktree: seen.git.as_ref().map(|g| s(&g.worktree)),
         repo: seen.repo.clone(),
@@ -388,6 +406,7 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
         repo: Some(ctx.repo.id.clone()),
         instance,
         session_id: input.session_id.clone(),
+        agent: input.agent.as_str().to_string(),
         host: crate::env::host::host_name(),
         ends: input.hook_event_name == "SessionEnd",
         socket: ctx.config.messaging_socket.clone(),
@@ -559,6 +578,7 @@ mod tests {
         Observation {
             instance: "A".into(),
             session_id: "s1".into(),
+            agent: "codex".into(),
             cwd: Some("/w".into()),
             git: Some(GitPlace {
                 worktree: "/w".into(),
@@ -673,5 +693,19 @@ mod tests {
                 .sessions
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn the_agent_is_recorded_and_old_files_read_as_claude_code() {
+        let p = refresh(None, &seen(false), 100).unwrap();
+        assert_eq!(p.agent, "codex");
+        assert_eq!(p.agent_name(), "codex");
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains(r#""agent":"codex""#));
+        let old: Presence = serde_json::from_str(
+            r#"{"instance":"A","session_id":"s","host":"h","first_seen":1,"last_seen":2}"#,
+        )
+        .unwrap();
+        assert_eq!(old.agent_name(), "claude-code");
     }
 }

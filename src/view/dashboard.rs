@@ -153,6 +153,8 @@ pub struct Place {
     pub worktree: String,
     /// The branch (or detached commit), when known.
     pub branch: String,
+    /// The agent running the session: `claude-code` or `codex`.
+    pub agent: String,
 }
 
 impl Place {
@@ -169,6 +171,7 @@ impl Place {
             cwd: clean(p.cwd.as_deref().unwrap_or(""), SHOW_TEXT),
             worktree: clean(p.worktree.as_deref().unwrap_or(""), SHOW_TEXT),
             branch: clean(&branch, SHOW_SHORT),
+            agent: clean(p.agent_name(), SHOW_SHORT),
         }
     }
 }
@@ -1229,6 +1232,13 @@ mod tests {
             (c.place.branch.as_str(), c.place.worktree.as_str()),
             ("pool/A", "/w/s1")
         );
+        // A presence file from before agents were recorded is Claude Code's.
+        assert_eq!(c.place.agent, "claude-code");
+        let codex = Presence {
+            agent: "codex".into(),
+            ..session("s3", now - 1, None, "main")
+        };
+        assert_eq!(snap(vec![codex], vec![]).place.agent, "codex");
         assert_eq!(c.last_seen, Some(now - 5));
         // Only ended sessions: gone, even with a fresh entry.
         let c = snap(

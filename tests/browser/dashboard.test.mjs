@@ -125,7 +125,7 @@ before(async () => {
       DOCS: { role: "writer", domain: ["docs"] },
     },
   }));
-  presence("API", "s-api", 20, { cwd: "/work/shop-API/src", worktree: "/work/shop-API", branch: "pool/API" });
+  presence("API", "s-api", 20, { agent: "codex", cwd: "/work/shop-API/src", worktree: "/work/shop-API", branch: "pool/API" });
   presence("WEB", "s-web", 40, { cwd: "/work/shop-WEB", worktree: "/work/shop-WEB", branch: "pool/WEB" });
   presence("QA", "s-qa", 90, { cwd: "/work/shop-QA", worktree: "/work/shop-QA", branch: "pool/QA" });
   presence("DOCS", "s-docs", 1500, { cwd: "/work/shop-DOCS", worktree: "/work/shop-DOCS", branch: "pool/DOCS" });
@@ -283,6 +283,9 @@ test("conflicts are found for claims without cwd, and claims are capped per card
     const api = page.locator('.card[data-instance="API"]');
     assert.equal(await api.locator("ul.claims > li button.release").count(), 5);
     assert.match(await api.locator(".more-claims").textContent(), /\+ 3 more claims/);
+    // The agent each session runs under, from its presence file.
+    assert.equal(await api.locator(".badge.agent").textContent(), "Codex");
+    assert.equal(await page.locator('.card[data-instance="WEB"] .badge.agent').textContent(), "Claude Code");
   });
 });
 
