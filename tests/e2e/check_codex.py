@@ -69,7 +69,7 @@ def load_pool(bin_dir, world):
     env = json.loads(json.dumps(dict(os.environ)))
     env.update({"POOL_DIR": str(Path(world) / "pool"), "HOME": str(Path(world) / "home")})
     env.pop("CLAUDE_INSTANCE", None)
-    out = subprocess.run([str(Path(bin_dir) / "pool-query"), "--json", "--all", "--limit", "1000"],
+    out = subprocess.run([str(Path(bin_dir) / "pool-query"), "--json", "--all", "--all-repos", "--limit", "1000"],
                          capture_output=True, text=True, env=env, timeout=30)
     return [json.loads(l) for l in out.stdout.splitlines() if l.strip()], out
 
@@ -338,7 +338,7 @@ def cmd_status(args):
     world, bin_dir = Path(args[0]), args[1]
     c = Checker()
     env = dict(os.environ, POOL_DIR=str(world / "pool"), HOME=str(world / "home"))
-    out = subprocess.run([str(Path(bin_dir) / "pool"), "status", "--json"], capture_output=True, text=True,
+    out = subprocess.run([str(Path(bin_dir) / "pool"), "status", "--json", "--all-repos"], capture_output=True, text=True,
                          env=env, timeout=30)
     c.check(out.returncode == 0, "pool status --json exits 0", out.stderr)
     try:
@@ -352,7 +352,7 @@ def cmd_status(args):
     c.check(agents.get("C") == {"codex"}, "pool status shows instance C's session as Codex", str(agents))
     c.check(agents.get("A") == {"claude-code"} and agents.get("B") == {"claude-code"},
             "pool status shows A's and B's sessions as Claude Code", str(agents))
-    text = subprocess.run([str(Path(bin_dir) / "pool"), "status"], capture_output=True, text=True,
+    text = subprocess.run([str(Path(bin_dir) / "pool"), "status", "--all-repos"], capture_output=True, text=True,
                           env=env, timeout=30).stdout
     c.check("codex" in text.lower(), "pool status (text) names the agent", short(text, 800))
     c.exit()
@@ -372,6 +372,11 @@ def cmd_fill_pool(args):
                 "topic": f"Topic {i} " + "word " * 20, "summary": "summary " * 40,
                 "affects": f"src/m{i}.rs", "blocks": "", "cwd": "/x", "host": "h"}) + "\n")
     os.chmod(pool / "instance_state.jsonl", 0o600)
+    # The entries name no repository (cwd /x): a shared "*" scope shows them
+    # in the Codex session's repository too (issue 13's scope).
+    with open(pool / "config.json", "w", encoding="utf-8") as f:
+        json.dump({"scopes": {"everything": ["*"]}}, f)
+    os.chmod(pool / "config.json", 0o600)
 
 
 def cmd_budget(args):
