@@ -270,7 +270,11 @@ fn common_headers(content_type: &str) -> Vec<Header> {
     .collect()
 }
 
-fn respond(req: Request, status: u16, content_type: &str, body: Vec<u8>, extra: Vec<Header>) {
+fn respond(mut req: Request, status: u16, content_type: &str, body: Vec<u8>, extra: Vec<Header>) {
+    // What is left of the request's body (a refused POST's, unread) would
+    // be parsed as the next request on a kept-alive connection, which would
+    // then get a bare 400: read it away first, at most MAX_BODY bytes.
+    let _ = std::io::copy(&mut req.as_reader().take(MAX_BODY), &mut std::io::sink());
     let mut resp = Response::from_data(body).with_status_code(status);
     for h in common_headers(content_type).into_iter().chain(extra) {
         resp.add_header(h);
