@@ -179,8 +179,9 @@ before(async () => {
   pool("post", "--instance", "API", "--action", "signaling", "--topic", "Review the refresh flow",
     "--to", "WEB", "--summary", "the client must retry once on 401");
 
-  const s = startServer(["--open"], { BROWSER: path.join(work, "browser.sh") });
+  // The browser script exists before the server that runs it starts.
   writeFileSync(path.join(work, "browser.sh"), "#!/bin/sh\necho \"$@\" > " + path.join(work, "opened") + "\n", { mode: 0o755 });
+  const s = startServer(["--open"], { BROWSER: path.join(work, "browser.sh") });
   server = s.child;
   ({ url, port } = await s.printed);
 
