@@ -1,6 +1,7 @@
 //! End-to-end tests of issue 12's promises on the real binaries: text from
 //! other sessions never becomes structure or a command, claims keep their
 //! promise, and hooks are bounded in time whatever they are pointed at.
+#![cfg(unix)]
 
 use std::io::Write;
 #[cfg(unix)]

@@ -3,6 +3,7 @@
 //! timestamp, in naive local time, dated in the future, copied from another
 //! pool — must not hide live entries from any reader, nor make a writer post
 //! a block twice, nor live past their TTL.
+#![cfg(unix)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

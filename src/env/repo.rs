@@ -20,7 +20,6 @@
 //! hook. Nothing is cached: a lookup costs a few `stat`s and two small reads.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Most ancestors of a folder examined for a `.git`.
@@ -87,14 +86,9 @@ impl Repo {
 /// is a regular file (checked on the open descriptor). `None` for anything
 /// else: missing, a folder, a FIFO, a device, unreadable.
 pub fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
+    // Non-blocking on Unix, and checked to be a regular file on the
+    // descriptor (see `fsio::open_regular`).
+    let f = crate::store::fsio::open_regular(path).ok()?;
     let mut buf = Vec::new();
     f.take(max).read_to_end(&mut buf).ok()?;
     Some(buf)
@@ -733,6 +727,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn odd_files_are_not_read() {
         let tmp = tempfile::tempdir().unwrap();
