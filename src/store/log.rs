@@ -424,11 +424,8 @@ impl Pool {
                 before: before.take(),
             });
             e.seen = Some(at);
-            if needs_index(&e) {
-                let exp = e
-                    .effective_time()
-                    .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
-                long.push_str(&format!("{at} {exp} {offset} {}\n", e.id));
+            if let Some(line) = index_line(&e, offset) {
+                long.push_str(&line);
             }
             buf.push_str(&e.to_line());
         }
@@ -467,6 +464,21 @@ pub fn needs_index(e: &Entry<'_>) -> bool {
         || !e.to.is_empty()
         || !e.reference.is_empty()
         || matches!(e.action.as_ref(), "learned" | "decided")
+}
+
+/// The long-TTL index's line for an entry at byte offset `off` of the log
+/// (`time expires offset id`), or `None` when it needs none. The time is
+/// when the log got it ([`Entry::order_time`]: its stamp once a reader or
+/// writer has set [`Entry::seen`]); it expires its TTL after its
+/// [`Entry::effective_time`].
+pub fn index_line(e: &Entry<'_>, off: u64) -> Option<String> {
+    if !needs_index(e) {
+        return None;
+    }
+    let exp = e
+        .effective_time()
+        .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
+    Some(format!("{} {exp} {off} {}\n", e.order_time(), e.id))
 }
 
 /// Most lines looked at, from the end, for the last append stamp.

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, LockedLog};
-use crate::store::log::{DEFAULT_TTL, MAX_TTL, Pool, needs_index};
+use crate::store::log::{Pool, index_line};
 use crate::store::paths;
 
 /// What a rewrite did.
@@ -243,18 +243,11 @@ impl Pool {
                             }
                             None => line.clone(),
                         };
-                        if let Some(e) = Entry::parse(&bytes).as_mut()
-                            && needs_index(e)
-                        {
-                            let at = if e.trust_at(new_off, i64::MAX) {
-                                e.seen.unwrap_or(e.timestamp)
-                            } else {
-                                e.order_time()
-                            };
-                            let exp = e
-                                .effective_time()
-                                .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
-                            index.push_str(&format!("{at} {exp} {new_off} {}\n", e.id));
+                        if let Some(mut e) = Entry::parse(&bytes) {
+                            e.trust_at(new_off, i64::MAX);
+                            if let Some(line) = index_line(&e, new_off) {
+                                index.push_str(&line);
+                            }
                         }
                         out.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
                         report.bytes_after += bytes.len() as u64;
