@@ -331,6 +331,12 @@ impl Tmux<'_> {
             if dead.iter().all(|(_, s)| !s.is_empty()) {
                 break;
             }
+            // A pane whose command exited can stay without its status for
+            // good: tmux built with utempter discards a pending SIGCHLD while
+            // it removes the pane's utmp record, and reaps the child only at
+            // the next SIGCHLD (seen with tmux 3.3a, 3 windows in 30). Any
+            // child of the server ending is such a signal: a `run-shell` job.
+            let _ = self.run(&["run-shell".into(), "true".into()]);
             std::thread::sleep(Duration::from_millis(50));
         }
         for (_, s) in &mut dead {
