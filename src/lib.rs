@@ -36,6 +36,9 @@ pub use error::{Error, Result};
 /// Entry point of the `pool` umbrella command.
 pub fn pool_main() -> i32 {
     use clap::Parser;
+    if let Some(code) = cmd::multicall::dispatch() {
+        return code;
+    }
     let cli = cmd::cli::PoolCli::parse();
     match cli.command {
         cmd::cli::PoolCommand::Query(args) => cmd::query::run("pool query", &args),

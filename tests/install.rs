@@ -338,6 +338,66 @@ fn launcher_looks_in_the_documented_order() {
     }
 }
 
+/// The npm package holds one binary, `pool`: the launcher runs every hook the
+/// plugin registers (Claude Code's and Codex's) as `pool hook <name>`, with
+/// the hook's own arguments, and a hook binary of the same name still wins.
+#[test]
+fn launcher_runs_every_registered_hook_through_the_npm_packages_one_binary() {
+    let w = World::new();
+    let plugin = w.home.join("plugin");
+    copy_dir(&plugin_root(), &plugin);
+    let (os, cpu) = match (std::env::consts::OS, std::env::consts::ARCH) {
+        (os, "x86_64") => (os, "x64"),
+        (os, "aarch64") => (os, "arm64"),
+        (os, cpu) => (os, cpu),
+    };
+    let npm = plugin.join(format!("node_modules/@claude-pool/cli-{os}-{cpu}/bin"));
+    std::fs::create_dir_all(&npm).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_pool"), npm.join("pool")).unwrap();
+    let mut names = Vec::new();
+    for file in ["hooks/hooks.json", "hooks/codex.json"] {
+        let text = std::fs::read_to_string(plugin.join(file)).unwrap();
+        for cmd in text.split("hooks/launch\\\" ").skip(1) {
+            let name: String = cmd
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                .collect();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    assert!(names.len() >= 5, "{names:?}");
+    let run = |name: &str, arg: &str| {
+        w.cmd(&plugin.join(LAUNCHER), &[name, arg])
+            .env_remove("POOL_BIN_DIR")
+            .env("CLAUDE_PLUGIN_ROOT", &plugin)
+            .env("CARGO_HOME", w.home.join("no-cargo"))
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for name in &names {
+        let out = run(name, "--version");
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{name} {}\n", env!("CARGO_PKG_VERSION")),
+            "{name} through `pool hook`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A hook binary beside it is used as it is.
+    let f = npm.join("pool-stop");
+    std::fs::write(&f, "#!/bin/sh\necho own \"$@\"\n").unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run("pool-stop", "--x").stdout),
+        "own --x\n"
+    );
+}
+
 /// The plugin folder is what Claude Code copies into its cache: the hooks,
 /// the manifest and the launcher, never the sources or a build.
 #[test]
@@ -513,6 +573,81 @@ fn install_keeps_four_space_indentation() {
         s.starts_with("{\n    \"theme\": \"light\",\n    \"hooks\": {\n        \"SessionStart\""),
         "{s}"
     );
+}
+
+/// `npm install -g claude-pool` puts one binary, `pool`, in npm's folder:
+/// `pool install` (and `--codex`) registers `pool hook <name>` for every
+/// hook, the commands run, a second install changes nothing, doctor is green,
+/// and uninstall removes them.
+#[test]
+fn install_from_the_npm_packages_one_binary_registers_pool_hook() {
+    let w = World::new();
+    let npm = w
+        .home
+        .join("npm-global/lib/node_modules/@claude-pool/cli-linux-x64/bin");
+    std::fs::create_dir_all(&npm).unwrap();
+    let pool = npm.join("pool");
+    std::fs::copy(env!("CARGO_BIN_EXE_pool"), &pool).unwrap();
+    let run = |args: &[&str]| {
+        let out = w
+            .cmd(&pool, args)
+            .env("CODEX_HOME", w.home.join(".codex"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = run(&["install"]);
+    assert!(out.contains("added"), "{out}");
+    let quoted = pool.display().to_string();
+    let v = read_json(&w.settings());
+    let regs = settings_file::registrations(&v);
+    assert_eq!(regs.len(), HOOKS.len(), "{regs:#?}");
+    for spec in HOOKS {
+        let r: Vec<_> = regs.iter().filter(|r| r.event == spec.event).collect();
+        assert_eq!(r.len(), 1, "{}", spec.event);
+        assert_eq!(r[0].command, format!("{quoted} hook {}", spec.binary));
+        assert_eq!(r[0].ours.binary, spec.binary);
+    }
+    assert!(run(&["install"]).contains("already registered"));
+    // The registered command runs the hook (here: SessionStart, not a member: silent).
+    let ss = regs.iter().find(|r| r.event == "SessionStart").unwrap();
+    let out = Command::new("sh")
+        .args(["-c", &format!("{} --version", ss.command)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("pool-session-start {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let (code, v, human) = {
+        let mut c = w.cmd(&pool, &["doctor", "--json"]);
+        let out = c.output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            out.status.code().unwrap(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, 0, "{v:#} {human}");
+    assert_eq!(status(&v, "binaries"), "ok");
+    assert_eq!(status(&v, "hooks"), "ok");
+    // Codex's hooks the same way, with the agent named.
+    let out = run(&["install", "--codex"]);
+    assert!(out.contains("added"), "{out}");
+    let codex = std::fs::read_to_string(w.home.join(".codex/hooks.json")).unwrap();
+    assert!(
+        codex.contains(&format!("{quoted} hook pool-stop --agent codex")),
+        "{codex}"
+    );
+    let out = run(&["uninstall"]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(settings_file::registrations(&read_json(&w.settings())).is_empty());
 }
 
 #[test]

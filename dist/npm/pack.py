@@ -4,11 +4,14 @@
 Usage: dist/npm/pack.py --version V --out DIR --bin PLATFORM=BINDIR [--bin ...]
 
 PLATFORM is npm's <os>-<cpu> (linux-x64, linux-arm64, darwin-x64,
-darwin-arm64, win32-x64); BINDIR holds that platform's six binaries (from a
-cargo-dist archive, or target/<triple>/release). Writes:
+darwin-arm64, win32-x64); BINDIR holds that platform's binaries (from a
+cargo-dist archive, or target/<triple>/release), of which only `pool` is
+packed: it runs as every hook (`pool hook pool-stop`, what the plugin's
+launcher and `pool install` use) and as `pool query`, so the plugin cache holds
+one binary, not seven copies of the same code. Writes:
 
-  DIR/cli-<platform>/   @claude-pool/cli-<platform>: the binaries in bin/,
-                        with "os" and "cpu" so npm installs only the one that
+  DIR/cli-<platform>/   @claude-pool/cli-<platform>: `pool` in bin/, with
+                        "os" and "cpu" so npm installs only the one that
                         fits the machine;
   DIR/claude-pool/      claude-pool: the Claude Code plugin (plugin/ of this
                         repository: manifest, hooks, launcher) plus `pool` and
@@ -31,8 +34,9 @@ import stat
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARIES = ["pool", "pool-stop", "pool-session-start", "pool-prompt", "pool-guard", "pool-query"]
-COMMANDS = ["pool", "pool-query"]  # what `npm install -g claude-pool` puts on PATH
+BINARIES = ["pool"]
+# What `npm install -g claude-pool` puts on PATH, and the `pool` arguments each runs.
+COMMANDS = {"pool": [], "pool-query": ["query"]}
 PLATFORMS = {"linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"}
 SCOPE = "@claude-pool"
 
@@ -42,17 +46,19 @@ SHIM = """#!/usr/bin/env node
 "use strict";
 const { spawnSync } = require("child_process");
 const path = require("path");
+// The package holds one binary, `pool`; `pool-query` is `pool query`.
 const name = path.basename(__filename, ".js");
+const prefix = @COMMANDS@[name] || [];
 const pkg = `@claude-pool/cli-${process.platform}-${process.arch}`;
 let exe;
 try {
   exe = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "bin",
-    name + (process.platform === "win32" ? ".exe" : ""));
+    "pool" + (process.platform === "win32" ? ".exe" : ""));
 } catch (e) {
   console.error(`claude-pool: no prebuilt binaries for ${process.platform}-${process.arch} (${pkg} is not installed); build them from a checkout: cargo install --locked --path <checkout>`);
   process.exit(1);
 }
-const r = spawnSync(exe, process.argv.slice(2), { stdio: "inherit" });
+const r = spawnSync(exe, prefix.concat(process.argv.slice(2)), { stdio: "inherit" });
 if (r.error) {
   console.error(`claude-pool: cannot run ${exe}: ${r.error.message}`);
   process.exit(1);
@@ -118,7 +124,7 @@ def plugin_package(out, version, deps):
     for c in COMMANDS:
         p = os.path.join(d, "bin", f"{c}.js")
         with open(p, "w") as f:
-            f.write(SHIM)
+            f.write(SHIM.replace("@COMMANDS@", json.dumps(COMMANDS)))
         os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     for extra in ["LICENSE", "README.md"]:
         shutil.copyfile(os.path.join(REPO, extra), os.path.join(d, extra))

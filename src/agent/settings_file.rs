@@ -169,14 +169,43 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The command a settings entry runs for `binary` installed in `bin_dir`.
-pub fn hook_command(bin_dir: &Path, binary: &str) -> String {
-    shell_quote(&bin_dir.join(binary).to_string_lossy())
+/// Where the hooks' programs are, and how they are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookBins<'a> {
+    /// One binary per hook (`pool-stop`, …) in this folder: a checkout's
+    /// build, `cargo install`, a release archive.
+    Separate(&'a Path),
+    /// Only this `pool`, which runs as any hook (`pool hook pool-stop`):
+    /// the npm package.
+    OneBinary(&'a Path),
+}
+
+impl<'a> HookBins<'a> {
+    /// The layout of the folder `dir` holding the running `pool` (`pool`):
+    /// [`HookBins::Separate`] when every hook binary is there (as
+    /// `is_executable` says), else [`HookBins::OneBinary`].
+    pub fn of(dir: &'a Path, pool: &'a Path, is_executable: impl Fn(&Path) -> bool) -> Self {
+        if HOOKS.iter().all(|s| is_executable(&dir.join(s.binary))) {
+            HookBins::Separate(dir)
+        } else {
+            HookBins::OneBinary(pool)
+        }
+    }
+}
+
+/// The command a settings entry runs for the hook binary `binary`.
+pub fn hook_command(bins: HookBins, binary: &str) -> String {
+    match bins {
+        HookBins::Separate(dir) => shell_quote(&dir.join(binary).to_string_lossy()),
+        HookBins::OneBinary(pool) => {
+            format!("{} hook {binary}", shell_quote(&pool.to_string_lossy()))
+        }
+    }
 }
 
 /// The handler object for `spec` with binaries in `bin_dir`.
 pub fn handler(spec: &HookSpec, bin_dir: &Path) -> Value {
-    handler_with_command(spec, hook_command(bin_dir, spec.binary))
+    handler_with_command(spec, hook_command(HookBins::Separate(bin_dir), spec.binary))
 }
 
 fn handler_with_command(spec: &HookSpec, command: String) -> Value {
@@ -288,12 +317,15 @@ pub struct OurCommand {
 
 /// Recognises a hook command of ours; `None` for anybody else's.
 pub fn our_command(cmd: &str) -> Option<OurCommand> {
-    let words = command_words(cmd, 2);
+    let words = command_words(cmd, 3);
     let program = words.first()?;
     let base = basename(program);
     let second = words.get(1).map(String::as_str).unwrap_or("");
+    let third = words.get(2).map(String::as_str).unwrap_or("");
     let (binary, via_launcher) = if is_hook_binary(base) {
         (base.to_string(), false)
+    } else if base == "pool" && second == "hook" && is_hook_binary(third) {
+        (third.to_string(), false)
     } else if base == "pool" && POOL_HOOK_SUBCOMMANDS.contains(&second) {
         (format!("pool-{second}"), false)
     } else if program.ends_with(&format!("/{LAUNCHER}")) && is_hook_binary(basename(second)) {
@@ -344,23 +376,23 @@ impl Changes {
 /// Fails, changing nothing, when the file is not an object or its `hooks`
 /// (or one of the events we use) has the wrong type.
 pub fn merge(root: &mut Value, bin_dir: &Path) -> Result<Changes> {
-    merge_specs(root, HOOKS, bin_dir, "")
+    merge_specs(root, HOOKS, HookBins::Separate(bin_dir), "")
 }
 
-/// Merges the handlers of `specs` (binaries in `bin_dir`, each command
-/// followed by `args` when not empty) into a parsed hooks file of the same
-/// shape as Claude Code's settings (Codex's `hooks.json` is one). Fails,
-/// changing nothing, as [`merge`] does.
+/// Merges the handlers of `specs` (run from `bins`, each command followed by
+/// `args` when not empty) into a parsed hooks file of the same shape as
+/// Claude Code's settings (Codex's `hooks.json` is one). Fails, changing
+/// nothing, as [`merge`] does.
 pub fn merge_specs(
     root: &mut Value,
     specs: &'static [HookSpec],
-    bin_dir: &Path,
+    bins: HookBins,
     args: &str,
 ) -> Result<Changes> {
     let want: Vec<(&'static HookSpec, Value)> = specs
         .iter()
         .map(|s| {
-            let mut cmd = hook_command(bin_dir, s.binary);
+            let mut cmd = hook_command(bins, s.binary);
             if !args.is_empty() {
                 cmd.push(' ');
                 cmd.push_str(args);
@@ -767,12 +799,35 @@ mod tests {
             ours(r#""${CLAUDE_PLUGIN_ROOT}/hooks/launch" pool-stop"#).as_deref(),
             Some("pool-stop")
         );
+        assert_eq!(
+            ours("'/n m/pool' hook pool-post-tool --agent codex").as_deref(),
+            Some("pool-post-tool")
+        );
+        assert_eq!(ours("/x/pool hook pool-query"), None);
+        assert_eq!(ours("/x/pool hook"), None);
         assert_eq!(ours("/x/pool-query"), None);
         assert_eq!(ours("/x/pool query"), None);
         assert_eq!(ours("pool"), None);
         assert_eq!(ours("/x/my-pool-stop"), None);
         assert_eq!(ours("echo pool-stop"), None);
         assert_eq!(ours("/x/hooks/launch other"), None);
+    }
+
+    #[test]
+    fn one_binary_layout_runs_pool_hook() {
+        let (dir, pool) = (Path::new("/n m"), Path::new("/n m/pool"));
+        let all = HookBins::of(dir, pool, |_| true);
+        assert_eq!(all, HookBins::Separate(dir));
+        assert_eq!(hook_command(all, "pool-stop"), "'/n m/pool-stop'");
+        let only_pool = HookBins::of(dir, pool, |p| p == pool);
+        assert_eq!(only_pool, HookBins::OneBinary(pool));
+        assert_eq!(
+            hook_command(only_pool, "pool-stop"),
+            "'/n m/pool' hook pool-stop"
+        );
+        // One hook binary missing is enough: every command then runs `pool`.
+        let partial = HookBins::of(dir, pool, |p| !p.ends_with("pool-post-tool"));
+        assert_eq!(partial, HookBins::OneBinary(pool));
     }
 
     #[test]

@@ -236,6 +236,17 @@ fn check_binaries(dir: Option<&Path>) -> Check {
             Status::Ok,
             format!("{} in {}", BINARIES.join(", "), dir.display()),
         )
+    } else if !missing.contains(&"pool") {
+        // The npm package's layout: `pool` runs as every hook (`pool hook
+        // pool-stop`) and as `pool query`; `pool install` registers that.
+        Check::new(
+            "binaries",
+            Status::Ok,
+            format!(
+                "pool in {}, which runs every hook (`pool hook <name>`)",
+                dir.display()
+            ),
+        )
     } else {
         Check::new(
             "binaries",

@@ -52,6 +52,11 @@ pub fn hook_help(program: &str) -> Option<&'static str> {
              turn, then adds pending handoffs, unblocking entries and the news since the \
              last prompt."
         }
+        "pool-post-tool" => {
+            "Claude Code's PostToolUse hook (Bash): notes the commits, pushes \
+             and pull requests a command made, for the end of the turn to post as automatic \
+             entries."
+        }
         "pool-guard" => {
             "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): refuses \
              the first edit of a file another instance claimed or recently edited, with the \
@@ -66,7 +71,7 @@ pub fn hook_help(program: &str) -> Option<&'static str> {
 /// line (hooks get their input on stdin and no arguments, so nothing else
 /// is looked at); `None` when neither was asked for.
 pub fn answer_help(program: &str) -> Option<i32> {
-    let arg = std::env::args().nth(1)?;
+    let arg = crate::cmd::multicall::hook_args().next()?;
     let text = match arg.as_str() {
         "--help" | "-h" => format!(
             "{program}: {}\n\nUsage: {program} < hook-event.json\n\nClaude Code runs it (registered by \

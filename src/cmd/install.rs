@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::agent::settings_file::{self, Changes, HOOKS, Scope, SettingsFile};
+use crate::agent::settings_file::{self, Changes, HOOKS, HookBins, Scope, SettingsFile};
 use crate::cmd::cli::InstallArgs;
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::error::{Error, Result};
@@ -48,12 +48,16 @@ enum Action {
 
 /// The folder of the running `pool`, where its sibling binaries are.
 pub fn bin_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("<current executable>", e))?;
-    // Resolve a symlinked `pool` to the folder the binaries really are in.
-    let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+    let exe = current_pool()?;
     exe.parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| Error::Invalid(format!("{}: has no parent folder", exe.display())))
+}
+
+/// The running `pool`, a symlink resolved to the file the binaries are beside.
+pub fn current_pool() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("<current executable>", e))?;
+    Ok(std::fs::canonicalize(&exe).unwrap_or(exe))
 }
 
 fn run(args: &InstallArgs, action: Action) -> Result<String> {
@@ -69,9 +73,9 @@ fn run(args: &InstallArgs, action: Action) -> Result<String> {
     let mut file = SettingsFile::load(&path)?;
     let changes = match action {
         Action::Install => {
-            let dir = bin_dir()?;
-            check_binaries(&dir)?;
-            settings_file::merge(&mut file.value, &dir)
+            let (dir, pool) = (bin_dir()?, current_pool()?);
+            let bins = HookBins::of(&dir, &pool, is_executable);
+            settings_file::merge_specs(&mut file.value, HOOKS, bins, "")
         }
         Action::Uninstall => settings_file::remove(&mut file.value),
     }
@@ -127,9 +131,9 @@ fn run_codex(args: &InstallArgs, action: Action) -> Result<String> {
     let trusted_before = our_trust(&hooks.value, &hooks_path);
     let changes = match action {
         Action::Install => {
-            let dir = bin_dir()?;
-            check_binaries(&dir)?;
-            settings_file::merge_specs(&mut hooks.value, CODEX_HOOKS, &dir, AGENT_ARGS)
+            let (dir, pool) = (bin_dir()?, current_pool()?);
+            let bins = HookBins::of(&dir, &pool, is_executable);
+            settings_file::merge_specs(&mut hooks.value, CODEX_HOOKS, bins, AGENT_ARGS)
         }
         Action::Uninstall => settings_file::remove(&mut hooks.value),
     }
@@ -205,30 +209,6 @@ fn run_codex(args: &InstallArgs, action: Action) -> Result<String> {
         out.push_str(&format!("  backup of the original: {}\n", b.display()));
     }
     Ok(out)
-}
-
-/// Refuses to register hooks that would run binaries that are not there.
-fn check_binaries(dir: &Path) -> Result<()> {
-    let missing: Vec<&str> = HOOKS
-        .iter()
-        .map(|s| s.binary)
-        .filter(|b| !is_executable(&dir.join(b)))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Invalid(format!(
-        "{} not found next to pool in {}; install all the binaries with ./install/install.sh \
-         (or cargo install --locked --path .)",
-        dedup(missing).join(", "),
-        dir.display()
-    )))
-}
-
-fn dedup(mut v: Vec<&str>) -> Vec<&str> {
-    let mut seen = std::collections::HashSet::new();
-    v.retain(|x| seen.insert(*x));
-    v
 }
 
 /// Whether `p` is a file with an execute bit (on Windows: a file, as

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod init;
 pub mod install;
 pub mod launch;
+pub mod multicall;
 pub mod post;
 pub mod post_tool;
 pub mod query;

@@ -15,6 +15,9 @@ use crate::error::Result;
 
 /// `pool-post-tool`: the hook's entry point.
 pub fn post_tool_main() -> i32 {
+    if let Some(code) = crate::cmd::hooks::answer_help("pool-post-tool") {
+        return code;
+    }
     crate::cmd::runner::run_gated("pool-post-tool", gate, body)
 }
 

@@ -154,7 +154,7 @@ fn run_inner(
     let _ = POOL_DIR.set(pool_dir.clone());
     let input = match parsed {
         Ok(i) => {
-            let agent = Agent::detect(std::env::args().skip(1), &i);
+            let agent = Agent::detect(crate::cmd::multicall::hook_args(), &i);
             adapter::normalize(i, agent)
         }
         Err(e) => {

@@ -33,9 +33,7 @@ die() { printf 'dist: error: %s\n' "$*" >&2; exit 2; }
 
 [ $# -eq 1 ] || die "usage: tests/dist/run.sh BIN_DIR"
 BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1"
-for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-query; do
-  [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing (build with: cargo build --release)"
-done
+[ -x "$BIN_DIR/pool" ] || die "$BIN_DIR/pool missing (build with: cargo build --release)"
 command -v python3 >/dev/null || die "python3 is required"
 command -v npm >/dev/null || die "npm is required (Claude Code installs npm plugins with it)"
 case "$(uname -s)-$(uname -m)" in
@@ -213,20 +211,19 @@ INSTALL_PATH=$(python3 -c 'import json,sys; l=[p for p in json.load(open(sys.arg
   "$W/plugin-list.json" "$PLUGIN@$MKT_NAME" 2>/dev/null)
 NPM_BIN="$INSTALL_PATH/node_modules/@claude-pool/cli-$PLATFORM/bin"
 if [ -n "$INSTALL_PATH" ] && [ -d "$INSTALL_PATH" ]; then
-  # The cache holds the plugin (a few KB), the package metadata and this platform's binaries
-  # (their size is the build's: about 10 MB unstripped, less from dist's stripped archives).
+  # The cache holds the plugin (a few KB), the package metadata and this platform's one
+  # binary, `pool` (issue 14: at most 10 MB in all).
   bytes=$(du -sb "$W/config/plugins/cache" | cut -f1)
   bin_bytes=$(du -sb "$NPM_BIN" 2>/dev/null | cut -f1)
   rest=$((bytes - ${bin_bytes:-0}))
   printf 'dist: plugin cache %s bytes: binaries %s, the rest %s\n' "$bytes" "${bin_bytes:-0}" "$rest"
   if [ "$rest" -le $((256 * 1024)) ]; then ok "plugin cache: besides this platform's binaries, $rest bytes (at most 256 KiB)"; else fail "plugin cache: at most 256 KiB besides the binaries" "$rest bytes"; fi
-  if [ "$bytes" -le $((32 * 1024 * 1024)) ]; then ok "plugin cache holds $bytes bytes (one platform's binaries, not five)"; else fail "plugin cache holds one platform's binaries" "$bytes bytes"; fi
+  if [ "$bytes" -le 10000000 ]; then ok "plugin cache holds $bytes bytes (at most 10 MB)"; else fail "plugin cache holds at most 10 MB" "$bytes bytes"; fi
   for f in .claude-plugin/plugin.json hooks/hooks.json hooks/launch npm-shrinkwrap.json; do
     if [ -f "$INSTALL_PATH/$f" ]; then ok "cache has $f"; else fail "cache has $f" "$(cd "$INSTALL_PATH" && find . | head -30)"; fi
   done
-  missing=
-  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-query; do [ -x "$NPM_BIN/$b" ] || missing="$missing $b"; done
-  if [ -z "$missing" ]; then ok "npm ci put this platform's binaries in node_modules/@claude-pool/cli-$PLATFORM/bin"; else fail "binaries from npm" "missing:$missing"; fi
+  bins=$(ls "$NPM_BIN" 2>/dev/null | tr '\n' ' ')
+  if [ "$bins" = "pool " ] && [ -x "$NPM_BIN/pool" ]; then ok "npm ci put this platform's one binary, pool, in node_modules/@claude-pool/cli-$PLATFORM/bin"; else fail "one binary from npm" "bin holds: $bins"; fi
   others=$(cd "$INSTALL_PATH" && { find . -name Cargo.toml -o -name '*.rs' -o -name target; ls node_modules/@claude-pool | grep -vx "cli-$PLATFORM"; } 2>/dev/null | head)
   if [ -z "$others" ]; then ok "no sources, no build, no other platform's package in the cache"; else fail "cache holds only the plugin" "$others"; fi
 else
@@ -236,19 +233,54 @@ fi
 # --- 6. A session: the plugin's hooks run the npm-installed binaries ---
 printf '\n== a session with only the plugin'\''s hooks (no pool binaries on PATH)\n'
 RUN="$W/runs/P"
-start_mock "$RUN" "$E2E/scripts/plugin_p.json"
+mkdir -p "$RUN"
+# A Write (PreToolUse: the guard), a real commit through Bash (PostToolUse), then a block (Stop).
+sed "s#@PROJ@#$W/proj#g" "$E2E/scripts/plugin_tools.json" >"$RUN/script.json"
+printf '[user]\n\tname = P\n\temail = p@example.com\n' >"$W/home/.gitconfig"
+start_mock "$RUN" "$RUN/script.json"
 in_world "CLAUDE_INSTANCE=P" "ANTHROPIC_BASE_URL=$MOCK_URL" \
-  timeout 180 "$CLAUDE" -p "Record what you did." --allowedTools Bash \
+  timeout 180 "$CLAUDE" -p "Record what you did." --allowedTools "Bash Write" \
     --output-format stream-json --verbose --include-hook-events --debug-file "$RUN/debug.txt" \
     </dev/null >"$RUN/stream.jsonl" 2>"$RUN/stderr.txt"
 echo $? >"$RUN/rc"
 stop_mock
 check run "$RUN" plugin 1
 check plugin "$W/plugin-list.json" "$PLUGIN@$MKT_NAME" "$RUN" "$W" "$NPM_BIN"
+check plugin-tools "$RUN" "$W" "$NPM_BIN"
 if grep -q "claude-pool: " "$RUN/debug.txt" "$RUN/stream.jsonl" 2>/dev/null && grep -q "is not installed" "$RUN/debug.txt" "$RUN/stream.jsonl"; then
   fail "the launcher found the binaries" "$(grep -h 'is not installed' "$RUN/debug.txt" "$RUN/stream.jsonl" | head -3)"
 else
   ok "the launcher found the binaries (no 'is not installed' line)"
+fi
+
+# --- 7. The README's other npm line: npm install -g claude-pool && pool install ---
+printf '\n== npm install -g claude-pool && pool install (hooks in settings.json)\n'
+G="$W/npm-global"
+if out=$(in_world "npm_config_prefix=$G" "npm_config_cache=$W/npm-cache" npm install -g --no-audit --no-fund claude-pool 2>&1); then
+  ok "npm install -g claude-pool"
+else
+  fail "npm install -g claude-pool" "$out"
+fi
+W2="$W/global-world"
+mkdir -p "$W2"
+in_global() { in_world "PATH=$G/bin:/usr/local/bin:/usr/bin:/bin" "CLAUDE_CONFIG_DIR=$W2" "$@"; }
+if out=$(in_global pool install 2>&1); then ok "pool install (from npm's global folder)"; else fail "pool install (from npm's global folder)" "$out"; fi
+if out=$(python3 - "$W2/settings.json" <<'EOF2'
+import json, shlex, sys
+hooks = json.load(open(sys.argv[1]))["hooks"]
+cmds = [h["command"] for groups in hooks.values() for g in groups for h in g["hooks"]]
+assert len(cmds) >= 6, cmds
+for c in cmds:
+    w = shlex.split(c)
+    assert w[1:2] == ["hook"] and w[0].endswith("/bin/pool") and w[2].startswith("pool-"), c
+print(len(cmds), "commands, e.g.", cmds[0])
+EOF2
+); then ok "settings.json runs every hook as <npm's pool> hook <name>: $out"; else fail "settings.json hook commands" "$out"; fi
+if out=$(in_global pool doctor 2>&1); then ok "pool doctor: no failures"; else fail "pool doctor after npm install -g" "$out"; fi
+if out=$(in_global pool-query --all 2>&1) && printf '%s' "$out" | grep -q "Plugin hook path"; then
+  ok "pool-query (pool query through npm's shim) lists the pool"
+else
+  fail "pool-query from npm install -g" "$out"
 fi
 
 ELAPSED=$(( $(date +%s) - START_TIME ))

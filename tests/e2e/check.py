@@ -359,7 +359,10 @@ def load_pool(c, work, bin_dir):
     work = Path(work)
     out = work / "pool-query.out"
     err = work / "pool-query.err"
-    rc = subprocess.run([str(Path(bin_dir) / "pool-query"), "--json", "--all"],
+    # The npm package holds only `pool`: `pool query` is `pool-query`.
+    query = Path(bin_dir) / "pool-query"
+    argv = [str(query)] if query.exists() else [str(Path(bin_dir) / "pool"), "query"]
+    rc = subprocess.run(argv + ["--json", "--all"],
                         stdout=out.open("w"), stderr=err.open("w"), stdin=subprocess.DEVNULL,
                         env=json.loads((work / "env.json").read_text()), cwd=work / "proj").returncode
     c.check(rc == 0, "pool-query --json --all exits 0", f"exit {rc}: {short(err.read_text(), 600)}")
@@ -529,6 +532,27 @@ def cmd_plugin(args):
             "plugin run: the plugin's SessionStart hook ran", f"hooks started: {[e.get('hook_name') for e in started]}")
     entries = load_pool(c, work, bin_dir)
     check_entries(c, entries, [P_BLOCK], "P", sid, "plugin")
+    c.exit()
+
+
+def cmd_plugin_tools(args):
+    """plugin-tools RUN WORK BIN_DIR: in the plugin run with tool calls, every hook event
+    started the plugin's hook, and the commit reached the pool as an automatic entry
+    (the PostToolUse hook ran from the npm package's one binary)."""
+    c = Checker()
+    run, work, bin_dir = args
+    events = read_jsonl(Path(run) / "stream.jsonl")
+    started = {e.get("hook_event") for e in events if e.get("subtype") == "hook_started"}
+    for ev in ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"]:
+        c.check(ev in started, f"plugin run: the plugin's {ev} hook ran", f"hooks started: {sorted(started)}")
+    entries = load_pool(c, work, bin_dir)
+    auto = [e for e in entries if e.get("origin") == "auto" and e.get("action") == "completed"]
+    c.check(any(e.get("topic") == "Add plugin note" for e in auto),
+            "plugin run: the commit is an automatic completed entry (PostToolUse through `pool hook`)",
+            short(json.dumps(entries), 800))
+    c.check(any("notes.txt" in str(e.get("affects") or "") for e in auto),
+            "plugin run: the automatic entry names the file the Write (through the guard) edited",
+            short(json.dumps(auto), 800))
     c.exit()
 
 
@@ -721,6 +745,7 @@ COMMANDS = {
     "hostile": cmd_hostile,
     "plugin-names": cmd_plugin_names,
     "plugin": cmd_plugin,
+    "plugin-tools": cmd_plugin_tools,
     "guard": cmd_guard,
     "guard-ask": cmd_guard_ask,
     "wake": cmd_wake,
