@@ -366,6 +366,32 @@ def case_session_start(sizes):
         NOTES.append(f"session-start {n:,}: pool data was {age:.0f} s old when timed")
         row(f"`pool-session-start`, pool of {n:,} ({size / MB:.0f} MB)", res, budget, checks)
         check_errors(d, f"session-start {n}")
+    case_plugin_launch(gen_pool(min(sizes)), stdin)
+
+def case_plugin_launch(d, stdin):
+    """Session start as a plugin from npm runs it: the plugin's launcher, then the npm
+    package's one binary as `pool hook pool-session-start`; side by side with the same
+    launcher finding the separate hook binary (a checkout's or an archive's layout)."""
+    n = sum(1 for _ in open(os.path.join(d, "instance_state.jsonl"), "rb"))
+    plugin = os.path.join(WORK, "plugin")
+    shutil.rmtree(plugin, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "plugin"), plugin)
+    arch = {"x86_64": "x64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    npm = os.path.join(plugin, "node_modules", "@claude-pool", f"cli-{sys.platform}-{arch}", "bin")
+    os.makedirs(npm)
+    shutil.copy2(bin_("pool"), os.path.join(npm, "pool"))
+    env = {"POOL_DIR": d, "CLAUDE_INSTANCE": "A", "CLAUDE_PLUGIN_ROOT": plugin}
+    launch = os.path.join(plugin, "hooks", "launch")
+    log(f"session start through the plugin's launcher, {n} entries")
+    one = Cmd([launch, "pool-session-start"], env, stdin)
+    sep = Cmd([launch, "pool-session-start"], dict(env, POOL_BIN_DIR=os.path.dirname(bin_("pool-session-start"))), stdin)
+    res = measure(one, sep)
+    om, sm = med(res["ours"]), med(res["peer"])
+    row(f"session start from the plugin's launcher, pool of {n:,}: npm's one `pool` (`pool hook`); "
+        "peer column: the same launcher running `pool-session-start`",
+        res, "≤ 5 ms; ≤ 1.1× the separate binary",
+        [(om <= 0.005, f"{fms(om)} > 5 ms"), (om <= 1.1 * sm, f"{om / sm:.2f}× the separate binary")])
+    check_errors(d, "plugin launch")
 
 def case_stop(turns):
     src = gen_transcript(turns)

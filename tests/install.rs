@@ -396,6 +396,40 @@ fn launcher_runs_every_registered_hook_through_the_npm_packages_one_binary() {
         String::from_utf8_lossy(&run("pool-stop", "--x").stdout),
         "own --x\n"
     );
+    // Another platform's package beside it (npm installs one; a copy by hand
+    // may hold more): this machine's is still the one run.
+    let other = plugin.join("node_modules/@claude-pool/cli-aix-ppc64/bin");
+    std::fs::create_dir_all(&other).unwrap();
+    let f = other.join("pool-stop");
+    std::fs::write(&f, "#!/bin/sh\necho other\n").unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run("pool-stop", "--x").stdout),
+        "own --x\n"
+    );
+}
+
+/// On Windows (Git Bash, MSYS, Cygwin: `OS=Windows_NT`, set by Windows
+/// itself) the launcher runs `<name>.exe`; elsewhere `<name>`.
+#[test]
+fn launcher_runs_the_exe_where_windows_says_so() {
+    let w = World::new();
+    let dir = w.home.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, label) in [("pool-stop", "plain"), ("pool-stop.exe", "exe")] {
+        let f = dir.join(file);
+        std::fs::write(&f, format!("#!/bin/sh\necho {label} \"$@\"\n")).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (os, want) in [(Some("Windows_NT"), "exe --x\n"), (None, "plain --x\n")] {
+        let mut c = w.cmd(&plugin_root().join(LAUNCHER), &["pool-stop", "--x"]);
+        c.env("POOL_BIN_DIR", &dir).env_remove("OS");
+        if let Some(os) = os {
+            c.env("OS", os);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "OS={os:?}");
+    }
 }
 
 /// The plugin folder is what Claude Code copies into its cache: the hooks,
