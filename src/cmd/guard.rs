@@ -189,9 +189,29 @@ pub fn output(decision: &Decision) -> Option<String> {
     Some(out.to_string())
 }
 
+/// Other instances' open claims in this repository and the recent edits,
+/// read once for every file a tool call changes (an `apply_patch` names
+/// several).
+pub struct Others {
+    claims: Vec<claims::Claim>,
+    edits: Vec<claims::Edit>,
+}
+
+impl Others {
+    /// Reads the open claims (paths never match across repositories,
+    /// whatever the scope shown) and the edits of the last [`RECENT_EDIT`].
+    pub fn load(pool: &Pool, ctx: &Ctx) -> Result<Others> {
+        let here = Scope::repo_only(&ctx.repo);
+        Ok(Others {
+            claims: claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)?,
+            edits: claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)?,
+        })
+    }
+}
+
 /// One line per other instance's open claim covering `target` or recent
 /// edit of it, joined with "; " (empty when there is none).
-pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
+pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
     let me = ctx.config.instance.as_deref();
     let session = ctx.input.session_id.as_str();
     let is_other = |instance: &str, sess: &str| match me {
@@ -199,13 +219,11 @@ pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
         None => sess != session,
     };
     let mut lines = Vec::new();
-    // Paths never match across repositories, whatever the scope shown.
-    let here = Scope::repo_only(&ctx.repo);
-    for c in claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)? {
+    for c in &others.claims {
         if !is_other(&c.instance, &c.session_id) {
             continue;
         }
-        if let Some(p) = claims::claim_covers(&c, target, &ctx.repo) {
+        if let Some(p) = claims::claim_covers(c, target, &ctx.repo) {
             lines.push(format!(
                 "{} claimed {} {} ago: \"{}\" (id {})",
                 clean(&c.instance, 32),
@@ -217,7 +235,7 @@ pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
         }
     }
     let mut edited = std::collections::HashSet::new();
-    for e in claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)? {
+    for e in &others.edits {
         if e.is_of(target, &ctx.repo)
             && is_other(&e.instance, &e.session_id)
             && edited.insert(e.instance.clone())
@@ -240,7 +258,7 @@ pub fn conflicts(pool: &Pool, ctx: &Ctx, target: &str) -> Result<String> {
             None => text.push_str(&format!(" ({more} more: run pool who on this file)")),
         }
     }
-    Ok(text)
+    text
 }
 
 fn guard_file(pool_dir: &Path, session: &str) -> PathBuf {
@@ -320,8 +338,9 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     let session = ctx.input.session_id.as_str();
     let mut found = Vec::new();
     let mut target = first.clone();
+    let others = Others::load(&pool, ctx)?;
     for t in targets {
-        let c = conflicts(&pool, ctx, t)?;
+        let c = conflicts(&others, ctx, t);
         if !c.is_empty() {
             if found.is_empty() {
                 target = t.clone();
