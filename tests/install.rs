@@ -33,6 +33,23 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Writes an executable shell script.
+fn write_script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// This machine's npm platform package folder under a plugin, as the
+/// launcher looks for it: `node_modules/@claude-pool/cli-<os>-<cpu>/bin`.
+fn npm_bin_of(plugin: &Path) -> PathBuf {
+    let (os, cpu) = match (std::env::consts::OS, std::env::consts::ARCH) {
+        (os, "x86_64") => (os, "x64"),
+        (os, "aarch64") => (os, "arm64"),
+        (os, cpu) => (os, cpu),
+    };
+    plugin.join(format!("node_modules/@claude-pool/cli-{os}-{cpu}/bin"))
+}
+
 /// A temp HOME, CLAUDE_CONFIG_DIR, pool folder and project folder.
 struct World {
     _tmp: tempfile::TempDir,
@@ -295,15 +312,9 @@ fn launcher_looks_in_the_documented_order() {
     let w = World::new();
     let plugin = w.home.join("plugin");
     copy_dir(&plugin_root(), &plugin);
-    let (os, cpu) = match (std::env::consts::OS, std::env::consts::ARCH) {
-        (os, "x86_64") => (os, "x64"),
-        (os, "aarch64") => (os, "arm64"),
-        (os, cpu) => (os, cpu),
-    };
-    let npm = format!("node_modules/@claude-pool/cli-{os}-{cpu}/bin");
     let channels = [
         ("explicit", w.home.join("explicit")),
-        ("npm", plugin.join(&npm)),
+        ("npm", npm_bin_of(&plugin)),
         ("path", w.home.join("on-path")),
         ("archive", w.home.join(".local/bin")),
         ("cargo-home", w.home.join("cargo-home/bin")),
@@ -311,9 +322,7 @@ fn launcher_looks_in_the_documented_order() {
     ];
     for (label, dir) in &channels {
         std::fs::create_dir_all(dir).unwrap();
-        let f = dir.join("pool-stop");
-        std::fs::write(&f, format!("#!/bin/sh\necho {label} \"$@\"\n")).unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&dir.join("pool-stop"), &format!("echo {label} \"$@\""));
     }
     for (i, (label, dir)) in channels.iter().enumerate() {
         let out = w
@@ -346,12 +355,7 @@ fn launcher_runs_every_registered_hook_through_the_npm_packages_one_binary() {
     let w = World::new();
     let plugin = w.home.join("plugin");
     copy_dir(&plugin_root(), &plugin);
-    let (os, cpu) = match (std::env::consts::OS, std::env::consts::ARCH) {
-        (os, "x86_64") => (os, "x64"),
-        (os, "aarch64") => (os, "arm64"),
-        (os, cpu) => (os, cpu),
-    };
-    let npm = plugin.join(format!("node_modules/@claude-pool/cli-{os}-{cpu}/bin"));
+    let npm = npm_bin_of(&plugin);
     std::fs::create_dir_all(&npm).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_pool"), npm.join("pool")).unwrap();
     let mut names = Vec::new();
@@ -389,9 +393,7 @@ fn launcher_runs_every_registered_hook_through_the_npm_packages_one_binary() {
         );
     }
     // A hook binary beside it is used as it is.
-    let f = npm.join("pool-stop");
-    std::fs::write(&f, "#!/bin/sh\necho own \"$@\"\n").unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&npm.join("pool-stop"), "echo own \"$@\"");
     assert_eq!(
         String::from_utf8_lossy(&run("pool-stop", "--x").stdout),
         "own --x\n"
@@ -400,9 +402,7 @@ fn launcher_runs_every_registered_hook_through_the_npm_packages_one_binary() {
     // may hold more): this machine's is still the one run.
     let other = plugin.join("node_modules/@claude-pool/cli-aix-ppc64/bin");
     std::fs::create_dir_all(&other).unwrap();
-    let f = other.join("pool-stop");
-    std::fs::write(&f, "#!/bin/sh\necho other\n").unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&other.join("pool-stop"), "echo other");
     assert_eq!(
         String::from_utf8_lossy(&run("pool-stop", "--x").stdout),
         "own --x\n"
@@ -417,9 +417,7 @@ fn launcher_runs_the_exe_where_windows_says_so() {
     let dir = w.home.join("bin");
     std::fs::create_dir_all(&dir).unwrap();
     for (file, label) in [("pool-stop", "plain"), ("pool-stop.exe", "exe")] {
-        let f = dir.join(file);
-        std::fs::write(&f, format!("#!/bin/sh\necho {label} \"$@\"\n")).unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&dir.join(file), &format!("echo {label} \"$@\""));
     }
     for (os, want) in [(Some("Windows_NT"), "exe --x\n"), (None, "plain --x\n")] {
         let mut c = w.cmd(&plugin_root().join(LAUNCHER), &["pool-stop", "--x"]);
