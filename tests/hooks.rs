@@ -253,6 +253,59 @@ fn two_text_blocks_and_repeated_runs_yield_each_block_once() {
     assert_eq!(sb.topics(), ["alpha", "b1", "b2", "gamma"]);
 }
 
+/// `pool hook NAME` (how the npm package's one binary runs every hook) is
+/// the hook binary itself: it extracts from the same cursor (each block
+/// once, whichever of the two runs) and prints the same session start.
+#[test]
+fn pool_hook_is_each_hook_binary() {
+    let sb = Sandbox::new();
+    let t = sb.path("two.jsonl");
+    std::fs::write(
+        &t,
+        freshen(&corpus("generated/cc2.1.329-mock-two-text-blocks.jsonl")),
+    )
+    .unwrap();
+    let input = hook_input(
+        "generated/hook-inputs/2.1.329/two-text-blocks-06_Stop.json",
+        &t,
+        "s2",
+    )
+    .to_string();
+    let via_pool = |hook: &str, stdin: &str, env: &[(&str, &str)]| {
+        let mut child = sb
+            .command("pool", env)
+            .args(["hook", hook])
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let out = via_pool("pool-stop", &input, &[("CLAUDE_INSTANCE", "A")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(sb.topics(), ["alpha", "b1", "b2", "gamma"]);
+    sb.stop(&serde_json::from_str(&input).unwrap(), "A");
+    assert_eq!(sb.topics(), ["alpha", "b1", "b2", "gamma"]);
+    // (Those blocks are in the transcript's repository; this one is here.)
+    let out = sb
+        .command("pool", &[])
+        .args(["post", "--instance", "A", "--action", "completed"])
+        .args(["--topic", "Shared work"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let start = json!({"session_id": "b1", "hook_event_name": "SessionStart", "source": "startup"})
+        .to_string();
+    let env = [("CLAUDE_INSTANCE", "B")];
+    let direct = sb.run("pool-session-start", &start, &env);
+    let hooked = via_pool("pool-session-start", &start, &env);
+    assert_eq!(hooked.status.code(), Some(0));
+    let text = String::from_utf8(hooked.stdout).unwrap();
+    assert!(text.contains("[A] completed: Shared work"), "{text}");
+    assert_eq!(text, String::from_utf8(direct.stdout).unwrap());
+    assert_eq!(sb.errors(), "");
+}
+
 #[test]
 fn a_lagging_transcript_and_the_last_message_give_each_block_once() {
     let sb = Sandbox::new();
