@@ -405,6 +405,93 @@ fn a_push_and_a_pull_request_each_post_one_signaling_entry() {
     assert!(!all.contains("Creating pull request") && !all.contains("new branch"));
 }
 
+/// Codex sessions too (its hooks run `pool-post-tool --agent codex`): the
+/// PostToolUse input has the shape the real Codex 0.171.0 sent
+/// (`tests/fixtures/codex/hook-PostToolUse-2.json`: tool `Bash`, the output
+/// one string); the edit comes through the guard on an `apply_patch`.
+#[test]
+fn a_codex_commit_and_push_post_their_entries_too() {
+    let w = World::new();
+    let codex = |hook: &str, input: &Value| {
+        let mut child = Command::new(exe(hook))
+            .args(["--agent", "codex"])
+            .env_clear()
+            .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(w.proj())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = input.to_string();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{hook}: {out:?}");
+        out
+    };
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/codex/hook-PostToolUse-2.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let call = |command: &str, output: &str| {
+        let mut v = recorded.clone();
+        v["session_id"] = json!(session());
+        v["cwd"] = json!(w.proj());
+        v["tool_input"]["command"] = json!(command);
+        v["tool_response"] = json!(output);
+        v
+    };
+    let mut patch = call("", "");
+    patch["hook_event_name"] = json!("PreToolUse");
+    patch["tool_name"] = json!("apply_patch");
+    patch["tool_input"]["command"] =
+        json!("*** Begin Patch\n*** Add File: greet.txt\n+hello\n*** End Patch\n");
+    assert!(codex("pool-guard", &patch).stdout.is_empty());
+    std::fs::write(w.proj().join("greet.txt"), "hello\n").unwrap();
+    w.git(&["add", "greet.txt"], &w.proj());
+    let printed = w.git(&["commit", "-m", "Add greeting"], &w.proj());
+    codex(
+        "pool-post-tool",
+        &call(
+            "git add greet.txt && git commit -m 'Add greeting'",
+            &printed,
+        ),
+    );
+    let pushed = Command::new("git")
+        .args(["push", "origin", "main"])
+        .current_dir(w.proj())
+        .env_clear()
+        .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert!(pushed.status.success());
+    // Codex hands the hook both streams as one string.
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&pushed.stdout),
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    codex("pool-post-tool", &call("git push origin main", &both));
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 2, "{auto:#?}");
+    assert_eq!(auto[0]["action"], "completed");
+    assert_eq!(auto[0]["topic"], "Add greeting");
+    assert_eq!(auto[0]["affects"], "greet.txt");
+    assert_eq!(auto[0]["id"], format!("auto-commit-{}", w.head()));
+    assert_eq!(auto[1]["topic"], "Pushed branch main");
+    assert!(w.errors().is_empty(), "{}", w.errors());
+}
+
 #[test]
 fn session_end_posts_one_digest_when_something_happened() {
     let quiet = World::new();

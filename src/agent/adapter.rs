@@ -160,6 +160,11 @@ pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     let (targets, more) = edit_targets(&input);
     input.edit_targets = targets;
     input.edit_targets_more = more;
+    // Codex reports a shell call's output as one string (both streams);
+    // Claude Code as an object whose `stdout` holds it.
+    if let serde_json::Value::String(out) = &input.tool_response {
+        input.tool_response = serde_json::json!({ "stdout": out });
+    }
     input
 }
 

@@ -60,6 +60,14 @@ pub const CODEX_HOOKS: &[HookSpec] = &[
         matcher: Some("apply_patch|Edit|Write"),
         timeout: 10,
     },
+    // Codex names its shell tool `Bash` in hook inputs, as Claude Code does;
+    // the call's output is a plain string there (see `adapter::normalize`).
+    HookSpec {
+        event: "PostToolUse",
+        binary: "pool-post-tool",
+        matcher: Some("Bash"),
+        timeout: 10,
+    },
     HookSpec {
         event: "SessionEnd",
         binary: "pool-stop",

@@ -28,6 +28,7 @@ CODEX_HOOKS = {
     "Stop": "pool-stop",
     "UserPromptSubmit": "pool-prompt",
     "PreToolUse": "pool-guard",
+    "PostToolUse": "pool-post-tool",
     "SessionEnd": "pool-stop",
 }
 C_BLOCKS = [
@@ -334,6 +335,33 @@ def cmd_pool(args):
     c.exit()
 
 
+def cmd_codex_auto(args):
+    """codex-auto WORLD BIN_DIR: K's shell commit is one automatic `completed` entry with its
+    subject, the file its apply_patch added and the short hash, and nothing else was pooled."""
+    world, bin_dir = Path(args[0]), args[1]
+    c = Checker()
+    entries, out = load_pool(bin_dir, world)
+    c.check(out.returncode == 0, "pool-query --json --all exits 0", out.stderr)
+    head = subprocess.run(["git", "-C", str(world / "proj"), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    subject = subprocess.run(["git", "-C", str(world / "proj"), "log", "-1", "--format=%s"],
+                             capture_output=True, text=True).stdout.strip()
+    c.check(subject == "Add Codex notes", "Codex's shell call really committed", subject)
+    auto = [e for e in entries if e.get("origin") == "auto" and e.get("action") == "completed"]
+    c.check(len(auto) == 1, "one automatic completed entry", short(json.dumps(entries), 800))
+    if auto:
+        e = auto[0]
+        c.check(e.get("topic") == "Add Codex notes" and e.get("source_instance") == "K",
+                "it has the commit's subject and instance K", short(json.dumps(e)))
+        c.check(e.get("affects") == "notes/k.md", "its AFFECTS is the file the apply_patch added",
+                short(json.dumps(e)))
+        c.check(e.get("id") == f"auto-commit-{head}" and head[:7] in (e.get("summary") or ""),
+                "it names the commit (id and short hash)", short(json.dumps(e)))
+    blocks = [e for e in entries if e.get("origin") != "auto"]
+    c.check(not blocks, "no block-made entry (the model wrote none)", short(json.dumps(blocks)))
+    c.exit()
+
+
 def cmd_status(args):
     world, bin_dir = Path(args[0]), args[1]
     c = Checker()
@@ -452,6 +480,7 @@ def cmd_plugin(args):
 COMMANDS = {
     "deny": cmd_deny,
     "plugin": cmd_plugin,
+    "codex-auto": cmd_codex_auto,
     "mock-selftest": cmd_mock_selftest,
     "codex-run": cmd_codex_run,
     "claude-run": cmd_claude_run,

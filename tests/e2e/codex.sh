@@ -296,6 +296,16 @@ SUMMARY: user text must not be pooled
   run_codex "$S" Z Z "$HERE/scripts/codex_text.json" "Anything new?"
   check codex-run "$S/runs/Z" Z
   check budget "$S/runs/Z"
+  printf '\n== Codex commits through the shell: an automatic entry (PostToolUse), no block written\n'
+  K="$WORK/commit"
+  make_world "$K"
+  printf '[user]\n\tname = K\n\temail = k@example.invalid\n' >"$K/home/.gitconfig"
+  in_world "$K" sh -c 'git add -A && git commit -q -m "Initial commit"' || fail "initial commit (commit world)"
+  in_world "$K" "$BIN_DIR/pool" install --codex >/dev/null 2>&1 || fail "pool install --codex (commit world)"
+  run_codex "$K" K K "$HERE/scripts/codex_commit.json" "Add notes and commit them."
+  check codex-run "$K/runs/K" K
+  check codex-auto "$K" "$BIN_DIR"
+
   L="$WORK/spill"
   make_world "$L"
   install_logging_hook "$L" 12000
