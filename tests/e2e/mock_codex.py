@@ -42,56 +42,15 @@ Log (--log, JSON Lines): one object per request with seq, time, method, path, ki
 secrets: authorization is dropped) and "body" (the parsed JSON body, or the raw text).
 """
 
-import argparse
 import json
-import os
-import secrets
-import signal
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-# Delay between SSE events (seconds): small, but non-zero so the client sees a real stream.
-EVENT_GAP = 0.002
+import mock_server
+from mock_server import chunks
+
 KEPT_HEADERS = ("user-agent", "originator", "content-type", "session-id", "accept")
 SHELL_TOOLS = ("exec_command", "shell_command", "shell")
-
-
-class State:
-    def __init__(self, script, log_path):
-        self.lock = threading.Lock()
-        self.turns = script["turns"]
-        self.side_reply = script.get("side_reply", "OK")
-        self.exhausted_reply = script.get("exhausted_reply", "(mock: script exhausted)")
-        self.next_turn = 0
-        self.seq = 0
-        self.counter = 0
-        self.run = secrets.token_hex(4)
-        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
-
-    def new_id(self, prefix):
-        with self.lock:
-            self.counter += 1
-            return f"{prefix}_mock{self.run}{self.counter:04d}"
-
-    def take_turn(self):
-        with self.lock:
-            idx = self.next_turn
-            self.next_turn += 1
-        if idx < len(self.turns):
-            return idx, self.turns[idx]
-        return idx, [{"type": "text", "text": self.exhausted_reply}]
-
-    def log(self, entry):
-        if not self.log_file:
-            return
-        with self.lock:
-            self.seq += 1
-            entry = {"seq": self.seq, "time": time.time(), **entry}
-            self.log_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            self.log_file.flush()
 
 
 def declared_tools(body):
@@ -101,14 +60,6 @@ def declared_tools(body):
         if isinstance(t, dict) and t.get("name"):
             out[t["name"]] = t.get("type")
     return out
-
-
-def chunks(s, size=40):
-    # Several deltas per message, split at arbitrary points (also inside a ``` fence), as a real
-    # stream would.
-    if not s:
-        return [""]
-    return [s[i:i + size] for i in range(0, len(s), size)]
 
 
 def output_items(state, turn, tools):
@@ -176,34 +127,9 @@ def sse_events(state, resp_id, model, turn, tools):
 
 
 def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(mock_server.Handler):
         server_version = "mock-codex-model/1"
-
-        def log_message(self, fmt, *args):  # keep stderr quiet; the JSONL log is the record
-            pass
-
-        def _headers_for_log(self):
-            return {k: v for k, v in self.headers.items() if k.lower() in KEPT_HEADERS}
-
-        def _read_body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(n) if n else b""
-            if self.headers.get("Content-Encoding", "").lower() not in ("", "identity"):
-                return {"_unsupported_content_encoding": self.headers.get("Content-Encoding")}
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return raw.decode("utf-8", "replace")
-
-        def _send_json(self, obj, status=200):
-            data = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+        kept_headers = KEPT_HEADERS
 
         def do_HEAD(self):
             state.log({"method": "HEAD", "path": self.path, "kind": "other", "turn": None,
@@ -239,58 +165,13 @@ def make_handler(state):
                 events = list(sse_events(state, state.new_id("resp"), model, turn, tools))
             except (KeyError, ValueError) as e:
                 return self._send_json({"error": {"message": f"bad script: {e}"}}, status=500)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            try:
-                for ev in events:
-                    self.wfile.write(f"event: {ev['type']}\ndata: {json.dumps(ev)}\n\n".encode())
-                    self.wfile.flush()
-                    time.sleep(EVENT_GAP)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            self._send_sse((ev["type"], ev) for ev in events)
 
     return Handler
 
 
-def load_script(path):
-    with open(path, encoding="utf-8") as f:
-        script = json.load(f)
-    if isinstance(script, list):
-        script = {"turns": script}
-    if not isinstance(script.get("turns"), list):
-        raise ValueError(f"{path}: expected a list of turns or an object with 'turns'")
-    return script
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--script", required=True, help="JSON script file (see module docstring)")
-    ap.add_argument("--port-file", required=True, help="file the chosen port is written to")
-    ap.add_argument("--log", help="JSON Lines file every request is appended to")
-    args = ap.parse_args()
-
-    state = State(load_script(args.script), args.log)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    server.daemon_threads = True
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)
-
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return mock_server.serve(__doc__.split("\n\n")[0], make_handler)
 
 
 if __name__ == "__main__":

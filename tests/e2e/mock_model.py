@@ -51,74 +51,28 @@ null), the request headers that matter for debugging (no secrets: x-api-key/auth
 dropped) and "body" (the parsed JSON body, or the raw text when not JSON).
 """
 
-import argparse
 import json
-import os
 import secrets
-import signal
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import mock_server
+from mock_server import chunks
+
 MODEL_FALLBACK = "claude-sonnet-4-5"
-# Delay between SSE events (seconds). Small, but non-zero so the client sees a real stream.
-EVENT_GAP = 0.002
 KEPT_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app", "content-type")
 
 
-class State:
-    def __init__(self, script, log_path):
-        self.lock = threading.Lock()
-        self.turns = script["turns"]
-        self.threads = {k: list(v) for k, v in (script.get("threads") or {}).items()}
-        self.thread_next = {k: 0 for k in self.threads}
-        self.side_reply = script.get("side_reply", "OK")
-        self.exhausted_reply = script.get("exhausted_reply", "(mock: script exhausted)")
-        self.next_turn = 0
-        self.seq = 0
-        self.counter = 0
-        self.run = secrets.token_hex(4)
-        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
-
-    def new_id(self, prefix):
-        with self.lock:
-            self.counter += 1
-            return f"{prefix}_mock{self.run}{self.counter:04d}"
-
-    def take_turn(self, thread=None):
-        """Returns (index, turn) of the next turn of `thread` (None: the main "turns" list)."""
-        with self.lock:
-            if thread is None:
-                turns, idx = self.turns, self.next_turn
-                self.next_turn += 1
-            else:
-                turns, idx = self.threads[thread], self.thread_next[thread]
-                self.thread_next[thread] += 1
-        if idx < len(turns):
-            return idx, turns[idx]
-        return idx, [{"type": "text", "text": self.exhausted_reply}]
-
-    def thread_of(self, body):
-        """The thread whose marker is in the request's first user message, or None."""
-        if not self.threads:
-            return None
-        first = next((m for m in body.get("messages") or [] if m.get("role") == "user"), None)
-        if first is None:
-            return None
-        content = first.get("content")
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        return next((k for k in self.threads if k in text), None)
-
-    def log(self, entry):
-        if not self.log_file:
-            return
-        with self.lock:
-            self.seq += 1
-            entry = {"seq": self.seq, "time": time.time(), **entry}
-            self.log_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            self.log_file.flush()
+def thread_of(state, body):
+    """The thread whose marker is in the request's first user message, or None."""
+    if not state.threads:
+        return None
+    first = next((m for m in body.get("messages") or [] if m.get("role") == "user"), None)
+    if first is None:
+        return None
+    content = first.get("content")
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    return next((k for k in state.threads if k in text), None)
 
 
 def normalise_turn(state, turn):
@@ -214,44 +168,13 @@ def sse_events(msg_id, model, blocks, stop, in_tokens):
     yield "message_stop", {"type": "message_stop"}
 
 
-def chunks(s, size=40):
-    # Several deltas per block, split at arbitrary points (also inside a ``` fence), as a real
-    # stream would.
-    if not s:
-        return [""]
-    return [s[i:i + size] for i in range(0, len(s), size)]
-
-
 def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(mock_server.Handler):
         server_version = "mock-model/1"
+        kept_headers = KEPT_HEADERS
 
-        def log_message(self, fmt, *args):  # keep stderr quiet; the JSONL log is the record
-            pass
-
-        def _headers_for_log(self):
-            return {k: v for k, v in self.headers.items() if k.lower() in KEPT_HEADERS}
-
-        def _read_body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(n) if n else b""
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return raw.decode("utf-8", "replace")
-
-        def _send_json(self, obj, status=200, extra_headers=None):
-            data = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("request-id", state.new_id("req"))
-            for k, v in (extra_headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+        def extra_headers(self):
+            return {"request-id": state.new_id("req")}
 
         def do_HEAD(self):
             state.log({"method": "HEAD", "path": self.path, "kind": "other", "turn": None,
@@ -294,7 +217,7 @@ def make_handler(state):
             thread = None
             if body.get("tools"):
                 kind = "main"
-                thread = state.thread_of(body)
+                thread = thread_of(state, body)
                 turn_idx, turn = state.take_turn(thread)
                 blocks, stop = normalise_turn(state, turn)
             else:
@@ -310,59 +233,13 @@ def make_handler(state):
                     "content": blocks, "stop_reason": stop, "stop_sequence": None,
                     "usage": usage(in_tokens, output_tokens(blocks)),
                 })
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("request-id", state.new_id("req"))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            try:
-                for name, data in sse_events(msg_id, model, blocks, stop, in_tokens):
-                    self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-                    self.wfile.flush()
-                    time.sleep(EVENT_GAP)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            self._send_sse(sse_events(msg_id, model, blocks, stop, in_tokens))
 
     return Handler
 
 
-def load_script(path):
-    with open(path, encoding="utf-8") as f:
-        script = json.load(f)
-    if isinstance(script, list):
-        script = {"turns": script}
-    if not isinstance(script.get("turns"), list):
-        raise ValueError(f"{path}: expected a list of turns or an object with 'turns'")
-    return script
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--script", required=True, help="JSON script file (see module docstring)")
-    ap.add_argument("--port-file", required=True, help="file the chosen port is written to")
-    ap.add_argument("--log", help="JSON Lines file every request is appended to")
-    args = ap.parse_args()
-
-    state = State(load_script(args.script), args.log)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    server.daemon_threads = True
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)
-
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return mock_server.serve(__doc__.split("\n\n")[0], make_handler)
 
 
 if __name__ == "__main__":
