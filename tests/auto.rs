@@ -122,9 +122,15 @@ impl World {
             .to_string()
     }
 
-    /// Runs a binary with `stdin`; asserts exit 0 and nothing on stdout.
+    /// Runs a binary with `stdin`; asserts exit 0.
     fn run(&self, bin: &str, stdin: &str, extra: &[(&str, &str)]) -> Output {
+        self.run_args(bin, &[], stdin, extra)
+    }
+
+    /// [`World::run`] with command-line arguments.
+    fn run_args(&self, bin: &str, args: &[&str], stdin: &str, extra: &[(&str, &str)]) -> Output {
         let mut child = Command::new(exe(bin))
+            .args(args)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra.iter().copied())
@@ -413,26 +419,7 @@ fn a_push_and_a_pull_request_each_post_one_signaling_entry() {
 fn a_codex_commit_and_push_post_their_entries_too() {
     let w = World::new();
     let codex = |hook: &str, input: &Value| {
-        let mut child = Command::new(exe(hook))
-            .args(["--agent", "codex"])
-            .env_clear()
-            .envs(w.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(w.proj())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = input.to_string();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{hook}: {out:?}");
-        out
+        w.run_args(hook, &["--agent", "codex"], &input.to_string(), &[])
     };
     let recorded: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(

@@ -225,24 +225,29 @@ fn only_assistant_text_of_the_main_thread_counts() {
     assert_eq!(e["session_id"], "s1");
 }
 
-#[test]
-fn two_text_blocks_and_repeated_runs_yield_each_block_once() {
-    let sb = Sandbox::new();
+/// The recorded transcript with two text blocks (four pool blocks: alpha,
+/// b1, b2, gamma), freshened into the sandbox, and its Stop input (session s2).
+fn two_text_blocks(sb: &Sandbox) -> Value {
     let t = sb.path("two.jsonl");
     std::fs::write(
         &t,
         freshen(&corpus("generated/cc2.1.329-mock-two-text-blocks.jsonl")),
     )
     .unwrap();
+    hook_input(
+        "generated/hook-inputs/2.1.329/two-text-blocks-06_Stop.json",
+        &t,
+        "s2",
+    )
+}
+
+#[test]
+fn two_text_blocks_and_repeated_runs_yield_each_block_once() {
+    let sb = Sandbox::new();
+    let input = two_text_blocks(&sb);
+    let t = input["transcript_path"].as_str().unwrap().to_string();
     for _ in 0..3 {
-        sb.stop(
-            &hook_input(
-                "generated/hook-inputs/2.1.329/two-text-blocks-06_Stop.json",
-                &t,
-                "s2",
-            ),
-            "A",
-        );
+        sb.stop(&input, "A");
         sb.run(
             "pool-stop",
             &json!({"session_id": "s2", "transcript_path": t, "hook_event_name": "SessionEnd"})
@@ -259,18 +264,7 @@ fn two_text_blocks_and_repeated_runs_yield_each_block_once() {
 #[test]
 fn pool_hook_is_each_hook_binary() {
     let sb = Sandbox::new();
-    let t = sb.path("two.jsonl");
-    std::fs::write(
-        &t,
-        freshen(&corpus("generated/cc2.1.329-mock-two-text-blocks.jsonl")),
-    )
-    .unwrap();
-    let input = hook_input(
-        "generated/hook-inputs/2.1.329/two-text-blocks-06_Stop.json",
-        &t,
-        "s2",
-    )
-    .to_string();
+    let input = two_text_blocks(&sb).to_string();
     let via_pool = |hook: &str, stdin: &str, env: &[(&str, &str)]| {
         let mut child = sb
             .command("pool", env)
