@@ -59,34 +59,10 @@ if [ -z "${DIST_VERDACCIO:-}" ]; then
   export DIST_VERDACCIO
 fi
 CLAUDE="$E2E_CLAUDE_BIN"
-if [ -z "${E2E_IN_NETNS:-}" ] && [ "${E2E_NETNS:-1}" != 0 ] && command -v unshare >/dev/null \
-   && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
-  exec unshare -n -- env E2E_IN_NETNS=1 bash "$0" "$@"
-fi
-if [ -n "${E2E_IN_NETNS:-}" ]; then
-  ip link set lo up || die "could not bring up loopback in the network namespace"
-  NET_NOTE="network namespace (loopback only)"
-else
-  NET_NOTE="no network namespace; offline by env vars and a loopback registry"
-fi
-
-PASSED=0
-FAILED=0
-FAILURES=()
-ok()   { PASSED=$((PASSED + 1)); printf 'ok   %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     | /'; }
-check() {
-  local out line
-  out="$(python3 "$E2E/check.py" "$@" 2>&1)"
-  printf '%s\n' "$out"
-  while IFS= read -r line; do
-    case "$line" in
-      "ok   "*) PASSED=$((PASSED + 1)) ;;
-      "FAIL "*) FAILED=$((FAILED + 1)); FAILURES+=("${line#FAIL }") ;;
-      "check.py: "*|"Traceback"*) FAILED=$((FAILED + 1)); FAILURES+=("check.py $1 crashed: $line") ;;
-    esac
-  done <<<"$out"
-}
+# Network namespace (loopback only), and the tally.
+. "$E2E/lib.sh"
+e2e_netns "$@"
+check() { check_with "$E2E/check.py" "$@"; }
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-dist.XXXXXX")"
 REG_PID=

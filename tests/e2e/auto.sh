@@ -32,14 +32,8 @@ if [ -z "${E2E_CLAUDE_BIN:-}" ]; then
   export E2E_CLAUDE_BIN
 fi
 CLAUDE="$E2E_CLAUDE_BIN"
-if [ -z "${E2E_IN_NETNS:-}" ] && [ "${E2E_NETNS:-1}" != 0 ] && command -v unshare >/dev/null \
-   && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
-  exec unshare -n -- env E2E_IN_NETNS=1 bash "$0" "$@"
-fi
-[ -n "${E2E_IN_NETNS:-}" ] && { ip link set lo up || die "no loopback in the namespace"; }
-
-FAILED=0
-PASSED=0
+. "$HERE/lib.sh"
+e2e_netns "$@"
 W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-auto.XXXXXX")"
 MOCK_PID=
 cleanup() {
@@ -82,17 +76,7 @@ run_claude() {
   cp "$W/pool/instance_state.jsonl" "$run/pool-after.jsonl" 2>/dev/null || : >"$run/pool-after.jsonl"
 }
 
-check() {
-  local out line
-  out="$(python3 "$HERE/check_auto.py" "$@" 2>&1)"
-  printf '%s\n' "$out"
-  while IFS= read -r line; do
-    case "$line" in
-      "ok   "*) PASSED=$((PASSED + 1)) ;;
-      "FAIL "*|"Traceback"*) FAILED=$((FAILED + 1)) ;;
-    esac
-  done <<<"$out"
-}
+check() { check_with "$HERE/check_auto.py" "$@"; }
 
 printf 'e2e-auto: Claude Code %s, work dir %s\n' "$("$CLAUDE" --version | head -n1)" "$W"
 printf '\n== settings registered by pool install\n'
