@@ -50,6 +50,24 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// What an agent's output cap counts, and so what [`OUTPUT_BUDGET`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Characters (Claude Code).
+    Chars,
+    /// Bytes (Codex: its token estimate is bytes / 4).
+    Bytes,
+}
+
+impl Unit {
+    fn size(self, s: &str) -> usize {
+        match self {
+            Unit::Chars => chars(s),
+            Unit::Bytes => s.len(),
+        }
+    }
+}
+
 /// Icon for an action in full output.
 pub fn icon(action: &str) -> &'static str {
     match action {
@@ -166,6 +184,14 @@ pub fn handoff_lines(handoffs: &[Entry<'_>], max: usize) -> String {
 /// Renders the session-start text. Returns an empty string when there is
 /// nothing to say (no entries and no reminder).
 pub fn session_start(sum: &Summary, s: &Config, now: i64) -> String {
+    session_start_in(sum, s, now, Unit::Chars)
+}
+
+/// [`session_start`] for an agent whose cap counts `unit`: entries are
+/// dropped whole, with a line saying how many, to keep within
+/// [`OUTPUT_BUDGET`] of them.
+pub fn session_start_in(sum: &Summary, s: &Config, now: i64, unit: Unit) -> String {
+    let chars = |t: &str| unit.size(t);
     let has_role = s.instance.is_some() && s.role.is_some();
     if sum.total == 0
         && sum.handoffs.is_empty()
@@ -616,6 +642,42 @@ mod tests {
             to: "A".into(),
             ..Entry::default()
         }
+    }
+
+    /// Codex counts bytes: there, non-Latin entries are dropped whole to
+    /// keep the bytes within the budget (and said so), where the character
+    /// count alone would let the output reach twice its cap.
+    #[test]
+    fn in_bytes_entries_are_dropped_whole_to_fit() {
+        let cjk = "共有プールの作業記録".repeat(12);
+        let mut sum = Summary::default();
+        for i in 0..200 {
+            sum.add(
+                Entry {
+                    id: format!("e{i}").into(),
+                    timestamp: 900,
+                    source_instance: "B".into(),
+                    action: "completed".into(),
+                    topic: cjk.clone().into(),
+                    summary: cjk.clone().into(),
+                    ..Entry::default()
+                },
+                Kept {
+                    own: false,
+                    score: 1.0,
+                },
+                200,
+            );
+        }
+        let s = settings(false);
+        let bytes = session_start_in(&sum, &s, 1000, Unit::Bytes);
+        assert!(bytes.len() <= OUTPUT_BUDGET, "{} bytes", bytes.len());
+        assert!(bytes.contains("more entries not shown"), "{bytes}");
+        assert!(bytes.ends_with(&format!("{REMINDER}\n")));
+        let chars = session_start_in(&sum, &s, 1000, Unit::Chars);
+        assert!(chars.chars().count() <= OUTPUT_BUDGET);
+        assert!(chars.len() > 2 * OUTPUT_BUDGET, "{} bytes", chars.len());
+        assert_eq!(session_start(&sum, &s, 1000), chars);
     }
 
     #[test]

@@ -387,8 +387,10 @@ def cmd_status(args):
 
 
 def cmd_fill_pool(args):
-    """Writes N live entries from other instances, with long fields, into a pool's log."""
+    """fill-pool POOL N [cjk]: writes N live entries from other instances, with long fields (in
+    Japanese with `cjk`: three bytes a character), into a pool's log."""
     pool, n = Path(args[0]), int(args[1])
+    word = "共有プールの作業記録 " if args[2:] == ["cjk"] else "word "
     pool.mkdir(parents=True, exist_ok=True)
     os.chmod(pool, 0o700)
     now = int(time.time())
@@ -397,7 +399,7 @@ def cmd_fill_pool(args):
             f.write(json.dumps({
                 "id": f"fill-{i}", "timestamp": now - n + i, "source_instance": f"I{i % 7}",
                 "session_id": f"s{i % 7}", "action": ["completed", "claimed", "blocked"][i % 3],
-                "topic": f"Topic {i} " + "word " * 20, "summary": "summary " * 40,
+                "topic": f"Topic {i} " + word * 20, "summary": word * 40,
                 "affects": f"src/m{i}.rs", "blocks": "", "cwd": "/x", "host": "h"}) + "\n")
     os.chmod(pool / "instance_state.jsonl", 0o600)
     # The entries name no repository (cwd /x): a shared "*" scope shows them
@@ -422,6 +424,8 @@ def cmd_budget(args):
         c.check(tokens <= CODEX_HOOK_TOKEN_LIMIT,
                 f"budget: the session start is {tokens} approximate tokens <= {CODEX_HOOK_TOKEN_LIMIT}")
         c.check("more entries not shown" in t, "budget: it says what it left out (600 entries)", short(t[-400:]))
+        c.check("output cut to the agent's limit" not in t,
+                "budget: entries dropped whole, not the text cut at the limit", short(t[-400:]))
     c.exit()
 
 

@@ -270,6 +270,16 @@ SUMMARY: user text must not be pooled
   run_codex "$S" Z Z "$HERE/scripts/codex_text.json" "Anything new?"
   check codex-run "$S/runs/Z" Z
   check budget "$S/runs/Z"
+  # The full summary of Japanese entries: 9,000 characters would be about 27,000 bytes, and
+  # Codex counts bytes.
+  J="$WORK/budget-bytes"
+  make_world "$J"
+  WORLD_ENV+=("POOL_COMPACT=0")
+  in_world "$J" "$BIN_DIR/pool" install --codex >/dev/null 2>&1 || fail "pool install --codex (budget-bytes world)"
+  python3 "$HERE/check_codex.py" fill-pool "$J/pool" 600 cjk
+  run_codex "$J" J J "$HERE/scripts/codex_text.json" "Anything new?"
+  check codex-run "$J/runs/J" J
+  check budget "$J/runs/J"
   printf '\n== Codex commits through the shell: an automatic entry (PostToolUse), no block written\n'
   K="$WORK/commit"
   make_world "$K"
