@@ -735,6 +735,21 @@ def case_post_tool():
     noted = os.path.isdir(state) and len(os.listdir(state)) == 1
     row("`pool-post-tool`, Bash call that made a commit (peer columns: `/bin/true`)", res,
         "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms"), (noted, "the commit was not noted")])
+    # Codex's input for the same call (as Codex 0.171.0 sends it: a turn id, the output one
+    # string, no duration), run as Codex's hooks run it.
+    codex = write_json(os.path.join(wd, "codex_commit.json"), {
+        "session_id": "S-post", "turn_id": "T-post", "cwd": repo, "hook_event_name": "PostToolUse",
+        "model": "gpt-5.5", "permission_mode": "bypassPermissions", "tool_name": "Bash",
+        "tool_input": {"command": "git add -A && git commit -m \"Change 2\""},
+        "tool_response": f"[main {head[:7]}] Change 2\n 1 file changed, 1 insertion(+)\n",
+        "tool_use_id": "call_bench"})
+    log("pool-post-tool --agent codex, a shell call that made a commit")
+    res = measure(Cmd([bin_("pool-post-tool"), "--agent", "codex"], env, codex,
+                      prepare=lambda: shutil.rmtree(state, ignore_errors=True)), floor)
+    om = med(res["ours"])
+    noted = os.path.isdir(state) and len(os.listdir(state)) == 1
+    row("Codex: `pool-post-tool --agent codex`, shell call that made a commit (peer columns: `/bin/true`)",
+        res, "≤ 5 ms", [(om <= 0.005, f"{fms(om)} > 5 ms"), (noted, "the commit was not noted")])
     check_errors(pool, "post-tool")
 def case_guard(n):
     """pool-guard (PreToolUse) on a pool of n entries: an edit nobody claimed, and the
