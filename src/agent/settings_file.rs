@@ -181,14 +181,15 @@ pub enum HookBins<'a> {
 }
 
 impl<'a> HookBins<'a> {
-    /// The layout of the folder `dir` holding the running `pool` (`pool`):
-    /// [`HookBins::Separate`] when every hook binary is there (as
-    /// `is_executable` says), else [`HookBins::OneBinary`].
-    pub fn of(dir: &'a Path, pool: &'a Path, is_executable: impl Fn(&Path) -> bool) -> Self {
-        if HOOKS.iter().all(|s| is_executable(&dir.join(s.binary))) {
-            HookBins::Separate(dir)
-        } else {
-            HookBins::OneBinary(pool)
+    /// The layout around the running `pool`: [`HookBins::Separate`] when
+    /// every hook binary is in its folder (as `is_executable` says), else
+    /// [`HookBins::OneBinary`].
+    pub fn of(pool: &'a Path, is_executable: impl Fn(&Path) -> bool) -> Self {
+        match pool.parent() {
+            Some(dir) if HOOKS.iter().all(|s| is_executable(&dir.join(s.binary))) => {
+                HookBins::Separate(dir)
+            }
+            _ => HookBins::OneBinary(pool),
         }
     }
 }
@@ -816,17 +817,17 @@ mod tests {
     #[test]
     fn one_binary_layout_runs_pool_hook() {
         let (dir, pool) = (Path::new("/n m"), Path::new("/n m/pool"));
-        let all = HookBins::of(dir, pool, |_| true);
+        let all = HookBins::of(pool, |_| true);
         assert_eq!(all, HookBins::Separate(dir));
         assert_eq!(hook_command(all, "pool-stop"), "'/n m/pool-stop'");
-        let only_pool = HookBins::of(dir, pool, |p| p == pool);
+        let only_pool = HookBins::of(pool, |p| p == pool);
         assert_eq!(only_pool, HookBins::OneBinary(pool));
         assert_eq!(
             hook_command(only_pool, "pool-stop"),
             "'/n m/pool' hook pool-stop"
         );
         // One hook binary missing is enough: every command then runs `pool`.
-        let partial = HookBins::of(dir, pool, |p| !p.ends_with("pool-post-tool"));
+        let partial = HookBins::of(pool, |p| !p.ends_with("pool-post-tool"));
         assert_eq!(partial, HookBins::OneBinary(pool));
     }
 

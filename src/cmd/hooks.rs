@@ -286,11 +286,7 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
             hook::report(pool.dir(), "pool-session-start", &e.to_string());
         }
     }
-    let unit = match ctx.input.agent {
-        crate::agent::adapter::Agent::Codex => render::Unit::Bytes,
-        crate::agent::adapter::Agent::ClaudeCode => render::Unit::Chars,
-    };
-    let mut text = render::session_start_in(&summary, &ctx.config, ctx.now, unit);
+    let mut text = render::session_start_in(&summary, &ctx.config, ctx.now, ctx.input.agent);
     if let Some(line) = crate::sync::session_start_line(pool.dir(), ctx.now) {
         text.push_str(&line);
         text.push('\n');

@@ -73,8 +73,8 @@ fn run(args: &InstallArgs, action: Action) -> Result<String> {
     let mut file = SettingsFile::load(&path)?;
     let changes = match action {
         Action::Install => {
-            let (dir, pool) = (bin_dir()?, current_pool()?);
-            let bins = HookBins::of(&dir, &pool, is_executable);
+            let pool = current_pool()?;
+            let bins = HookBins::of(&pool, is_executable);
             settings_file::merge_specs(&mut file.value, HOOKS, bins, "")
         }
         Action::Uninstall => settings_file::remove(&mut file.value),
@@ -131,8 +131,8 @@ fn run_codex(args: &InstallArgs, action: Action) -> Result<String> {
     let trusted_before = our_trust(&hooks.value, &hooks_path);
     let changes = match action {
         Action::Install => {
-            let (dir, pool) = (bin_dir()?, current_pool()?);
-            let bins = HookBins::of(&dir, &pool, is_executable);
+            let pool = current_pool()?;
+            let bins = HookBins::of(&pool, is_executable);
             settings_file::merge_specs(&mut hooks.value, CODEX_HOOKS, bins, AGENT_ARGS)
         }
         Action::Uninstall => settings_file::remove(&mut hooks.value),
