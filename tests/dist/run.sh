@@ -33,7 +33,8 @@ die() { printf 'dist: error: %s\n' "$*" >&2; exit 2; }
 
 [ $# -eq 1 ] || die "usage: tests/dist/run.sh BIN_DIR"
 BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1"
-[ -x "$BIN_DIR/pool" ] || die "$BIN_DIR/pool missing (build with: cargo build --release)"
+. "$E2E/lib.sh"
+need_bins "$BIN_DIR" pool
 command -v python3 >/dev/null || die "python3 is required"
 command -v npm >/dev/null || die "npm is required (Claude Code installs npm plugins with it)"
 case "$(uname -s)-$(uname -m)" in
@@ -48,11 +49,7 @@ HTTP_PORT="${DIST_HTTP_PORT:-4902}"
 REGISTRY="http://127.0.0.1:$PORT/"
 
 # --- 1. Installs (outside the namespace: the only steps that need the npm registry) ---
-if [ -z "${E2E_CLAUDE_BIN:-}" ]; then
-  E2E_CLAUDE_BIN="$("$E2E/install_claude.sh" "${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-e2e}")" \
-    || die "could not install Claude Code"
-  export E2E_CLAUDE_BIN
-fi
+e2e_claude
 if [ -z "${DIST_VERDACCIO:-}" ]; then
   DIST_VERDACCIO="$("$HERE/install_verdaccio.sh" "${DIST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-dist}")" \
     || die "could not install verdaccio"
@@ -60,7 +57,6 @@ if [ -z "${DIST_VERDACCIO:-}" ]; then
 fi
 CLAUDE="$E2E_CLAUDE_BIN"
 # Network namespace (loopback only), and the tally.
-. "$E2E/lib.sh"
 e2e_netns "$@"
 check() { check_with "$E2E/check.py" "$@"; }
 

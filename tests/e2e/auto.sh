@@ -20,19 +20,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { printf 'e2e-auto: error: %s\n' "$*" >&2; exit 2; }
 case "${1:-}" in ""|-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;; esac
 BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1"
-for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-post-tool pool-query; do
-  [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing (build with: cargo build --release)"
-done
+. "$HERE/lib.sh"
+need_bins "$BIN_DIR" "${E2E_BINARIES[@]}"
 command -v python3 >/dev/null || die "python3 is required"
 command -v git >/dev/null || die "git is required"
 
-if [ -z "${E2E_CLAUDE_BIN:-}" ]; then
-  CACHE_DIR="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-e2e}"
-  E2E_CLAUDE_BIN="$("$HERE/install_claude.sh" "$CACHE_DIR")" || die "could not install Claude Code"
-  export E2E_CLAUDE_BIN
-fi
+e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
-. "$HERE/lib.sh"
 e2e_netns "$@"
 W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-auto.XXXXXX")"
 MOCK_PID=

@@ -45,28 +45,22 @@ case "${1:-}" in
   ""|-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   *) BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1" ;;
 esac
+. "$HERE/lib.sh"
 if [ "$MODE" = full ]; then
-  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-query; do
-    [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing or not executable (build with: cargo build --release)"
-  done
+  need_bins "$BIN_DIR" "${E2E_BINARIES[@]}"
 fi
 command -v python3 >/dev/null || die "python3 is required"
 
 # --- 1. The clients (outside the namespace: the only step that needs the npm registry) ---
-CACHE_DIR="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-e2e}"
 if [ -z "${E2E_CODEX_BIN:-}" ]; then
-  E2E_CODEX_BIN="$("$HERE/install_codex.sh" "$CACHE_DIR")" || die "could not install Codex"
+  E2E_CODEX_BIN="$("$HERE/install_codex.sh" "$E2E_CACHE_DIR")" || die "could not install Codex"
   export E2E_CODEX_BIN
 fi
-if [ "$MODE" = full ] && [ -z "${E2E_CLAUDE_BIN:-}" ]; then
-  E2E_CLAUDE_BIN="$("$HERE/install_claude.sh" "$CACHE_DIR")" || die "could not install Claude Code"
-  export E2E_CLAUDE_BIN
-fi
+[ "$MODE" = full ] && e2e_claude
 CODEX="$E2E_CODEX_BIN"
 CLAUDE="${E2E_CLAUDE_BIN:-}"
 
 # --- 2. Network namespace (loopback only), and the tally ---
-. "$HERE/lib.sh"
 e2e_netns "$@"
 check() { check_with "$HERE/check_codex.py" "$@"; }
 

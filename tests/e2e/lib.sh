@@ -1,6 +1,31 @@
 # Sourced by the end-to-end scripts (tests/e2e/run.sh, auto.sh, codex.sh and
-# tests/dist/run.sh): the network namespace they run in, and the tally of their
-# `ok` / `FAIL` lines. The sourcing script defines `die`.
+# tests/dist/run.sh): the binaries they need, Claude Code, the network namespace
+# they run in, and the tally of their `ok` / `FAIL` lines. The sourcing script
+# defines `die`.
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Every binary the crate builds (a checkout's or an archive's layout).
+E2E_BINARIES=(pool pool-stop pool-session-start pool-prompt pool-guard pool-post-tool pool-query)
+E2E_CACHE_DIR="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-e2e}"
+
+# need_bins DIR NAME...: dies unless DIR holds each NAME, executable.
+need_bins() {
+  local dir="$1" b
+  shift
+  for b in "$@"; do
+    [ -x "$dir/$b" ] || die "$dir/$b missing or not executable (build with: cargo build --release)"
+  done
+}
+
+# e2e_claude: sets and exports E2E_CLAUDE_BIN, the pinned Claude Code installed
+# into E2E_CACHE_DIR unless it is set already. Outside the namespace: it is the
+# only step that needs the npm registry.
+e2e_claude() {
+  if [ -z "${E2E_CLAUDE_BIN:-}" ]; then
+    E2E_CLAUDE_BIN="$("$E2E_DIR/install_claude.sh" "$E2E_CACHE_DIR")" || die "could not install Claude Code"
+    export E2E_CLAUDE_BIN
+  fi
+}
 
 # e2e_netns "$@": re-runs the calling script in a network namespace with only
 # loopback, when the machine allows it (E2E_NETNS=0 turns that off), and brings

@@ -51,23 +51,17 @@ case "${1:-}" in
   ""|-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   *) BIN_DIR="$(cd "$1" 2>/dev/null && pwd)" || die "no such directory: $1" ;;
 esac
+. "$HERE/lib.sh"
 if [ "$MODE" = full ]; then
-  for b in pool pool-stop pool-session-start pool-prompt pool-guard pool-post-tool pool-query; do
-    [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b missing or not executable (build with: cargo build --release)"
-  done
+  need_bins "$BIN_DIR" "${E2E_BINARIES[@]}"
 fi
 command -v python3 >/dev/null || die "python3 is required"
 
 # --- 1. Claude Code (outside the namespace: this is the only step that needs the npm registry) ---
-if [ -z "${E2E_CLAUDE_BIN:-}" ]; then
-  CACHE_DIR="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/claude-pool-e2e}"
-  E2E_CLAUDE_BIN="$("$HERE/install_claude.sh" "$CACHE_DIR")" || die "could not install Claude Code"
-  export E2E_CLAUDE_BIN
-fi
+e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
 
 # --- 2. Network namespace (loopback only), and the tally ---
-. "$HERE/lib.sh"
 e2e_netns "$@"
 check() { check_with "$HERE/check.py" "$@"; }
 
