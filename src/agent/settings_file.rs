@@ -186,7 +186,11 @@ impl<'a> HookBins<'a> {
     /// [`HookBins::OneBinary`].
     pub fn of(pool: &'a Path, is_executable: impl Fn(&Path) -> bool) -> Self {
         match pool.parent() {
-            Some(dir) if HOOKS.iter().all(|s| is_executable(&dir.join(s.binary))) => {
+            Some(dir)
+                if HOOKS
+                    .iter()
+                    .all(|s| is_executable(&dir.join(exe_name(s.binary)))) =>
+            {
                 HookBins::Separate(dir)
             }
             _ => HookBins::OneBinary(pool),
@@ -194,10 +198,16 @@ impl<'a> HookBins<'a> {
     }
 }
 
+/// The file name of the hook binary `binary` on this platform (`.exe` on
+/// Windows).
+fn exe_name(binary: &str) -> String {
+    format!("{binary}{}", std::env::consts::EXE_SUFFIX)
+}
+
 /// The command a settings entry runs for the hook binary `binary`.
 pub fn hook_command(bins: HookBins, binary: &str) -> String {
     match bins {
-        HookBins::Separate(dir) => shell_quote(&dir.join(binary).to_string_lossy()),
+        HookBins::Separate(dir) => shell_quote(&dir.join(exe_name(binary)).to_string_lossy()),
         HookBins::OneBinary(pool) => {
             format!("{} hook {binary}", shell_quote(&pool.to_string_lossy()))
         }
@@ -297,8 +307,14 @@ pub fn command_words(cmd: &str, n: usize) -> Vec<String> {
     words
 }
 
+/// A program's file name without its folder (after either separator) or a
+/// Windows `.exe`: `C:\bin\pool-stop.exe` and `/bin/pool-stop` are both
+/// `pool-stop`.
 fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
+    let name = p.rsplit(['/', '\\']).next().unwrap_or(p);
+    name.strip_suffix(".exe")
+        .or_else(|| name.strip_suffix(".EXE"))
+        .unwrap_or(name)
 }
 
 fn is_hook_binary(name: &str) -> bool {
@@ -804,6 +820,16 @@ mod tests {
             ours("'/n m/pool' hook pool-post-tool --agent codex").as_deref(),
             Some("pool-post-tool")
         );
+        // Windows: backslashes, `.exe` (what `pool install` writes there).
+        assert_eq!(
+            ours(r"'C:\Users\me\npm\pool.exe' hook pool-stop --agent codex").as_deref(),
+            Some("pool-stop")
+        );
+        assert_eq!(
+            ours(r"'C:\Users\me\.local\bin\pool-guard.exe'").as_deref(),
+            Some("pool-guard")
+        );
+        assert_eq!(ours(r"'C:\bin\my-pool-stop.exe'"), None);
         assert_eq!(ours("/x/pool hook pool-query"), None);
         assert_eq!(ours("/x/pool hook"), None);
         assert_eq!(ours("/x/pool-query"), None);
