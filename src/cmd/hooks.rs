@@ -243,13 +243,14 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     let fresh: Vec<_> = fresh
         .into_iter()
         .rev()
-        .filter(|e| !superseded.visit(&e.origin, &e.id, &e.reference))
+        .filter(|e| !superseded.visit(e))
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
         .filter(|e| {
-            let own = me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
-                || (me.is_none() && e.session_id == session);
+            let own = e.source().is_none()
+                && (me.is_some_and(|m| e.source_instance.eq_ignore_ascii_case(m))
+                    || (me.is_none() && e.session_id == session));
             // A handoff to this instance is listed under handoffs, once.
             let to_me = me.is_some_and(|m| !e.to.is_empty() && e.to.eq_ignore_ascii_case(m));
             if own || to_me || !ctx.scope.admits(&e.repo, &e.cwd) {
@@ -315,8 +316,7 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut blocks = blocked::Tracker::default();
     let mut superseded = Superseded::default();
     pool.scan_shown(ctx.now, horizon, |mut e| {
-        if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e.origin, &e.id, &e.reference)
-        {
+        if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e) {
             return Walk::Continue;
         }
         if !ctx.scope.admits(&e.repo, &e.cwd) {

@@ -151,6 +151,7 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
         priority: t(&args.priority, 16).to_ascii_lowercase().into(),
         origin: origin.into(),
         received: None,
+        via: "".into(),
         repo: crate::env::repo::locate(&cwd).id.into(),
         local: None,
         seen: None,

@@ -110,7 +110,7 @@ fn query(args: &QueryArgs) -> Result<()> {
             // `--limit 0`: no rows (with --follow, only what comes next).
             return ControlFlow::Break(());
         }
-        let replaced = superseded.visit(&e.origin, &e.id, &e.reference) && !args.all;
+        let replaced = superseded.visit(&e) && !args.all;
         if !replaced && filter.matches(&e, now, true) {
             count += 1;
             if !args.count {
@@ -184,6 +184,10 @@ fn write_entry(out: &mut String, e: &Entry<'_>, args: &QueryArgs, now: i64) {
     };
     if e.origin == "dashboard" {
         host.push_str(" via dashboard");
+    }
+    // Where it came from, as this machine's sync stamped it (issue 22).
+    if let Some(src) = e.source() {
+        let _ = write!(host, ", synced from {}", clean(src, 40));
     }
     let auto = if is_auto(e) { "(auto) " } else { "" };
     let _ = writeln!(

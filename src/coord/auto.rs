@@ -710,22 +710,28 @@ pub fn digest(
 }
 
 /// Readers' view of amends: scanning newest first, an automatic entry that
-/// a later automatic entry refers to (`ref`) has been replaced and is not shown.
+/// a later automatic entry from the same source (both written here, or both
+/// received from the same sync stream, see `Entry::source`) refers to
+/// (`ref`) has been replaced and is not shown. Another machine's entry
+/// cannot hide one of this machine's.
 #[derive(Debug, Default)]
 pub struct Superseded {
-    ids: HashSet<String>,
+    /// `(source, id)`; the source is empty for entries written here.
+    ids: HashSet<(String, String)>,
 }
 
 impl Superseded {
     /// Notes an entry (newest first) and says whether it is replaced by one seen before.
-    pub fn visit(&mut self, origin: &str, id: &str, reference: &str) -> bool {
-        if origin != ORIGIN {
+    pub fn visit(&mut self, e: &Entry<'_>) -> bool {
+        if e.origin != ORIGIN {
             return false;
         }
-        if !reference.is_empty() {
-            self.ids.insert(reference.to_string());
+        let source = e.source().unwrap_or("");
+        if !e.reference.is_empty() {
+            self.ids
+                .insert((source.to_string(), e.reference.to_string()));
         }
-        self.ids.contains(id)
+        self.ids.contains(&(source.to_string(), e.id.to_string()))
     }
 }
 
@@ -785,13 +791,41 @@ mod tests {
 
     #[test]
     fn amends_supersede_older_auto_entries() {
+        let e = |origin: &str, id: &str, reference: &str| Entry {
+            origin: origin.to_string().into(),
+            id: id.to_string().into(),
+            reference: reference.to_string().into(),
+            ..Entry::default()
+        };
         let mut s = Superseded::default();
-        assert!(!s.visit("auto", "auto-commit-b", "auto-commit-a"));
-        assert!(s.visit("auto", "auto-commit-a", ""));
-        assert!(!s.visit("transcript", "x", "y"));
+        assert!(!s.visit(&e("auto", "auto-commit-b", "auto-commit-a")));
+        assert!(s.visit(&e("auto", "auto-commit-a", "")));
+        assert!(!s.visit(&e("transcript", "x", "y")));
         assert!(
-            !s.visit("transcript", "y", ""),
+            !s.visit(&e("transcript", "y", "")),
             "only automatic entries are replaced"
         );
+    }
+
+    /// Issue 22, section 3: an automatic entry from another machine cannot
+    /// hide one of this machine's, only one from the same stream.
+    #[test]
+    fn another_machines_amend_replaces_only_its_own_entries() {
+        let e = |id: &str, reference: &str, via: &str| Entry {
+            origin: ORIGIN.into(),
+            id: id.to_string().into(),
+            reference: reference.to_string().into(),
+            received: (!via.is_empty()).then_some(1),
+            via: via.to_string().into(),
+            ..Entry::default()
+        };
+        let mut s = Superseded::default();
+        assert!(!s.visit(&e("forged", "auto-commit-mine", "s")));
+        assert!(!s.visit(&e("forged2", "auto-commit-theirs", "s")));
+        assert!(
+            !s.visit(&e("auto-commit-mine", "", "")),
+            "this machine's commit entry stays"
+        );
+        assert!(s.visit(&e("auto-commit-theirs", "", "s")));
     }
 }

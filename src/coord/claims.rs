@@ -12,6 +12,12 @@
 //! lines of earlier versions stop after `path`), outside the main log, by the
 //! PreToolUse hook.
 //!
+//! An entry another machine sent (see `Entry::source`) acts only on entries
+//! from the same source: its closers close only claims that came from
+//! there, its forced releases too. Its whole-tree patterns (`**`, `*`, `/`,
+//! [`whole_tree`]) are not enforced: kept in [`Claim::unenforced`], shown,
+//! never matched.
+//!
 //! Paths never match across repositories. A claim or edit that carries a
 //! repository id applies only in that repository, where relative AFFECTS and
 //! recorded paths are relative to the repository's root, so they match in
@@ -58,6 +64,23 @@ pub struct Claim {
     pub repo: String,
     /// When (epoch seconds).
     pub timestamp: i64,
+    /// Where the claim came from: `None` written here, else the sync
+    /// source it was received from (`Entry::source`).
+    pub source: Option<String>,
+    /// Patterns of a claim from another machine that cover the whole tree
+    /// ([`whole_tree`]): shown, never matched.
+    pub unenforced: Vec<String>,
+}
+
+/// Whether a claim pattern covers a whole tree rather than some part of
+/// it: no component names anything (`**`, `*`, `/`, `.`, `./**`, `*/*`),
+/// or an absolute path with at most one named component (`/home/**`).
+pub fn whole_tree(pattern: &str) -> bool {
+    let named = pattern
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != "." && !c.chars().all(|ch| matches!(ch, '*' | '?')))
+        .count();
+    named == 0 || (pattern.starts_with('/') && named <= 1)
 }
 
 /// Splits AFFECTS into patterns.
@@ -95,22 +118,34 @@ pub fn open_claims_in(
     Ok(out)
 }
 
+/// An entry's source as a key: empty for one written here.
+fn source_key(e: &Entry<'_>) -> String {
+    e.source().unwrap_or("").to_string()
+}
+
 /// The closers seen so far (newer than the claims still to come).
 #[derive(Default)]
 struct Closers {
-    /// `(instance, topic)`, lowercased.
-    topics: HashSet<(String, String)>,
-    /// `(instance, claim id)`, the instance lowercased.
-    refs: HashSet<(String, String)>,
-    /// Claim ids a person released with `--force`.
-    forced: HashSet<String>,
+    /// `(source, instance, topic)`, the last two lowercased.
+    topics: HashSet<(String, String, String)>,
+    /// `(source, instance, claim id)`, the instance lowercased.
+    refs: HashSet<(String, String, String)>,
+    /// `(source, claim id)` a person released with `--force`.
+    forced: HashSet<(String, String)>,
 }
 
 /// Whether `closer` (a `completed` or `released` entry) closes the claim
-/// `claim_id` of `instance` on `topic`: the same instance with the same
-/// topic or a REF to it, or anyone's forced release of it.
-pub fn closes(closer: &Entry<'_>, claim_id: &str, instance: &str, topic: &str) -> bool {
-    if !matches!(closer.action.as_ref(), "completed" | "released") {
+/// `claim_id` of `instance` on `topic` from `source` (`None`: written
+/// here): the same instance with the same topic or a REF to it, or anyone's
+/// forced release of it, from the same source.
+pub fn closes(
+    closer: &Entry<'_>,
+    claim_id: &str,
+    instance: &str,
+    topic: &str,
+    source: Option<&str>,
+) -> bool {
+    if !matches!(closer.action.as_ref(), "completed" | "released") || closer.source() != source {
         return false;
     }
     let by_ref = !closer.reference.is_empty() && closer.reference == claim_id;
@@ -128,33 +163,45 @@ fn note_claim(
 ) {
     match e.action.as_ref() {
         "completed" | "released" => {
+            let src = source_key(e);
             let inst = e.source_instance.to_lowercase();
             closers
                 .topics
-                .insert((inst.clone(), e.topic.trim().to_lowercase()));
+                .insert((src.clone(), inst.clone(), e.topic.trim().to_lowercase()));
             if !e.reference.is_empty() {
                 if e.action == "released" && e.origin == FORCED {
-                    closers.forced.insert(e.reference.to_string());
+                    closers
+                        .forced
+                        .insert((src.clone(), e.reference.to_string()));
                 }
-                closers.refs.insert((inst, e.reference.to_string()));
+                closers.refs.insert((src, inst, e.reference.to_string()));
             }
         }
         "claimed" if e.is_live(now, default_ttl) && !e.affects.trim().is_empty() => {
+            let src = source_key(e);
             let inst = e.source_instance.to_lowercase();
-            let key = (inst.clone(), e.topic.trim().to_lowercase());
+            let key = (src.clone(), inst.clone(), e.topic.trim().to_lowercase());
             let closed = closers.topics.contains(&key)
-                || closers.refs.contains(&(inst, e.id.to_string()))
-                || closers.forced.contains(e.id.as_ref());
+                || closers
+                    .refs
+                    .contains(&(src.clone(), inst, e.id.to_string()))
+                || closers.forced.contains(&(src, e.id.to_string()));
             if !closed {
+                let source = e.source().map(str::to_string);
+                let (unenforced, patterns): (Vec<String>, Vec<String>) = patterns(&e.affects)
+                    .into_iter()
+                    .partition(|p| source.is_some() && whole_tree(p));
                 out.push(Claim {
                     id: e.id.to_string(),
                     instance: e.source_instance.to_string(),
                     session_id: e.session_id.to_string(),
                     topic: e.topic.to_string(),
-                    patterns: patterns(&e.affects),
+                    patterns,
                     cwd: e.cwd.to_string(),
                     repo: e.repo.to_string(),
                     timestamp: e.timestamp,
+                    source,
+                    unenforced,
                 });
             }
         }
@@ -181,7 +228,7 @@ pub fn extend_closers(
     for e in entries.iter_mut().filter(|e| extends(e)) {
         let until = open
             .iter()
-            .filter(|(c, _)| closes(e, &c.id, &c.instance, &c.topic))
+            .filter(|(c, _)| closes(e, &c.id, &c.instance, &c.topic, c.source.as_deref()))
             .map(|(_, exp)| *exp)
             .max();
         if let Some(exp) = until {
@@ -553,6 +600,99 @@ mod tests {
         );
     }
 
+    /// Issue 22, section 3: another machine's entries close only claims
+    /// from the same source, and its whole-tree patterns are not enforced.
+    #[test]
+    fn another_machines_entries_act_only_on_its_own_claims() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 10_000;
+        let e = |id: &str, action: &str, topic: &str, affects: &str, reference: &str| Entry {
+            id: id.to_string().into(),
+            timestamp: now - 100,
+            source_instance: "A".into(),
+            action: action.to_string().into(),
+            topic: topic.to_string().into(),
+            affects: affects.to_string().into(),
+            reference: reference.to_string().into(),
+            ..Entry::default()
+        };
+        let remote = |e: Entry<'static>, via: &str| Entry {
+            received: Some(now - 50),
+            via: via.to_string().into(),
+            ..e
+        };
+        pool.append(
+            &[
+                // This machine's A claims three things.
+                e("mine1", "claimed", "Auth", "src/auth.rs", ""),
+                e("mine2", "claimed", "DB", "src/db/", ""),
+                e("mine3", "claimed", "UI", "ui/", ""),
+                // A claim from the stream, and one on the whole tree.
+                remote(e("theirs", "claimed", "Log", "src/log.rs", ""), "s"),
+                remote(e("tree", "claimed", "All", "**, src/x.rs", ""), "s"),
+                // The stream says: a forced release of mine1, A's closer
+                // of mine2 by topic and of mine3 by ref.
+                remote(
+                    Entry {
+                        origin: FORCED.into(),
+                        ..e("f1", "released", "x", "", "mine1")
+                    },
+                    "s",
+                ),
+                remote(e("f2", "completed", "DB", "", ""), "s"),
+                remote(e("f3", "released", "y", "", "mine3"), "s"),
+            ],
+            now - 50,
+        )
+        .unwrap();
+        let open = open_claims(&pool, now, 3600).unwrap();
+        let ids: Vec<&str> = open.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["tree", "theirs", "mine3", "mine2", "mine1"]);
+        let tree = &open[0];
+        assert_eq!(tree.patterns, ["src/x.rs"]);
+        assert_eq!(tree.unenforced, ["**"]);
+        assert_eq!(tree.source.as_deref(), Some("s"));
+        assert_eq!(open[2].source, None);
+        let here = repo("", "/w");
+        assert_eq!(claim_covers(tree, "/w/README.md", &here), None);
+        // The same stream's forced release closes its own claims.
+        pool.append(
+            &[remote(
+                Entry {
+                    origin: FORCED.into(),
+                    ..e("f4", "released", "x", "", "theirs")
+                },
+                "s",
+            )],
+            now - 40,
+        )
+        .unwrap();
+        let ids: Vec<String> = open_claims(&pool, now, 3600)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["tree", "mine3", "mine2", "mine1"]);
+    }
+
+    #[rstest::rstest]
+    #[case("**", true)]
+    #[case("*", true)]
+    #[case("/", true)]
+    #[case(".", true)]
+    #[case("./**", true)]
+    #[case("**/*", true)]
+    #[case("/**", true)]
+    #[case("/home/**", true)]
+    #[case("src/**", false)]
+    #[case("**/*.rs", false)]
+    #[case("src/auth.rs", false)]
+    #[case("/w/app/src", false)]
+    fn whole_tree_patterns(#[case] p: &str, #[case] whole: bool) {
+        assert_eq!(whole_tree(p), whole, "{p}");
+    }
+
     #[test]
     fn a_long_claim_stays_closed_after_its_closer_would_have_expired() {
         let tmp = tempfile::tempdir().unwrap();
@@ -635,6 +775,8 @@ mod tests {
             cwd: cwd.into(),
             repo: repo.into(),
             timestamp: 0,
+            source: None,
+            unenforced: Vec::new(),
         };
         let a = repo("gh/x", "/w/app-A");
         let c = claim(

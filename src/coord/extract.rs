@@ -369,6 +369,7 @@ fn to_entry(
             .into(),
         origin: origin.into(),
         received: None,
+        via: "".into(),
         repo: job.repo.to_string().into(),
         local: None,
         seen: None,

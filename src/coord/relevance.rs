@@ -76,10 +76,12 @@ pub fn keep(e: &Entry<'_>, s: &Config, domain: &Domain, now: i64) -> Option<Kept
     if !e.is_live(now, s.ttl) {
         return None;
     }
-    let own = s
-        .instance
-        .as_deref()
-        .is_some_and(|me| e.source_instance == me);
+    // Another machine's entry is never this instance's own, whatever name
+    // it carries (issue 22).
+    let own = e.source().is_none()
+        && s.instance
+            .as_deref()
+            .is_some_and(|me| e.source_instance == me);
     let score = domain.score(e);
     let addressed = s.instance.as_deref().is_some_and(|me| e.to == me);
     let shown = own
@@ -134,6 +136,10 @@ mod tests {
         let mut own = e("unrelated", "", "");
         own.source_instance = "A".into();
         assert!(keep(&own, &s, &d, now).unwrap().own);
+        // Issue 22: an entry from another machine named A is not A's own.
+        own.received = Some(now);
+        own.via = "stream".into();
+        assert!(keep(&own, &s, &d, now).is_none());
         let mut blocks = e("unrelated", "", "");
         blocks.blocks = "B can go".into();
         assert!(keep(&blocks, &s, &d, now).is_some());

@@ -149,6 +149,13 @@ pub struct Entry<'a> {
     /// their backwards scans early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<i64>,
+    /// The sync source this machine received the entry from (the stream
+    /// it was read from), written by `pool sync` on this machine and never
+    /// taken from the sender; absent for entries written here. Entries from
+    /// one source act only on entries from the same source
+    /// ([`Entry::source`]).
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
+    pub via: Cow<'a, str>,
     /// Identity of the repository the entry was written in
     /// (`github.com/owner/name`, else a path; see `crate::env::repo`).
     /// Absent in entries written before it existed (the original Python
@@ -213,10 +220,33 @@ impl Entry<'_> {
             priority: o(self.priority),
             origin: o(self.origin),
             received: self.received,
+            via: o(self.via),
             repo: o(self.repo),
             local: self.local,
             seen: self.seen,
         }
+    }
+
+    /// Where the entry came from, as this machine knows it: `None` for an
+    /// entry written here, else the sync source that delivered it (`?` for
+    /// one received before sources were recorded). Whatever the sender
+    /// wrote in `host`, `origin` or `source_instance`, an entry from another
+    /// machine is never taken for one of this machine's: it identifies its
+    /// author as `(source, source_instance)`.
+    pub fn source(&self) -> Option<&str> {
+        if !self.via.is_empty() {
+            Some(&self.via)
+        } else if self.received.is_some() {
+            Some("?")
+        } else {
+            None
+        }
+    }
+
+    /// Whether `self` and `other` came from the same place: both written
+    /// here, or both received from the same sync source.
+    pub fn same_source(&self, other: &Entry<'_>) -> bool {
+        self.source() == other.source()
     }
 
     /// When the entry reached this machine's log: what a reader established
@@ -292,7 +322,7 @@ impl Entry<'_> {
     /// fields are within their caps. The longest capped line is about
     /// 80 KiB (8,000 characters of 4 bytes, escaped).
     pub fn capped(&self) -> Option<Entry<'static>> {
-        let caps: [(&str, usize); 14] = [
+        let caps: [(&str, usize); 15] = [
             (&self.id, MAX_ID),
             (&self.source_instance, MAX_ID),
             (&self.session_id, MAX_SESSION_ID),
@@ -307,6 +337,7 @@ impl Entry<'_> {
             (&self.reference, MAX_ID),
             (&self.priority, MAX_WORD),
             (&self.repo, MAX_CWD),
+            (&self.via, MAX_HOST),
         ];
         // Characters never outnumber bytes: a field within its cap in bytes is within it.
         if caps.iter().all(|(s, n)| s.len() <= *n) && self.origin.len() <= MAX_WORD {
@@ -333,6 +364,7 @@ impl Entry<'_> {
             priority: c(&self.priority, MAX_WORD),
             origin: c(&self.origin, MAX_WORD),
             received: self.received,
+            via: c(&self.via, MAX_HOST),
             repo: c(&self.repo, MAX_CWD),
             local: self.local,
             seen: self.seen,

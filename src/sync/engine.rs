@@ -29,7 +29,10 @@
 //! capped at the receive time), fields are capped as local writes cap them.
 //! Accepted entries are appended under the lock local writers take, stamped
 //! with `received` (local time: readers order and expire them by it) and
-//! only if their id is not in the log. Ids are checked against `sync.seen`,
+//! `via` (the stream they came from: what readers show and what limits
+//! their authority, see [`Entry::source`]; the sender's own `received` and
+//! `via` are dropped), and only if their id is not in the log. A claim
+//! keeps at most [`MAX_REMOTE_CLAIM`] of its `ttl`. Ids are checked against `sync.seen`,
 //! the ids of the log up to a mark, after indexing the lines past the mark
 //! under the same lock: whatever was appended before a crash is found there,
 //! so a message read again is not appended again. Only then is the cursor
@@ -84,6 +87,10 @@ pub const MAX_FUTURE: i64 = 86_400;
 pub const SKEW_WARN: i64 = 60;
 /// How often a pass reads the server's persistence and eviction settings, in seconds.
 pub const FACTS_EVERY: i64 = 600;
+/// Longest lifetime a claim from another machine keeps here, in seconds
+/// (10 hours: a working day). A longer `ttl` is cut to it on arrival, so
+/// nobody elsewhere can hold this machine's files for days.
+pub const MAX_REMOTE_CLAIM: u64 = 10 * 3600;
 /// Most ranges of own stream numbers remembered (older ones are dropped:
 /// at worst, own trimmed entries are then counted in a gap).
 const MAX_OWN_RANGES: usize = 1000;
@@ -245,6 +252,9 @@ pub struct Report {
 /// The sync of one pool folder: its state, and the ids its log holds.
 pub struct Syncer {
     pool: Pool,
+    /// What received entries are stamped with ([`Entry::via`]): the
+    /// stream they were read from.
+    source: String,
     state: SyncState,
     batch: usize,
     seen: Option<HashSet<String>>,
@@ -306,7 +316,9 @@ fn capped(e: Entry<'_>) -> Entry<'static> {
         reference: t(e.reference, MAX_ID),
         priority: t(e.priority, 32),
         origin: t(e.origin, 32),
+        // Stamped by the receiver (`Syncer::apply`), never the sender's.
         received: None,
+        via: Cow::Borrowed(""),
         // The repository it was written in: what scopes it on this machine.
         repo: t(e.repo, MAX_SHORT),
         // The writer's append stamp is about its log, not ours.
@@ -344,12 +356,20 @@ impl Syncer {
             };
             save_state(pool.dir(), &state)?;
         }
+        // The target is `<server> <stream>` and a stream name has no spaces.
+        let source = target.rsplit(' ').next().unwrap_or(target).to_string();
         Ok(Syncer {
             pool,
+            source,
             state,
             batch: batch.max(1),
             seen: None,
         })
+    }
+
+    /// What this machine stamps on the entries it receives: the stream's name.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The state as last saved.
@@ -736,7 +756,11 @@ impl Syncer {
                 e.timestamp = now;
                 report.capped += 1;
             }
+            if e.action == "claimed" {
+                e.ttl = e.ttl.map(|t| t.min(MAX_REMOTE_CLAIM));
+            }
             e.received = Some(now);
+            e.via = Cow::Owned(self.source.clone());
             incoming.push(e);
         }
         if self.seen.is_none() {
@@ -1217,6 +1241,41 @@ mod tests {
         for e in &all {
             assert!(e.timestamp <= NOW, "{e:?}");
             assert_eq!(e.summary.chars().count(), MAX_SUMMARY);
+        }
+    }
+
+    /// Issue 22, section 3: the receiver stamps where an entry came from
+    /// (the sender's `via` and `received` are dropped) and cuts a claim's
+    /// lifetime to a working day.
+    #[test]
+    fn received_entries_carry_their_source_and_claims_a_working_day() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut remote = Fake::default();
+        let line = |id: &str, action: &str, ttl: Option<u64>| Outgoing {
+            id: id.into(),
+            line: serde_json::json!({"id": id, "timestamp": NOW - 5, "source_instance": "A",
+                "action": action, "topic": "t", "affects": "**", "ttl": ttl,
+                "via": "forged", "received": 1, "origin": "forced", "host": "victim"})
+            .to_string(),
+            skew: 0,
+        };
+        remote
+            .add(&[
+                line("long", "claimed", Some(30 * 86_400)),
+                line("short", "claimed", Some(600)),
+                line("note", "learned", Some(30 * 86_400)),
+            ])
+            .unwrap();
+        let mut b = machine(&tmp, "b");
+        assert_eq!(b.source(), "s");
+        pass(&mut b, &mut remote);
+        let (all, _) = crate::store::log::read_all(&b.pool.log_path()).unwrap();
+        let by = |id: &str| all.iter().find(|e| e.id == id).unwrap().clone();
+        assert_eq!(by("long").ttl, Some(MAX_REMOTE_CLAIM));
+        assert_eq!(by("short").ttl, Some(600));
+        assert_eq!(by("note").ttl, Some(30 * 86_400), "only claims are cut");
+        for e in &all {
+            assert_eq!((e.source(), e.received), (Some("s"), Some(NOW)), "{e:?}");
         }
     }
 

@@ -1135,6 +1135,8 @@ mod tests {
             cwd: cwd.into(),
             repo: String::new(),
             timestamp: 0,
+            source: None,
+            unenforced: Vec::new(),
         }
     }
 

@@ -114,7 +114,7 @@ impl Summary {
 pub fn auto_line(e: &Entry<'_>) -> String {
     let mut line = format!(
         "[{}] auto {}: {}",
-        clean(&e.source_instance, SHOW_INSTANCE),
+        writer(e),
         clean(&e.action, 20),
         clean(&e.topic, SHOW_TOPIC)
     );
@@ -301,7 +301,12 @@ pub fn session_start_in(sum: &Summary, s: &Config, now: i64, agent: Agent) -> St
                 let _ = writeln!(item, "  Summary: {}", clean(&e.summary, SHOW_SUMMARY));
             }
             if !e.affects.trim().is_empty() {
-                let _ = writeln!(item, "  Affects: {}", clean(&e.affects, SHOW_SHORT));
+                let _ = writeln!(
+                    item,
+                    "  Affects: {}{}",
+                    clean(&e.affects, SHOW_SHORT),
+                    unenforced_note(e)
+                );
             }
             if !e.blocks.trim().is_empty() {
                 let _ = writeln!(item, "  Unblocks: {}", clean(&e.blocks, SHOW_SHORT));
@@ -336,7 +341,8 @@ pub fn writer(e: &Entry<'_>) -> String {
     let mut name = clean(&e.source_instance, SHOW_INSTANCE);
     // An entry pulled from another machine (issue 16) names that machine,
     // so a name forged there stands out (`B@laptop` among `B`s).
-    if e.received.is_some() {
+    let source = e.source();
+    if source.is_some() {
         let host = if e.host.trim().is_empty() {
             "?".to_string()
         } else {
@@ -345,9 +351,30 @@ pub fn writer(e: &Entry<'_>) -> String {
         name = format!("{name}@{host}");
     }
     if e.origin == "dashboard" {
-        format!("{name} via dashboard")
+        name.push_str(" via dashboard");
+    }
+    // The host and the origin are what the sender wrote; where it came from
+    // is what this machine's sync stamped (issue 22), so nothing from the
+    // stream passes for this machine's own, whatever host it names.
+    if let Some(src) = source {
+        let _ = write!(name, ", synced from {}", clean(src, SHOW_INSTANCE));
+    }
+    name
+}
+
+/// What follows the AFFECTS of a claim from another machine that covers
+/// the whole tree: that this machine does not enforce it (issue 22); empty
+/// otherwise.
+pub fn unenforced_note(e: &Entry<'_>) -> &'static str {
+    if e.action == "claimed"
+        && e.source().is_some()
+        && crate::coord::claims::patterns(&e.affects)
+            .iter()
+            .any(|p| crate::coord::claims::whole_tree(p))
+    {
+        " (the whole tree, from another machine: shown, not enforced here)"
     } else {
-        name
+        ""
     }
 }
 
@@ -506,6 +533,44 @@ mod tests {
             compact,
             ..Config::default()
         }
+    }
+
+    /// Issue 22, section 3: what another machine sent always says where it
+    /// came from, whatever host and origin it claims.
+    #[test]
+    fn another_machines_entries_show_where_they_came_from() {
+        let mut e = entry(1, "A", "completed");
+        e.origin = "auto".into();
+        e.topic = "Add greeting".into();
+        e.summary = "commit 1415202 on main".into();
+        assert_eq!(
+            auto_line(&e),
+            "[A] auto completed: Add greeting (commit 1415202 on main) — src/a.rs"
+        );
+        e.received = Some(1000);
+        e.via = "claude-pool".into();
+        assert_eq!(
+            auto_line(&e),
+            "[A@?, synced from claude-pool] auto completed: Add greeting (commit 1415202 on main) — src/a.rs"
+        );
+        let mut d = entry(2, "maintainer", "decided");
+        d.origin = "dashboard".into();
+        d.host = "vm".into();
+        assert_eq!(writer(&d), "maintainer via dashboard");
+        d.received = Some(1000);
+        d.via = "claude-pool".into();
+        assert_eq!(
+            writer(&d),
+            "maintainer@vm via dashboard, synced from claude-pool"
+        );
+        // A claim on the whole tree from another machine is flagged.
+        let mut c = entry(3, "B", "claimed");
+        c.affects = "**".into();
+        assert_eq!(unenforced_note(&c), "");
+        c.received = Some(1000);
+        assert!(unenforced_note(&c).contains("not enforced"));
+        c.affects = "src/a.rs".into();
+        assert_eq!(unenforced_note(&c), "");
     }
 
     #[test]
