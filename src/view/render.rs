@@ -264,10 +264,11 @@ pub fn session_start_in(sum: &Summary, s: &Config, now: i64, agent: Agent) -> St
                 format!("- {}\n", auto_line(e))
             } else {
                 format!(
-                    "- [{}] {}: {}\n",
+                    "- [{}] {}: {}{}\n",
                     writer(e),
                     clean(&e.action, 20),
-                    clean(&e.topic, SHOW_TOPIC)
+                    clean(&e.topic, SHOW_TOPIC),
+                    unenforced_note(e)
                 )
             };
             if size(&out) + size(&body) + size(&line) + size(&footer) + 80 > OUTPUT_BUDGET {
@@ -372,7 +373,7 @@ pub fn unenforced_note(e: &Entry<'_>) -> &'static str {
             .iter()
             .any(|p| crate::coord::claims::whole_tree(p))
     {
-        " (the whole tree, from another machine: shown, not enforced here)"
+        " (a claim on the whole tree from another machine: shown, not enforced here)"
     } else {
         ""
     }
