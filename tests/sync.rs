@@ -1509,3 +1509,144 @@ fn a_month_long_claim_on_the_whole_tree_from_the_stream_refuses_no_edit() {
     let text = a.start_as("C");
     assert!(text.contains("shown, not enforced here"), "{text}");
 }
+
+/// A team on one Redis: one ACL user and one stream per person, who may
+/// write only their own stream and read the others'. What each machine
+/// pulls from a person's stream is that person's, whatever it claims.
+#[test]
+fn one_stream_per_person_fixes_who_wrote_what() {
+    let server = Server::start(&[]);
+    for who in ["alice", "bob", "carol"] {
+        let _: () = server.query(&[
+            "ACL",
+            "SETUSER",
+            who,
+            "on",
+            &format!(">{who}-pw"),
+            "resetkeys",
+            &format!("~team:{who}"),
+            &format!("~team:{who}:*"),
+            "%R~team:*",
+            "+@all",
+        ]);
+    }
+    let person = |instance: &str, who: &str, peers: &[&str]| {
+        let m = Machine::new(instance, &server.url(), "");
+        let peers: Vec<String> = peers.iter().map(|p| format!("team:{p}")).collect();
+        let config = serde_json::json!({"sync": {"url": server.url(), "stream": format!("team:{who}"),
+            "peers": peers, "username": who, "password_env": "TEST_SYNC_PW"}});
+        std::fs::write(m.dir.join("config.json"), config.to_string()).unwrap();
+        (m, format!("{who}-pw"))
+    };
+    let sync = |(m, pw): &(Machine, String)| {
+        let out = m
+            .cmd(env!("CARGO_BIN_EXE_pool"))
+            .arg("sync")
+            .env("TEST_SYNC_PW", pw)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", m.name, stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let alice = person("A", "alice", &["bob"]);
+    let bob = person("B", "bob", &["alice"]);
+    let carol = person("C", "carol", &["alice", "bob"]);
+    let post = |m: &Machine, args: &[&str]| {
+        let out = m.pool(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    post(
+        &bob.0,
+        &[
+            "post",
+            "--action",
+            "claimed",
+            "--topic",
+            "DB",
+            "--affects",
+            "src/db.rs",
+        ],
+    );
+    let bobs_claim = bob.0.entries()[0].id.to_string();
+    sync(&bob);
+    // Alice writes an entry that says it is Bob's, releasing his claim.
+    let now = chrono::Utc::now().timestamp();
+    let forged = Entry {
+        id: "forged-release".into(),
+        timestamp: now,
+        source_instance: "B".into(),
+        host: "bobs-laptop".into(),
+        action: "released".into(),
+        origin: "forced".into(),
+        reference: bobs_claim.clone().into(),
+        topic: "DB".into(),
+        repo: "github.com/sync-test/shared".into(),
+        ..Entry::default()
+    };
+    Pool::open(alice.0.dir.clone())
+        .unwrap()
+        .append(&[forged], now)
+        .unwrap();
+    post(&alice.0, &["post", "--topic", "alice's note"]);
+    let out = sync(&alice);
+    assert!(out.contains("stream team:bob"), "{out}");
+    let out = sync(&carol);
+    assert!(
+        out.contains("stream team:alice") && out.contains("stream team:bob"),
+        "{out}"
+    );
+    let entries = carol.0.entries();
+    let via = |id: &str| {
+        entries
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.via.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(via("forged-release"), "team:alice", "fixed by the stream");
+    assert_eq!(via(&bobs_claim), "team:bob");
+    // Bob's claim stays open on Carol's machine: the release came from Alice.
+    let why = carol.0.guard_refuses("C", "src/db.rs");
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("B claimed")),
+        "{why:?}"
+    );
+    let text = carol.0.start_as("C");
+    assert!(
+        text.contains("[B@bobs-laptop, synced from team:alice]"),
+        "{text}"
+    );
+    // The server enforces it: Alice cannot write Bob's stream, neither with
+    // pool sync nor by hand.
+    let out = alice
+        .0
+        .cmd(env!("CARGO_BIN_EXE_pool"))
+        .arg("sync")
+        .env("TEST_SYNC_PW", &alice.1)
+        .env("POOL_SYNC_STREAM", "team:bob")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "alice pushed to team:bob");
+    assert!(
+        stderr(&out).contains("cannot push to") && stderr(&out).contains("no permissions"),
+        "{}",
+        stderr(&out)
+    );
+    let mut con = redis::Client::open(format!("redis://alice:alice-pw@127.0.0.1:{}", server.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let r: redis::RedisResult<String> = redis::cmd("XADD")
+        .arg("team:bob")
+        .arg("*")
+        .arg("e")
+        .arg("{}")
+        .query(&mut con);
+    assert!(r.is_err(), "{r:?}");
+    // Bob pulls Alice's entries, still his claim's own.
+    sync(&bob);
+    assert!(
+        bob.0.guard_refuses("C", "src/db.rs").is_some(),
+        "Bob's own claim stays open on his machine"
+    );
+}

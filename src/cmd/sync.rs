@@ -123,7 +123,8 @@ fn clean_orphans(dir: &std::path::Path) {
         let name = name.to_string_lossy();
         let ours = [sync::STATE_FILE, sync::SEEN_FILE]
             .iter()
-            .any(|f| name.starts_with(&format!(".{f}.")));
+            .any(|f| name.starts_with(&format!(".{f}.")))
+            || name.starts_with(&format!(".{}", sync::PEER_STATE_PREFIX));
         if ours
             && name.ends_with(".tmp")
             && e.metadata()
@@ -188,7 +189,7 @@ fn run_configured(
         if args.watch { "watch" } else { "pass" },
     )?;
     clean_orphans(dir);
-    let mut syncer = sync::engine::Syncer::open(pool, &cfg.target(), cfg.batch)?;
+    let mut syncer = sync::engine::Syncer::open(pool.clone(), &cfg.target(), cfg.batch)?;
     if args.watch {
         return watch(args, dir, cfg, password, &mut syncer);
     }
@@ -198,10 +199,15 @@ fn run_configured(
     match outcome {
         Ok(report) => {
             syncer.record(now, Ok(()))?;
-            if !args.quiet && !args.background {
+            let print = !args.quiet && !args.background;
+            if print {
                 print!("{}", describe(cfg, &report, now));
             }
-            Ok(())
+            pull_peers(&pool, cfg, password, deadline, now, print).inspect_err(|e| {
+                if args.background {
+                    crate::store::fsio::log_error(dir, PROGRAM, &e.to_string());
+                }
+            })
         }
         Err(e) => {
             let msg = cfg.scrub(&e.to_string(), password.as_deref());
@@ -214,6 +220,45 @@ fn run_configured(
             Err(Error::Invalid(msg))
         }
     }
+}
+
+/// Pulls each of `cfg`'s peer streams (other writers', never pushed to);
+/// prints what each pass did when `print`. Tries them all, then fails with
+/// the first failure.
+#[cfg(feature = "sync-redis")]
+fn pull_peers(
+    pool: &crate::store::log::Pool,
+    cfg: &SyncConfig,
+    password: Option<String>,
+    deadline: std::time::Instant,
+    now: i64,
+    print: bool,
+) -> Result<()> {
+    let mut first: Option<String> = None;
+    for peer in &cfg.peers {
+        let pcfg = SyncConfig {
+            stream: peer.clone(),
+            peers: Vec::new(),
+            ..cfg.clone()
+        };
+        let mut syncer = sync::engine::Syncer::open_peer(pool.clone(), &pcfg.target(), cfg.batch)?;
+        let outcome = sync::redis::RedisRemote::connect(&pcfg, password.clone(), Some(deadline))
+            .and_then(|mut remote| syncer.pull_only(&mut remote, Some(deadline), now));
+        match outcome {
+            Ok(report) => {
+                syncer.record(now, Ok(()))?;
+                if print {
+                    print!("{}", describe(&pcfg, &report, now));
+                }
+            }
+            Err(e) => {
+                let msg = cfg.scrub(&e.to_string(), password.as_deref());
+                let _ = syncer.record(now, Err(msg.clone()));
+                first.get_or_insert(format!("peer stream {peer}: {msg}"));
+            }
+        }
+    }
+    first.map_or(Ok(()), |m| Err(Error::Invalid(m)))
 }
 
 /// What a pass did, for a terminal: one line, and one more for each thing to know.
@@ -363,6 +408,8 @@ fn watch(
         std::thread::spawn(move || watch_stream(cfg, password, progress, tx));
     }
     let mut passes = 0u64;
+    let mut peers_at = 0i64;
+    let syncer_pool = crate::store::log::Pool::open(dir.to_path_buf())?;
     loop {
         let now = chrono::Utc::now().timestamp();
         // Hooks start no pass of their own while this one runs.
@@ -400,6 +447,15 @@ fn watch(
                     }
                     if !args.quiet && news {
                         print!("{}", describe(cfg, &report, now));
+                    }
+                    if !cfg.peers.is_empty() && now - peers_at >= WATCH_IDLE as i64 {
+                        peers_at = now;
+                        if let Err(e) =
+                            pull_peers(&syncer_pool, cfg, password.clone(), deadline, now, false)
+                            && !args.quiet
+                        {
+                            eprint_error(PROGRAM, &format!("{e}; retrying"));
+                        }
                     }
                     if report.more {
                         continue;

@@ -54,8 +54,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Gap, LogMark, PeerSkew, Refusal, Reset, SEEN_FILE, Skew, StreamId, SyncState, load_state,
-    save_state,
+    Gap, LogMark, PeerSkew, Refusal, Reset, SEEN_FILE, STATE_FILE, Skew, StreamId, SyncState,
+    load_state_file, save_state_file,
 };
 use crate::error::{Error, Result};
 use crate::store::entry::{
@@ -255,6 +255,8 @@ pub struct Syncer {
     /// What received entries are stamped with ([`Entry::via`]): the
     /// stream they were read from.
     source: String,
+    /// The file in the pool folder its state is saved in.
+    state_file: String,
     state: SyncState,
     batch: usize,
     seen: Option<HashSet<String>>,
@@ -347,24 +349,58 @@ impl Syncer {
     /// server or stream than `target` start over. Fails when `sync.json`
     /// cannot be read or written.
     pub fn open(pool: Pool, target: &str, batch: usize) -> Result<Syncer> {
-        let mut state = load_state(pool.dir())?;
+        Syncer::open_file(pool, target, batch, STATE_FILE.to_string())
+    }
+
+    /// Like [`Syncer::open`] for another writer's stream (`target` names
+    /// it), which this machine only pulls ([`Syncer::pull_only`]); its state
+    /// is in its own file ([`super::peer_state_file`]).
+    pub fn open_peer(pool: Pool, target: &str, batch: usize) -> Result<Syncer> {
+        let stream = target.rsplit(' ').next().unwrap_or(target);
+        Syncer::open_file(pool, target, batch, super::peer_state_file(stream))
+    }
+
+    fn open_file(pool: Pool, target: &str, batch: usize, state_file: String) -> Result<Syncer> {
+        let mut state = load_state_file(pool.dir(), &state_file)?;
         if state.target != target {
             state = SyncState {
                 target: target.to_string(),
                 seen: state.seen,
                 ..SyncState::default()
             };
-            save_state(pool.dir(), &state)?;
+            save_state_file(pool.dir(), &state_file, &state)?;
         }
         // The target is `<server> <stream>` and a stream name has no spaces.
         let source = target.rsplit(' ').next().unwrap_or(target).to_string();
         Ok(Syncer {
             pool,
             source,
+            state_file,
             state,
             batch: batch.max(1),
             seen: None,
         })
+    }
+
+    /// Pulls another writer's stream until caught up or `deadline` passes;
+    /// never pushes (a reset of that stream is its writer's to re-seed).
+    pub fn pull_only(
+        &mut self,
+        remote: &mut dyn Remote,
+        deadline: Option<Instant>,
+        now: i64,
+    ) -> Result<Report> {
+        remote.set_deadline(deadline);
+        let mut report = Report::default();
+        self.pull(remote, deadline, now, &mut report)?;
+        if self.state.reseeding {
+            self.state.reseeding = false;
+            if let Some(r) = self.state.reset.as_mut() {
+                r.repaired = Some(now);
+            }
+            self.save()?;
+        }
+        Ok(report)
     }
 
     /// What this machine stamps on the entries it receives: the stream's name.
@@ -397,7 +433,7 @@ impl Syncer {
                 self.seen = None;
             }
         }
-        save_state(self.pool.dir(), &self.state)
+        self.save()
     }
 
     /// Pulls, then pushes, until both are caught up or `deadline` passes
@@ -429,7 +465,7 @@ impl Syncer {
     }
 
     fn save(&self) -> Result<()> {
-        save_state(self.pool.dir(), &self.state)
+        save_state_file(self.pool.dir(), &self.state_file, &self.state)
     }
 
     fn has_history(&self) -> bool {

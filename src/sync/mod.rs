@@ -58,6 +58,8 @@ pub const SEEN_FILE: &str = "sync.seen";
 pub const LOCK_FILE: &str = "sync.lock";
 /// Its mtime is the earliest time a hook may start another `pool sync`.
 pub const NEXT_FILE: &str = "sync.next";
+/// What the state files of peer streams start with ([`peer_state_file`]).
+pub const PEER_STATE_PREFIX: &str = "sync.peer.";
 /// Stream name when none is configured.
 pub const DEFAULT_STREAM: &str = "claude-pool";
 /// Entries the stream keeps when `maxlen` is not configured (trimmed with `MAXLEN ~`).
@@ -108,6 +110,11 @@ pub struct SyncFileConfig {
     /// PEM private key of `client_cert`.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// Other writers' streams, pulled but never pushed to: with one stream
+    /// (and one ACL user) per person, what is pulled from each is that
+    /// person's, whatever it says (see `docs/security-sync.md`).
+    #[serde(default)]
+    pub peers: Option<Vec<String>>,
 }
 
 /// TLS files for `rediss://` (all optional).
@@ -158,6 +165,8 @@ pub struct SyncConfig {
     pub batch: usize,
     /// TLS files.
     pub tls: TlsFiles,
+    /// Other writers' streams, pull only (never this machine's `stream`).
+    pub peers: Vec<String>,
 }
 
 impl fmt::Debug for SyncConfig {
@@ -171,6 +180,7 @@ impl fmt::Debug for SyncConfig {
             .field("timeout", &self.timeout)
             .field("batch", &self.batch)
             .field("tls", &self.tls)
+            .field("peers", &self.peers)
             .finish()
     }
 }
@@ -314,11 +324,27 @@ pub fn resolve(
         .get("POOL_SYNC_STREAM")
         .or_else(|| file.stream.clone())
         .unwrap_or_else(|| DEFAULT_STREAM.to_string());
-    if stream.is_empty() || stream.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let bad_name = |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if bad_name(&stream) {
         return Err(Error::Invalid(format!(
             "sync stream name {stream:?} is empty or has spaces"
         )));
     }
+    let mut peers: Vec<String> = match env.get("POOL_SYNC_PEERS") {
+        Some(v) => v
+            .split([',', ' '])
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => file.peers.clone().unwrap_or_default(),
+    };
+    if let Some(p) = peers.iter().find(|p| bad_name(p)) {
+        return Err(Error::Invalid(format!(
+            "sync peer stream name {p:?} is empty or has spaces"
+        )));
+    }
+    peers.retain(|p| *p != stream);
+    peers.dedup();
     let expand = |p: PathBuf| -> PathBuf {
         match (p.strip_prefix("~"), home) {
             (Ok(rest), Some(h)) => h.join(rest),
@@ -390,6 +416,7 @@ pub fn resolve(
         timeout: Duration::from_secs(timeout),
         batch,
         tls,
+        peers,
     }))
 }
 
@@ -562,7 +589,35 @@ pub struct SyncState {
 /// Reads `sync.json`; a missing file is the default state. Fails, naming the
 /// file, when it cannot be read or parsed.
 pub fn load_state(pool_dir: &Path) -> Result<SyncState> {
-    let path = pool_dir.join(STATE_FILE);
+    load_state_file(pool_dir, STATE_FILE)
+}
+
+/// The state file of a peer stream (`sync.peer.<name>.<hash>.json`): its
+/// name with anything but letters, digits, `-`, `_` made `_`, and a hash of
+/// it, so that two names never share a file.
+pub fn peer_state_file(stream: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let safe: String = stream
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = Sha256::digest(stream.as_bytes());
+    format!(
+        "{PEER_STATE_PREFIX}{safe}.{:02x}{:02x}{:02x}{:02x}.json",
+        hash[0], hash[1], hash[2], hash[3]
+    )
+}
+
+/// Reads the state file `name` of the pool folder, like [`load_state`].
+pub fn load_state_file(pool_dir: &Path, name: &str) -> Result<SyncState> {
+    let path = pool_dir.join(name);
     match std::fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
@@ -573,9 +628,14 @@ pub fn load_state(pool_dir: &Path) -> Result<SyncState> {
 
 /// Writes `sync.json` atomically (temp file, fsync, rename).
 pub fn save_state(pool_dir: &Path, state: &SyncState) -> Result<()> {
+    save_state_file(pool_dir, STATE_FILE, state)
+}
+
+/// Writes the state file `name` of the pool folder, like [`save_state`].
+pub fn save_state_file(pool_dir: &Path, name: &str, state: &SyncState) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Invalid(e.to_string()))?;
     bytes.push(b'\n');
-    crate::store::fsio::atomic_write(&pool_dir.join(STATE_FILE), &bytes, 0o600)
+    crate::store::fsio::atomic_write(&pool_dir.join(name), &bytes, 0o600)
 }
 
 /// Sets `sync.next`'s mtime to `at` (epoch seconds): no hook starts a pass
@@ -954,6 +1014,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             batch: 1,
             tls: TlsFiles::default(),
+            peers: Vec::new(),
         };
         for text in [
             format!("cannot connect {url}: refused"),
@@ -989,6 +1050,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             batch: 1,
             tls: TlsFiles::default(),
+            peers: Vec::new(),
         };
         let env: BTreeMap<&str, &str> = BTreeMap::new();
         use std::os::unix::fs::PermissionsExt;

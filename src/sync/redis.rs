@@ -529,13 +529,29 @@ impl Remote for RedisRemote {
 
     fn read(&mut self, after: Option<StreamId>, count: usize, cap: usize) -> Result<Batch> {
         let start = after.map_or_else(|| "-".to_string(), |a| format!("({a}"));
+        // EVALSHA_RO / EVAL_RO: a user the ACL lets only read the stream
+        // (`%R~`, another writer's stream) can run it.
+        let call = |this: &Self, how: &str, script: &str| {
+            let mut c = redis::cmd(how);
+            c.arg(script)
+                .arg(2)
+                .arg(&this.stream)
+                .arg(this.epoch_key())
+                .arg(&start)
+                .arg(count)
+                .arg(cap);
+            c
+        };
         self.arm(Duration::ZERO);
-        let mut inv = self.read_script.key(&self.stream);
-        inv.key(self.epoch_key());
-        inv.arg(start).arg(count).arg(cap);
-        let reply: Value = inv
-            .invoke(&mut self.con)
-            .map_err(|e| self.fail("cannot read from", e))?;
+        let hash = self.read_script.get_hash().to_string();
+        let reply: Value = match call(self, "EVALSHA_RO", &hash).query(&mut self.con) {
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                self.arm(Duration::ZERO);
+                call(self, "EVAL_RO", READ_SCRIPT).query(&mut self.con)
+            }
+            r => r,
+        }
+        .map_err(|e| self.fail("cannot read from", e))?;
         parse_batch(reply).ok_or_else(|| {
             Error::Invalid(format!(
                 "cannot read from {}: unexpected reply shape",
