@@ -1649,4 +1649,15 @@ fn one_stream_per_person_fixes_who_wrote_what() {
         bob.0.guard_refuses("C", "src/db.rs").is_some(),
         "Bob's own claim stays open on his machine"
     );
+    // Alice's stream is lost: her machine re-seeds it with her entries
+    // only, not with Bob's it holds (they stay his).
+    sync(&alice);
+    let _: () = server.query(&["DEL", "team:alice"]);
+    let out = sync(&alice);
+    assert!(
+        out.contains("re-seeded the stream (2 entries sent)"),
+        "{out}"
+    );
+    let len: u64 = server.query(&["XLEN", "team:alice"]);
+    assert_eq!(len, 2, "the forged release and the note");
 }

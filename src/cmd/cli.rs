@@ -20,6 +20,7 @@ Environment:
   POOL_SYNC_URL            redis://HOST:6379 to share the pool across machines
                            (else config.json's sync.url; pool sync)
   POOL_SYNC_STREAM         stream name (default claude-pool)
+  POOL_SYNC_PEERS          other writers' streams to pull, comma-separated
   POOL_SYNC_PASSWORD       its password (or POOL_SYNC_PASSWORD_FILE: a file)
   POOL_SYNC_TIMEOUT        connect/read/write timeout of pool sync (default 2s)
   POOL_SYNC_BATCH          entries per pushed batch and per read (default 200)";

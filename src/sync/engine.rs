@@ -700,7 +700,11 @@ impl Syncer {
             off = end;
             if let Some(e) = Entry::parse(line)
                 && !e.id.is_empty()
-                && (e.received.is_none() || (reseed && e.order_time() >= horizon))
+                && (e.received.is_none()
+                    || (reseed
+                        && e.order_time() >= horizon
+                        // Another writer's entries are theirs to re-seed.
+                        && (e.via.is_empty() || e.via == self.source)))
             {
                 let own = e.received.is_none();
                 let text = String::from_utf8_lossy(trim_line(line)).into_owned();

@@ -14,6 +14,7 @@
 //! | `sync.seen` | ids already in the local log, `seen_at id` per line ([`engine`]) |
 //! | `sync.lock` | held by the running `pool sync`, so passes never overlap |
 //! | `sync.next` | its mtime is the earliest time a hook may start another pass |
+//! | `sync.peer.<name>.<hash>.json` | the same as `sync.json` for each peer stream ([`peer_state_file`]) |
 //!
 //! Config come from the `sync` object of `config.json`, and the
 //! environment wins over it:
@@ -22,6 +23,7 @@
 //! | --- | --- | --- | --- |
 //! | `POOL_SYNC_URL` | `url` | `redis://host:6379/0` or `rediss://…` | unset: no sync |
 //! | `POOL_SYNC_STREAM` | `stream` | stream name | `claude-pool` |
+//! | `POOL_SYNC_PEERS` (comma-separated) | `peers` | other writers' streams, pulled, never pushed to | none |
 //! | `POOL_SYNC_PASSWORD_FILE` | `password_file` | file holding the password | unset |
 //! | `POOL_SYNC_PASSWORD` (or the variable `password_env` names) | `password_env` | the password | unset |
 //! | `POOL_SYNC_USERNAME` | `username` | ACL user | `default` |
@@ -34,6 +36,12 @@
 //! query, and any message is scrubbed of the password before it is printed,
 //! logged or saved ([`SyncConfig::scrub`]). A password file must be private
 //! (no access for group or others) and owned by the user.
+//!
+//! Every entry pulled is stamped with the stream it was read from
+//! ([`crate::store::entry::Entry::via`]): the one thing about its author
+//! this machine knows. With one stream per person, and an ACL that lets
+//! each user write only their own (`docs/security-sync.md`), that is who
+//! wrote it.
 
 pub mod engine;
 #[cfg(feature = "sync-redis")]
@@ -952,6 +960,36 @@ pub fn health(env: &dyn Env, pool_dir: &Path, now: i64) -> Option<Health> {
             );
         }
     }
+    for peer in &cfg.peers {
+        match load_state_file(pool_dir, &peer_state_file(peer)) {
+            Ok(p) => {
+                details.push(format!(
+                    "peer stream {peer}: pulled {}; {}",
+                    p.pulled,
+                    p.last_ok
+                        .map_or("never synced yet".to_string(), |t| format!(
+                            "last synced {} ago",
+                            format_age(now - t)
+                        ))
+                ));
+                if let Some(err) = p
+                    .last_error
+                    .as_ref()
+                    .filter(|_| p.last_ok.is_none_or(|ok| p.last_attempt.unwrap_or(0) >= ok))
+                {
+                    problems.push(format!("pulling peer stream {peer} failed: {err}"));
+                    fixes.push(format!(
+                        "check that this user may read {peer} (ACL %R~) and that it is spelled as its writer's stream"
+                    ));
+                }
+                if let Some(g) = p.gap.as_ref().filter(|g| now - g.detected < GAP_SHOWN_FOR) {
+                    problems.push(format!("peer stream {peer}: {}", g.describe(now)));
+                    fixes.push(format!("ask the writer of {peer}, or raise its maxlen"));
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
     if let Some(k) = &state.skew
         && k.secs.abs() >= engine::SKEW_WARN
     {
@@ -1098,6 +1136,69 @@ mod tests {
         let env: BTreeMap<&str, &str> =
             [("POOL_SYNC_URL", "redis://b"), ("POOL_SYNC_TIMEOUT", "0")].into();
         assert!(resolve(&env, None, dir, None).is_err());
+    }
+
+    #[test]
+    fn peer_streams_are_resolved_and_kept_apart() {
+        let dir = Path::new("/pool");
+        let file = SyncFileConfig {
+            url: Some("redis://a".into()),
+            stream: Some("team:alice".into()),
+            peers: Some(vec!["team:bob".into(), "team:alice".into()]),
+            ..SyncFileConfig::default()
+        };
+        let env: BTreeMap<&str, &str> = BTreeMap::new();
+        let c = resolve(&env, Some(&file), dir, None).unwrap().unwrap();
+        assert_eq!(c.peers, ["team:bob"], "never its own stream");
+        let env: BTreeMap<&str, &str> = [("POOL_SYNC_PEERS", "team:carol, team:dave")].into();
+        let c = resolve(&env, Some(&file), dir, None).unwrap().unwrap();
+        assert_eq!(c.peers, ["team:carol", "team:dave"]);
+        let bad = SyncFileConfig {
+            peers: Some(vec!["a b".into()]),
+            ..file.clone()
+        };
+        let env: BTreeMap<&str, &str> = BTreeMap::new();
+        assert!(resolve(&env, Some(&bad), dir, None).is_err());
+        let (a, b) = (peer_state_file("team:bob"), peer_state_file("team_bob"));
+        assert!(
+            a.starts_with("sync.peer.team_bob.") && a.ends_with(".json"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_ne!(peer_state_file("../../x"), "sync.peer.../../x.json");
+        assert!(!peer_state_file("../../x").contains('/'));
+    }
+
+    #[test]
+    fn doctor_reports_a_peer_stream_that_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join(CONFIG_FILE),
+            r#"{"sync": {"url": "redis://h", "stream": "team:a", "peers": ["team:b"]}}"#,
+        )
+        .unwrap();
+        let ok = SyncState {
+            last_ok: Some(90),
+            last_attempt: Some(90),
+            ..SyncState::default()
+        };
+        save_state(tmp.path(), &ok).unwrap();
+        let failing = SyncState {
+            last_error: Some("NoPerm".into()),
+            last_attempt: Some(95),
+            ..SyncState::default()
+        };
+        save_state_file(tmp.path(), &peer_state_file("team:b"), &failing).unwrap();
+        let env: BTreeMap<&str, &str> = BTreeMap::new();
+        let h = health(&env, tmp.path(), 100).unwrap();
+        if cfg!(feature = "sync-redis") {
+            assert!(!h.ok, "{h:?}");
+            assert!(
+                h.message
+                    .contains("pulling peer stream team:b failed: NoPerm"),
+                "{h:?}"
+            );
+        }
     }
 
     #[test]
