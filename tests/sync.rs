@@ -1528,6 +1528,7 @@ fn one_stream_per_person_fixes_who_wrote_what() {
             &format!("~team:{who}:*"),
             "%R~team:*",
             "+@all",
+            "-@dangerous",
         ]);
     }
     let person = |instance: &str, who: &str, peers: &[&str]| {
