@@ -30,6 +30,15 @@ fn session() -> String {
         .to_string()
 }
 
+/// The id of a session's entry for a commit: `auto-commit-<hash>-<the
+/// first 8 hex digits of sha256(session)>`.
+fn commit_id(hash: &str, session: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(session.as_bytes());
+    let tail: String = d.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("auto-commit-{hash}-{tail}")
+}
+
 fn exe(bin: &str) -> &'static str {
     match bin {
         "pool" => env!("CARGO_BIN_EXE_pool"),
@@ -170,6 +179,12 @@ impl World {
         assert!(out.stdout.is_empty(), "PostToolUse prints nothing");
     }
 
+    /// Runs pool-post-tool on a hand-made input.
+    fn post_tool_input(&self, input: &str) {
+        let out = self.run("pool-post-tool", input, &[]);
+        assert!(out.stdout.is_empty(), "PostToolUse prints nothing");
+    }
+
     fn stop(&self) {
         self.run("pool-stop", &self.fixture("22-Stop.json", None), &[]);
     }
@@ -238,7 +253,7 @@ fn a_commit_becomes_one_completed_entry_at_the_end_of_the_turn() {
     assert_eq!(e["summary"], format!("commit {} on main", &head[..7]));
     assert_eq!(e["source_instance"], "A");
     assert_eq!(e["session_id"], session());
-    assert_eq!(e["id"], format!("auto-commit-{head}"));
+    assert_eq!(e["id"], commit_id(&head, &session()));
     // The hook runs again (a retried call, a second Stop): still one entry.
     w.post_tool("05-PostToolUse-commit.json", Some(&head), &[]);
     w.stop();
@@ -314,7 +329,7 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     let auto = w.auto();
     assert_eq!(auto.len(), 2);
     assert_eq!(auto[1]["topic"], "Add greeting and more");
-    assert_eq!(auto[1]["ref"], format!("auto-commit-{first}"));
+    assert_eq!(auto[1]["ref"], commit_id(&first, &session()));
     // Readers show only the amended commit: news at B's next prompt…
     let news = w.run(
         "pool-prompt",
@@ -353,8 +368,12 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     assert!(shown.contains("Add greeting and more"));
 }
 
+/// A commit is posted only when the command's own output names it: a
+/// quiet commit (`-q`) prints no hash, so it cannot be told from another
+/// session's commit in the same second and posts nothing (issue 22); a
+/// two-paragraph commit prints its subject line with the hash.
 #[test]
-fn quiet_and_two_paragraph_commits_are_found_in_the_reflog() {
+fn a_quiet_commit_posts_nothing_and_a_two_paragraph_one_is_found() {
     let w = World::new();
     w.edit("other.txt");
     w.git(&["add", "other.txt"], &w.proj());
@@ -376,18 +395,23 @@ fn quiet_and_two_paragraph_commits_are_found_in_the_reflog() {
     w.post_tool("11-PostToolUse-two-paragraph-commit.json", Some(&head), &[]);
     w.stop();
     let topics: Vec<Value> = w.auto().iter().map(|e| e["topic"].clone()).collect();
-    assert_eq!(topics, [json!("Quiet commit"), json!("Subject line")]);
+    assert_eq!(topics, [json!("Subject line")]);
     assert_eq!(w.auto()[0]["affects"], "other.txt");
-    assert_eq!(
-        w.auto()[1]["affects"],
-        "",
-        "no edits since the previous commit"
-    );
 }
 
 #[test]
 fn a_push_and_a_pull_request_each_post_one_signaling_entry() {
     let w = World::new();
+    // gh opens pull requests for a GitHub remote.
+    w.git(
+        &[
+            "remote",
+            "add",
+            "upstream",
+            "git@github.com:example/proj.git",
+        ],
+        &w.proj(),
+    );
     commit_greeting(&w);
     w.git(&["push", "-q", "origin", "main"], &w.proj());
     w.post_tool("12-PostToolUse-push.json", None, &[]);
@@ -474,7 +498,7 @@ fn a_codex_commit_and_push_post_their_entries_too() {
     assert_eq!(auto[0]["action"], "completed");
     assert_eq!(auto[0]["topic"], "Add greeting");
     assert_eq!(auto[0]["affects"], "greet.txt");
-    assert_eq!(auto[0]["id"], format!("auto-commit-{}", w.head()));
+    assert_eq!(auto[0]["id"], commit_id(&w.head(), &session()));
     assert_eq!(auto[1]["topic"], "Pushed branch main");
     assert!(w.errors().is_empty(), "{}", w.errors());
 }
@@ -640,4 +664,162 @@ fn status_and_the_bulletin_mark_automatic_entries() {
     );
     let query = run(&["query"]);
     assert!(query.contains("(auto) Add greeting"), "{query}");
+}
+
+/// A Claude Code PostToolUse input for `command` with output `stdout`,
+/// shaped like the recorded one, for `session`.
+fn claude_call(w: &World, session: &str, command: &str, stdout: &str, ms: u64) -> String {
+    let mut v: Value =
+        serde_json::from_str(&w.fixture("05-PostToolUse-commit.json", None)).unwrap();
+    v["session_id"] = json!(session);
+    v["tool_input"]["command"] = json!(command);
+    v["tool_response"] = json!({"stdout": stdout, "stderr": "", "interrupted": false,
+        "isImage": false, "noOutputExpected": false});
+    v["duration_ms"] = json!(ms);
+    v["tool_use_id"] = json!(format!("toolu_{}", command.len()));
+    v.to_string()
+}
+
+/// A Stop for `session` (instance from the environment).
+fn stop_of(w: &World, session: &str, extra: &[(&str, &str)]) {
+    let transcript = w.path(&format!("{session}.jsonl"));
+    std::fs::write(&transcript, "").unwrap();
+    let stop = json!({"session_id": session, "hook_event_name": "Stop", "cwd": w.proj(),
+                      "transcript_path": transcript});
+    w.run("pool-stop", &stop.to_string(), extra);
+}
+
+/// Issue 22: a command whose own `git commit` made nothing (`cargo test &&
+/// git commit -q … || true`, 240 s) while another session committed in the
+/// same repository posts nothing, and that session's own entry for its
+/// commit is posted (it was dropped as a duplicate id before).
+#[test]
+fn a_commit_that_made_nothing_never_takes_another_sessions_commit() {
+    let w = World::new();
+    let b = [("CLAUDE_INSTANCE", "B")];
+    // Session B commits (its entry waits for B's turn to end).
+    w.edit("greet.txt");
+    w.git(&["add", "greet.txt"], &w.proj());
+    let printed = w.git(&["commit", "-m", "B's work"], &w.proj());
+    let b_head = w.head();
+    w.run(
+        "pool-post-tool",
+        &claude_call(&w, "b", "git commit -m \"B's work\"", &printed, 40),
+        &b,
+    );
+    // Session A's long command: the tests failed, so its commit never ran.
+    w.post_tool_input(&claude_call(
+        &w,
+        &session(),
+        "cargo test && git commit -q -m wip || true",
+        "test result: FAILED. 1 passed; 1 failed",
+        240_000,
+    ));
+    w.stop();
+    stop_of(&w, "b", &b);
+    let auto = w.auto();
+    assert_eq!(auto.len(), 1, "{auto:#?}");
+    assert_eq!(auto[0]["session_id"], "b");
+    assert_eq!(auto[0]["source_instance"], "B");
+    assert_eq!(auto[0]["id"], commit_id(&b_head, "b"));
+}
+
+/// Issue 22, Codex: its input has no duration (a 10-minute window);
+/// `git commit -m wip || true` with nothing to commit posts nothing,
+/// although another session committed seconds before.
+#[test]
+fn a_codex_commit_that_failed_posts_nothing() {
+    let w = World::new();
+    w.git(
+        &["commit", "-q", "--allow-empty", "-m", "Someone else's work"],
+        &w.proj(),
+    );
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/codex/hook-PostToolUse-2.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    v["session_id"] = json!(session());
+    v["cwd"] = json!(w.proj());
+    v["tool_input"]["command"] = json!("git commit -m wip || true");
+    v["tool_response"] = json!("On branch main\nnothing to commit, working tree clean\n");
+    w.run_args("pool-post-tool", &["--agent", "codex"], &v.to_string(), &[]);
+    w.stop();
+    assert!(w.auto().is_empty(), "{:#?}", w.auto());
+}
+
+/// Issue 22: a `cd` to a folder the scan cannot know (`"$OTHER"`, `-`)
+/// makes the commit after it no one's, even when its hash is this
+/// repository's (an empty `$OTHER` leaves the shell where it was).
+#[test]
+fn a_commit_after_an_unresolvable_cd_posts_nothing() {
+    let w = World::new();
+    for (i, cd) in ["cd \"$OTHER\"", "cd -", "cd ~nobody/x", "cd does-not-exist"]
+        .iter()
+        .enumerate()
+    {
+        let printed = w.git(
+            &["commit", "--allow-empty", "-m", &format!("Commit {i}")],
+            &w.proj(),
+        );
+        let command = format!("{cd} && git commit --allow-empty -m 'Commit {i}'");
+        w.post_tool_input(&claude_call(&w, &session(), &command, &printed, 30));
+    }
+    w.stop();
+    assert!(w.auto().is_empty(), "{:#?}", w.auto());
+}
+
+/// Issue 22: a pull request's address comes only from `gh pr create`'s own
+/// last line, when nothing runs after it, and only for the repository's
+/// own remote.
+#[test]
+fn a_pull_request_address_is_taken_only_from_gh_for_this_repository() {
+    let w = World::new();
+    w.git(
+        &[
+            "remote",
+            "add",
+            "upstream",
+            "https://github.com/example/proj.git",
+        ],
+        &w.proj(),
+    );
+    let gh = "https://github.com/example/proj/pull/42";
+    let cases = [
+        // What `cat notes.txt` printed after gh's own line.
+        (
+            "gh pr create --fill; cat notes.txt",
+            format!("{gh}\nSee also\nhttps://github.com/example/proj/pull/7"),
+        ),
+        // Another host than the remote's.
+        (
+            "gh pr create --fill",
+            "https://git.evil.example/example/proj/pull/7".to_string(),
+        ),
+        // Another project on the same host.
+        (
+            "gh pr create --fill",
+            "https://github.com/someone/else/pull/7".to_string(),
+        ),
+    ];
+    for (command, out) in &cases {
+        w.post_tool_input(&claude_call(&w, &session(), command, out, 20));
+    }
+    w.stop();
+    assert!(w.auto().is_empty(), "{:#?}", w.auto());
+    // gh's own line, with both streams merged (`2>&1`), is taken.
+    w.post_tool_input(&claude_call(
+        &w,
+        &session(),
+        "gh pr create --fill 2>&1",
+        &format!("Creating pull request for main into main in example/proj\n\n{gh}\n"),
+        20,
+    ));
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 1, "{auto:#?}");
+    assert_eq!(auto[0]["topic"], "Opened pull request #42");
 }

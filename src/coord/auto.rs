@@ -238,9 +238,23 @@ fn resolve(cwd: &Path, dir: Option<&str>) -> PathBuf {
     }
 }
 
-/// The repository an operation runs in, when it is the session's own.
+/// The repository an operation runs in, when it is the session's own. A
+/// folder this scan cannot know for certain (`cd "$OTHER"`, `` cd `x` ``,
+/// `cd -`, a glob, a folder that does not exist) is no one's: the
+/// operation is not attributed.
 fn own_repo(cwd: &Path, op: &Op, session_repo: &Repo) -> Option<Repo> {
-    let r = git_ops::find_repo(&resolve(cwd, op.dir()))?;
+    if let Some(d) = op.dir()
+        && (d.contains(['$', '`', '*', '?', '[', '{'])
+            || d.split('/').any(|c| c == "-")
+            || (d.starts_with('~') && !(d == "~" || d.starts_with("~/"))))
+    {
+        return None;
+    }
+    let dir = resolve(cwd, op.dir());
+    if !dir.is_dir() {
+        return None;
+    }
+    let r = git_ops::find_repo(&dir)?;
     same_repo(&r, session_repo).then_some(r)
 }
 
@@ -351,11 +365,14 @@ pub fn record_call(
         .count();
     if kinds.commit && commit_ops > 0 {
         let repo = &session_repo;
-        let reported = call
-            .reported_commit
-            .or_else(|| git_ops::printed_commit(call.stdout));
+        // Only the commits this command's own output names (git's
+        // `[branch abc1234] subject` lines, or the hash Claude Code
+        // reported): the newest commit in the window may be another
+        // session's, and a failed or quiet commit names none.
+        let mut named = git_ops::printed_commits(call.stdout);
+        named.extend(call.reported_commit);
         let records = git_ops::reflog_tail(&repo.git_dir);
-        let commits = git_ops::commits_between(&records, from, to, reported, commit_ops);
+        let commits = git_ops::commits_named(&records, from, to, &named, commit_ops);
         if !commits.is_empty() {
             let since = if state.last_commit_at > 0 {
                 state.last_commit_at
@@ -371,7 +388,7 @@ pub fn record_call(
             )?;
             let branch = git_ops::branch(&repo.git_dir);
             for c in &commits {
-                let p = commit_pending(c, branch.as_deref(), &files, &cwd, now);
+                let p = commit_pending(c, who.session, branch.as_deref(), &files, &cwd, now);
                 let line = format!("{} {}", c.short(), p.topic);
                 if !state.commits.contains(&line) {
                     state.commits.push(line);
@@ -385,7 +402,12 @@ pub fn record_call(
         }
     }
 
-    // A push and a pull request in one command make one entry.
+    // A push and a pull request in one command make one entry. The pull
+    // request's address is taken only from `gh pr create`'s own last line
+    // when it is the command's last command (what runs after it, `; cat
+    // notes.txt`, could print any address), only for a project among the
+    // repository's remotes, and only when it agrees with what Claude Code
+    // reported, if it reported one.
     let pr = kinds
         .pr
         .then(|| {
@@ -394,10 +416,11 @@ pub fn record_call(
                     matches!(o, Op::PrCreate { .. })
                         && own_repo(who.cwd, o, &session_repo).is_some()
                 })
-                .and_then(|_| {
-                    call.reported_pr
-                        .and_then(git_ops::pr_url)
-                        .or_else(|| git_ops::pr_url(call.stdout))
+                .filter(|_| git_ops::ends_with_pr_create(call.command))
+                .and_then(|_| git_ops::pr_url(call.stdout))
+                .filter(|url| call.reported_pr.is_none_or(|r| r == *url))
+                .filter(|url| {
+                    git_ops::pr_of_remotes(url, &git_ops::remote_urls(&session_repo.git_dir))
                 })
         })
         .flatten();
@@ -422,7 +445,7 @@ pub fn record_call(
         }
         state.shared.push(url.to_string());
         added.push(Pending {
-            id: format!("auto-pr-{}", short_id(url)),
+            id: format!("auto-pr-{}", short_id(&format!("{}\0{url}", who.session))),
             action: "signaling".into(),
             topic: format!("Opened pull request #{number}"),
             summary,
@@ -465,8 +488,16 @@ pub fn record_call(
     Ok(added)
 }
 
+/// The id of a session's entry for a commit: the hash and the session, so
+/// that an entry another session wrote for the same commit (by mistake or
+/// on purpose) cannot shadow the author's as a duplicate.
+fn commit_id(hash: &str, session: &str) -> String {
+    format!("auto-commit-{hash}-{}", &short_id(session)[..8])
+}
+
 fn commit_pending(
     c: &Commit,
+    session: &str,
     branch: Option<&str>,
     files: &[(String, String)],
     cwd: &str,
@@ -481,7 +512,7 @@ fn commit_pending(
         summary.push_str(&format!(" (amends {})", &old[..old.len().min(7)]));
     }
     Pending {
-        id: format!("auto-commit-{}", c.hash),
+        id: commit_id(&c.hash, session),
         action: "completed".into(),
         topic: truncate_chars(redact(&c.subject).trim(), MAX_TOPIC).into_owned(),
         summary,
@@ -489,7 +520,7 @@ fn commit_pending(
         reference: c
             .amends
             .as_ref()
-            .map(|o| format!("auto-commit-{o}"))
+            .map(|o| commit_id(o, session))
             .unwrap_or_default(),
         files: files.iter().map(|(_, a)| a.clone()).collect(),
         short: c.short().to_string(),

@@ -81,6 +81,25 @@ pub fn scan(command: &str) -> Vec<Op> {
     ops
 }
 
+/// Whether the command line's last simple command is `gh pr create` (its
+/// own output is then the end of the call's output: nothing that ran after
+/// it can have printed a pull request's address).
+pub fn ends_with_pr_create(command: &str) -> bool {
+    let mut end = command.len().min(MAX_COMMAND_SCAN);
+    while !command.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < command.len() {
+        return false;
+    }
+    let Some(last) = simple_commands(command).pop() else {
+        return false;
+    };
+    let mut ops = Vec::new();
+    classify(&last, &mut None, &mut ops);
+    matches!(ops.as_slice(), [Op::PrCreate { .. }])
+}
+
 fn join_dir(base: &Option<String>, next: &str) -> Option<String> {
     if next.starts_with('/') || next.starts_with('~') {
         return Some(next.to_string());
@@ -108,13 +127,17 @@ fn classify(words: &[String], dir: &mut Option<String>, ops: &mut Vec<Op>) {
     let name = prog.rsplit('/').next().unwrap_or(prog);
     match name {
         "cd" | "pushd" => {
-            let target = w.find(|a| !a.starts_with('-'));
+            // `-` (the previous folder) is kept as a target nobody can
+            // resolve, so what runs after it is not attributed.
+            let target = w.find(|a| !a.starts_with('-') || *a == "-");
             *dir = match target {
                 Some(t) => join_dir(dir, t),
                 // `cd` alone goes home.
                 None => Some("~".to_string()),
             };
         }
+        // Back to a folder this scan does not track.
+        "popd" => *dir = Some("-".to_string()),
         "git" => {
             let mut here = dir.clone();
             let mut sub = None;
@@ -246,6 +269,11 @@ fn simple_commands(s: &str) -> Vec<Vec<String>> {
                 if !delim.is_empty() {
                     heredocs.push((delim, strip));
                 }
+            }
+            // `2>&1`, `>&2`, `&>file`: a redirection, not a separator.
+            '&' if (in_word && word.ends_with(['>', '<'])) || chars.peek() == Some(&'>') => {
+                in_word = true;
+                word.push(c);
             }
             '\n' | ';' | '&' | '|' | '(' | ')' => {
                 flush_word(&mut word, &mut in_word, &mut words);
@@ -454,52 +482,83 @@ impl Commit {
     }
 }
 
-/// The commits recorded in `records` (oldest first) between `from` and
-/// `to` (epoch seconds, inclusive), oldest first: at most `max` (the number
-/// of `git commit`s the command ran) of the newest records, while they are
-/// commits or amends in the window. When Claude Code reported a hash for
-/// the command (`reported`, a prefix), the newest commit must carry it, or
-/// nothing is returned: the command committed elsewhere.
-pub fn commits_between(
+/// The commits a command's own output names, found in `records` (oldest
+/// first) between `from` and `to` (epoch seconds, inclusive), in reflog
+/// order: each of `named` (hash prefixes of at least seven hex digits, from
+/// the `[branch abc1234] subject` lines git commit printed or the hash
+/// Claude Code reported) that matches exactly one commit or amend record in
+/// the window, at most `max` (the number of `git commit`s the command ran).
+/// A commit the output does not name is never returned, however close in
+/// time: another session's commit in the same repository, or a commit that
+/// failed or printed nothing (`-q`), makes no entry.
+pub fn commits_named(
     records: &[Record],
     from: i64,
     to: i64,
-    reported: Option<&str>,
+    named: &[&str],
     max: usize,
 ) -> Vec<Commit> {
-    let mut out = Vec::new();
     let max = max.min(MAX_COMMITS_PER_CALL);
-    for r in records.iter().rev() {
-        if r.time < from || r.time > to || r.kind == RecordKind::Other || out.len() >= max {
-            break;
+    let in_window: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.time >= from && r.time <= to && r.kind != RecordKind::Other)
+        .collect();
+    let mut picked: Vec<usize> = Vec::new();
+    for name in named {
+        let name = name.to_ascii_lowercase();
+        if name.len() < 7 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
         }
-        out.push(Commit {
-            hash: r.new.clone(),
-            amends: (r.kind == RecordKind::Amend).then(|| r.old.clone()),
-            subject: r.subject.clone(),
-            time: r.time,
-        });
+        let hits: Vec<usize> = (0..in_window.len())
+            .filter(|&i| in_window[i].new.starts_with(&name))
+            .collect();
+        // The same hash twice (a commit, reset away, made again) is one
+        // commit: its newest record; two different hashes are ambiguous.
+        let distinct = hits
+            .iter()
+            .map(|&i| in_window[i].new.as_str())
+            .collect::<std::collections::HashSet<_>>();
+        if distinct.len() == 1
+            && let Some(&i) = hits.last()
+            && !picked.contains(&i)
+        {
+            picked.push(i);
+        }
     }
-    if let Some(sha) = reported
-        .map(str::to_ascii_lowercase)
-        .filter(|s| s.len() >= 4)
-        && !out.first().is_some_and(|c| c.hash.starts_with(&sha))
-    {
-        return Vec::new();
-    }
-    out.reverse();
-    out
+    picked.sort_unstable();
+    // The newest ones when the output names more than the command ran.
+    let skip = picked.len().saturating_sub(max);
+    picked[skip..]
+        .iter()
+        .map(|&i| {
+            let r = in_window[i];
+            Commit {
+                hash: r.new.clone(),
+                amends: (r.kind == RecordKind::Amend).then(|| r.old.clone()),
+                subject: r.subject.clone(),
+                time: r.time,
+            }
+        })
+        .collect()
 }
 
 /// The commit hash git printed (`[main 1415202] Add greeting`,
 /// `[main (root-commit) 4df1025] …`), from the last such line.
 pub fn printed_commit(stdout: &str) -> Option<&str> {
-    stdout.lines().rev().find_map(|l| {
-        let inner = l.strip_prefix('[')?.split_once("] ")?.0;
-        let sha = inner.rsplit(' ').next()?;
-        (sha.len() >= 7 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then_some(sha)
-    })
+    printed_commits(stdout).pop()
+}
+
+/// Every commit hash git commit printed, in order of the output.
+pub fn printed_commits(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let inner = l.strip_prefix('[')?.split_once("] ")?.0;
+            let sha = inner.rsplit(' ').next()?;
+            (sha.len() >= 7 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then_some(sha)
+        })
+        .collect()
 }
 
 /// Whether a push's output shows a ref it updated (` * [new branch]`,
@@ -522,25 +581,107 @@ pub fn pushed_branch(stdout: &str) -> Option<&str> {
     })
 }
 
-/// A pull request URL in the output: the last `https://…/pull/<n>` (or
-/// GitLab's `/merge_requests/<n>`) on a line of its own, without user
-/// information or a query.
+/// A pull request URL that ends the output: `https://…/pull/<n>` (or
+/// GitLab's `/merge_requests/<n>`) as the last non-empty line, the way `gh
+/// pr create` prints it, without user information or a query.
 pub fn pr_url(stdout: &str) -> Option<&str> {
-    stdout.lines().rev().map(str::trim).find(|l| {
-        let Some(rest) = l.strip_prefix("https://") else {
-            return false;
-        };
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let number = path
-            .rsplit_once("/pull/")
-            .or_else(|| path.rsplit_once("/merge_requests/"))
-            .map(|(_, n)| n);
-        !host.is_empty()
-            && !host.contains('@')
-            && l.len() <= 300
-            && !l.contains(['?', '#', ' ', '@'])
-            && number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+    let l = stdout.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    let rest = l.strip_prefix("https://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let number = path
+        .rsplit_once("/pull/")
+        .or_else(|| path.rsplit_once("/merge_requests/"))
+        .map(|(_, n)| n);
+    (!host.is_empty()
+        && l.len() <= 300
+        && !l.contains(['?', '#', ' ', '@'])
+        && number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(l)
+}
+
+/// Most bytes of a repository's `config` read (64 KiB).
+const MAX_CONFIG: u64 = 64 * 1024;
+
+/// The URLs of the repository's remotes (`url` and `pushurl` of every
+/// `[remote "…"]` section of its config, the common one for a linked
+/// worktree). Empty when there is none or it cannot be read.
+pub fn remote_urls(git_dir: &Path) -> Vec<String> {
+    let common = read_small(&git_dir.join("commondir"))
+        .map(|c| git_dir.join(c.trim()))
+        .unwrap_or_else(|| git_dir.to_path_buf());
+    let mut text = String::new();
+    if File::open(common.join("config"))
+        .and_then(|f| f.take(MAX_CONFIG).read_to_string(&mut text))
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut in_remote = false;
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_remote = line
+                .strip_prefix('[')
+                .is_some_and(|l| l.trim_start().to_ascii_lowercase().starts_with("remote "));
+            continue;
+        }
+        if !in_remote {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=')
+            && matches!(k.trim().to_ascii_lowercase().as_str(), "url" | "pushurl")
+        {
+            out.push(v.trim().trim_matches('"').to_string());
+        }
+    }
+    out
+}
+
+/// The host (lowercase, without user or port) and project path (lowercase,
+/// without `.git` and slashes at either end) a remote URL names:
+/// `https://host/owner/repo.git`, `ssh://git@host:22/owner/repo`,
+/// `git@host:owner/repo.git`. `None` for a local path.
+fn remote_place(url: &str) -> Option<(String, String)> {
+    let (host, path) = if let Some((_, rest)) = url.split_once("://") {
+        rest.split_once('/')?
+    } else {
+        let (host, path) = url.split_once(':')?;
+        if host.contains('/') || host.is_empty() {
+            return None;
+        }
+        (host, path)
+    };
+    let host = host.rsplit('@').next()?;
+    let host = host.split(':').next()?.to_ascii_lowercase();
+    let path = path.trim_matches('/');
+    let path = path
+        .strip_suffix(".git")
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    (!host.is_empty() && !path.is_empty()).then_some((host, path))
+}
+
+/// Whether a pull request URL belongs to one of `remotes`: the same host and
+/// the same project (`https://github.com/o/r/pull/7` for `git@github.com:o/r.git`).
+pub fn pr_of_remotes(pr: &str, remotes: &[String]) -> bool {
+    let Some(rest) = pr.strip_prefix("https://") else {
+        return false;
+    };
+    let Some((host, path)) = rest.split_once('/') else {
+        return false;
+    };
+    let project = path
+        .rsplit_once("/pull/")
+        .or_else(|| path.rsplit_once("/merge_requests/"))
+        .map(|(p, _)| p.strip_suffix("/-").unwrap_or(p).trim_matches('/'));
+    let Some(project) = project else {
+        return false;
+    };
+    let (host, project) = (host.to_ascii_lowercase(), project.to_ascii_lowercase());
+    remotes
+        .iter()
+        .filter_map(|r| remote_place(r))
+        .any(|(h, p)| h == host && p == project)
 }
 
 #[cfg(test)]
@@ -623,31 +764,36 @@ mod tests {
     }
 
     #[test]
-    fn commits_in_a_window_matching_the_reported_hash() {
+    fn only_commits_the_output_names_are_taken() {
         let text = include_str!("../../tests/fixtures/post_tool/2.1.329/proj.git-logs-HEAD");
         let recs: Vec<Record> = text.lines().filter_map(parse_record).collect();
         let t = 1_796_018_216;
-        let got = commits_between(&recs, t, t + 1, None, 5);
-        // amend, quiet commit and the two-paragraph commit all fall in that second.
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[2].subject, "Subject line");
+        // The amend, the quiet commit and the two-paragraph commit all fall
+        // in that second; the output named two of them.
+        let got = commits_named(&recs, t, t + 1, &["5c9cddf", "67d0095"], 5);
+        assert_eq!(got.len(), 2);
         assert_eq!(got[0].amends.as_deref(), Some(recs[1].new.as_str()));
-        let only = commits_between(&recs, t, t + 1, Some("67d0095"), 1);
-        assert_eq!(
-            only.len(),
-            1,
-            "one `git commit` in the command: the newest commit only"
-        );
+        assert_eq!(got[1].subject, "Subject line");
+        assert_eq!(got[1].short(), "67d0095");
+        let only = commits_named(&recs, t, t + 1, &["5c9cddf", "67d0095"], 1);
+        assert_eq!(only.len(), 1, "one `git commit` in the command: the newest");
         assert_eq!(only[0].subject, "Subject line");
         assert!(
-            commits_between(&recs, t, t + 1, Some("4df1025"), 1).is_empty(),
+            commits_named(&recs, t, t + 1, &[], 5).is_empty(),
+            "no hash printed (`-q`, a failed commit): nothing, however close in time"
+        );
+        assert!(
+            commits_named(&recs, t, t + 1, &["4df1025"], 1).is_empty(),
             "another repository's commit"
         );
         assert!(
-            commits_between(&recs, t + 10, t + 20, None, 1).is_empty(),
-            "nothing new"
+            commits_named(&recs, t + 10, t + 20, &["67d0095"], 1).is_empty(),
+            "outside the call's window"
         );
-        assert_eq!(got[2].short(), "67d0095");
+        assert!(
+            commits_named(&recs, t, t + 1, &["67d0"], 1).is_empty(),
+            "too short to be certain"
+        );
     }
 
     #[test]
@@ -683,6 +829,56 @@ mod tests {
         assert_eq!(pr_url("https://user:tok@github.com/x/y/pull/1"), None);
         assert_eq!(pr_url("see https://github.com/x/y/pull/1 now"), None);
         assert_eq!(pr_url("https://github.com/x/y/pull/1?token=abc"), None);
+    }
+
+    #[test]
+    fn pull_requests_are_gh_last_line_for_a_remote_of_this_repository() {
+        assert!(ends_with_pr_create(
+            "git push -u origin x && gh pr create --fill"
+        ));
+        assert!(ends_with_pr_create("gh pr create --fill 2>&1"));
+        assert!(!ends_with_pr_create("gh pr create --fill; cat notes.txt"));
+        assert!(!ends_with_pr_create("gh pr create --fill | tee out"));
+        assert!(!ends_with_pr_create("gh pr list"));
+        assert_eq!(
+            pr_url("https://github.com/o/r/pull/1\nnotes\n"),
+            None,
+            "not the last line"
+        );
+        let remotes = [
+            "git@github.com:Example/Proj.git".to_string(),
+            "ssh://git@gitlab.example:2222/group/sub/proj".to_string(),
+            "/srv/git/local.git".to_string(),
+        ];
+        assert!(pr_of_remotes(
+            "https://github.com/example/proj/pull/7",
+            &remotes
+        ));
+        assert!(pr_of_remotes(
+            "https://gitlab.example/group/sub/proj/-/merge_requests/3",
+            &remotes
+        ));
+        assert!(!pr_of_remotes(
+            "https://github.com/other/proj/pull/7",
+            &remotes
+        ));
+        assert!(!pr_of_remotes(
+            "https://evil.example/example/proj/pull/7",
+            &remotes
+        ));
+        assert!(!pr_of_remotes("https://srv/git/local/pull/1", &remotes));
+    }
+
+    #[test]
+    fn folders_the_scan_cannot_follow_are_kept_as_unresolvable() {
+        let dir = |cmd: &str| scan(cmd).first().and_then(|o| o.dir().map(str::to_string));
+        assert_eq!(dir("cd - && git commit -m x").as_deref(), Some("-"));
+        assert_eq!(dir("pushd x; popd; git commit -m x").as_deref(), Some("-"));
+        assert_eq!(
+            dir("cd \"$OTHER\" && git commit").as_deref(),
+            Some("$OTHER")
+        );
+        assert_eq!(scan("git commit -m x 2>&1 | tail -1").len(), 1);
     }
 
     #[test]
