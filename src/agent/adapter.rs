@@ -207,8 +207,9 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
         .and_then(|v| v.as_str())
         .filter(|p| !p.is_empty());
     match path {
-        // Claude Code gives absolute paths; Codex's Edit/Write aliases may not.
-        Some(p) if p.starts_with('/') => (vec![p.to_string()], 0),
+        // Claude Code gives absolute paths, Codex's Edit/Write aliases may not;
+        // either is cleaned (`//`, `.`, `..`) so every spelling of a file
+        // compares equal to its plain one.
         Some(p) => (vec![absolute_path(&cwd, p)], 0),
         None => (Vec::new(), 0),
     }
@@ -281,6 +282,9 @@ mod tests {
     #[case::edit(r#"{"tool_name":"Edit","tool_input":{"file_path":"/a/b.rs"}}"#, &["/a/b.rs"])]
     #[case::notebook(r#"{"tool_name":"NotebookEdit","tool_input":{"notebook_path":"/a/n.ipynb"}}"#, &["/a/n.ipynb"])]
     #[case::relative(r#"{"cwd":"/r","tool_name":"Write","tool_input":{"file_path":"x/../y.rs"}}"#, &["/r/y.rs"])]
+    #[case::double_slash(r#"{"tool_name":"Edit","tool_input":{"file_path":"/repo/src//auth.rs"}}"#, &["/repo/src/auth.rs"])]
+    #[case::dot(r#"{"tool_name":"Edit","tool_input":{"file_path":"/repo/src/./auth.rs"}}"#, &["/repo/src/auth.rs"])]
+    #[case::dot_dot(r#"{"tool_name":"Write","tool_input":{"file_path":"/repo/src/../src/auth.rs"}}"#, &["/repo/src/auth.rs"])]
     #[case::bash(r#"{"tool_name":"Bash","tool_input":{"command":"*** Update File: x"}}"#, &[])]
     #[case::no_path(r#"{"tool_name":"Edit","tool_input":{}}"#, &[])]
     #[case::patch_string(r#"{"cwd":"/r","tool_name":"apply_patch","tool_input":"*** Delete File: d"}"#, &["/r/d"])]
