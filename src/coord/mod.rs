@@ -21,4 +21,5 @@ pub mod handoffs;
 pub mod news;
 pub mod presence;
 pub mod relevance;
+pub mod shell;
 pub mod wake;
