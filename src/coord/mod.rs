@@ -16,6 +16,7 @@ pub mod auto;
 pub mod blocked;
 pub mod claims;
 pub mod extract;
+pub mod git_index;
 pub mod git_ops;
 pub mod handoffs;
 pub mod news;

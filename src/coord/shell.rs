@@ -320,10 +320,12 @@ impl Walker {
             _ => return,
         };
         let mut substs = Vec::new();
-        if let Some(path) = literal(word, opts, &mut substs) {
-            if path != "/dev/null" && !path.starts_with("/dev/fd/") && !path.starts_with("/proc/") {
-                self.write(dir, &path, false, how);
-            }
+        if let Some(path) = literal(word, opts, &mut substs)
+            && path != "/dev/null"
+            && !path.starts_with("/dev/fd/")
+            && !path.starts_with("/proc/")
+        {
+            self.write(dir, &path, false, how);
         }
         self.substitutions(&substs, dir, depth);
     }
@@ -674,10 +676,10 @@ impl Walker {
                 }
                 let mut it = args.iter().flatten();
                 while let Some(a) = it.next() {
-                    if a == "-o" || a == "--output" {
-                        if let Some(f) = it.next() {
-                            self.write(&d, f, false, "patch");
-                        }
+                    if (a == "-o" || a == "--output")
+                        && let Some(f) = it.next()
+                    {
+                        self.write(&d, f, false, "patch");
                     }
                 }
             }
@@ -701,18 +703,14 @@ impl Walker {
                     }
                 }
             }
-            "gofmt" | "clang-format" => {
-                if has(&["-w", "-i"]) {
-                    for f in operands(args, &[]) {
-                        self.write(&d, &f, false, &name);
-                    }
+            "gofmt" | "clang-format" if has(&["-w", "-i"]) => {
+                for f in operands(args, &[]) {
+                    self.write(&d, &f, false, &name);
                 }
             }
-            "prettier" | "eslint" | "standard" => {
-                if has(&["--write", "-w", "--fix"]) {
-                    for f in operands(args, &["--config", "-c", "--ignore-path", "--plugin"]) {
-                        self.write(&d, &f, true, &name);
-                    }
+            "prettier" | "eslint" | "standard" if has(&["--write", "-w", "--fix"]) => {
+                for f in operands(args, &["--config", "-c", "--ignore-path", "--plugin"]) {
+                    self.write(&d, &f, true, &name);
                 }
             }
             "ruff" => {
@@ -929,22 +927,20 @@ impl Walker {
                     worktree(self, "checkout");
                 }
             }
-            "restore" => {
-                // `--staged` alone changes only the index.
-                if !flag(&["--staged", "-S"]) || flag(&["--worktree", "-W"]) {
-                    let files = if dashdash.is_some() {
-                        after_dd.clone()
-                    } else {
-                        plain.clone()
-                    };
-                    let with_source = rest.iter().any(|a| *a == "-s" || *a == "--source");
-                    for (k, f) in files.iter().enumerate() {
-                        // `-s REV` puts REV among the plain words.
-                        if with_source && dashdash.is_none() && k == 0 {
-                            continue;
-                        }
-                        self.write(&here, f, true, "git restore");
+            // `--staged` alone changes only the index.
+            "restore" if !flag(&["--staged", "-S"]) || flag(&["--worktree", "-W"]) => {
+                let files = if dashdash.is_some() {
+                    after_dd.clone()
+                } else {
+                    plain.clone()
+                };
+                let with_source = rest.iter().any(|a| *a == "-s" || *a == "--source");
+                for (k, f) in files.iter().enumerate() {
+                    // `-s REV` puts REV among the plain words.
+                    if with_source && dashdash.is_none() && k == 0 {
+                        continue;
                     }
+                    self.write(&here, f, true, "git restore");
                 }
             }
             "rm" | "mv" => {
