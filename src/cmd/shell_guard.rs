@@ -436,8 +436,30 @@ fn commit_files(
     };
     let root = repo.worktree.to_string_lossy().into_owned();
     let abs = |p: &str| format!("{}/{p}", root.trim_end_matches('/'));
-    let head_time = git_ops::reflog_tail(&repo.git_dir).last().map(|r| r.time);
-    let staged = |e: &git_index::Entry| head_time.is_none_or(|t| i64::from(e.mtime) >= t);
+    // When HEAD last moved: the reflog's modification time (to the
+    // nanosecond), else its last record's second.
+    let head = std::fs::metadata(repo.git_dir.join("logs").join("HEAD"))
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| {
+            (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            )
+        })
+        .or_else(|| {
+            git_ops::reflog_tail(&repo.git_dir)
+                .last()
+                .map(|r| (r.time, 0))
+        });
+    let staged = |e: &git_index::Entry| {
+        head.is_none_or(|(s, ns)| {
+            let t = i64::from(e.mtime);
+            // Without nanoseconds on either side, the same second counts.
+            t > s || (t == s && (e.mtime_ns == 0 || ns == 0 || e.mtime_ns > ns))
+        })
+    };
     let mut out = Vec::new();
     if !paths.is_empty() {
         let specs: Vec<String> = paths.iter().map(|p| absolute_path(dir, p)).collect();

@@ -6,7 +6,8 @@
 //! The index does not say which entries differ from HEAD (that needs the
 //! commit's tree, in compressed objects and packs), so "staged" is taken as
 //! "staged since HEAD last moved": an entry whose recorded modification time
-//! is newer than the newest reflog record of HEAD. That covers the usual
+//! is newer than HEAD's reflog (its file's modification time, to the
+//! nanosecond; the caller decides, see `cmd::shell_guard`). That covers the usual
 //! edit → `git add` → `git commit`; a file staged with an old modification
 //! time (a copy that kept its time, `touch -d`) is missed, and one staged
 //! unchanged is a false positive (one refusal too many). `commit -a` also
