@@ -559,7 +559,7 @@ fn install_keeps_keys_order_and_other_hooks_and_is_idempotent() {
     assert_eq!(pre[0]["hooks"][0]["command"], "/usr/local/bin/guard-bash");
     assert_eq!(
         pre.last().unwrap()["matcher"],
-        "Edit|Write|MultiEdit|NotebookEdit"
+        "Edit|Write|MultiEdit|NotebookEdit|Bash"
     );
     assert_eq!(
         v["permissions"],

@@ -57,7 +57,7 @@ pub const CODEX_HOOKS: &[HookSpec] = &[
     HookSpec {
         event: "PreToolUse",
         binary: "pool-guard",
-        matcher: Some("apply_patch|Edit|Write"),
+        matcher: Some("apply_patch|Edit|Write|Bash"),
         timeout: 10,
     },
     // Codex names its shell tool `Bash` in hook inputs, as Claude Code does;

@@ -67,7 +67,7 @@ pub const HOOKS: &[HookSpec] = &[
     HookSpec {
         event: "PreToolUse",
         binary: "pool-guard",
-        matcher: Some("Edit|Write|MultiEdit|NotebookEdit"),
+        matcher: Some("Edit|Write|MultiEdit|NotebookEdit|Bash"),
         timeout: 10,
     },
     HookSpec {

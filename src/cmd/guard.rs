@@ -36,6 +36,8 @@ use crate::view::neutral::{self, clean};
 
 /// Tools whose target file the guard checks.
 pub const GUARDED_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
+/// The shell tool, whose command line the guard reads ([`crate::cmd::shell_guard`]).
+pub const SHELL_TOOL: &str = "Bash";
 /// Most conflicts listed in one message.
 const MAX_LISTED: usize = 5;
 /// How long after a refusal the same agent's retry goes through, in seconds (5 minutes).
@@ -261,6 +263,82 @@ pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
     text
 }
 
+/// [`conflicts`] for a whole folder (absolute) a command may rewrite (`rm
+/// -r DIR`, `git checkout .`): other instances' open claims covering it or
+/// lying under it, and their recent edits of files under it.
+pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
+    let me = ctx.config.instance.as_deref();
+    let session = ctx.input.session_id.as_str();
+    let is_other = |instance: &str, sess: &str| match me {
+        Some(m) => !instance.eq_ignore_ascii_case(m),
+        None => sess != session,
+    };
+    let root = ctx.repo.root.to_string_lossy();
+    let dir = dir.trim_end_matches('/');
+    let whole = dir == root.trim_end_matches('/');
+    let rel = ctx.repo.relative(dir);
+    let mut lines = Vec::new();
+    for c in &others.claims {
+        if !is_other(&c.instance, &c.session_id) {
+            continue;
+        }
+        let here = c.repo.is_empty() || c.repo == ctx.repo.id;
+        let hit = claims::claim_covers(c, dir, &ctx.repo).or_else(|| {
+            c.patterns
+                .iter()
+                .find(|p| {
+                    let p = p.trim_end_matches('/');
+                    if p.is_empty() || !here {
+                        return false;
+                    }
+                    if p.starts_with('/') {
+                        return crate::env::repo::is_under(p, dir);
+                    }
+                    let p = p.trim_start_matches("./");
+                    if !c.repo.is_empty() {
+                        return whole || rel.is_some_and(|r| crate::env::repo::is_under(p, r));
+                    }
+                    let abs = crate::agent::patch::absolute_path(&c.cwd, p);
+                    crate::env::repo::is_under(&abs, dir)
+                })
+                .map(String::as_str)
+        });
+        if let Some(p) = hit {
+            lines.push(format!(
+                "{} claimed {} {} ago: \"{}\" (id {})",
+                clean(&c.instance, 32),
+                clean(p, 200),
+                format_age(ctx.now - c.timestamp),
+                clean(&c.topic, 120),
+                clean(&c.id, 64)
+            ));
+        }
+    }
+    let mut edited = std::collections::HashSet::new();
+    for e in &others.edits {
+        let under = e.is_under(dir, &ctx.repo)
+            || (whole && !e.repo.is_empty() && e.repo == ctx.repo.id && !e.rel.is_empty());
+        if under
+            && is_other(&e.instance, &e.session_id)
+            && edited.insert((e.instance.clone(), e.shown_path().to_string()))
+        {
+            lines.push(format!(
+                "{} edited {} {} ago",
+                clean(&e.instance, 32),
+                clean(e.shown_path(), 200),
+                format_age(ctx.now - e.timestamp)
+            ));
+        }
+    }
+    let more = lines.len().saturating_sub(MAX_LISTED);
+    lines.truncate(MAX_LISTED);
+    let mut text = lines.join("; ");
+    if more > 0 {
+        text.push_str(&format!(" ({more} more: run pool who on the folder)"));
+    }
+    text
+}
+
 fn guard_file(pool_dir: &Path, session: &str) -> PathBuf {
     pool_dir
         .join(SESSIONS_DIR)
@@ -309,7 +387,8 @@ fn parse_mark(line: &str) -> Option<Mark> {
     })
 }
 
-fn record_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
+/// Appends one decision to the session's guard file.
+pub fn record_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
     let dir = pool_dir.join(SESSIONS_DIR);
     fsio::ensure_private_dir(&dir)?;
     let path = guard_file(pool_dir, session);
@@ -328,6 +407,10 @@ fn record_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
 /// The hook body: decides, records the decision and (unless refused) the
 /// edit, and returns the hook's JSON output when there is something to say.
 pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
+    // A shell call: what its command line writes and the git operations it runs.
+    if let Some(command) = crate::cmd::shell_guard::command(&ctx.input) {
+        return crate::cmd::shell_guard::shell_body(ctx, command);
+    }
     // The files the tool is about to change (one `file_path`, or every file
     // of Codex's `apply_patch`), absolute: the agent adapter's.
     let targets = &ctx.input.edit_targets;

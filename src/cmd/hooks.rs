@@ -58,9 +58,10 @@ pub fn hook_help(program: &str) -> Option<&'static str> {
              entries."
         }
         "pool-guard" => {
-            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit): refuses \
-             the first edit of a file another instance claimed or recently edited, with the \
-             claim's details, and lets the same agent's retry through (POOL_CLAIMS: deny-once, \
+            "Claude Code's PreToolUse hook (Edit, Write, MultiEdit, NotebookEdit, Bash): \
+             refuses the first edit of a file another instance claimed or recently edited \
+             (a shell command's too, and its git commit, push or branch switch where \
+             another session works), with the claim's details, and lets the same agent's retry through (POOL_CLAIMS: deny-once, \
              warn, block or ask); records the edits it lets through."
         }
         _ => return None,
@@ -148,7 +149,13 @@ pub fn guard_main() -> i32 {
     if let Some(code) = answer_help("pool-guard") {
         return code;
     }
-    crate::cmd::runner::run("pool-guard", crate::cmd::guard::guard_body)
+    // A shell call that writes nothing and runs no git operation we check
+    // costs reading stdin and parsing its command line.
+    crate::cmd::runner::run_gated(
+        "pool-guard",
+        |i| crate::cmd::shell_guard::command(i).is_none_or(crate::cmd::shell_guard::worth_checking),
+        crate::cmd::guard::guard_body,
+    )
 }
 
 /// The session id, or `unknown` when the event has none.

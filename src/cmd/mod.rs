@@ -18,6 +18,7 @@ pub mod post_tool;
 pub mod query;
 pub mod runner;
 pub mod scope;
+pub mod shell_guard;
 pub mod status;
 pub mod sync;
 pub mod who;

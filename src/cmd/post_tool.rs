@@ -1,6 +1,8 @@
-//! `pool-post-tool` (PostToolUse on Bash): notes the commits, pushes and
-//! pull requests a Bash call made, for the end of the turn to post as
-//! automatic entries ([`crate::coord::auto`]).
+//! `pool-post-tool` (PostToolUse on Bash): records the files a Bash call
+//! changed among those its command line names (against what the guard saw
+//! before it ran, [`crate::cmd::shell_guard`]) as this session's edits, and
+//! notes the commits, pushes and pull requests it made, for the end of the
+//! turn to post as automatic entries ([`crate::coord::auto`]).
 //!
 //! It decides from the tool's name, the event and the command's text before
 //! reading anything else: every other call costs reading stdin and exiting.
@@ -9,7 +11,7 @@ use serde_json::Value;
 
 use crate::agent::hook::{Ctx, HookInput};
 use crate::coord::auto::{self, Call, Who};
-use crate::coord::{git_ops, presence};
+use crate::coord::{git_ops, presence, shell};
 use crate::env::config::AutoKinds;
 use crate::error::Result;
 
@@ -29,14 +31,15 @@ fn command(input: &HookInput) -> Option<&str> {
     input.tool_input.get("command").and_then(Value::as_str)
 }
 
-/// Whether the call may matter: a Bash call whose command names git or gh,
-/// with automatic entries for tool calls not turned off by `POOL_AUTO`.
+/// Whether the call may matter: a Bash call whose command may write a file
+/// ([`shell::might_write`]), or names git or gh with automatic entries for
+/// tool calls not turned off by `POOL_AUTO`.
 pub fn gate(input: &HookInput) -> bool {
     let off = std::env::var("POOL_AUTO")
         .ok()
         .and_then(|v| AutoKinds::parse(&v).ok())
         .is_some_and(|k| !k.any_tool());
-    !off && command(input).is_some_and(git_ops::might_matter)
+    command(input).is_some_and(|c| shell::might_write(c) || (!off && git_ops::might_matter(c)))
 }
 
 fn body(ctx: &Ctx) -> Result<Option<String>> {
@@ -44,6 +47,15 @@ fn body(ctx: &Ctx) -> Result<Option<String>> {
     let (Some(command), Some(cwd)) = (command(&ctx.input), ctx.input.cwd.as_deref()) else {
         return Ok(None);
     };
+    if shell::might_write(command) {
+        // What the command changed among the files it names: this session's edits.
+        if let Err(e) = crate::cmd::shell_guard::record_shell_edits(ctx) {
+            crate::agent::hook::report(&ctx.pool_dir, "pool-post-tool", &e.to_string());
+        }
+    }
+    if !git_ops::might_matter(command) {
+        return Ok(None);
+    }
     if !kinds.any_tool() || !cwd.is_absolute() {
         return Ok(None);
     }
