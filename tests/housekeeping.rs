@@ -300,6 +300,7 @@ fn a_post_whose_entry_reached_the_log_exits_0_on_a_full_disk() {
         return;
     };
     let pool = mnt.join("pool");
+    make_pool(&pool);
     let post = |topic: &str, extra: &[&str]| {
         cmd("pool", &pool)
             .args([
@@ -346,4 +347,14 @@ fn a_post_whose_entry_reached_the_log_exits_0_on_a_full_disk() {
         copies, 1,
         "the log's last page had no room: the test set-up needs adjusting"
     );
+}
+
+/// Creates the pool folder (0700) before `pool post`, which refuses a
+/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
+fn make_pool(p: &std::path::Path) {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(p).unwrap();
 }

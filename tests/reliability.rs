@@ -62,6 +62,7 @@ fn ids(path: &Path) -> Vec<String> {
 }
 
 fn post(pool: &Path, instance: &str, topic: &str) -> std::process::Output {
+    make_pool(pool);
     cmd("pool", pool)
         .args([
             "post",
@@ -795,4 +796,14 @@ fn a_pool_owned_by_another_user_is_refused() {
     let out = post(&pool, "A", "refused");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is owned by uid 65534"));
+}
+
+/// Creates the pool folder (0700) before `pool post`, which refuses a
+/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
+fn make_pool(p: &std::path::Path) {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(p).unwrap();
 }

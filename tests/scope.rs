@@ -52,6 +52,9 @@ impl World {
         args: &[&str],
         stdin: &str,
     ) -> Output {
+        if bin == "pool" && args.first() == Some(&"post") {
+            make_pool(&self.pool());
+        }
         let mut cmd = Command::new(exe(bin));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -614,4 +617,14 @@ fn the_original_python_hooks_pools_still_read() {
     let doc = w.run("pool", &x, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
     assert!(text.contains("4 entries, all parse"), "{text}");
+}
+
+/// Creates the pool folder (0700) before `pool post`, which refuses a
+/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
+fn make_pool(p: &std::path::Path) {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(p).unwrap();
 }

@@ -49,6 +49,9 @@ impl Sandbox {
     }
 
     fn run(&self, bin: &str, instance: &str, args: &[&str], stdin: &str) -> Output {
+        if bin == "pool" && args.first() == Some(&"post") {
+            make_pool(&self.pool());
+        }
         let mut cmd = Command::new(exe(bin));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -384,4 +387,14 @@ fn doctor_reports_stray_lines_and_repair_stamps_them_keeping_their_age() {
     for id in ["live", "old", "future"] {
         assert!(log.contains(&format!("\"id\":\"{id}\"")), "{log}");
     }
+}
+
+/// Creates the pool folder (0700) before `pool post`, which refuses a
+/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
+fn make_pool(p: &std::path::Path) {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(p).unwrap();
 }

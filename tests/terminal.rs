@@ -259,6 +259,8 @@ fn pool_post_validates_like_the_dashboard() {
     let stored = e.ok("", &["query", "--json", "--limit", "1"]);
     let v: serde_json::Value = serde_json::from_str(stored.trim()).unwrap();
     assert_eq!(v["ttl"], 30 * 86_400);
+    // B is known (seen), so `--to B` posts without a warning.
+    e.ok("B", &["post", "--topic", "here"]);
     let fine = e.pool_cmd(
         "A",
         &[

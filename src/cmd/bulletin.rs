@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::store::entry::format_age;
 use crate::store::fsio;
 use crate::view::neutral::{self, clean};
-use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC};
+use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC, critical_mark, to_suffix};
 
 /// An instance heard from this recently has a section, in seconds (1 hour).
 pub const RECENT: i64 = 3600;
@@ -76,6 +76,20 @@ pub fn render(b: &Board) -> String {
             );
         }
     }
+    let conflicts = b.conflicts();
+    if !conflicts.is_empty() {
+        out.push_str("\n## Conflicting claims\n\n");
+        for c in &conflicts {
+            // The claims' text is cleaned already; escaped for Markdown here.
+            let _ = writeln!(
+                out,
+                "- {} (ids `{}`, `{}`)",
+                neutral::escape_html(&status::conflict_line(c)),
+                c.a.id.replace('`', "'"),
+                c.b.id.replace('`', "'")
+            );
+        }
+    }
     let recent: Vec<_> = b
         .instances
         .iter()
@@ -83,6 +97,9 @@ pub fn render(b: &Board) -> String {
         .collect();
     if recent.is_empty() {
         out.push_str("\nNo instance active in the last hour.\n");
+        if let Some(l) = b.out_of_scope.line("pool bulletin") {
+            let _ = writeln!(out, "\n_Not shown: {}_", neutral::escape_html(&l));
+        }
     }
     for v in recent {
         let _ = writeln!(out, "\n## {}\n", md(&v.name, SHOW_INSTANCE));
@@ -130,9 +147,11 @@ pub fn render(b: &Board) -> String {
             };
             let _ = writeln!(
                 out,
-                "- {} ago {auto}{}: {}",
+                "- {} ago {auto}{}{}{}: {}",
                 format_age(now - e.timestamp),
                 md(&e.action, 20),
+                neutral::escape_html(&to_suffix(e)),
+                critical_mark(e),
                 md(&e.topic, SHOW_TOPIC)
             );
         }
@@ -150,9 +169,10 @@ pub fn render(b: &Board) -> String {
         };
         let _ = writeln!(
             out,
-            "- {} → {}, {} ago, {}: {}{summary} (id `{}`)",
+            "- {} → {}{}, {} ago, {}: {}{summary} (id `{}`)",
             md(&h.source_instance, SHOW_INSTANCE),
             md(&h.to, SHOW_INSTANCE),
+            critical_mark(h),
             format_age(now - h.timestamp),
             md(&h.action, 20),
             md(&h.topic, SHOW_TOPIC),

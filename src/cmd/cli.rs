@@ -137,9 +137,18 @@ pub struct QueryArgs {
     /// Only entries with this action (completed, blocked, claimed, signaling, …).
     #[arg(long)]
     pub action: Option<String>,
+    /// Only entries addressed to this instance (handoffs: `pool post --to`, `TO:`).
+    #[arg(long, value_name = "INSTANCE")]
+    pub to: Option<String>,
+    /// Only entries whose topic, summary, affects or unblocks contain TEXT (ignoring case).
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
     /// Show summary, affects, unblocks, id, session and host.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Show long text whole (by default it is cut, saying how much is left out).
+    #[arg(long)]
+    pub full: bool,
     /// Print entries as JSON Lines.
     #[arg(long)]
     pub json: bool,

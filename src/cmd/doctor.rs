@@ -5,11 +5,12 @@
 //! or a hook registration is missing, a hook points at a missing file, the
 //! pool folder is unusable or unsafe, `config.json` is invalid, a settings
 //! file is not JSON); **warn** means they work but something deserves a look
-//! (a session started here would not be a member: no `CLAUDE_INSTANCE` and
-//! no `pool init`; a pool folder not created yet, modes looser than
-//! 0700/0600, hooks registered twice, unparsable log lines, recent errors).
-//! A fresh `install/install.sh` leaves only warnings. Exit 0 without
-//! failures, 1 with any.
+//! (no `claude` binary found, a folder `POOL_DIR` names that does not
+//! exist, modes looser than 0700/0600, hooks registered twice, unparsable
+//! log lines, recent errors). The normal state of a fresh install (the
+//! default pool folder not created yet; a folder that is no member, with
+//! no `CLAUDE_INSTANCE` and no `pool init`) is an ok line with a hint.
+//! Exit 0 without failures, 1 with any.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -177,7 +178,13 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("                  {d}\n"));
         }
         if let Some(f) = &c.fix {
-            out.push_str(&format!("      fix: {f}\n"));
+            // On an ok line it is a hint (the normal state, and what comes next).
+            let label = if c.status == Status::Ok {
+                "hint"
+            } else {
+                "fix"
+            };
+            out.push_str(&format!("      {label}: {f}\n"));
         }
     }
     let count = |s| r.checks.iter().filter(|c| c.status == s).count();
@@ -203,6 +210,7 @@ pub fn diagnose(now: i64) -> Report {
     let mut checks = Vec::new();
     let dir = bin_dir();
     checks.push(check_binaries(dir.as_deref().ok()));
+    checks.push(check_claude(&claude_dirs()));
     checks.extend(check_hooks(dir.as_deref().ok()));
     checks.extend(check_codex());
     let pool_dir = Locator::from_env(None).pool_dir();
@@ -254,6 +262,35 @@ fn check_binaries(dir: Option<&Path>) -> Check {
             format!("{} missing from {}", missing.join(", "), dir.display()),
         )
         .fix(FIX_INSTALL)
+    }
+}
+
+/// Where Claude Code's `claude` may be: PATH, then where its installers
+/// put it (`~/.local/bin`, `~/.claude/local`).
+fn claude_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(h) = dirs::home_dir() {
+        dirs.push(h.join(".local").join("bin"));
+        dirs.push(h.join(".claude").join("local"));
+    }
+    dirs
+}
+
+/// Whether Claude Code's own binary is in one of `dirs`: the hooks run
+/// only inside it. A warning, not a failure, when it is not: Codex runs
+/// the same hooks, and Claude Code may be started by a full path.
+fn check_claude(dirs: &[PathBuf]) -> Check {
+    let exe = format!("claude{}", std::env::consts::EXE_SUFFIX);
+    match dirs.iter().map(|d| d.join(&exe)).find(|p| is_executable(p)) {
+        Some(p) => Check::new("claude", Status::Ok, format!("Claude Code: {}", p.display())),
+        None => Check::new(
+            "claude",
+            Status::Warn,
+            "no claude (Claude Code) on PATH, in ~/.local/bin or ~/.claude/local: the hooks run inside Claude Code sessions",
+        )
+        .fix("install Claude Code (https://docs.anthropic.com/en/docs/claude-code), or put claude on PATH"),
     }
 }
 
@@ -581,7 +618,17 @@ fn check_pool_dir(dir: &Path) -> Check {
         // run (a warning: POOL_DIR may be misspelled); anything else stops
         // every command.
         let missing = !dir.exists() && !dir.is_symlink();
-        let status = if missing { Status::Warn } else { Status::Fail };
+        let status = match (missing, from_env) {
+            // The default folder before the first session: the normal state.
+            (true, false) => Status::Ok,
+            (true, true) => Status::Warn,
+            (false, _) => Status::Fail,
+        };
+        let problem = if status == Status::Ok {
+            format!("{shown} does not exist yet (nothing is pooled yet)")
+        } else {
+            problem
+        };
         return Check::new("pool", status, problem).fix(fix);
     }
     let meta = match std::fs::metadata(dir) {
@@ -714,9 +761,11 @@ fn check_membership(dir: &Path) -> Check {
                 None => check,
             }
         }
+        // The normal state outside a team's repository (a fresh install,
+        // the home folder): an ok line that says how to join.
         Membership::NotMember => Check::new(
             "membership",
-            Status::Warn,
+            Status::Ok,
             format!(
                 "not a pool member here: CLAUDE_INSTANCE is unset and {} has no {}, so the hooks print and write nothing in sessions started here",
                 repo.root.display(),
@@ -742,17 +791,18 @@ fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {
             .fix("use 1-64 letters, digits, '-', '_' or '.'");
     }
     let mut sessions: Vec<(String, i64)> = Vec::new();
+    // Entries posted from a terminal (`pool post`) carry no session: (count, newest).
+    let mut by_hand: (usize, i64) = (0, 0);
     if pool_exists {
         let pool = Pool::open_readonly(dir.to_path_buf());
         let since = now - INSTANCE_WINDOW;
         let _ = pool.scan_back(Some(since), |_, _, e| {
-            if e.timestamp >= since
-                && e.source_instance == name.as_str()
-                && !e.session_id.is_empty()
-            {
-                match sessions.iter_mut().find(|(s, _)| *s == e.session_id) {
-                    Some(_) => {}
-                    None => sessions.push((e.session_id.to_string(), e.timestamp)),
+            // Names are compared as everywhere else: case aside.
+            if e.timestamp >= since && e.source_instance.eq_ignore_ascii_case(&name) {
+                if e.session_id.is_empty() {
+                    by_hand = (by_hand.0 + 1, by_hand.1.max(e.timestamp));
+                } else if !sessions.iter().any(|(s, _)| *s == e.session_id) {
+                    sessions.push((e.session_id.to_string(), e.timestamp));
                 }
             }
             ControlFlow::Continue(())
@@ -768,15 +818,39 @@ fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {
             )
         })
         .collect();
-    let msg = match sessions.len() {
-        0 => format!("CLAUDE_INSTANCE={name}; no session posted under it in the last hour"),
-        1 => format!("CLAUDE_INSTANCE={name}; 1 session posted under it in the last hour"),
+    Check::new(
+        "instance",
+        Status::Ok,
+        instance_message(&name, sessions.len(), by_hand, now),
+    )
+    .details(details)
+}
+
+/// What the instance check says of `name`: how many sessions posted under
+/// it in the last hour, and how many entries were posted from a terminal
+/// (`(count, newest timestamp)`).
+fn instance_message(name: &str, sessions: usize, by_hand: (usize, i64), now: i64) -> String {
+    let hand = match by_hand.0 {
+        0 => String::new(),
         n => format!(
-            "CLAUDE_INSTANCE={name}; {n} sessions posted under it in the last hour \
-             (fine if one followed another; two live at once should use different names)"
+            "; {n} entr{} posted from a terminal (pool post), the last {} ago",
+            if n == 1 { "y" } else { "ies" },
+            age(now - by_hand.1)
         ),
     };
-    Check::new("instance", Status::Ok, msg).details(details)
+    match sessions {
+        0 if by_hand.0 > 0 => {
+            format!(
+                "CLAUDE_INSTANCE={name}; no Claude Code session posted under it in the last hour{hand}"
+            )
+        }
+        0 => format!("CLAUDE_INSTANCE={name}; nothing posted under it in the last hour"),
+        1 => format!("CLAUDE_INSTANCE={name}; 1 session posted under it in the last hour{hand}"),
+        n => format!(
+            "CLAUDE_INSTANCE={name}; {n} sessions posted under it in the last hour{hand} \
+             (fine if one followed another; two live at once should use different names)"
+        ),
+    }
 }
 
 fn check_log(dir: &Path, now: i64) -> Vec<Check> {

@@ -115,8 +115,39 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
             crate::store::entry::ACTIONS.join(", ")
         )));
     }
-    let dir = Locator::from_env(None).pool_dir()?;
+    let locator = Locator::from_env(None);
+    let dir = locator.pool_dir()?;
+    if locator.pool_dir.is_some()
+        && let Some((problem, fix)) = crate::cmd::pool_dir_problem(&dir, true)
+    {
+        // A POOL_DIR that names no folder is most likely misspelled: refused
+        // in the words status and query use, instead of starting a new pool
+        // nobody reads. The default folder is still created by the first post.
+        return Err(Error::Invalid(format!("{problem}: {fix}")));
+    }
+    for note in cut_notes(&[
+        ("--topic", topic.trim(), MAX_TOPIC),
+        ("--summary", summary.trim(), MAX_SUMMARY),
+        (
+            "--affects",
+            args.affects.as_deref().unwrap_or("").trim(),
+            MAX_SHORT,
+        ),
+        (
+            "--blocks",
+            args.blocks.as_deref().unwrap_or("").trim(),
+            MAX_SHORT,
+        ),
+    ]) {
+        eprint_error("pool post", &note);
+    }
     let pool = Pool::open(dir)?;
+    if let Some(to) = args.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(note) = unknown_addressee(to, &known_instances(&pool, to, now)) {
+            eprint_error("pool post", &note);
+        }
+    }
     let id = random_entry_id(&topic);
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let t = |s: &Option<String>, n: usize| {
@@ -181,6 +212,90 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
         }
     }
     Ok(id)
+}
+
+/// How far back `pool post --to` looks for instances that were seen, in
+/// seconds (7 days, as long as presence files of ended sessions are kept).
+pub const SEEN_WINDOW: i64 = 7 * 86_400;
+
+/// One note per field longer than the pool keeps, saying what is stored:
+/// `(flag, text, most characters kept)`.
+pub fn cut_notes(fields: &[(&str, &str, usize)]) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|(flag, text, max)| {
+            let n = text.chars().count();
+            (n > *max).then(|| {
+                format!(
+                    "note: {flag} has {} characters; the pool keeps the first {} (the rest is not stored)",
+                    thousands(n),
+                    thousands(*max)
+                )
+            })
+        })
+        .collect()
+}
+
+/// `108000` as `108,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The warning for `--to NAME` when no instance of that name (case aside)
+/// is in `known`; `None` when it is. The entry is posted anyway: a handoff
+/// may name an instance that has not started yet, and refusing would lose
+/// the text; the warning lists the known names so a typo is seen at once.
+pub fn unknown_addressee(to: &str, known: &[String]) -> Option<String> {
+    if known.iter().any(|k| k.eq_ignore_ascii_case(to)) {
+        return None;
+    }
+    let list = if known.is_empty() {
+        "none yet".to_string()
+    } else {
+        known.join(", ")
+    };
+    Some(format!(
+        "warning: --to {to}: no instance of that name is in config.json or was seen in the last 7 days (known: {list}); posted anyway, it waits for {to}'s first session"
+    ))
+}
+
+/// Instance names in `config.json`, in presence files and, unless `to` is
+/// among those, on entries of the last [`SEEN_WINDOW`] (read until `to`
+/// is found); sorted, without duplicates (case aside).
+fn known_instances(pool: &Pool, to: &str, now: i64) -> Vec<String> {
+    let mut names: Vec<String> = crate::env::config::load_config_file(pool.dir())
+        .unwrap_or_default()
+        .instances
+        .into_keys()
+        .collect();
+    if let Ok(listing) = crate::coord::presence::list(pool.dir(), now, false) {
+        names.extend(listing.sessions.into_iter().map(|p| p.instance));
+    }
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(to)) {
+        let mut seen = std::collections::HashSet::new();
+        let _ = pool.scan_back(Some(now - SEEN_WINDOW), |_, _, e| {
+            if seen.len() < 1000 && !seen.contains(e.source_instance.as_ref()) {
+                seen.insert(e.source_instance.to_string());
+            }
+            if e.source_instance.eq_ignore_ascii_case(to) {
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        names.extend(seen);
+    }
+    names.retain(|n| !n.trim().is_empty());
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    names
 }
 
 /// Finds an entry by id: the recent window and the long-TTL index first,

@@ -25,8 +25,16 @@
 //!      "summary": "…", "timestamp": 1699999000}],
 //!    "last_entry": {"id": "…", "action": "completed", "topic": "…", "timestamp": 1699999900,
 //!      "auto": false}
-//!  }]}
+//!  }],
+//!  "conflicts": [{"a": {"id": "…", "instance": "WEB", "topic": "…", "patterns": ["src/x.rs"],
+//!    "timestamp": 1699999000}, "b": {…}, "a_pattern": "src/x.rs", "b_pattern": "src/"}],
+//!  "out_of_scope": {"sessions": 2, "entries": 3}}
 //! ```
+//!
+//! `conflicts` are open claims of different instances on overlapping paths
+//! (as on the dashboard; their text is cleaned); `out_of_scope` counts the
+//! sessions and the last 24 hours' entries of other repositories, which
+//! `--all-repos` shows.
 //!
 //! `state` is `active` (seen within 5 minutes), `idle` (within an hour),
 //! `gone` (ended, or older) or `unseen` (only named by a handoff). An
@@ -59,8 +67,9 @@ use crate::env::repo::Scope;
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
 use crate::store::log::Pool;
+use crate::view::dashboard::Conflict;
 use crate::view::neutral::{self, clean};
-use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC};
+use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, critical_mark, to_suffix};
 
 /// Version of the `--json` shape.
 pub const JSON_VERSION: u32 = 1;
@@ -148,9 +157,22 @@ pub struct Board {
     pub instances: Vec<InstanceView>,
     /// The repositories shown ([`Scope::describe`]).
     pub scope: String,
+    /// What the scope left out.
+    pub out_of_scope: OutOfScope,
 }
 
 impl Board {
+    /// Open claims of different instances on overlapping paths, as the
+    /// dashboard finds them ([`crate::view::dashboard::conflicts`]).
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let all: Vec<Claim> = self
+            .instances
+            .iter()
+            .flat_map(|v| v.claims.iter().cloned())
+            .collect();
+        crate::view::dashboard::conflicts(&all)
+    }
+
     /// Every pending handoff, newest first.
     pub fn handoffs(&self) -> Vec<&Entry<'static>> {
         let mut all: Vec<_> = self.instances.iter().flat_map(|i| &i.handoffs).collect();
@@ -174,6 +196,39 @@ pub struct Inputs {
     pub blocks: Vec<Block>,
     /// Roles from `config.json`, by lowercase instance name.
     pub roles: HashMap<String, String>,
+    /// What the scope left out.
+    pub out_of_scope: OutOfScope,
+}
+
+/// What a board leaves out because it shows one scope: sessions and
+/// entries of other repositories (`--all-repos` shows them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutOfScope {
+    /// Sessions (presence files) in other repositories.
+    pub sessions: usize,
+    /// Entries of the last [`WINDOW`] in other repositories.
+    pub entries: usize,
+}
+
+impl OutOfScope {
+    /// `2 sessions and 3 entries in other repositories: pool status
+    /// --all-repos` (with `command` for the command); `None` when nothing is
+    /// left out.
+    pub fn line(&self, command: &str) -> Option<String> {
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        let sessions = n(self.sessions, "session", "sessions");
+        let entries = n(self.entries, "entry", "entries");
+        let what = match (self.sessions, self.entries) {
+            (0, 0) => return None,
+            (_, 0) => sessions,
+            (0, _) => entries,
+            _ => format!("{sessions} and {entries}"),
+        };
+        Some(format!(
+            "{what} in other repositories: {command} --all-repos"
+        ))
+    }
 }
 
 fn key(name: &str) -> String {
@@ -197,7 +252,13 @@ pub fn gather(
 ) -> Result<Inputs> {
     let listing = presence::list(pool.dir(), now, prune)?;
     let claims = claims::open_claims_in(pool, now, settings.ttl, scope)?;
-    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now, scope)?;
+    let mut out_of_scope = OutOfScope::default();
+    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now, scope, &mut out_of_scope)?;
+    let (sessions, others): (Vec<Presence>, Vec<Presence>) = listing
+        .sessions
+        .into_iter()
+        .partition(|p| p.in_scope(scope));
+    out_of_scope.sessions = others.len();
     let roles = config::load_config_file(pool.dir())
         .unwrap_or_default()
         .instances
@@ -205,16 +266,13 @@ pub fn gather(
         .filter_map(|(n, c)| Some((key(&n), c.role?)))
         .collect();
     Ok(Inputs {
-        sessions: listing
-            .sessions
-            .into_iter()
-            .filter(|p| p.in_scope(scope))
-            .collect(),
+        sessions,
         claims,
         handoffs,
         recent,
         blocks,
         roles,
+        out_of_scope,
     })
 }
 
@@ -222,8 +280,15 @@ pub fn gather(
 type Scanned = (Vec<Entry<'static>>, Vec<Entry<'static>>, Vec<Block>);
 
 /// One pass over the window, within `scope`: pending handoffs, up to
-/// [`RECENT_KEPT`] entries per instance, and blocks.
-fn scan(pool: &Pool, default_ttl: u64, now: i64, scope: &Scope) -> Result<Scanned> {
+/// [`RECENT_KEPT`] entries per instance, and blocks; entries of the window
+/// outside `scope` are counted in `outside`.
+fn scan(
+    pool: &Pool,
+    default_ttl: u64,
+    now: i64,
+    scope: &Scope,
+    outside: &mut OutOfScope,
+) -> Result<Scanned> {
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut acks = AckTracker::default();
     let mut handoffs = Vec::new();
@@ -233,6 +298,7 @@ fn scan(pool: &Pool, default_ttl: u64, now: i64, scope: &Scope) -> Result<Scanne
     pool.scan_recent(now, WINDOW.max(default_ttl), |e| {
         if !scope.admits(&e.repo, &e.cwd) {
             acks.note_ref(&e.reference);
+            outside.entries += usize::from(e.timestamp >= window_start);
             return ControlFlow::Continue(());
         }
         blocks.visit(&Seen::of(&e, now, default_ttl), Some(&e));
@@ -377,6 +443,7 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
         now,
         instances,
         scope: String::new(),
+        out_of_scope: inputs.out_of_scope,
     }
 }
 
@@ -436,8 +503,8 @@ fn status(args: &StatusArgs) -> Result<()> {
         };
         if args.watch && tty && !args.json {
             // A board taller than the terminal would scroll its top away.
-            if let Some(rows) = terminal_rows() {
-                text = fit_rows(&text, rows.saturating_sub(1));
+            if let Some((rows, cols)) = terminal_size() {
+                text = fit_screen(&text, rows.saturating_sub(1), cols);
             }
             // Home the cursor and clear the screen before each snapshot.
             text.insert_str(0, "\x1b[H\x1b[2J");
@@ -531,6 +598,8 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
         "now": b.now,
         "pool_dir": pool_dir.to_string_lossy(),
         "instances": instances,
+        "conflicts": b.conflicts(),
+        "out_of_scope": {"sessions": b.out_of_scope.sessions, "entries": b.out_of_scope.entries},
     })
 }
 
@@ -609,35 +678,103 @@ pub fn short_id<'a>(id: &'a str, ids: &[&str]) -> &'a str {
     id.get(..n.min(id.len())).unwrap_or(id)
 }
 
+/// One line for a conflict between two live claims: `WEB and API both
+/// claim src/api/auth/session.rs`, or each one's pattern when they differ.
+pub fn conflict_line(c: &Conflict) -> String {
+    // The dashboard's view is cleaned already.
+    let (a, b) = (&c.a.instance, &c.b.instance);
+    if c.a_pattern == c.b_pattern {
+        format!("{a} and {b} both claim {}", c.a_pattern)
+    } else {
+        format!(
+            "{a} claims {} and {b} claims {}, which overlap",
+            c.a_pattern, c.b_pattern
+        )
+    }
+}
+
 /// Cuts `text` to `rows` lines for a terminal of that height: the top (the
 /// summary line, then blocked and active instances) stays, and the last
 /// line says how many were left out.
 pub fn fit_rows(text: &str, rows: usize) -> String {
+    fit_screen(text, rows, usize::MAX)
+}
+
+/// The rows a line takes on a terminal `cols` wide: one, or more when it
+/// wraps (wide characters count two columns).
+pub fn screen_rows(line: &str, cols: usize) -> usize {
+    let width: usize = line.chars().map(char_width).sum();
+    width.div_ceil(cols.max(1)).max(1)
+}
+
+/// Columns a character takes in a terminal: two for East Asian wide
+/// characters and emoji, one otherwise (the text is cleaned: no control or
+/// zero-width character is left).
+fn char_width(c: char) -> usize {
+    let wide = matches!(u32::from(c),
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD);
+    if wide { 2 } else { 1 }
+}
+
+/// [`fit_rows`] for a terminal `cols` wide: a line that wraps counts the
+/// rows it takes on screen, so the top still stays in view.
+pub fn fit_screen(text: &str, rows: usize, cols: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    if rows < 2 || lines.len() <= rows {
+    let total: usize = lines.iter().map(|l| screen_rows(l, cols)).sum();
+    if rows < 2 || total <= rows {
         return text.to_string();
     }
-    let keep = rows - 1;
+    let mut used = 0;
+    let mut keep = 0;
+    for l in &lines {
+        let r = screen_rows(l, cols);
+        if used + r > rows - 1 {
+            break;
+        }
+        used += r;
+        keep += 1;
+    }
     let mut out = lines[..keep].join("\n");
-    out.push_str(&format!(
-        "\n… {} more lines (a taller terminal, or pool status, shows them)\n",
+    let note = format!(
+        "… {} more lines (a taller terminal, or pool status, shows them)",
         lines.len() - keep
-    ));
+    );
+    // The note itself must not wrap.
+    let note: String = note.chars().take(cols).collect();
+    if keep > 0 {
+        out.push('\n');
+    }
+    out.push_str(&note);
+    out.push('\n');
     out
 }
 
-/// The terminal's height in rows, when stdout is one.
+/// The terminal's height in rows and width in columns, when stdout is one.
 #[cfg(unix)]
-fn terminal_rows() -> Option<usize> {
+fn terminal_size() -> Option<(usize, usize)> {
     // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure it is untouched.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_row > 0).then_some(usize::from(ws.ws_row))
+    (rc == 0 && ws.ws_row > 0).then_some((usize::from(ws.ws_row), usize::from(ws.ws_col).max(1)))
 }
 
-/// The console window's height in rows, when stdout is a console.
+/// The console window's height in rows and width in columns, when stdout
+/// is a console.
 #[cfg(windows)]
-fn terminal_rows() -> Option<usize> {
+fn terminal_size() -> Option<(usize, usize)> {
     use windows_sys::Win32::System::Console::{
         CONSOLE_SCREEN_BUFFER_INFO, GetConsoleScreenBufferInfo, GetStdHandle, STD_OUTPUT_HANDLE,
     };
@@ -646,7 +783,13 @@ fn terminal_rows() -> Option<usize> {
     let mut info: CONSOLE_SCREEN_BUFFER_INFO = unsafe { std::mem::zeroed() };
     let ok = unsafe { GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &mut info) };
     let rows = i32::from(info.srWindow.Bottom) - i32::from(info.srWindow.Top) + 1;
-    (ok != 0 && rows > 0).then(|| usize::try_from(rows).unwrap_or(0))
+    let cols = i32::from(info.srWindow.Right) - i32::from(info.srWindow.Left) + 1;
+    (ok != 0 && rows > 0).then(|| {
+        (
+            usize::try_from(rows).unwrap_or(0),
+            usize::try_from(cols).unwrap_or(1).max(1),
+        )
+    })
 }
 
 /// Renders the board for a terminal. Every piece of text from the pool
@@ -673,9 +816,24 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             String::new()
         }
     );
+    let elsewhere = b.out_of_scope.line("pool status");
     if b.instances.is_empty() {
-        out.push_str("\nNo instance seen yet: presence appears once a hook runs in a session.\n");
+        let scope = if b.scope.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", clean(&b.scope, 200))
+        };
+        let _ = writeln!(
+            out,
+            "\nNo instance seen yet{scope}: presence appears once a hook runs in a session."
+        );
+        if let Some(l) = elsewhere {
+            let _ = writeln!(out, "{l}");
+        }
         return out;
+    }
+    for c in b.conflicts() {
+        let _ = writeln!(out, "CONFLICT: {}", conflict_line(&c));
     }
     let mut faded = Vec::new();
     for v in &b.instances {
@@ -768,8 +926,9 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
         for h in &v.handoffs {
             let _ = writeln!(
                 out,
-                "  handoff from {} ({} ago) {}: {} — pool ack {}",
+                "  handoff from {}{} ({} ago) {}: {} — pool ack {}",
                 clean(&h.source_instance, SHOW_INSTANCE),
+                critical_mark(h),
                 format_age(now - h.timestamp),
                 clean(&h.action, 20),
                 clean(&h.topic, SHOW_TOPIC),
@@ -785,9 +944,11 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "  last entry {} ago {auto}{}: {}",
+                    "  last entry {} ago {auto}{}{}{}: {}",
                     format_age(now - e.timestamp),
                     clean(&e.action, 20),
+                    to_suffix(e),
+                    critical_mark(e),
                     clean(&e.topic, SHOW_TOPIC)
                 );
             }
@@ -796,6 +957,9 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
     }
     if !faded.is_empty() {
         let _ = writeln!(out, "\ngone: {}", faded.join(", "));
+    }
+    if let Some(l) = elsewhere {
+        let _ = writeln!(out, "\nnot shown: {l}");
     }
     out
 }

@@ -15,10 +15,19 @@ use crate::view::neutral::{self, clean};
 pub fn run(path: &str, all_repos: bool) -> i32 {
     match who(path, all_repos) {
         Ok(lines) if lines.is_empty() => {
-            println!(
-                "{}",
-                neutral::document(&format!("nobody claimed or recently edited {path}"))
-            );
+            let mut msg = format!("nobody claimed or recently edited {path}");
+            if !all_repos {
+                msg.push_str(" in this repository");
+                // Say what the scope hides, and how to see it.
+                let elsewhere = who(path, true).map(|l| l.len()).unwrap_or(0);
+                if elsewhere > 0 {
+                    let s = if elsewhere == 1 { "" } else { "s" };
+                    msg.push_str(&format!(
+                        "\n{elsewhere} claim{s} or edit{s} of it in other repositories: pool who --all-repos {path}"
+                    ));
+                }
+            }
+            println!("{}", neutral::document(&msg));
             EXIT_OK
         }
         Ok(lines) => {
@@ -62,8 +71,13 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
     };
     let now = chrono::Utc::now().timestamp();
     let mut out = Vec::new();
+    let mut claimers: Vec<String> = Vec::new();
     for c in claims::open_claims_in(&pool, now, settings.ttl, &scope)? {
         let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
+        // Claims that cover the path itself overlap; two inside a folder need not.
+        if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
+            claimers.push(clean(&c.instance, 32));
+        }
         if let Some(p) = covers.or_else(|| {
             c.patterns
                 .iter()
@@ -81,6 +95,9 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
             ));
         }
     }
+    if let Some(line) = conflict_line(&claimers, path) {
+        out.insert(0, line);
+    }
     let mut seen = std::collections::HashSet::new();
     for e in claims::recent_edits(&dir, now - RECENT_EDIT)? {
         if e.is_under(&target, &as_if(&e.repo))
@@ -97,6 +114,23 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// The line for two or more instances holding live claims on `path`:
+/// `CONFLICT: WEB and API both claim src/x.rs`; `None` for fewer.
+pub fn conflict_line(claimers: &[String], path: &str) -> Option<String> {
+    match claimers {
+        [] | [_] => None,
+        [a, b] => Some(format!(
+            "CONFLICT: {a} and {b} both claim {}",
+            clean(path, 200)
+        )),
+        [rest @ .., last] => Some(format!(
+            "CONFLICT: {} and {last} all claim {}",
+            rest.join(", "),
+            clean(path, 200)
+        )),
+    }
 }
 
 /// Whether a claim pattern (relative to `cwd`, or absolute) names something

@@ -235,7 +235,7 @@ pub fn session_start_in(sum: &Summary, s: &Config, now: i64, agent: Agent) -> St
             let _ = writeln!(
                 footer,
                 "- [{}] {}: {}",
-                writer(e),
+                writer_to(e),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
             );
@@ -264,8 +264,9 @@ pub fn session_start_in(sum: &Summary, s: &Config, now: i64, agent: Agent) -> St
                 format!("- {}\n", auto_line(e))
             } else {
                 format!(
-                    "- [{}] {}: {}{}\n",
-                    writer(e),
+                    "- [{}]{} {}: {}{}\n",
+                    writer_to(e),
+                    critical_mark(e),
                     clean(&e.action, 20),
                     clean(&e.topic, SHOW_TOPIC),
                     unenforced_note(e)
@@ -293,7 +294,9 @@ pub fn session_start_in(sum: &Summary, s: &Config, now: i64, agent: Agent) -> St
             }
             let who = if k.own { "YOU".to_string() } else { writer(e) };
             let mut item = format!(
-                "- **[{who}] {} {}: {}**\n",
+                "- **[{who}{}]{} {} {}: {}**\n",
+                to_suffix(e),
+                critical_mark(e),
                 icon(&e.action),
                 clean(&e.action, 20),
                 clean(&e.topic, SHOW_TOPIC)
@@ -377,6 +380,45 @@ pub fn unenforced_note(e: &Entry<'_>) -> &'static str {
     } else {
         ""
     }
+}
+
+/// ` → D` after the writer of an entry addressed to one instance (a
+/// handoff), so it never reads as a broadcast; empty otherwise.
+pub fn to_suffix(e: &Entry<'_>) -> String {
+    let to = e.to.trim();
+    if to.is_empty() {
+        String::new()
+    } else {
+        format!(" → {}", clean(to, SHOW_INSTANCE))
+    }
+}
+
+/// [`writer`], then [`to_suffix`]: `B → D` for a handoff, `B` otherwise.
+pub fn writer_to(e: &Entry<'_>) -> String {
+    format!("{}{}", writer(e), to_suffix(e))
+}
+
+/// ` [critical]` for an entry posted with priority critical; empty otherwise.
+pub fn critical_mark(e: &Entry<'_>) -> &'static str {
+    if e.priority.trim().eq_ignore_ascii_case("critical") {
+        " [critical]"
+    } else {
+        ""
+    }
+}
+
+/// `s` cleaned ([`clean`]) and, when longer than `max` characters, cut
+/// there with `… (+N chars, HOW)` after it, so a long text (a 3,000-character
+/// token) neither fills the screen nor is cut silently; `how` says how to
+/// see it whole (`--full`).
+pub fn collapse(s: &str, max: usize, how: &str) -> String {
+    let whole = clean(s, usize::MAX);
+    let n = whole.chars().count();
+    if n <= max {
+        return whole;
+    }
+    let head: String = whole.chars().take(max).collect();
+    format!("{head}… (+{} chars, {how})", n - max)
 }
 
 /// Most blocked instances listed at session start.
@@ -465,17 +507,13 @@ pub fn news(handoffs: &[Entry<'_>], fresh: &[Entry<'_>], older_left_out: bool) -
             } else {
                 format!(" — {}", clean(&e.summary, 160))
             };
-            let critical = if e.priority == "critical" {
-                " [critical]"
-            } else {
-                ""
-            };
+            let critical = critical_mark(e);
             let line = if is_auto(e) {
                 format!("- {}\n", auto_line(e))
             } else {
                 format!(
                     "- [{}]{critical} {}: {}{summary}\n",
-                    writer(e),
+                    writer_to(e),
                     clean(&e.action, 20),
                     clean(&e.topic, SHOW_TOPIC)
                 )
