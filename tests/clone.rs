@@ -198,7 +198,15 @@ fn a_checked_in_log_is_not_shown_and_nothing_is_written_into_the_repository() {
     // A genuine handoff, posted to the user's own pool from the clone.
     let out = c.run(
         "pool",
-        &["post", "--instance", "lead", "--to", "victim", "--topic", "GENUINE-HANDOFF"],
+        &[
+            "post",
+            "--instance",
+            "lead",
+            "--to",
+            "victim",
+            "--topic",
+            "GENUINE-HANDOFF",
+        ],
         "",
     );
     assert!(out.status.success(), "{out:?}");
@@ -217,10 +225,16 @@ fn a_checked_in_log_is_not_shown_and_nothing_is_written_into_the_repository() {
     // Nothing the hooks write lands in the repository (git add -A would
     // commit it), and the user's own pool is private.
     assert_eq!(c.shipped_files(), before);
-    let mode = std::fs::metadata(c.own_pool()).unwrap().permissions().mode();
+    let mode = std::fs::metadata(c.own_pool())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700);
     let log = std::fs::read_to_string(c.own_pool().join("instance_state.jsonl")).unwrap();
-    assert!(log.contains("\"mine\"") && !log.contains("HOSTILE"), "{log}");
+    assert!(
+        log.contains("\"mine\"") && !log.contains("HOSTILE"),
+        "{log}"
+    );
 }
 
 /// With sync built in, the session-start hook (which starts `pool sync` in
@@ -245,7 +259,8 @@ fn nothing_connects_to_the_server_a_repository_names() {
     while Instant::now() < deadline {
         match listener.accept() {
             Ok((mut s, _)) => {
-                s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
                 let mut buf = [0u8; 4096];
                 let n = s.read(&mut buf).unwrap_or(0);
                 got.extend_from_slice(&buf[..n]);
