@@ -68,9 +68,17 @@ impl Locator {
     /// The pool folder: `$POOL_DIR`; else `$CLAUDE_CONFIG_DIR/pool/`; else
     /// `~/.claude/pool/`. Never a folder inside the project: what a
     /// repository ships cannot choose the pool, its settings or its
-    /// entries. Fails only when none of these can be formed.
+    /// entries. Fails when `$POOL_DIR` is not absolute (it would put the
+    /// pool in whatever folder a session starts in, a repository's among
+    /// them), and when none of these can be formed.
     pub fn pool_dir(&self) -> Result<PathBuf> {
         if let Some(p) = &self.pool_dir {
+            if !p.is_absolute() {
+                return Err(Error::Invalid(format!(
+                    "POOL_DIR={} is not an absolute path: it would put the pool inside whatever folder a session starts in; set it to an absolute path",
+                    p.display()
+                )));
+            }
             return Ok(absolute(p));
         }
         if let Some(c) = &self.claude_config_dir {
@@ -144,6 +152,10 @@ mod tests {
         assert_eq!(loc.repository_pools(), [proj.join(".claude/pool")]);
         loc.pool_dir = Some(tmp.path().join("explicit"));
         assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("explicit"));
+        // A relative POOL_DIR would follow the session into each repository.
+        loc.pool_dir = Some(".claude/pool".into());
+        let e = loc.pool_dir().unwrap_err().to_string();
+        assert!(e.contains("not an absolute path"), "{e}");
         let loc = Locator {
             home: Some(tmp.path().join("home")),
             ..Locator::default()
