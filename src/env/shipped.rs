@@ -171,7 +171,7 @@ mod tests {
         assert!(lines[1].contains("instance_state.jsonl"));
         assert!(lines[2].contains("pool.json") && lines[2].contains("sync.url"));
         let own = root.join(".claude/pool");
-        let found = scan(root, &[own.clone()], Some(&own));
+        let found = scan(root, std::slice::from_ref(&own), Some(&own));
         assert_eq!(
             found.len(),
             1,
