@@ -10,8 +10,8 @@ Environment:
                            takes part when it is set or its repository ran
                            `pool init`; other sessions' hooks do nothing
   CLAUDE_INSTANCE_DOMAIN   comma-separated domain keywords (else config.json)
-  POOL_DIR                 pool folder (else <project>/.claude/pool if it exists,
-                           else $CLAUDE_CONFIG_DIR/pool, else ~/.claude/pool)
+  POOL_DIR                 pool folder (else $CLAUDE_CONFIG_DIR/pool, else
+                           ~/.claude/pool; never a folder a repository ships)
   POOL_TTL                 lifetime of entries without their own TTL (default 1h)
   POOL_RELEVANCE_MIN       minimum relevance to show others' entries (default 0.3)
   POOL_COMPACT=0           full session-start summary

@@ -6,7 +6,8 @@
 //! pool folder is unusable or unsafe, `config.json` is invalid, a settings
 //! file is not JSON); **warn** means they work but something deserves a look
 //! (no `claude` binary found, a folder `POOL_DIR` names that does not
-//! exist, modes looser than 0700/0600, hooks registered twice, unparsable
+//! exist; the repository ships pool settings or a pool folder, which are
+//! ignored; modes looser than 0700/0600, hooks registered twice, unparsable
 //! log lines, recent errors). The normal state of a fresh install (the
 //! default pool folder not created yet; a folder that is no member, with
 //! no `CLAUDE_INSTANCE` and no `pool init`) is an ok line with a hint.
@@ -593,6 +594,7 @@ fn check_pool(dir: &Path, now: i64) -> Vec<Check> {
     let mut checks = vec![check_pool_dir(dir)];
     let exists = dir.is_dir();
     checks.push(check_membership(dir));
+    checks.extend(check_shipped(dir));
     if std::env::var("CLAUDE_INSTANCE").is_ok_and(|v| !v.trim().is_empty()) {
         checks.push(check_instance(dir, exists, now));
     }
@@ -775,6 +777,38 @@ fn check_membership(dir: &Path) -> Check {
         .fix("run pool init in the repository (commit .claude/pool.json to share it), or start sessions with CLAUDE_INSTANCE=NAME claude")
         .details(details),
     }
+}
+
+/// What the repository here ships that would configure the pool and is
+/// ignored (issue 22): a warning naming each file and its keys.
+fn check_shipped(dir: &Path) -> Option<Check> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let root = repo::locate(&cwd).root;
+    let found = crate::env::shipped::scan(
+        &root,
+        &Locator::from_env(None).repository_pools(),
+        Some(dir),
+    );
+    let first = found.first()?;
+    let message = if found.len() == 1 {
+        first.describe()
+    } else {
+        format!("{} (and {} more, below)", first.describe(), found.len() - 1)
+    };
+    Some(
+        Check::new("repository", Status::Warn, message)
+            .fix(
+                "nothing to do for the pool: a repository's files never set its sync, commands, paths or entries; \
+                 if you meant to use that folder as your pool, set POOL_DIR to it yourself",
+            )
+            .details(
+                found
+                    .iter()
+                    .skip(1)
+                    .map(crate::env::shipped::Ignored::describe)
+                    .collect(),
+            ),
+    )
 }
 
 fn check_instance(dir: &Path, pool_exists: bool, now: i64) -> Check {

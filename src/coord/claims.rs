@@ -246,7 +246,9 @@ fn open_claims_with_expiry(pool: &Pool, now: i64, default_ttl: u64) -> Result<Ve
     pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
         if e.action == "claimed" {
             let ttl = i64::try_from(e.ttl_or(default_ttl)).unwrap_or(i64::MAX);
-            expiry.insert(e.id.to_string(), e.timestamp.saturating_add(ttl));
+            // From when it reached this machine, not its own timestamp: a
+            // claim dated in the future must not lend its closer a longer life.
+            expiry.insert(e.id.to_string(), e.effective_time().saturating_add(ttl));
         }
         ControlFlow::Continue(())
     })?;
@@ -722,6 +724,38 @@ mod tests {
         pool.append(&closer, t0 + 3600).unwrap();
         // Five hours later the closer is still seen: the claim stays closed.
         assert!(open_claims(&pool, t0 + 5 * 3600, 3600).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_claim_dated_in_the_future_lends_its_closer_no_extra_life() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let t0 = 100_000;
+        let claim = Entry {
+            id: "c".into(),
+            timestamp: t0 + 10 * 365 * 86_400,
+            source_instance: "B".into(),
+            action: "claimed".into(),
+            topic: "Big refactor".into(),
+            affects: "src/".into(),
+            ttl: Some(8 * 3600),
+            ..Entry::default()
+        };
+        pool.append(&[claim], t0).unwrap();
+        let mut closer = vec![Entry {
+            id: "d".into(),
+            timestamp: t0 + 3600,
+            source_instance: "B".into(),
+            action: "completed".into(),
+            topic: "big refactor".into(),
+            ..Entry::default()
+        }];
+        extend_closers(&pool, &mut closer, t0 + 3600, 3600).unwrap();
+        let ttl = closer[0].ttl.unwrap();
+        assert!(
+            ttl <= 7 * 3600 + crate::store::entry::MAX_SKEW as u64,
+            "the closer lives {ttl}s"
+        );
     }
 
     #[test]

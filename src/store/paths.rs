@@ -1,5 +1,12 @@
 //! Where files live: the pool folder and the names of the files in it, and
 //! turning untrusted names (session ids, instance names) into safe file names.
+//!
+//! The pool folder is the user's own: `$POOL_DIR`, `$CLAUDE_CONFIG_DIR/pool`
+//! or `~/.claude/pool`. A repository never chooses it (issue 22): a
+//! `.claude/pool/` folder checked into a repository is not a pool, and its
+//! `config.json` and log are never read ([`Locator::repository_pools`] lists
+//! them for `pool doctor`). Repositories are told apart inside the one pool
+//! by the id every entry carries.
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +34,8 @@ pub const SESSIONS_DIR: &str = "sessions";
 pub struct Locator {
     /// `$POOL_DIR`.
     pub pool_dir: Option<PathBuf>,
-    /// `$CLAUDE_PROJECT_DIR`, or the hook's `cwd`.
+    /// `$CLAUDE_PROJECT_DIR`, and the hook's `cwd`: never where the pool is,
+    /// only where [`Locator::repository_pools`] looks.
     pub project_dirs: Vec<PathBuf>,
     /// `$CLAUDE_CONFIG_DIR`.
     pub claude_config_dir: Option<PathBuf>,
@@ -57,18 +65,21 @@ impl Locator {
         }
     }
 
-    /// The pool folder: `$POOL_DIR`; else `<project>/.claude/pool/` when that
-    /// folder already exists; else `$CLAUDE_CONFIG_DIR/pool/`; else
-    /// `~/.claude/pool/`. Fails only when none of these can be formed.
+    /// The pool folder: `$POOL_DIR`; else `$CLAUDE_CONFIG_DIR/pool/`; else
+    /// `~/.claude/pool/`. Never a folder inside the project: what a
+    /// repository ships cannot choose the pool, its settings or its
+    /// entries. Fails when `$POOL_DIR` is not absolute (it would put the
+    /// pool in whatever folder a session starts in, a repository's among
+    /// them), and when none of these can be formed.
     pub fn pool_dir(&self) -> Result<PathBuf> {
         if let Some(p) = &self.pool_dir {
-            return Ok(absolute(p));
-        }
-        for proj in &self.project_dirs {
-            let p = proj.join(".claude").join("pool");
-            if p.is_dir() {
-                return Ok(absolute(&p));
+            if !p.is_absolute() {
+                return Err(Error::Invalid(format!(
+                    "POOL_DIR={} is not an absolute path: it would put the pool inside whatever folder a session starts in; set it to an absolute path",
+                    p.display()
+                )));
             }
+            return Ok(absolute(p));
         }
         if let Some(c) = &self.claude_config_dir {
             return Ok(absolute(&c.join("pool")));
@@ -78,7 +89,26 @@ impl Locator {
             .map(|h| h.join(".claude").join("pool"))
             .ok_or(Error::NoHome)
     }
+
+    /// The `<project>/.claude/pool/` folders that exist and are not the pool
+    /// folder: a repository's own pool folder, which older versions used and
+    /// which is now ignored (for `pool doctor` to report).
+    pub fn repository_pools(&self) -> Vec<PathBuf> {
+        let pool = self.pool_dir().ok();
+        let mut out: Vec<PathBuf> = Vec::new();
+        for proj in &self.project_dirs {
+            let p = absolute(&proj.join(REPOSITORY_POOL));
+            if p.is_dir() && pool.as_ref() != Some(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
 }
+
+/// Where older versions found a repository's own pool folder, relative to
+/// the project; never read now.
+pub const REPOSITORY_POOL: &str = ".claude/pool";
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
@@ -115,10 +145,17 @@ mod tests {
             home: Some(tmp.path().join("home")),
         };
         assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("cfg/pool"));
+        assert!(loc.repository_pools().is_empty());
+        // A checked-in `.claude/pool/` is never the pool (issue 22).
         std::fs::create_dir_all(proj.join(".claude/pool")).unwrap();
-        assert_eq!(loc.pool_dir().unwrap(), proj.join(".claude/pool"));
+        assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("cfg/pool"));
+        assert_eq!(loc.repository_pools(), [proj.join(".claude/pool")]);
         loc.pool_dir = Some(tmp.path().join("explicit"));
         assert_eq!(loc.pool_dir().unwrap(), tmp.path().join("explicit"));
+        // A relative POOL_DIR would follow the session into each repository.
+        loc.pool_dir = Some(".claude/pool".into());
+        let e = loc.pool_dir().unwrap_err().to_string();
+        assert!(e.contains("not an absolute path"), "{e}");
         let loc = Locator {
             home: Some(tmp.path().join("home")),
             ..Locator::default()
