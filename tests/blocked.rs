@@ -196,3 +196,43 @@ fn a_ref_from_anyone_ends_the_block_and_reaches_the_waiter() {
     p.post("b", &["--action", "released", "--topic", "schema lock"]);
     assert!(blocked_of(&p.status_json(), "B").is_empty());
 }
+
+/// Issue 24: prompts after the first read only what is new, carrying the
+/// session's open blocks from one to the next; a block posted between two
+/// prompts, its answer and a handoff still reach the session, once.
+#[test]
+fn later_prompts_carry_blocks_and_see_answers_and_handoffs_once() {
+    let p = Pool::new();
+    p.hook("pool-session-start", "B", "database", "sb");
+    assert!(
+        !p.hook("pool-prompt", "B", "database", "sb")
+            .contains("unblocked")
+    );
+    let carried = p.tmp.path().join("pool/sessions");
+    let files: Vec<String> = std::fs::read_dir(&carried)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with(".blocks")),
+        "the prompt carries its blocks: {files:?}"
+    );
+    p.post("B", &["--action", "blocked", "--topic", "Queue choice"]);
+    assert!(
+        !p.hook("pool-prompt", "B", "database", "sb")
+            .contains("unblocked")
+    );
+    p.post("A", &["--action", "completed", "--topic", "queue choice"]);
+    p.post("A", &["--to", "B", "--topic", "Take the schema"]);
+    let prompt = p.hook("pool-prompt", "B", "database", "sb");
+    assert!(
+        prompt.contains("- [A] completed: queue choice — ends your block on: Queue choice"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Take the schema"), "{prompt}");
+    let again = p.hook("pool-prompt", "B", "database", "sb");
+    assert!(
+        !again.contains("unblocked") && !again.contains("Take the schema"),
+        "{again}"
+    );
+}

@@ -18,6 +18,7 @@ fn cmd(bin: &str, pool: &Path) -> Command {
     let exe = match bin {
         "pool" => env!("CARGO_BIN_EXE_pool"),
         "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
+        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
         _ => unreachable!(),
     };
     let mut c = Command::new(exe);
@@ -357,4 +358,97 @@ fn make_pool(p: &std::path::Path) {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(p).unwrap();
+}
+
+/// Runs the Stop hook with the log's size limit at `max` bytes.
+fn stop_hook(pool: &Path, max: u64) {
+    let mut child = cmd("pool-stop", pool)
+        .env("POOL_MAX_BYTES", max.to_string())
+        .env("CLAUDE_INSTANCE", "A")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 24: a log over `POOL_MAX_BYTES` whose entries are all within
+/// their week makes the Stop hook start no pass: there is nothing to archive
+/// until the first of them is due.
+#[test]
+fn a_large_live_week_starts_no_pass_until_something_is_due() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    fill(&pool, 200);
+    // The expired half goes; what stays is live or younger than a week.
+    let week_gc = || cmd("pool", &pool).arg("gc").output().unwrap();
+    assert!(week_gc().status.success());
+    let log = pool.join("instance_state.jsonl");
+    let before = std::fs::metadata(&log).unwrap();
+    stop_hook(&pool, 1000);
+    assert!(
+        !pool.join("gc.stamp").exists(),
+        "the Stop hook started a pass with nothing to archive"
+    );
+    // A second pass by hand reads and finds nothing: the log is not touched.
+    let out = week_gc();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("archived 0 entries"));
+    let after = std::fs::metadata(&log).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec())
+    );
+    // Once something is due, the hook starts one again.
+    let next = std::fs::read_to_string(pool.join("gc.next")).unwrap();
+    let mut f: Vec<String> = next.split_whitespace().map(String::from).collect();
+    f[1] = (now() - 1).to_string();
+    std::fs::write(pool.join("gc.next"), f.join(" ")).unwrap();
+    stop_hook(&pool, 1000);
+    assert!(pool.join("gc.stamp").exists(), "a due pass is started");
+}
+
+/// Issue 24: `edits.log` stays bounded: past its size the Stop hook moves
+/// it aside (one generation kept, so recent edits are still read).
+#[test]
+fn the_edit_log_stays_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    fill(&pool, 10);
+    let edits = pool.join("edits.log");
+    let total = || {
+        ["edits.log", "edits.log.1"]
+            .iter()
+            .map(|f| std::fs::metadata(pool.join(f)).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    for round in 0..3 {
+        // Nine MiB of edits from two hours ago.
+        let t = now() - 2 * 3600;
+        let mut text = String::new();
+        while text.len() < 9 << 20 {
+            text.push_str(&format!(
+                "{t}\tA\ts1\t/w/src/file{round}.rs\tr\tsrc/file.rs\n"
+            ));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&edits)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        stop_hook(&pool, 1 << 40);
+        assert!(
+            total() <= 2 * (9 << 20) + 4096,
+            "round {round}: {}",
+            total()
+        );
+    }
+    assert!(std::fs::metadata(&edits).map_or(0, |m| m.len()) < 8 << 20);
 }

@@ -1662,3 +1662,62 @@ fn one_stream_per_person_fixes_who_wrote_what() {
     let len: u64 = server.query(&["XLEN", "team:alice"]);
     assert_eq!(len, 2, "the forged release and the note");
 }
+
+/// Issue 24: a machine turning sync on for a pool with a long history costs
+/// the others its live entries only, and none of them shows as fresh.
+#[test]
+fn a_machine_joining_with_a_long_history_sends_only_what_is_live() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    b.post_many(3);
+    b.sync_ok();
+    let now = chrono::Utc::now().timestamp();
+    let entry = |id: String, age: i64, ttl: Option<u64>| Entry {
+        id: id.clone().into(),
+        timestamp: now - age,
+        source_instance: "A".into(),
+        action: "completed".into(),
+        topic: format!("history {id}").into(),
+        host: "host-A".into(),
+        ttl,
+        ..Entry::default()
+    };
+    // 20,000 lines of history: days to weeks old, by the default TTL or
+    // their own; a handful still live.
+    let mut history: Vec<Entry<'static>> = (0..20_000)
+        .map(|i| {
+            let age = 2 * 86_400 + (i as i64 % 20) * 86_400;
+            let ttl = (i % 3 == 0).then_some(86_400);
+            entry(format!("old-{i}"), age, ttl)
+        })
+        .collect();
+    history.push(entry("live-default".into(), 600, None));
+    history.push(entry("live-week".into(), 3 * 86_400, Some(7 * 86_400)));
+    history.push(entry("expired-own".into(), 1200, Some(600)));
+    Pool::open(a.dir.clone())
+        .unwrap()
+        .append(&history, now)
+        .unwrap();
+    a.sync_ok();
+    assert_eq!(server.xlen(), 5, "B's 3 and A's 2 live entries");
+    b.sync_ok();
+    let got: HashSet<String> = b
+        .ids()
+        .into_iter()
+        .filter(|id| !id.starts_with("B-"))
+        .collect();
+    let want: HashSet<String> = ["live-default", "live-week"].map(String::from).into();
+    assert_eq!(got, want);
+    // The week-old entry lives out its week, not a week from its arrival;
+    // the ten-minute-old one has fifty minutes left, not an hour.
+    for e in b.entries().iter().filter(|e| e.id.starts_with("live-")) {
+        let left = e.received.unwrap() + e.ttl.unwrap_or(3600) as i64 - now;
+        let want = if e.id == "live-week" {
+            4 * 86_400
+        } else {
+            3000
+        };
+        assert!((left - want).abs() < 400, "{}: {left}s left", e.id);
+    }
+}

@@ -1,6 +1,8 @@
-//! `pool gc`: archive expired entries, and the Stop hook's background trigger.
+//! `pool gc`: archive expired entries and bound `edits.log`, and the Stop
+//! hook's background trigger (which starts no pass while nothing is due).
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
+use crate::coord::claims;
 use crate::env::config::{self, Config, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::store::log::Pool;
@@ -55,12 +57,63 @@ fn gc(older_than: u64) -> Result<crate::store::rewrite::ArchiveReport> {
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(lock_path, e)),
     }
-    pool.archive(older_than, settings.ttl, chrono::Utc::now().timestamp())
+    let now = chrono::Utc::now().timestamp();
+    // The edit log is bounded here too (under the same lock).
+    claims::rotate_edits(&dir, now, claims::EDITS_MAX_BYTES)?;
+    let report = pool.archive(older_than, settings.ttl, now)?;
+    let ino = crate::store::fsio::path_key(&pool.log_path()).map_or(0, |k| k.ino);
+    let due = report
+        .next_due
+        .unwrap_or(i64::MAX)
+        .min(now.saturating_add(i64::try_from(older_than).unwrap_or(i64::MAX)));
+    // Best effort: without it the next trigger just runs a pass.
+    let _ = crate::store::fsio::replace_file(
+        &dir.join(NEXT_FILE),
+        format!("{ino} {due} {older_than}\n").as_bytes(),
+        0o600,
+    );
+    Ok(report)
+}
+
+/// What the last pass left for later: `inode due older_than` (the log it
+/// read, when its first kept entry becomes archivable, and for what age).
+const NEXT_FILE: &str = "gc.next";
+
+/// Whether the last pass over this very log (same inode) found nothing to
+/// archive before now: then a background pass has nothing to do (issue 24).
+/// Entries appended since become archivable a full `older_than` after they
+/// were written, later than what the pass saw, except entries pulled or
+/// copied in already old: those wait for the pass at the time recorded.
+fn nothing_due(pool: &Pool, now: i64) -> bool {
+    let Ok(text) = std::fs::read_to_string(pool.dir().join(NEXT_FILE)) else {
+        return false;
+    };
+    let mut it = text.split_whitespace().map(|w| w.parse::<i64>().ok());
+    let (Some(Some(ino)), Some(Some(due)), Some(Some(older))) = (it.next(), it.next(), it.next())
+    else {
+        return false;
+    };
+    let same_log = crate::store::fsio::path_key(&pool.log_path())
+        .is_ok_and(|k| i64::try_from(k.ino).is_ok_and(|i| i == ino));
+    same_log && older == DEFAULT_OLDER_THAN as i64 && now < due
+}
+
+/// Rotates the edit log unless a `pool gc` holds the lock (it rotates too).
+fn rotate_edits_locked(pool: &Pool, now: i64) -> Result<()> {
+    let lock_path = pool.dir().join("gc.lock");
+    let lock = crate::store::fsio::open_append(&lock_path)?;
+    match lock.try_lock() {
+        Ok(()) => claims::rotate_edits(pool.dir(), now, claims::EDITS_MAX_BYTES).map(|_| ()),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(()),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(lock_path, e)),
+    }
 }
 
 /// Starts `pool gc --quiet` in the background when the live log is larger
 /// than `POOL_MAX_BYTES` or the long-TTL index is stale (an interrupted pass,
-/// a full disk), and no pass started in the last ten minutes. Costs two
+/// a full disk), no pass started in the last ten minutes, and the last pass
+/// did not find that nothing is archivable yet. Rotates the edit log when it
+/// is over [`claims::EDITS_MAX_BYTES`]. Costs two
 /// `stat`s and a small read when there is nothing to do; never waits.
 pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     let max = std::env::var("POOL_MAX_BYTES")
@@ -70,7 +123,17 @@ pub fn maybe_archive_in_background(pool: &Pool, now: i64) -> Result<bool> {
     let size = std::fs::metadata(pool.log_path())
         .map(|m| m.len())
         .unwrap_or(0);
-    if size <= max && pool.index_is_current() {
+    let index_current = pool.index_is_current();
+    let edits = std::fs::metadata(pool.dir().join(claims::EDITS_LOG)).map_or(0, |m| m.len());
+    if edits > claims::EDITS_MAX_BYTES {
+        rotate_edits_locked(pool, now)?;
+    }
+    if size <= max && index_current {
+        return Ok(false);
+    }
+    // Over the size, but everything in it is still within its week: a pass
+    // would read the whole log to archive nothing.
+    if index_current && nothing_due(pool, now) {
         return Ok(false);
     }
     let stamp = pool.dir().join("gc.stamp");

@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use crate::agent::hook::{self, Ctx};
 use crate::coord::auto::{self, DigestWhen, Superseded, Who};
 use crate::coord::blocked::{self, Block, Seen};
+use crate::coord::carry;
 use crate::coord::extract::{self, Job};
 use crate::coord::handoffs::{self, AckTracker, is_knowledge};
 use crate::coord::news;
@@ -216,33 +217,89 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     };
     let (fresh, older_left_out) = news::since(&pool, &mark)?;
     let mut handoffs = Vec::new();
-    let mut blocks = blocked::Tracker::default();
-    if me.is_some() {
+    // This instance's blocks (open, or ended by what is new): an entry that
+    // ends one reaches it whatever its domain.
+    let mut mine: Vec<Block> = Vec::new();
+    // Its open blocks after this look, carried to the next one.
+    let mut carried_on: Vec<carry::OpenBlock> = Vec::new();
+    if let Some(m) = me {
+        let (ttl, now) = (ctx.config.ttl, ctx.now);
         let mut shown = handoffs::load_shown(pool.dir(), session);
         let mut acks = AckTracker::default();
-        pool.scan_recent(ctx.now, ctx.config.ttl.max(DEFAULT_TTL), |e| {
-            if !ctx.scope.admits(&e.repo, &e.cwd) {
-                acks.note_ref(&e.reference);
-                return ControlFlow::Continue(());
+        // Cost follows what is new (issue 24): with the blocks of the last
+        // look carried at this very mark, and no news cut short, the new
+        // entries are all there is to read.
+        let carried = if older_left_out {
+            None
+        } else {
+            carry::load(pool.dir(), session, &mark)
+        };
+        if let Some(open) = carried {
+            let mut admitted: Vec<Entry<'static>> = Vec::new();
+            for e in fresh.iter().rev() {
+                if !ctx.scope.admits(&e.repo, &e.cwd) {
+                    acks.note_ref(&e.reference);
+                    continue;
+                }
+                if acks.visit(e, me, now, ttl) && !shown.contains(e.id.as_ref()) {
+                    handoffs.push(e.clone());
+                }
+                admitted.push(e.clone());
             }
-            blocks.visit(&Seen::of(&e, ctx.now, ctx.config.ttl), Some(&e));
-            if acks.visit(&e, me, ctx.now, ctx.config.ttl) && !shown.contains(e.id.as_ref()) {
-                handoffs.push(e.into_owned());
+            admitted.reverse();
+            mine = open.iter().map(carry::OpenBlock::block).collect();
+            carried_on = carry::advance(open, &admitted, m, now, ttl);
+            // Blocks opened by what is new count for what is new after them.
+            for b in &carried_on {
+                if !mine.iter().any(|x| x.id == b.id) {
+                    mine.push(b.block());
+                }
             }
-            ControlFlow::Continue(())
-        })?;
+        } else {
+            let mut blocks = blocked::Tracker::default();
+            let mut expires = std::collections::HashMap::new();
+            pool.scan_recent(now, ttl.max(DEFAULT_TTL), |e| {
+                if !ctx.scope.admits(&e.repo, &e.cwd) {
+                    acks.note_ref(&e.reference);
+                    return ControlFlow::Continue(());
+                }
+                blocks.visit(&Seen::of(&e, now, ttl), Some(&e));
+                if carry::opens(&e, m, now, ttl) {
+                    expires
+                        .entry(e.id.to_string())
+                        .or_insert_with(|| carry::expiry(&e, ttl));
+                }
+                if acks.visit(&e, me, now, ttl) && !shown.contains(e.id.as_ref()) {
+                    handoffs.push(e.into_owned());
+                }
+                ControlFlow::Continue(())
+            })?;
+            mine = blocks
+                .finish()
+                .into_iter()
+                .filter(|b| b.instance.eq_ignore_ascii_case(m))
+                .collect();
+            carried_on = mine
+                .iter()
+                .filter(|b| b.is_open())
+                .map(|b| carry::OpenBlock {
+                    id: b.id.clone(),
+                    instance: b.instance.clone(),
+                    topic: b.topic.clone(),
+                    since: b.since,
+                    expires: expires
+                        .get(&b.id)
+                        .copied()
+                        .unwrap_or(now.saturating_add(ttl as i64)),
+                })
+                .collect();
+            carried_on.reverse();
+        }
         if !handoffs.is_empty() {
             shown.extend(handoffs.iter().map(|e| e.id.to_string()));
             handoffs::save_shown(pool.dir(), session, shown.iter().map(String::as_str))?;
         }
     }
-    // This instance's blocks (open, or ended by what is new): an entry that
-    // ends one reaches it whatever its domain.
-    let mine: Vec<Block> = blocks
-        .finish()
-        .into_iter()
-        .filter(|b| me.is_some_and(|m| b.instance.eq_ignore_ascii_case(m)))
-        .collect();
     let domain = Domain::new(&ctx.config.domain);
     let mut unblocking: Vec<(Entry<'static>, Block)> = Vec::new();
     // Newest first: an amend's automatic entry hides the one it replaced.
@@ -271,7 +328,12 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
             e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some()
         })
         .collect();
-    news::mark_seen(&pool, session, ctx.now)?;
+    let seen_now = news::mark_seen(&pool, session, ctx.now)?;
+    if me.is_some()
+        && let Err(e) = carry::save(pool.dir(), session, &seen_now, &carried_on)
+    {
+        hook::report(pool.dir(), "pool-prompt", &format!("carried blocks: {e}"));
+    }
     let mut text = render::unblocked(&unblocking);
     text.push_str(&render::news(&handoffs, &fresh, older_left_out));
     Ok(Some(ctx.input.agent.fit_context(text)))

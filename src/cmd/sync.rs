@@ -189,7 +189,13 @@ fn run_configured(
         if args.watch { "watch" } else { "pass" },
     )?;
     clean_orphans(dir);
-    let mut syncer = sync::engine::Syncer::open(pool.clone(), &cfg.target(), cfg.batch)?;
+    // What counts as live (and so is pushed and accepted) goes by POOL_TTL.
+    let (settings, _) = crate::env::config::Config::from_env(
+        &ProcessEnv,
+        &crate::env::config::load_config_file(dir).unwrap_or_default(),
+    );
+    let mut syncer = sync::engine::Syncer::open(pool.clone(), &cfg.target(), cfg.batch)?
+        .with_default_ttl(settings.ttl);
     if args.watch {
         return watch(args, dir, cfg, password, &mut syncer);
     }

@@ -42,6 +42,15 @@ pub const FORCED: &str = "forced";
 
 /// The edit log's file name.
 pub const EDITS_LOG: &str = "edits.log";
+/// The previous generation of the edit log, read after [`EDITS_LOG`].
+pub const EDITS_OLD: &str = "edits.log.1";
+/// Size past which the edit log is rotated, in bytes (8 MiB).
+pub const EDITS_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Newest edit the previous generation may hold for a rotation to drop it,
+/// as an age in seconds: twice [`RECENT_EDIT`], so no reader's window loses
+/// an edit to a rotation. The two files together hold at most
+/// [`EDITS_MAX_BYTES`] or this long's edits, whichever is more, each.
+pub const EDITS_KEEP: i64 = 2 * RECENT_EDIT;
 /// How long an edit counts as recent, in seconds.
 pub const RECENT_EDIT: i64 = 30 * 60;
 
@@ -480,18 +489,78 @@ pub fn record_edits(
     f.write_all(lines.as_bytes()).map_err(|e| Error::io(p, e))
 }
 
-/// Edits newer than `since`, newest first.
-pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
+/// Bounds the edit log (issue 24): moves [`EDITS_LOG`] over [`EDITS_OLD`]
+/// when it is larger than `max_bytes` and the previous generation holds no
+/// edit younger than [`EDITS_KEEP`]. A rename only: a writer that opened the
+/// log just before appends to what is then [`EDITS_OLD`], which readers
+/// read too. The caller serialises rotations (`pool gc`'s lock). Returns
+/// whether it rotated.
+pub fn rotate_edits(pool_dir: &Path, now: i64, max_bytes: u64) -> Result<bool> {
     let p = pool_dir.join(EDITS_LOG);
-    let f = match fsio::open_regular(&p) {
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.is_file() && m.len() > max_bytes => {}
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(p, e)),
+    }
+    let old = pool_dir.join(EDITS_OLD);
+    if let Some(newest) = newest_edit(&old)?
+        && newest >= now - EDITS_KEEP
+    {
+        return Ok(false);
+    }
+    std::fs::rename(&p, &old).map_err(|e| Error::io(&p, e))?;
+    Ok(true)
+}
+
+/// The time of the last edit in the file at `p`, if it has one.
+fn newest_edit(p: &Path) -> Result<Option<i64>> {
+    let f = match fsio::open_regular(p) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(p, e)),
     };
-    let len = f.metadata().map_err(|e| Error::io(&p, e))?.len();
+    let len = f.metadata().map_err(|e| Error::io(p, e))?.len();
     let mut rev = RevLines::new(&f, len);
+    // Out of order by at most the slack: a few lines decide.
+    for _ in 0..64 {
+        let Some((_, line)) = rev.next_line().map_err(|e| Error::io(p, e))? else {
+            break;
+        };
+        if let Some(ts) = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| l.split('\t').next())
+            .and_then(|t| t.parse::<i64>().ok())
+        {
+            return Ok(Some(ts.saturating_add(ORDER_SLACK)));
+        }
+    }
+    Ok(None)
+}
+
+/// Edits newer than `since`, newest first: from the edit log, then, when
+/// its start is not old enough, from the previous generation.
+pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
     let mut out = Vec::new();
-    while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&p, e))? {
+    for name in [EDITS_LOG, EDITS_OLD] {
+        if !edits_from(&pool_dir.join(name), since, &mut out)? {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the edits newer than `since` in the file at `p` to `out`, newest
+/// first; returns whether it reached the file's start without passing `since`.
+fn edits_from(p: &Path, since: i64, out: &mut Vec<Edit>) -> Result<bool> {
+    let f = match fsio::open_regular(p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(Error::io(p, e)),
+    };
+    let len = f.metadata().map_err(|e| Error::io(p, e))?.len();
+    let mut rev = RevLines::new(&f, len);
+    while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(p, e))? {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
@@ -504,7 +573,7 @@ pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
         let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let Ok(ts) = ts.parse::<i64>() else { continue };
         if ts < since - ORDER_SLACK {
-            break;
+            return Ok(false);
         }
         if ts >= since {
             out.push(Edit {
@@ -517,7 +586,7 @@ pub fn recent_edits(pool_dir: &Path, since: i64) -> Result<Vec<Edit>> {
             });
         }
     }
-    Ok(out)
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -756,6 +825,28 @@ mod tests {
             ttl <= 7 * 3600 + crate::store::entry::MAX_SKEW as u64,
             "the closer lives {ttl}s"
         );
+    }
+
+    #[test]
+    fn the_edit_log_rotates_without_losing_a_recent_edit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let here = repo("r", "/w");
+        let t = 1_000_000;
+        record_edit(tmp.path(), t, "A", "s1", "/w/a.rs", &here).unwrap();
+        assert!(!rotate_edits(tmp.path(), t, 1 << 20).unwrap(), "small");
+        assert!(rotate_edits(tmp.path(), t, 0).unwrap());
+        record_edit(tmp.path(), t + 60, "B", "s2", "/w/b.rs", &here).unwrap();
+        let got = recent_edits(tmp.path(), t - 10).unwrap();
+        let who: Vec<&str> = got.iter().map(|e| e.instance.as_str()).collect();
+        assert_eq!(who, ["B", "A"], "both generations are read");
+        assert!(
+            !rotate_edits(tmp.path(), t + 60, 0).unwrap(),
+            "the previous generation is still recent: kept"
+        );
+        let later = t + EDITS_KEEP + 200;
+        assert!(rotate_edits(tmp.path(), later, 0).unwrap());
+        assert!(recent_edits(tmp.path(), t - 10).unwrap().len() == 1);
+        assert!(!tmp.path().join(EDITS_LOG).exists());
     }
 
     #[test]

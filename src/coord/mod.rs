@@ -3,7 +3,8 @@
 //! open claims and the edit record ([`claims`]), who is blocked on what and
 //! what unblocked them ([`blocked`]), handoffs and their
 //! acknowledgement ([`handoffs`]), news since a session last looked
-//! ([`news`]), who is active and where ([`presence`]), which entries
+//! ([`news`]) and what its prompts carry from one look to the next
+//! ([`carry`]), who is active and where ([`presence`]), which entries
 //! concern an instance ([`relevance`]), waking the sessions a handoff or a
 //! critical entry concerns through their inbox socket ([`wake`]), and the
 //! automatic entries taken from what a session's tool calls did ([`auto`],
@@ -14,6 +15,7 @@
 
 pub mod auto;
 pub mod blocked;
+pub mod carry;
 pub mod claims;
 pub mod extract;
 pub mod git_index;

@@ -48,6 +48,10 @@ pub struct ArchiveReport {
     pub recovered: u64,
     /// Whether the long-TTL index was rebuilt.
     pub reindexed: bool,
+    /// For an archive pass: the earliest time a kept entry becomes
+    /// archivable (`None`: none ever does, or nothing was kept). Entries
+    /// appended later become archivable no sooner than their own age allows.
+    pub next_due: Option<i64>,
 }
 
 /// Where a rewrite sends one line of the log.
@@ -72,7 +76,9 @@ impl Pool {
         // Stray lines kept are stamped too, so a pool written before stamps
         // (or by another program) reads as cheaply as any after one pass.
         let bounds = self.stray_bounds()?;
-        self.rewrite(
+        let older = i64::try_from(older_than).unwrap_or(i64::MAX);
+        let mut next_due: Option<i64> = None;
+        let mut report = self.rewrite(
             |entry| match entry {
                 Some(e) if e.effective_time() < cutoff && !e.is_live(now, default_ttl) => {
                     let month = chrono::DateTime::from_timestamp(e.timestamp, 0)
@@ -80,10 +86,24 @@ impl Pool {
                         .unwrap_or_else(|| "unknown".into());
                     Route::MoveTo(arch_dir.join(format!("instance_state-{month}.jsonl")))
                 }
-                _ => Route::Keep,
+                Some(e) => {
+                    // Archived once both its age passes `older_than` and it
+                    // is no longer live.
+                    let t = e.effective_time();
+                    let ttl = i64::try_from(e.ttl_or(default_ttl)).unwrap_or(i64::MAX);
+                    let due = t
+                        .saturating_add(older)
+                        .saturating_add(1)
+                        .max(t.saturating_add(ttl));
+                    next_due = Some(next_due.map_or(due, |d| d.min(due)));
+                    Route::Keep
+                }
+                None => Route::Keep,
             },
             Some(&bounds),
-        )
+        )?;
+        report.next_due = next_due;
+        Ok(report)
     }
 
     /// Moves every line that is not an entry (torn, corrupt) to
@@ -144,8 +164,10 @@ impl Pool {
 
     /// Rewrites the live log under the writers' lock (see the module header).
     /// `route` decides each parsed line's fate; `stray` gives stray entries,
-    /// by offset, the stamp time to write (repair). Nothing is renamed when
-    /// nothing changed and the index is current.
+    /// by offset, the stamp time to write (repair). Nothing is written until
+    /// the first line that changes (the unchanged lines before it are then
+    /// copied byte for byte), so a pass with nothing to move or stamp only
+    /// reads the log (and writes the index if it was stale).
     fn rewrite(
         &self,
         mut route: impl FnMut(Option<&Entry<'_>>) -> Route,
@@ -164,18 +186,15 @@ impl Pool {
             std::process::id(),
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
         ));
-        let out_file = fsio::create_new_private(&tmp)?;
-        let ino = fsio::file_key(&out_file)
-            .map_err(|e| Error::io(&tmp, e))?
-            .ino;
-        let index_new = self
-            .dir()
-            .join(format!("{}.{ino}.new", paths::LONG_TTL_INDEX));
+        // The new log, once a line changes: its writer and inode.
+        let mut out: Option<(io::BufWriter<File>, u64)> = None;
         let mut parts: BTreeMap<PathBuf, (PathBuf, File)> = BTreeMap::new();
+        let mut index_new: Option<PathBuf> = None;
         let mut committed = false;
         let result = (|| -> Result<()> {
-            let mut out = io::BufWriter::new(out_file);
-            let mut index = format!("{INDEX_HEADER}{ino}\n");
+            // The index's lines; its header names the inode of the log it
+            // ends up describing.
+            let mut index = String::new();
             let mut file = log.file();
             file.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::io(&path, e))?;
@@ -194,6 +213,10 @@ impl Pool {
                 }
                 report.bytes_before += n as u64;
                 if line.trim_ascii().is_empty() {
+                    if out.is_none() {
+                        // Part of the prefix that stays as it is.
+                        report.bytes_after += n as u64;
+                    }
                     continue;
                 }
                 if !line.ends_with(b"\n") {
@@ -203,8 +226,42 @@ impl Pool {
                 let trusted = entry
                     .as_mut()
                     .is_some_and(|e| e.trust_at(old_off, i64::MAX));
-                match route(entry.as_ref()) {
-                    Route::MoveTo(dest) => {
+                let fate = route(entry.as_ref());
+                let bytes = match &fate {
+                    Route::MoveTo(_) => None,
+                    Route::Keep => {
+                        let new_off = report.bytes_after;
+                        let stamp_at = match (&entry, trusted) {
+                            (Some(e), true) if new_off != old_off => e.local.map(|l| l.at),
+                            (Some(e), false) => stray
+                                .and_then(|s| s.get(&old_off).copied())
+                                .map(|upper| e.timestamp.min(upper).max(prev_at.min(upper))),
+                            _ => None,
+                        };
+                        if let Some(at) = stamp_at
+                            .or_else(|| entry.as_ref().and_then(|e| trusted.then_some(e.local?.at)))
+                        {
+                            prev_at = prev_at.max(at);
+                        }
+                        Some(match stamp_at {
+                            Some(at) => {
+                                if !trusted {
+                                    report.restamped += 1;
+                                }
+                                restamp(&line, at, new_off).unwrap_or_else(|| line.clone())
+                            }
+                            None => line.clone(),
+                        })
+                    }
+                };
+                // A torn last line gets its newline only in a new log.
+                let changed = bytes.as_ref().is_none_or(|b| *b != line);
+                if out.is_none() && changed {
+                    out = Some(self.start_copy(&tmp, log.file(), old_off)?);
+                }
+                match (fate, bytes) {
+                    (Route::MoveTo(dest), _) => {
+                        let ino = out.as_ref().map_or(0, |o| o.1);
                         let (part_path, part) = match parts.get_mut(&dest) {
                             Some(p) => p,
                             None => {
@@ -220,36 +277,18 @@ impl Pool {
                             .map_err(|e| Error::io(&*part_path, e))?;
                         report.archived += 1;
                     }
-                    Route::Keep => {
+                    (Route::Keep, bytes) => {
+                        let bytes = bytes.unwrap_or_else(|| line.clone());
                         let new_off = report.bytes_after;
-                        let stamp_at = match (&entry, trusted) {
-                            (Some(e), true) if new_off != old_off => e.local.map(|l| l.at),
-                            (Some(e), false) => stray
-                                .and_then(|s| s.get(&old_off).copied())
-                                .map(|upper| e.timestamp.min(upper).max(prev_at.min(upper))),
-                            _ => None,
-                        };
-                        if let Some(at) = stamp_at
-                            .or_else(|| entry.as_ref().and_then(|e| trusted.then_some(e.local?.at)))
-                        {
-                            prev_at = prev_at.max(at);
-                        }
-                        let bytes = match stamp_at {
-                            Some(at) => {
-                                if !trusted {
-                                    report.restamped += 1;
-                                }
-                                restamp(&line, at, new_off).unwrap_or_else(|| line.clone())
-                            }
-                            None => line.clone(),
-                        };
                         if let Some(mut e) = Entry::parse(&bytes) {
                             e.trust_at(new_off, i64::MAX);
                             if let Some(line) = index_line(&e, new_off) {
                                 index.push_str(&line);
                             }
                         }
-                        out.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+                        if let Some((w, _)) = out.as_mut() {
+                            w.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+                        }
                         report.bytes_after += bytes.len() as u64;
                         report.kept += 1;
                     }
@@ -258,22 +297,41 @@ impl Pool {
             for (part_path, f) in parts.values() {
                 f.sync_all().map_err(|e| Error::io(part_path, e))?;
             }
-            let f = out
+            let Some((w, ino)) = out.take() else {
+                // Nothing changed: the log stays; only a stale index is
+                // written again, for the log as it is.
+                report.bytes_after = report.bytes_before;
+                if !index_current {
+                    let log_ino = fsio::file_key(log.file())
+                        .map_err(|e| Error::io(&path, e))?
+                        .ino;
+                    let text = format!("{INDEX_HEADER}{log_ino}\n{index}");
+                    fsio::atomic_write(&self.long_index_path(), text.as_bytes(), 0o600)?;
+                    let _ = std::fs::remove_file(self.dir().join(paths::INDEX_STALE_MARK));
+                    report.reindexed = true;
+                }
+                return Ok(());
+            };
+            let f = w
                 .into_inner()
                 .map_err(|e| Error::io(&tmp, e.into_error()))?;
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             if report.archived == 0 && report.restamped == 0 && index_current {
                 return Ok(());
             }
-            let mut idx = fsio::create_new_private(&index_new)?;
-            idx.write_all(index.as_bytes())
+            let new = self
+                .dir()
+                .join(format!("{}.{ino}.new", paths::LONG_TTL_INDEX));
+            index_new = Some(new.clone());
+            let mut idx = fsio::create_new_private(&new)?;
+            idx.write_all(format!("{INDEX_HEADER}{ino}\n{index}").as_bytes())
                 .and_then(|_| idx.sync_all())
-                .map_err(|e| Error::io(&index_new, e))?;
+                .map_err(|e| Error::io(&new, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
             committed = true;
             fsio::sync_dir(self.dir());
             report.reindexed = true;
-            std::fs::rename(&index_new, self.long_index_path())
+            std::fs::rename(&new, self.long_index_path())
                 .map_err(|e| Error::io(self.long_index_path(), e))?;
             let _ = std::fs::remove_file(self.dir().join(paths::INDEX_STALE_MARK));
             for (dest, (part_path, _)) in &parts {
@@ -283,13 +341,34 @@ impl Pool {
         })();
         if !committed {
             let _ = std::fs::remove_file(&tmp);
-            let _ = std::fs::remove_file(&index_new);
+            if let Some(new) = &index_new {
+                let _ = std::fs::remove_file(new);
+            }
             for (part_path, _) in parts.values() {
                 let _ = std::fs::remove_file(part_path);
             }
         }
         drop(log);
         result.map(|_| report)
+    }
+
+    /// Creates the new log at `tmp` (`O_EXCL|O_NOFOLLOW`: a planted file or
+    /// symlink is never written through) holding the first `len` bytes of
+    /// `log` as they are; returns its writer and inode.
+    fn start_copy(&self, tmp: &Path, log: &File, len: u64) -> Result<(io::BufWriter<File>, u64)> {
+        let f = fsio::create_new_private(tmp)?;
+        let ino = fsio::file_key(&f).map_err(|e| Error::io(tmp, e))?.ino;
+        let mut w = io::BufWriter::with_capacity(1 << 20, f);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut off = 0u64;
+        while off < len {
+            let n = buf.len().min((len - off) as usize);
+            fsio::read_exact_at(log, &mut buf[..n], off)
+                .map_err(|e| Error::io(self.log_path(), e))?;
+            w.write_all(&buf[..n]).map_err(|e| Error::io(tmp, e))?;
+            off += n as u64;
+        }
+        Ok((w, ino))
     }
 
     /// Finishes or removes what interrupted rewrites left (see the module

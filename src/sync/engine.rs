@@ -27,19 +27,23 @@
 //! refused (the server sends only their size), ids, instance names and
 //! timestamps are validated (far-future stamps refused, slightly-ahead ones
 //! capped at the receive time), fields are capped as local writes cap them.
-//! Accepted entries are appended under the lock local writers take, stamped
-//! with `received` (local time: readers order and expire them by it) and
-//! `via` (the stream they came from: what readers show and what limits
-//! their authority, see [`Entry::source`]; the sender's own `received` and
-//! `via` are dropped), and only if their id is not in the log. A claim
-//! keeps at most [`MAX_REMOTE_CLAIM`] of its `ttl`. Ids are checked against `sync.seen`,
+//! Only entries still live by their own TTL (else `POOL_TTL`) are pushed
+//! and accepted, their age read on this machine's clock through both
+//! machines' skew against the server. Accepted entries are appended under
+//! the lock local writers take, stamped with `received` (when they were
+//! written, on this machine's clock: readers expire them by it, so an old
+//! entry arriving late is not fresh) and `via` (the stream they came from:
+//! what readers show and what limits their authority, see
+//! [`Entry::source`]; the sender's own `received` and `via` are dropped),
+//! and only if their id is not in the log. A claim keeps at most
+//! [`MAX_REMOTE_CLAIM`] of its `ttl`. Ids are checked against `sync.seen`,
 //! the ids of the log up to a mark, after indexing the lines past the mark
 //! under the same lock: whatever was appended before a crash is found there,
 //! so a message read again is not appended again. Only then is the cursor
 //! saved (atomically, with the mark).
 //!
 //! **Push.** Entries written here (those without `received`) after the byte
-//! offset in `sync.json` go to the stream in batches, each with this
+//! offset in `sync.json` that are still live go to the stream in batches, each with this
 //! machine's clock skew against the server's `TIME`; the offset moves only
 //! after the server acknowledged a batch. The server adds an entry only if
 //! its id is new (see [`Remote::add`]), so a batch sent twice adds nothing
@@ -62,7 +66,7 @@ use crate::store::entry::{
     Entry, MAX_SHORT, MAX_SUMMARY, MAX_TOPIC, normalize_action, trim_line, truncate_chars,
 };
 use crate::store::fsio;
-use crate::store::log::{MAX_TTL, Pool};
+use crate::store::log::{DEFAULT_TTL, MAX_TTL, Pool};
 use crate::store::paths::validate_instance;
 
 /// Bytes of log read at a time (larger than [`fsio::MAX_LINE`]).
@@ -260,6 +264,7 @@ pub struct Syncer {
     state: SyncState,
     batch: usize,
     seen: Option<HashSet<String>>,
+    default_ttl: u64,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +384,7 @@ impl Syncer {
             state,
             batch: batch.max(1),
             seen: None,
+            default_ttl: DEFAULT_TTL,
         })
     }
 
@@ -406,6 +412,13 @@ impl Syncer {
     /// What this machine stamps on the entries it receives: the stream's name.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The lifetime of entries that name none (this machine's `POOL_TTL`):
+    /// what is pushed and what is accepted goes by it.
+    pub fn with_default_ttl(mut self, ttl: u64) -> Syncer {
+        self.default_ttl = ttl.clamp(1, MAX_TTL);
+        self
     }
 
     /// The state as last saved.
@@ -695,16 +708,18 @@ impl Syncer {
             Ok(true)
         };
         let mut off = start;
-        let horizon = now.saturating_sub(MAX_TTL as i64);
+        let default_ttl = self.default_ttl;
         for_each_line(&file, start, len, |line, end| {
             off = end;
+            // Only what is still live goes out (issue 24): a machine joining
+            // with a long history costs the others its live entries only.
             if let Some(e) = Entry::parse(line)
                 && !e.id.is_empty()
                 && (e.received.is_none()
                     || (reseed
-                        && e.order_time() >= horizon
                         // Another writer's entries are theirs to re-seed.
                         && (e.via.is_empty() || e.via == self.source)))
+                && e.is_live(now, default_ttl)
             {
                 let own = e.received.is_none();
                 let text = String::from_utf8_lossy(trim_line(line)).into_owned();
@@ -788,10 +803,16 @@ impl Syncer {
                     .insert(who, PeerSkew { secs: k, seen: now });
             }
             let mut e = capped(e);
-            if e.timestamp < now.saturating_sub(MAX_TTL as i64) {
-                report.expired += 1;
-                continue;
-            }
+            // Its life runs from when it was written, read on this
+            // machine's clock (the writer's and this machine's skew against
+            // the server cancel out), never from when it arrived: an old
+            // entry pushed late is not shown as fresh (issue 24), and a
+            // writer's slow clock does not expire it early (issue 16).
+            let here = self.state.skew.as_ref().map_or(0, |s| s.secs);
+            let written = match skew {
+                Some(k) => e.timestamp.saturating_sub(k).saturating_add(here),
+                None => e.timestamp.saturating_add(crate::store::entry::MAX_SKEW),
+            };
             if e.timestamp > now + FUTURE_SLACK {
                 e.timestamp = now;
                 report.capped += 1;
@@ -799,8 +820,12 @@ impl Syncer {
             if e.action == "claimed" {
                 e.ttl = e.ttl.map(|t| t.min(MAX_REMOTE_CLAIM));
             }
-            e.received = Some(now);
+            e.received = Some(written.min(now));
             e.via = Cow::Owned(self.source.clone());
+            if !e.is_live(now, self.default_ttl) {
+                report.expired += 1;
+                continue;
+            }
             incoming.push(e);
         }
         if self.seen.is_none() {
@@ -1315,8 +1340,88 @@ mod tests {
         assert_eq!(by("short").ttl, Some(600));
         assert_eq!(by("note").ttl, Some(30 * 86_400), "only claims are cut");
         for e in &all {
-            assert_eq!((e.source(), e.received), (Some("s"), Some(NOW)), "{e:?}");
+            assert_eq!(
+                (e.source(), e.received),
+                (Some("s"), Some(NOW - 5)),
+                "{e:?}"
+            );
         }
+    }
+
+    fn post_at(s: &Syncer, id: &str, ts: i64, ttl: Option<u64>) {
+        s.pool
+            .append(
+                &[Entry {
+                    id: id.to_string().into(),
+                    timestamp: ts,
+                    source_instance: "A".into(),
+                    topic: format!("t {id}").into(),
+                    ttl,
+                    ..Entry::default()
+                }],
+                NOW - 10,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_joining_machine_pushes_only_what_is_live() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut remote = Fake::default();
+        let mut a = machine(&tmp, "a");
+        let mut b = machine(&tmp, "b");
+        // A long history: expired by the default TTL, by their own, or
+        // older than any window; a few still live.
+        for i in 0..50 {
+            post_at(&a, &format!("old{i}"), NOW - 2 * 86_400 - i, None);
+        }
+        post_at(&a, "short", NOW - 600, Some(300));
+        post_at(&a, "ancient", NOW - 40 * 86_400, Some(MAX_TTL));
+        post_at(&a, "week", NOW - 2 * 86_400, Some(7 * 86_400));
+        post_at(&a, "recent", NOW - 120, None);
+        let r = pass(&mut a, &mut remote);
+        assert_eq!(r.pushed, 2, "{r:?}");
+        assert_eq!(remote.entries.len(), 2);
+        pass(&mut b, &mut remote);
+        assert_eq!(ids(&b), vec!["recent".to_string(), "week".to_string()]);
+    }
+
+    #[test]
+    fn an_old_entry_arriving_late_is_not_fresh() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut remote = Fake::default();
+        let mk = |id: &str, ts: i64, ttl: Option<u64>| Outgoing {
+            id: id.into(),
+            line: Entry {
+                id: id.to_string().into(),
+                timestamp: ts,
+                source_instance: "A".into(),
+                ttl,
+                ..Entry::default()
+            }
+            .to_line()
+            .trim()
+            .to_string(),
+            skew: 0,
+        };
+        // What an older version pushes on joining: everything.
+        remote
+            .add(&[
+                mk("day", NOW - 86_400, None),
+                mk("expired", NOW - 3 * 86_400, Some(86_400)),
+                mk("late", NOW - 3000, None),
+            ])
+            .unwrap();
+        let mut b = machine(&tmp, "b");
+        let r = pass(&mut b, &mut remote);
+        assert_eq!((r.pulled, r.expired), (1, 2), "{r:?}");
+        let (all, _) = crate::store::log::read_all(&b.pool.log_path()).unwrap();
+        let late = all.iter().find(|e| e.id == "late").unwrap();
+        assert!(late.is_live(NOW + 300, DEFAULT_TTL));
+        assert!(
+            !late.is_live(NOW + 1000, DEFAULT_TTL),
+            "it lives its hour from when it was written, not from its arrival"
+        );
     }
 
     #[test]
