@@ -43,6 +43,14 @@ impl Team {
             tmp: tempfile::tempdir().unwrap(),
         };
         let r = t.repo();
+        // `pool post` refuses a POOL_DIR that names no folder (a likely typo).
+        std::fs::create_dir_all(t.tmp.path().join("pool")).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            t.tmp.path().join("pool"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         std::fs::create_dir_all(r.join("src")).unwrap();
         for f in ["src/auth.rs", "src/db.rs", "notes.txt"] {
             std::fs::write(r.join(f), format!("{f}: a\n")).unwrap();

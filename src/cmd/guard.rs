@@ -36,7 +36,7 @@ use crate::view::neutral::{self, clean};
 
 /// Tools whose target file the guard checks.
 pub const GUARDED_TOOLS: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
-/// The shell tool, whose command line the guard reads ([`crate::cmd::shell_guard`]).
+/// The shell tool, whose command line the shell guard (`cmd/shell_guard.rs`) reads.
 pub const SHELL_TOOL: &str = "Bash";
 /// Most conflicts listed in one message.
 const MAX_LISTED: usize = 5;
@@ -407,10 +407,6 @@ pub fn record_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
 /// The hook body: decides, records the decision and (unless refused) the
 /// edit, and returns the hook's JSON output when there is something to say.
 pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
-    // A shell call: what its command line writes and the git operations it runs.
-    if let Some(command) = crate::cmd::shell_guard::command(&ctx.input) {
-        return crate::cmd::shell_guard::shell_body(ctx, command);
-    }
     // The files the tool is about to change (one `file_path`, or every file
     // of Codex's `apply_patch`), absolute: the agent adapter's.
     let targets = &ctx.input.edit_targets;

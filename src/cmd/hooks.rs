@@ -155,7 +155,12 @@ pub fn guard_main() -> i32 {
     crate::cmd::runner::run_gated(
         "pool-guard",
         |i| crate::cmd::shell_guard::command(i).is_none_or(crate::cmd::shell_guard::worth_checking),
-        crate::cmd::guard::guard_body,
+        // A shell call: what its command line writes and the git operations
+        // it runs; any other tool: the files it edits.
+        |ctx| match crate::cmd::shell_guard::command(&ctx.input) {
+            Some(command) => crate::cmd::shell_guard::shell_body(ctx, command),
+            None => crate::cmd::guard::guard_body(ctx),
+        },
     )
 }
 

@@ -40,7 +40,7 @@
 //! Every entry pulled is stamped with the stream it was read from
 //! ([`crate::store::entry::Entry::via`]): the one thing about its author
 //! this machine knows. With one stream per person, and an ACL that lets
-//! each user write only their own (`docs/security-sync.md`), that is who
+//! each user write only their own (`docs/security.md, "Another machine"`), that is who
 //! wrote it.
 
 pub mod engine;
@@ -120,7 +120,7 @@ pub struct SyncFileConfig {
     pub client_key: Option<PathBuf>,
     /// Other writers' streams, pulled but never pushed to: with one stream
     /// (and one ACL user) per person, what is pulled from each is that
-    /// person's, whatever it says (see `docs/security-sync.md`).
+    /// person's, whatever it says (see `docs/security.md, "Another machine"`).
     #[serde(default)]
     pub peers: Option<Vec<String>>,
 }
