@@ -355,7 +355,9 @@ def cmd_codex_auto(args):
                 "it has the commit's subject and instance K", short(json.dumps(e)))
         c.check(e.get("affects") == "notes/k.md", "its AFFECTS is the file the apply_patch added",
                 short(json.dumps(e)))
-        c.check(e.get("id") == f"auto-commit-{head}" and head[:7] in (e.get("summary") or ""),
+        # The id is the commit's hash and the session's (issue 22: another session's entry for
+        # the same commit cannot shadow the author's).
+        c.check((e.get("id") or "").startswith(f"auto-commit-{head}-") and head[:7] in (e.get("summary") or ""),
                 "it names the commit (id and short hash)", short(json.dumps(e)))
     blocks = [e for e in entries if e.get("origin") != "auto"]
     c.check(not blocks, "no block-made entry (the model wrote none)", short(json.dumps(blocks)))
