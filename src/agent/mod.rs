@@ -6,7 +6,7 @@
 //! per-session read cursor over them ([`cursor`]), the fenced `pool` block the
 //! model writes ([`block`]), and the agents' own settings files, where hooks
 //! are registered ([`settings_file`] for Claude Code, [`codex_settings`] for
-//! Codex).
+//! Codex), and Claude Code's registry of its live sessions ([`registry`]).
 //!
 //! May import [`crate::store`] and [`crate::env`]; never coordination, views,
 //! sync or commands.
@@ -17,5 +17,6 @@ pub mod codex_settings;
 pub mod cursor;
 pub mod hook;
 pub mod patch;
+pub mod registry;
 pub mod settings_file;
 pub mod transcript;

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::hook::{self, Ctx};
+use crate::agent::registry;
 use crate::error::{Error, Result};
 use crate::store::fsio;
 use crate::store::paths::safe_file_stem;
@@ -85,6 +86,16 @@ pub struct Presence {
     pub socket: Option<String>,
     /// The session's permission mode, as its last hook call that carried one said.
     pub permission_mode: Option<String>,
+    /// Claude Code's registry file for this session
+    /// (`<config dir>/sessions/<pid>.json`, [`crate::agent::registry`]),
+    /// recorded only once a hook found it naming this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// What the registry said when the listing was read: `Some(true)` the
+    /// client runs, `Some(false)` it is gone, `None` nothing could be told.
+    /// Never stored.
+    #[serde(skip)]
+    pub alive: Option<bool>,
 }
 
 /// How recently something was seen.
@@ -126,12 +137,19 @@ impl State {
 }
 
 impl Presence {
-    /// The session's state at `now`: gone once ended, else by `last_seen`.
+    /// The session's state at `now`: gone once ended or once Claude Code's
+    /// registry no longer lists it; while the registry shows it running it
+    /// is at least idle, however long ago its last hook ran; else by
+    /// `last_seen`.
     pub fn state(&self, now: i64) -> State {
         if self.ended.is_some() {
-            State::Gone
-        } else {
-            State::by_age(self.last_seen, now)
+            return State::Gone;
+        }
+        match (self.alive, State::by_age(self.last_seen, now)) {
+            (Some(false), _) => State::Gone,
+            (Some(true), State::Active) => State::Active,
+            (Some(true), _) => State::Idle,
+            (None, by_age) => by_age,
         }
     }
 
@@ -286,6 +304,8 @@ pub struct Observation {
     pub socket: Option<String>,
     /// The permission mode, if the event carried one.
     pub permission_mode: Option<String>,
+    /// Claude Code's registry file naming this session, if one was found.
+    pub registry: Option<String>,
 }
 
 /// The presence to store after `seen` at `now`, given what is stored; `None`
@@ -318,6 +338,15 @@ pub fn refresh(old: Option<&Presence>, seen: &Observation, now: i64) -> Option<P
             .permission_mode
             .clone()
             .or_else(|| old.and_then(|o| o.permission_mode.clone())),
+        // A new socket is a new client (a resumed session): the old
+        // client's registry file says nothing of it.
+        registry: match old {
+            Some(o) if seen.socket.is_none() || seen.socket == o.socket => {
+                seen.registry.clone().or_else(|| o.registry.clone())
+            }
+            _ => seen.registry.clone(),
+        },
+        alive: None,
     };
     match old {
         Some(o)
@@ -411,11 +440,14 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
         ends: input.hook_event_name == "SessionEnd",
         socket: ctx.config.messaging_socket.clone(),
         permission_mode: input.permission_mode.clone().filter(|m| !m.is_empty()),
+        registry: None,
     };
     let path = file_path(&ctx.pool_dir, &seen.instance, &seen.session_id);
     // An unreadable or corrupt file is replaced, not reported: it holds nothing
     // the next write does not restore.
     let old = load(&path).ok().flatten();
+    let mut seen = seen;
+    seen.registry = find_registry(ctx, old.as_ref());
     let Some(new) = refresh(old.as_ref(), &seen, ctx.now) else {
         return Ok(());
     };
@@ -424,6 +456,42 @@ fn try_touch(ctx: &Ctx) -> Result<()> {
     let bytes = serde_json::to_vec(&new)
         .map_err(|e| Error::Invalid(format!("cannot encode presence: {e}")))?;
     fsio::replace_file(&path, &bytes, 0o600)
+}
+
+/// Claude Code's registry file for this hook's session: looked up (one
+/// small file read) only when the stored presence has none or its socket
+/// changed, and kept only when it names this session, so a client without a
+/// registry never has its sessions judged gone by a missing file.
+fn find_registry(ctx: &Ctx, old: Option<&Presence>) -> Option<String> {
+    if ctx.input.agent != crate::agent::adapter::Agent::ClaudeCode {
+        return None;
+    }
+    let socket = ctx.config.messaging_socket.as_deref()?;
+    if old.is_some_and(|o| o.socket.as_deref() == Some(socket) && o.registry.is_some()) {
+        return None; // kept by `refresh`
+    }
+    let path = registry::path_for(ctx.config.claude_config_dir.as_deref()?, socket)?;
+    let rec = registry::read(&path).ok().flatten()?;
+    (rec.session_id == ctx.input.session_id).then(|| path.to_string_lossy().into_owned())
+}
+
+/// Asks Claude Code's registry about each session of this host that has a
+/// registry file recorded and has not ended ([`Presence::alive`]).
+fn confirm(sessions: &mut [Presence]) {
+    let host = crate::env::host::host_name();
+    for p in sessions
+        .iter_mut()
+        .filter(|p| p.ended.is_none() && p.host == host)
+    {
+        let Some(path) = p.registry.as_deref() else {
+            continue;
+        };
+        p.alive = match registry::alive(Path::new(path), &p.session_id) {
+            registry::Alive::Yes => Some(true),
+            registry::Alive::No => Some(false),
+            registry::Alive::Unknown => None,
+        };
+    }
 }
 
 /// What a listing of the presence folder found.
@@ -488,6 +556,7 @@ pub fn list(pool_dir: &Path, now: i64, prune: bool) -> Result<Listing> {
             Err(_) => out.bad += 1,
         }
     }
+    confirm(&mut out.sessions);
     out.sessions
         .sort_by_key(|p| std::cmp::Reverse((p.last_heard(), p.first_seen)));
     Ok(out)
@@ -590,6 +659,7 @@ mod tests {
             ends,
             socket: None,
             permission_mode: None,
+            registry: None,
         }
     }
 
@@ -707,5 +777,115 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old.agent_name(), "claude-code");
+    }
+
+    #[test]
+    fn a_new_client_drops_the_old_registry_file() {
+        let mut o = seen(false);
+        o.socket = Some("/t/cc-socks/7.sock".into());
+        o.registry = Some("/c/sessions/7.json".into());
+        let old = refresh(None, &o, 100).unwrap();
+        let mut same = o.clone();
+        same.registry = None;
+        assert_eq!(
+            refresh(Some(&old), &same, 400).unwrap().registry.as_deref(),
+            Some("/c/sessions/7.json")
+        );
+        let mut resumed = same.clone();
+        resumed.socket = Some("/t/cc-socks/8.sock".into());
+        assert_eq!(refresh(Some(&old), &resumed, 400).unwrap().registry, None);
+    }
+
+    #[rstest]
+    #[case(Some(true), 10, State::Active)]
+    #[case(Some(true), 2 * IDLE_WITHIN, State::Idle)]
+    #[case(Some(false), 10, State::Gone)]
+    #[case(None, 10, State::Active)]
+    #[case(None, 2 * IDLE_WITHIN, State::Gone)]
+    fn the_registry_overrides_hook_times(
+        #[case] alive: Option<bool>,
+        #[case] age: i64,
+        #[case] want: State,
+    ) {
+        let p = Presence {
+            last_seen: 10_000,
+            alive,
+            ..Presence::default()
+        };
+        assert_eq!(p.state(10_000 + age), want);
+    }
+
+    /// A registry file for this very process (it runs, so it is alive).
+    #[cfg(target_os = "linux")]
+    fn own_record(config: &Path, session: &str) -> PathBuf {
+        use crate::agent::registry::{ProcStart, Procs, ThisMachine};
+        let pid = std::process::id();
+        let dir = config.join("sessions");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{pid}.json"));
+        let rec = serde_json::json!({
+            "pid": pid, "sessionId": session, "status": "idle",
+            "procStart": match ThisMachine.start_time(pid) {
+                ProcStart::Started(t) => t,
+                other => panic!("no start time: {other:?}"),
+            },
+            "pidDomain": ThisMachine.domain().unwrap(),
+        });
+        std::fs::write(&path, rec.to_string()).unwrap();
+        path
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn listing_asks_the_registry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = tmp.path().join("pool");
+        std::fs::create_dir_all(dir(&pool)).unwrap();
+        let now = 1_000_000;
+        let reg = own_record(&tmp.path().join("config"), "s1");
+        let write = |sess: &str, last: i64, registry: Option<&Path>| {
+            let p = Presence {
+                instance: "A".into(),
+                session_id: sess.into(),
+                host: crate::env::host::host_name(),
+                first_seen: last,
+                last_seen: last,
+                registry: registry.map(|r| r.to_string_lossy().into_owned()),
+                ..Presence::default()
+            };
+            std::fs::write(file_path(&pool, "A", sess), serde_json::to_vec(&p).unwrap()).unwrap();
+        };
+        // Quiet for two hours, but its client still runs: idle, not gone.
+        write("s1", now - 2 * IDLE_WITHIN, Some(&reg));
+        // Seen ten seconds ago, but its client is no longer listed: gone.
+        let gone = reg.with_file_name("999999.json");
+        write("s2", now - 10, Some(&gone));
+        // No registry recorded: by hook times.
+        write("s3", now - 10, None);
+        let l = list(&pool, now, false).unwrap();
+        let state = |s: &str| {
+            l.sessions
+                .iter()
+                .find(|p| p.session_id == s)
+                .unwrap()
+                .state(now)
+        };
+        assert_eq!(state("s1"), State::Idle);
+        assert_eq!(state("s2"), State::Gone);
+        assert_eq!(state("s3"), State::Active);
+        // The client exits: its file goes, and so does the session.
+        std::fs::remove_file(&reg).unwrap();
+        let l = list(&pool, now, false).unwrap();
+        assert_eq!(
+            l.sessions
+                .iter()
+                .find(|p| p.session_id == "s1")
+                .unwrap()
+                .state(now),
+            State::Gone
+        );
+        // Stored files never carry the runtime verdict.
+        let stored = std::fs::read_to_string(file_path(&pool, "A", "s1")).unwrap();
+        assert!(!stored.contains("alive"), "{stored}");
     }
 }

@@ -140,6 +140,9 @@ pub struct Config {
     pub wake: bool,
     /// This session's inbox socket (`CLAUDE_CODE_MESSAGING_SOCKET`).
     pub messaging_socket: Option<String>,
+    /// Claude Code's config folder (`CLAUDE_CONFIG_DIR` when absolute, else
+    /// `~/.claude`), where it keeps its registry of live sessions.
+    pub claude_config_dir: Option<std::path::PathBuf>,
 }
 
 /// The edit guard's mode (`POOL_CLAIMS`).
@@ -188,6 +191,7 @@ impl Default for Config {
             attended: true,
             wake: true,
             messaging_socket: None,
+            claude_config_dir: None,
         }
     }
 }
@@ -298,6 +302,15 @@ impl Config {
             None => config.wake.unwrap_or(true),
         };
         s.messaging_socket = env.get("CLAUDE_CODE_MESSAGING_SOCKET");
+        s.claude_config_dir = env
+            .get("CLAUDE_CONFIG_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                env.get("HOME")
+                    .or_else(|| env.get("USERPROFILE"))
+                    .map(|h| std::path::Path::new(&h).join(".claude"))
+            })
+            .filter(|p| p.is_absolute());
         if let Some(me) = s.instance.as_deref() {
             let inst = config.instances.get(me);
             s.role = inst.and_then(|i| i.role.clone());
