@@ -200,12 +200,18 @@ pub struct ThisMachine;
 
 impl Procs for ThisMachine {
     fn domain(&self) -> Option<String> {
-        if !cfg!(target_os = "linux") {
-            return None;
-        }
-        let id = small_file("/etc/machine-id")?;
-        let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
-        Some(format!("linux:{}:{}", id.trim(), ns.to_string_lossy()))
+        // Read once per process: a listing asks for every session.
+        static DOMAIN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        DOMAIN
+            .get_or_init(|| {
+                if !cfg!(target_os = "linux") {
+                    return None;
+                }
+                let id = small_file("/etc/machine-id")?;
+                let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+                Some(format!("linux:{}:{}", id.trim(), ns.to_string_lossy()))
+            })
+            .clone()
     }
 
     fn start_time(&self, pid: u32) -> ProcStart {
