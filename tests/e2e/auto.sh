@@ -28,45 +28,17 @@ command -v git >/dev/null || die "git is required"
 e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
 e2e_netns "$@"
-W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-auto.XXXXXX")"
-MOCK_PID=
-cleanup() {
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
-  if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$W"; else printf 'e2e-auto: kept %s\n' "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_world auto
 
-mkdir -p "$W/home" "$W/config" "$W/pool" "$W/tmp" "$W/runs" "$W/proj/src"
-ENV=(
-  "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$W/home" "CLAUDE_CONFIG_DIR=$W/config"
-  "POOL_DIR=$W/pool" "TMPDIR=$W/tmp" "LANG=C.UTF-8" "SHELL=/bin/bash" "TERM=dumb"
-  "DISABLE_TELEMETRY=1" "DISABLE_AUTOUPDATER=1" "DISABLE_ERROR_REPORTING=1"
-  "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "ANTHROPIC_API_KEY=sk-ant-e2e-dummy-key"
-  "GIT_AUTHOR_NAME=E2E" "GIT_AUTHOR_EMAIL=e2e@example.invalid"
-  "GIT_COMMITTER_NAME=E2E" "GIT_COMMITTER_EMAIL=e2e@example.invalid"
-)
-in_world() { (cd "$W/proj" && env -i "${ENV[@]}" "$@"); }
+mkdir -p "$W/proj/src"
 in_world git init -q -b main . && printf '# proj\n' >"$W/proj/README.md" \
   && in_world git add README.md && in_world git commit -q -m "Initial commit" || die "git set-up failed"
 in_world "$BIN_DIR/pool" install >"$W/install.out" 2>&1 || { cat "$W/install.out"; die "pool install failed"; }
 
 # run_claude LABEL INSTANCE SCRIPT: one `claude -p` session against a fresh mock.
 run_claude() {
-  local label="$1" instance="$2" run="$W/runs/$1" port
-  mkdir -p "$run"
-  sed "s#@PROJ@#$W/proj#g" "$HERE/scripts/$3" >"$run/script.json"
-  python3 "$HERE/mock_model.py" --script "$run/script.json" --port-file "$run/port" \
-    --log "$run/requests.jsonl" 2>"$run/mock.stderr" &
-  MOCK_PID=$!
-  for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.05; done
-  port="$(cat "$run/port")" || die "mock model did not start"
-  in_world "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
-    timeout 180 "$CLAUDE" -p "Do the task." --allowedTools "Bash Write" \
-      --output-format stream-json --verbose --include-hook-events \
-      --debug-file "$run/debug.txt" </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
-  echo $? >"$run/rc"
-  kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
+  local run="$W/runs/$1"
+  e2e_session "$run" "$2" "$3" "Bash Write"
   cp "$W/pool/instance_state.jsonl" "$run/pool-after.jsonl" 2>/dev/null || : >"$run/pool-after.jsonl"
 }
 

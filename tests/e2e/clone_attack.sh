@@ -35,17 +35,7 @@ command -v git >/dev/null || die "git is required"
 e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
 e2e_netns "$@"
-W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-clone.XXXXXX")"
-W="$(cd "$W" && pwd -P)"
-MOCK_PID=
-FAKE_PID=
-cleanup() {
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
-  [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-  if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$W"; else printf 'e2e-clone: kept %s\n' "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_world clone
 
 API_MARKER="sk-ant-MARKER-api-key-$$-$RANDOM"
 FILE_MARKER="https://victim:ghp_MARKER-credential-$$-$RANDOM@github.com"
@@ -66,6 +56,7 @@ in_dir "$W/work" "$BIN_DIR/pool" install >"$W/install.out" 2>&1 || { cat "$W/ins
 # The attacker's server.
 python3 "$HERE/fake_server.py" --port-file "$W/fake.port" --record "$W/fake.record" 2>"$W/fake.stderr" &
 FAKE_PID=$!
+E2E_PIDS+=("$FAKE_PID")
 for _ in $(seq 100); do [ -s "$W/fake.port" ] && break; sleep 0.05; done
 FAKE_PORT="$(cat "$W/fake.port" 2>/dev/null)" || die "the fake server did not start: $(cat "$W/fake.stderr")"
 

@@ -27,25 +27,9 @@ command -v git >/dev/null || die "git is required"
 e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
 e2e_netns "$@"
-W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-shell.XXXXXX")"
-MOCK_PID=
-cleanup() {
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
-  if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$W"; else printf 'e2e-shell: kept %s\n' "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_world shell
 
-mkdir -p "$W/home" "$W/config" "$W/pool" "$W/tmp" "$W/runs" "$W/proj/src"
-ENV=(
-  "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$W/home" "CLAUDE_CONFIG_DIR=$W/config"
-  "POOL_DIR=$W/pool" "TMPDIR=$W/tmp" "LANG=C.UTF-8" "SHELL=/bin/bash" "TERM=dumb"
-  "DISABLE_TELEMETRY=1" "DISABLE_AUTOUPDATER=1" "DISABLE_ERROR_REPORTING=1"
-  "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "ANTHROPIC_API_KEY=sk-ant-e2e-dummy-key"
-  "GIT_AUTHOR_NAME=E2E" "GIT_AUTHOR_EMAIL=e2e@example.invalid"
-  "GIT_COMMITTER_NAME=E2E" "GIT_COMMITTER_EMAIL=e2e@example.invalid"
-)
-in_world() { (cd "$W/proj" && env -i "${ENV[@]}" "$@"); }
+mkdir -p "$W/proj/src"
 printf 'auth: a\n' >"$W/proj/src/auth.rs"
 printf 'db: a\n' >"$W/proj/src/db.rs"
 in_world git init -q -b main . && in_world git add . && in_world git commit -q -m "Initial commit" \
@@ -61,20 +45,7 @@ printf '{"session_id":"b-session-e2e","hook_event_name":"UserPromptSubmit","prom
   | in_world CLAUDE_INSTANCE=B "$BIN_DIR/pool-prompt" >/dev/null || die "B's hook failed"
 
 run_claude() {
-  local label="$1" instance="$2" run="$W/runs/$1" port
-  mkdir -p "$run"
-  sed "s#@PROJ@#$W/proj#g" "$HERE/scripts/$3" >"$run/script.json"
-  python3 "$HERE/mock_model.py" --script "$run/script.json" --port-file "$run/port" \
-    --log "$run/requests.jsonl" 2>"$run/mock.stderr" &
-  MOCK_PID=$!
-  for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.05; done
-  port="$(cat "$run/port")" || die "mock model did not start"
-  in_world "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
-    timeout 180 "$CLAUDE" -p "Do the task." --allowedTools "Bash" \
-      --output-format stream-json --verbose --include-hook-events \
-      --debug-file "$run/debug.txt" </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
-  echo $? >"$run/rc"
-  kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
+  e2e_session "$W/runs/$1" "$2" "$3" "Bash"
 }
 
 check() { check_with "$HERE/check_shell.py" "$@"; }

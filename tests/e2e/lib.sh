@@ -1,4 +1,4 @@
-# Sourced by the end-to-end scripts (tests/e2e/run.sh, auto.sh, codex.sh and
+# Sourced by the end-to-end scripts (tests/e2e/*.sh and
 # tests/dist/run.sh): the binaries they need, Claude Code, the network namespace
 # they run in, and the tally of their `ok` / `FAIL` lines. The sourcing script
 # defines `die`.
@@ -64,4 +64,56 @@ check_with() {
       "$name: "*|"check.py: "*|"Traceback"*) FAILED=$((FAILED + 1)); FAILURES+=("$name $1 crashed: $line") ;;
     esac
   done <<<"$out"
+}
+
+# e2e_world TAG: a work folder W for one script (removed at exit unless a check failed or
+# E2E_KEEP=1; the scripted model MOCK_PID and any pid in E2E_PIDS are killed at exit), the
+# folders every world has ($W/home, config, pool, tmp, runs, proj), the offline environment
+# ENV of a user whose Claude Code config is $W/config and whose pool is $W/pool, and
+# in_world CMD..., which runs CMD in $W/proj with only ENV.
+e2e_world() {
+  E2E_TAG="$1"
+  W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-$1.XXXXXX")" || die "mktemp failed"
+  W="$(cd "$W" && pwd -P)"
+  MOCK_PID=
+  E2E_PIDS=()
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/home" "$W/config" "$W/pool" "$W/tmp" "$W/runs" "$W/proj"
+  ENV=(
+    "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$W/home" "CLAUDE_CONFIG_DIR=$W/config"
+    "POOL_DIR=$W/pool" "TMPDIR=$W/tmp" "LANG=C.UTF-8" "SHELL=/bin/bash" "TERM=dumb"
+    "DISABLE_TELEMETRY=1" "DISABLE_AUTOUPDATER=1" "DISABLE_ERROR_REPORTING=1"
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "ANTHROPIC_API_KEY=sk-ant-e2e-dummy-key"
+    "GIT_AUTHOR_NAME=E2E" "GIT_AUTHOR_EMAIL=e2e@example.invalid"
+    "GIT_COMMITTER_NAME=E2E" "GIT_COMMITTER_EMAIL=e2e@example.invalid"
+  )
+}
+in_world() { (cd "$W/proj" && env -i "${ENV[@]}" "$@"); }
+e2e_cleanup() {
+  local p
+  [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
+  for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$W"; else printf 'e2e-%s: kept %s\n' "$E2E_TAG" "$W"; fi
+}
+
+# e2e_session RUN INSTANCE SCRIPT TOOLS [PROMPT]: one `claude -p` session of INSTANCE in
+# $W/proj against a fresh scripted model following SCRIPT (a file under scripts/, @PROJ@
+# replaced by $W/proj), with TOOLS allowed. RUN (a folder) gets script.json, requests.jsonl,
+# stream.jsonl, debug.txt, stderr.txt and rc.
+e2e_session() {
+  local run="$1" instance="$2" script="$3" tools="$4" prompt="${5:-Do the task.}" port
+  mkdir -p "$run"
+  sed "s#@PROJ@#$W/proj#g" "$E2E_DIR/scripts/$script" >"$run/script.json"
+  python3 "$E2E_DIR/mock_model.py" --script "$run/script.json" --port-file "$run/port" \
+    --log "$run/requests.jsonl" 2>"$run/mock.stderr" &
+  MOCK_PID=$!
+  for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.05; done
+  port="$(cat "$run/port")" || die "mock model did not start"
+  in_world "CLAUDE_INSTANCE=$instance" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
+    timeout 180 "$E2E_CLAUDE_BIN" -p "$prompt" --allowedTools "$tools" \
+      --output-format stream-json --verbose --include-hook-events \
+      --debug-file "$run/debug.txt" </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
+  echo $? >"$run/rc"
+  kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
 }

@@ -25,24 +25,9 @@ command -v python3 >/dev/null || die "python3 is required"
 e2e_claude
 CLAUDE="$E2E_CLAUDE_BIN"
 e2e_netns "$@"
-W="$(mktemp -d "${TMPDIR:-/tmp}/claude-pool-e2e-registry.XXXXXX")"
-MOCK_PID=
-cleanup() {
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
-  if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$W"; else printf 'e2e-registry: kept %s\n' "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$W/home" "$W/config" "$W/pool" "$W/tmp" "$W/out" "$W/run" "$W/proj"
-ENV=(
-  "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$W/home" "CLAUDE_CONFIG_DIR=$W/config"
-  "POOL_DIR=$W/pool" "TMPDIR=$W/tmp" "LANG=C.UTF-8" "SHELL=/bin/bash" "TERM=dumb"
-  "DISABLE_TELEMETRY=1" "DISABLE_AUTOUPDATER=1" "DISABLE_ERROR_REPORTING=1"
-  "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "ANTHROPIC_API_KEY=sk-ant-e2e-dummy-key"
-  "POOL_BIN=$BIN_DIR" "E2E_OUT=$W/out"
-)
-in_world() { (cd "$W/proj" && env -i "${ENV[@]}" "$@"); }
+e2e_world registry
+mkdir -p "$W/out"
+ENV+=("POOL_BIN=$BIN_DIR" "E2E_OUT=$W/out")
 in_world "$BIN_DIR/pool" install >"$W/install.out" 2>&1 || { cat "$W/install.out"; die "pool install failed"; }
 # Makes every presence file two hours old (run from the session's Bash tool).
 cat >"$W/out/age.py" <<'PY'
@@ -54,20 +39,9 @@ for f in glob.glob(os.path.join(os.environ["POOL_DIR"], "presence", "*.json")):
     json.dump(p, open(f, "w"))
 PY
 
-run="$W/run"
-sed "s#@PROJ@#$W/proj#g" "$HERE/scripts/registry_a.json" >"$run/script.json"
-python3 "$HERE/mock_model.py" --script "$run/script.json" --port-file "$run/port" \
-  --log "$run/requests.jsonl" 2>"$run/mock.stderr" &
-MOCK_PID=$!
-for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.05; done
-port="$(cat "$run/port")" || die "mock model did not start"
 printf 'e2e-registry: Claude Code %s, work dir %s, %s\n' "$("$CLAUDE" --version | head -n1)" "$W" "$NET_NOTE"
-in_world "CLAUDE_INSTANCE=A" "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" \
-  timeout 180 "$CLAUDE" -p "Do the task." --allowedTools "Bash" \
-    --output-format stream-json --verbose --include-hook-events \
-    --debug-file "$run/debug.txt" </dev/null >"$run/stream.jsonl" 2>"$run/stderr.txt"
-echo $? >"$run/rc"
-kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=
+run="$W/runs/A"
+e2e_session "$run" A registry_a.json Bash
 in_world "$BIN_DIR/pool" status --json >"$W/out/after.json" 2>"$W/out/after.err"
 
 if [ "$(cat "$run/rc")" = 137 ]; then ok "the client was killed (exit 137, no SessionEnd)"; else fail "the client was killed" "rc $(cat "$run/rc")"; fi
