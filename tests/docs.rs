@@ -438,3 +438,29 @@ fn markers_are_read_and_no_run_needs_a_reason() {
     let bare = "<!-- no-run: -->\n```sh\ntrue\n```\n";
     assert!(check_markdown("b.md", bare).0[0].contains("needs a reason"));
 }
+
+#[test]
+fn every_relative_link_in_the_readme_and_docs_points_to_a_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut broken = Vec::new();
+    for f in doc_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for event in Parser::new(&text) {
+            let dest = match event {
+                Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => dest_url,
+                _ => continue,
+            };
+            if dest.contains("://") || dest.starts_with('#') || dest.starts_with("mailto:") {
+                continue;
+            }
+            let path = dest.split('#').next().unwrap_or("");
+            if !f.parent().unwrap().join(path).exists() {
+                broken.push(format!(
+                    "{}: {dest}",
+                    f.strip_prefix(root).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to no file:\n{}", broken.join("\n"));
+}
