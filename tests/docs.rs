@@ -462,5 +462,9 @@ fn every_relative_link_in_the_readme_and_docs_points_to_a_file() {
             }
         }
     }
-    assert!(broken.is_empty(), "links to no file:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "links to no file:\n{}",
+        broken.join("\n")
+    );
 }
