@@ -17,6 +17,9 @@
 //!   itself, another OS, a server that runs until Ctrl-C). The test lists them.
 //! - `<!-- continues -->`: it runs in the same shell and folders as the block
 //!   before it in the file (exports included), as a reader following the page would.
+//!
+//! A line bash writes to stderr about itself (`bash: line 2: cd: …`) fails the
+//! block too: `set -e` does not stop at a failure before `&&`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -292,6 +295,13 @@ fn run_chain(chain: &[Block]) -> Result<(), String> {
         }
         Some(_) => {}
     }
+    // `set -e` does not stop at a failure before `&&` (`cd nowhere && …`),
+    // but bash reports it, and every other shell-level error, as `bash: …`.
+    if let Some(l) = err.lines().find(|l| l.starts_with("bash: ")) {
+        return Err(format!(
+            "{at}: the shell reported an error: {l}\n--- stdout\n{out}"
+        ));
+    }
     for (i, (at, want)) in expected.iter().enumerate() {
         let begin = format!("@@DOC-BEGIN {i}\n");
         let end = format!("\n@@DOC-END {i}\n");
@@ -409,6 +419,16 @@ fn a_broken_command_fails_the_check() {
     let (fail, _, ran) = check_markdown("t.md", md);
     assert_eq!(ran, 1);
     assert!(fail.len() == 1 && fail[0].contains("t.md:3"), "{fail:?}");
+}
+
+#[test]
+fn a_failure_before_and_and_fails_the_check() {
+    let md = "```sh\ncd no-such-folder && pool init\npool status\n```\n";
+    let (fail, _, _) = check_markdown("t.md", md);
+    assert!(
+        fail.len() == 1 && fail[0].contains("no-such-folder"),
+        "{fail:?}"
+    );
 }
 
 #[test]
