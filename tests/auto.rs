@@ -583,6 +583,35 @@ fn a_session_that_only_wrote_blocks_posts_no_digest() {
     assert!(!status.contains("Session digest"), "{status}");
 }
 
+/// A file the session's own block names in AFFECTS is not repeated by the
+/// digest either.
+#[test]
+fn the_digest_leaves_out_files_the_sessions_blocks_name() {
+    let block_turn = |w: &World| {
+        let transcript = w.path("t.jsonl");
+        let line = json!({"type": "assistant", "uuid": "u1", "message": {"id": "m1", "content": [{"type": "text",
+            "text": "Working on it.\n```pool\nACTION: claimed\nTOPIC: Parser rewrite\nAFFECTS: src/parser.rs\n```"}]}});
+        std::fs::write(&transcript, format!("{line}\n")).unwrap();
+        let stop = json!({"session_id": session(), "hook_event_name": "Stop", "cwd": w.proj(),
+                          "transcript_path": transcript});
+        w.run("pool-stop", &stop.to_string(), &[]);
+    };
+    let w = World::new();
+    w.edit("src/parser.rs");
+    block_turn(&w);
+    w.session_end();
+    assert!(digests(&w).is_empty(), "{:#?}", digests(&w));
+    let w = World::new();
+    w.edit("src/parser.rs");
+    w.edit("notes.md");
+    block_turn(&w);
+    w.session_end();
+    let ds = digests(&w);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0]["affects"], "notes.md");
+    assert_eq!(ds[0]["topic"], "Session digest: 1 file edited");
+}
+
 /// The digest's text reads as sentences, with plurals right, and without a
 /// commit it lists every edit.
 #[test]

@@ -613,7 +613,8 @@ pub enum DigestWhen {
 /// Posts the session's digest when it is due and it has something to say
 /// that no other entry says: the files the session edited that no commit
 /// entry lists (edited after its last commit, or with no commit since the
-/// last digest), with the branch and worktree. Its commits, pushes, pull
+/// last digest) and none of its blocks names in AFFECTS, with the branch and
+/// worktree. Its commits, pushes, pull
 /// requests and blocks have entries of their own, so they are not repeated,
 /// and a session that only wrote blocks or only committed posts no digest.
 /// `started` is when the session started, if known.
@@ -641,9 +642,19 @@ pub fn digest(
     } else {
         (since, &[][..])
     };
+    // Nor are the files its own blocks name in AFFECTS.
+    let blocks = own_blocks(pool, who.session, since, now)?;
+    let named = |abs: &str| {
+        blocks.iter().any(|b| {
+            patterns(&b.affects)
+                .iter()
+                .any(|pat| path_matches(pat, &b.cwd, abs))
+        })
+    };
     let repo = git_ops::find_repo(who.cwd);
     let files: Vec<String> = edited_files(pool.dir(), who.session, from, None, already)?
         .into_iter()
+        .filter(|(_, abs)| !named(abs))
         .map(|(_, abs)| {
             match repo
                 .as_ref()
