@@ -5,8 +5,8 @@
 //! subject, the files the session edited, the short hash and the branch;
 //! failed commits, dry runs, commands that only mention git and commits in
 //! another repository post nothing; an amend replaces its entry; a push and
-//! a pull request each post one `signaling` entry; SessionEnd posts one
-//! digest; a block about the same work in the same turn wins; `POOL_AUTO`
+//! a pull request each post one `signaling` entry; SessionEnd posts a
+//! digest only of the edits no commit entry lists; a block about the same work in the same turn wins; `POOL_AUTO`
 //! turns kinds off.
 
 use std::io::Write;
@@ -503,33 +503,132 @@ fn a_codex_commit_and_push_post_their_entries_too() {
     assert!(w.errors().is_empty(), "{}", w.errors());
 }
 
+fn digests(w: &World) -> Vec<Value> {
+    w.auto()
+        .into_iter()
+        .filter(|e| e["id"].as_str().unwrap().starts_with("auto-digest-"))
+        .collect()
+}
+
 #[test]
-fn session_end_posts_one_digest_when_something_happened() {
+fn session_end_posts_one_digest_of_the_edits_no_commit_lists() {
     let quiet = World::new();
     quiet.session_end();
     assert!(quiet.entries().is_empty(), "nothing happened: no digest");
     let w = World::new();
-    let head = commit_greeting(&w);
+    commit_greeting(&w);
     w.edit("notes.md");
     w.stop();
     w.session_end();
     w.session_end();
-    let digests: Vec<Value> = w
-        .auto()
-        .into_iter()
-        .filter(|e| e["id"].as_str().unwrap().starts_with("auto-digest-"))
-        .collect();
-    assert_eq!(digests.len(), 1, "{digests:#?}");
-    let d = &digests[0];
+    let ds = digests(&w);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    let d = &ds[0];
     assert_eq!(d["action"], "signaling");
+    assert_eq!(d["topic"], "Session digest: 1 file edited");
+    assert_eq!(d["affects"], "notes.md");
+    // Only what the commit's entry does not say: not greet.txt, not the commit.
     let s = d["summary"].as_str().unwrap();
-    assert!(s.contains("Edited 2 files: greet.txt, notes.md"), "{s}");
     assert!(
-        s.contains(&format!("Commits: {} Add greeting", &head[..7])),
+        s.starts_with("Edited 1 file after its last commit: notes.md. On main in "),
         "{s}"
     );
-    assert!(s.contains("On main in "), "{s}");
-    assert!(s.lines().count() <= 5, "{s}");
+    assert!(
+        !s.contains("greet.txt") && !s.contains("Add greeting") && !s.contains('\n'),
+        "{s}"
+    );
+}
+
+/// Issue 25 §6: one commit and its push made 3 entries, the third a digest
+/// repeating both.
+#[test]
+fn one_commit_and_its_push_make_two_entries_and_no_digest() {
+    let w = World::new();
+    commit_greeting(&w);
+    w.git(&["push", "-q", "origin", "main"], &w.proj());
+    w.post_tool("12-PostToolUse-push.json", None, &[]);
+    w.stop();
+    w.session_end();
+    let topics: Vec<Value> = w.auto().iter().map(|e| e["topic"].clone()).collect();
+    assert_eq!(
+        topics,
+        [json!("Add greeting"), json!("Pushed branch main")],
+        "the digest would only repeat them"
+    );
+}
+
+/// Issue 25 §6: a session that only wrote blocks added "Session digest: 1
+/// block", which became its instance's last entry in `pool status`.
+#[test]
+fn a_session_that_only_wrote_blocks_posts_no_digest() {
+    let w = World::new();
+    let transcript = w.path("t.jsonl");
+    let line = json!({"type": "assistant", "uuid": "u1", "message": {"id": "m1", "content": [{"type": "text",
+        "text": "Claimed.\n```pool\nACTION: claimed\nTOPIC: Parser rewrite\nAFFECTS: src/parser.rs\n```"}]}});
+    std::fs::write(&transcript, format!("{line}\n")).unwrap();
+    for event in ["Stop", "SessionEnd"] {
+        let input = json!({"session_id": session(), "hook_event_name": event, "cwd": w.proj(),
+                           "transcript_path": transcript});
+        w.run("pool-stop", &input.to_string(), &[]);
+    }
+    let all = w.entries();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["topic"], "Parser rewrite");
+    let status = w.run_args("pool", &["status"], "", &[]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("last entry") && status.contains("claimed: Parser rewrite"),
+        "{status}"
+    );
+    assert!(!status.contains("Session digest"), "{status}");
+}
+
+/// A file the session's own block names in AFFECTS is not repeated by the
+/// digest either.
+#[test]
+fn the_digest_leaves_out_files_the_sessions_blocks_name() {
+    let block_turn = |w: &World| {
+        let transcript = w.path("t.jsonl");
+        let line = json!({"type": "assistant", "uuid": "u1", "message": {"id": "m1", "content": [{"type": "text",
+            "text": "Working on it.\n```pool\nACTION: claimed\nTOPIC: Parser rewrite\nAFFECTS: src/parser.rs\n```"}]}});
+        std::fs::write(&transcript, format!("{line}\n")).unwrap();
+        let stop = json!({"session_id": session(), "hook_event_name": "Stop", "cwd": w.proj(),
+                          "transcript_path": transcript});
+        w.run("pool-stop", &stop.to_string(), &[]);
+    };
+    let w = World::new();
+    w.edit("src/parser.rs");
+    block_turn(&w);
+    w.session_end();
+    assert!(digests(&w).is_empty(), "{:#?}", digests(&w));
+    let w = World::new();
+    w.edit("src/parser.rs");
+    w.edit("notes.md");
+    block_turn(&w);
+    w.session_end();
+    let ds = digests(&w);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0]["affects"], "notes.md");
+    assert_eq!(ds[0]["topic"], "Session digest: 1 file edited");
+}
+
+/// The digest's text reads as sentences, with plurals right, and without a
+/// commit it lists every edit.
+#[test]
+fn the_digest_reads_well() {
+    let w = World::new();
+    w.edit("notes.md");
+    w.edit("docs/a.md");
+    w.session_end();
+    let ds = digests(&w);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0]["topic"], "Session digest: 2 files edited");
+    let s = ds[0]["summary"].as_str().unwrap();
+    let proj = w.proj().display().to_string();
+    assert_eq!(
+        s,
+        format!("Edited 2 files: notes.md, docs/a.md. On main in {proj}.")
+    );
 }
 
 #[test]
@@ -611,13 +710,9 @@ fn bad_input_never_fails_the_hook() {
 fn a_stop_after_a_quiet_spell_posts_a_digest_and_an_early_one_does_not() {
     let w = World::new();
     commit_greeting(&w);
+    w.edit("notes.md");
     w.stop();
-    let digests = |w: &World| {
-        w.auto()
-            .into_iter()
-            .filter(|e| e["id"].as_str().unwrap().starts_with("auto-digest-"))
-            .count()
-    };
+    let digests = |w: &World| digests(w).len();
     assert_eq!(digests(&w), 0, "the session started seconds ago");
     // The session started an hour ago: its presence file says so.
     for f in std::fs::read_dir(w.pool().join("presence")).unwrap() {

@@ -99,7 +99,7 @@ pub enum PoolCommand {
     Dashboard(DashboardArgs),
     /// Start instances in one tmux session, one window each (--stop ends it).
     Launch(LaunchArgs),
-    /// Exchange entries with other machines through a Redis stream (see README, "Several machines").
+    /// Exchange entries with other machines through a Redis stream (see docs/sync.md).
     Sync(crate::cmd::sync::SyncArgs),
     /// Print completion candidates, one a line (`instances` or `handoffs`):
     /// what the completion scripts call for dynamic values.

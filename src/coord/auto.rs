@@ -1,7 +1,7 @@
 //! Automatic entries: what a session did, taken from the tool calls Claude
 //! Code reports, not from prose. A commit becomes a `completed` entry, a push
-//! or an opened pull request a `signaling` one, and a session's work since
-//! its last digest a `signaling` digest.
+//! or an opened pull request a `signaling` one, and a session's edits that
+//! no commit entry lists a `signaling` digest.
 //!
 //! PostToolUse only *records* what a Bash call did, as pending entries in
 //! the session's state file (`auto/<session>.json`). The end of the turn
@@ -40,8 +40,6 @@ pub const STATE_DIR: &str = "auto";
 const MAX_STATE_FILE: u64 = 64 * 1024;
 /// Most pending entries kept between turns.
 const MAX_PENDING: usize = 32;
-/// Most commits remembered for the next digest.
-const MAX_DIGEST_COMMITS: usize = 20;
 /// Seconds of clock slack around a tool call's run when matching the reflog.
 pub const CALL_SLACK: i64 = 5;
 /// A Bash call's longest run when Claude Code does not say (10 minutes, its
@@ -102,10 +100,6 @@ pub struct SessionState {
     /// When its last digest was posted, or checked with nothing to say
     /// (0: never); the next digest covers what came after that second.
     pub digest_at: i64,
-    /// Commits since that digest (`1415202 Add greeting`).
-    pub commits: Vec<String>,
-    /// Pushes and pull requests since that digest (`pushed main`, a URL).
-    pub shared: Vec<String>,
 }
 
 /// The state file of a session.
@@ -389,10 +383,6 @@ pub fn record_call(
             let branch = git_ops::branch(&repo.git_dir);
             for c in &commits {
                 let p = commit_pending(c, who.session, branch.as_deref(), &files, &cwd, now);
-                let line = format!("{} {}", c.short(), p.topic);
-                if !state.commits.contains(&line) {
-                    state.commits.push(line);
-                }
                 if !state.pending.iter().any(|q| q.id == p.id) {
                     added.push(p);
                 }
@@ -443,7 +433,6 @@ pub fn record_call(
         if let Some(b) = push {
             summary.push_str(&format!(" (pushed {})", redact(b)));
         }
-        state.shared.push(url.to_string());
         added.push(Pending {
             id: format!("auto-pr-{}", short_id(&format!("{}\0{url}", who.session))),
             action: "signaling".into(),
@@ -460,7 +449,6 @@ pub fn record_call(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        state.shared.push(format!("pushed {b}"));
         added.push(Pending {
             id: format!(
                 "auto-push-{}",
@@ -480,10 +468,6 @@ pub fn record_call(
     state.pending.extend(added.iter().cloned());
     let over = state.pending.len().saturating_sub(MAX_PENDING);
     state.pending.drain(..over);
-    let over = state.commits.len().saturating_sub(MAX_DIGEST_COMMITS);
-    state.commits.drain(..over);
-    let over = state.shared.len().saturating_sub(MAX_DIGEST_COMMITS);
-    state.shared.drain(..over);
     save_state(pool_dir, who.session, &state)?;
     Ok(added)
 }
@@ -626,9 +610,13 @@ pub enum DigestWhen {
     Stop,
 }
 
-/// Posts the session's digest when it is due and something happened since
-/// the last one: files edited (grouped by folder when many), commits, pushes
-/// and pull requests, the branch and worktree, and the blocks it wrote.
+/// Posts the session's digest when it is due and it has something to say
+/// that no other entry says: the files the session edited that no commit
+/// entry lists (edited after its last commit, or with no commit since the
+/// last digest) and none of its blocks names in AFFECTS, with the branch and
+/// worktree. Its commits, pushes, pull
+/// requests and blocks have entries of their own, so they are not repeated,
+/// and a session that only wrote blocks or only committed posts no digest.
 /// `started` is when the session started, if known.
 pub fn digest(
     pool: &Pool,
@@ -647,9 +635,26 @@ pub fn digest(
     if when == DigestWhen::Stop && now - since < DIGEST_QUIET {
         return Ok(None);
     }
+    // Edits up to the last commit are in that commit's entry (its AFFECTS).
+    let committed = state.last_commit_at >= since;
+    let (from, already) = if committed {
+        (state.last_commit_at, state.last_commit_files.as_slice())
+    } else {
+        (since, &[][..])
+    };
+    // Nor are the files its own blocks name in AFFECTS.
+    let blocks = own_blocks(pool, who.session, since, now)?;
+    let named = |abs: &str| {
+        blocks.iter().any(|b| {
+            patterns(&b.affects)
+                .iter()
+                .any(|pat| path_matches(pat, &b.cwd, abs))
+        })
+    };
     let repo = git_ops::find_repo(who.cwd);
-    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None, &[])?
+    let files: Vec<String> = edited_files(pool.dir(), who.session, from, None, already)?
         .into_iter()
+        .filter(|(_, abs)| !named(abs))
         .map(|(_, abs)| {
             match repo
                 .as_ref()
@@ -660,82 +665,47 @@ pub fn digest(
             }
         })
         .collect();
-    let blocks = own_blocks(pool, who.session, since, now)?;
-    if files.is_empty() && state.commits.is_empty() && state.shared.is_empty() && blocks.is_empty()
-    {
-        // Nothing to say; the next check starts from here, so a quiet
-        // session's Stops do not each read back to its start.
-        state.digest_at = now;
+    // What the digest covers is over either way: the next one starts here.
+    state.digest_at = now;
+    if files.is_empty() {
+        // Nothing another entry does not already say; the next check starts
+        // from here, so a quiet session's Stops do not each read back to its start.
         save_state(pool.dir(), who.session, &state)?;
         return Ok(None);
     }
-    let mut lines = Vec::new();
-    if !files.is_empty() {
-        lines.push(format!(
-            "Edited {} files: {}",
-            files.len(),
+    let edited = plural(files.len(), "file");
+    let mut parts = vec![if committed {
+        format!(
+            "Edited {edited} after its last commit: {}.",
             list_files(&files)
-        ));
-    }
-    if !state.commits.is_empty() {
-        lines.push(format!("Commits: {}", state.commits.join("; ")));
-    }
-    if !state.shared.is_empty() {
-        lines.push(format!("Shared: {}", state.shared.join("; ")));
-    }
+        )
+    } else {
+        format!("Edited {edited}: {}.", list_files(&files))
+    }];
     if let Some(r) = &repo {
         let branch = git_ops::branch(&r.git_dir)
             .map(|b| redact(&b))
             .unwrap_or_else(|| "detached HEAD".into());
-        lines.push(format!("On {branch} in {}", r.worktree.display()));
+        parts.push(format!("On {branch} in {}.", r.worktree.display()));
     }
-    if !blocks.is_empty() {
-        let topics: Vec<String> = blocks
-            .iter()
-            .rev()
-            .take(3)
-            .map(|b| b.topic.to_string())
-            .collect();
-        lines.push(format!(
-            "Blocks written: {} ({})",
-            blocks.len(),
-            topics.join("; ")
-        ));
-    }
-    let summary: Vec<String> = lines
+    let summary: Vec<String> = parts
         .iter()
         .map(|l| truncate_chars(&redact(l), DIGEST_LINE).into_owned())
         .collect();
-    let mut counts = Vec::new();
-    if !files.is_empty() {
-        counts.push(format!("{} edited", plural(files.len(), "file")));
-    }
-    if !state.commits.is_empty() {
-        counts.push(plural(state.commits.len(), "commit"));
-    }
-    if !blocks.is_empty() {
-        counts.push(plural(blocks.len(), "block"));
-    }
-    if !state.shared.is_empty() {
-        counts.push(format!("{} pushed or opened", state.shared.len()));
-    }
     let p = Pending {
         id: format!(
             "auto-digest-{}",
             short_id(&format!("{}\0{since}", who.session))
         ),
         action: "signaling".into(),
-        topic: format!("Session digest: {}", counts.join(", ")),
-        summary: summary.join("\n"),
+        topic: format!("Session digest: {edited} edited"),
+        summary: summary.join(" "),
         affects: truncate_chars(&files.join(", "), MAX_SHORT).into_owned(),
         cwd: who.cwd.to_string_lossy().into_owned(),
         at: now,
         ..Pending::default()
     };
     let appended = pool.append_unique(vec![to_entry(&p, who, now)], &[], since, now)?;
-    state.digest_at = now;
-    state.commits.clear();
-    state.shared.clear();
     save_state(pool.dir(), who.session, &state)?;
     Ok(appended.into_iter().next())
 }

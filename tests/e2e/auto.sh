@@ -7,7 +7,7 @@
 #   1. instance A's model edits a file (Write) and commits it through Bash, then runs a failing
 #      commit, a dry run and `echo git commit`; it writes no pool block. The pool must then hold
 #      exactly one automatic `completed` entry, with the commit's subject, the edited file, the
-#      short hash and the branch, and A's SessionEnd exactly one digest;
+#      short hash and the branch, and no digest (it would only repeat the commit);
 #   2. A's second session edits and commits again and, in the same turn, writes a pool block
 #      about the same files: the pool holds the block and no automatic entry for that commit;
 #   3. instance B's next session start (its first model request) shows A's automatic entry with

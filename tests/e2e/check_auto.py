@@ -81,15 +81,10 @@ def cmd_a1(args):
     leaks = [e for e in es if any(t in json.dumps(e) for t in ("Nothing to commit", "Dry run", "not a commit"))]
     c.check(not leaks, "A1: a failed commit, a dry run and `echo git commit` posted nothing",
             json.dumps(leaks))
+    # Its commit's entry says everything it did: a digest would only repeat it (issue 25 §6).
     ds = digests(es, sid)
-    c.check(len(ds) == 1, "A1: SessionEnd posted one digest", json.dumps(ds, indent=1))
-    if ds:
-        d = ds[0]
-        c.check(d.get("action") == "signaling", "A1: the digest is `signaling`", d.get("action"))
-        s = d.get("summary", "")
-        c.check("src/greet.txt" in s and "Add greeting" in s and "main" in s,
-                "A1: the digest names the file, the commit and the branch", s)
-        c.check(s.count("\n") <= 5, "A1: the digest stays within a few lines", s)
+    c.check(not ds, "A1: SessionEnd posted no digest (nothing edited after the commit)",
+            json.dumps(ds, indent=1))
     other = [e for e in es if e.get("session_id") == sid and e.get("origin") != "auto"]
     c.check(not other, "A1: no other entry from A's session (it wrote no block)", json.dumps(other))
     no_errors(c, work, "A1")
@@ -110,7 +105,8 @@ def cmd_a2(args):
     about = [e for e in es if "farewell" in (e.get("topic", "") + e.get("affects", "")).lower()
              and not e.get("id", "").startswith("auto-digest-")]
     c.check(len(about) == 1, "A2: one entry about the farewell commit, not two", json.dumps(about, indent=1))
-    c.check(len(digests(es, sid)) == 1, "A2: its SessionEnd posted one digest", json.dumps(digests(es, sid)))
+    c.check(not digests(es, sid), "A2: its SessionEnd posted no digest (the block and the commit say it all)",
+            json.dumps(digests(es, sid)))
     no_errors(c, work, "A2")
     c.exit()
 
