@@ -184,3 +184,30 @@ fn event_stream_slots_come_back_when_their_clients_go_away() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn allow_host_takes_the_name_with_a_port_or_the_url_a_person_copies() {
+    for form in ["devbox:9000", "http://devbox:9000", "http://devbox:9000/"] {
+        let d = start(&["--allow-host", form]);
+        let answer = d.get("/api/state", "devbox:9000");
+        assert!(
+            status_line(&answer).starts_with("HTTP/1.1 200"),
+            "--allow-host {form}: {answer}"
+        );
+        let other = d.get("/api/state", "evil.example:9000");
+        assert!(status_line(&other).starts_with("HTTP/1.1 403"), "{other}");
+    }
+    // What is no host name is refused at the start, saying what to give.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(POOL)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("POOL_DIR", tmp.path())
+        .args(["dashboard", "--allow-host", "devbox:port"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("devbox:9000"), "{err}");
+}

@@ -129,6 +129,14 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     for w in warnings {
         eprint_error(PROGRAM, &w);
     }
+    // `devbox`, `devbox:9000` or `http://devbox:9000`: the name; anything
+    // else is refused now, not at every request.
+    let allowed_hosts = args
+        .allow_host
+        .iter()
+        .map(|h| dashboard::allowed_host_name(h))
+        .collect::<std::result::Result<Vec<String>, String>>()
+        .map_err(Error::Invalid)?;
     let saved = load_saved(&dir);
     // The port asked for, else the one of the last run (so open tabs find
     // it again), else any free one.
@@ -164,12 +172,6 @@ fn serve(args: &DashboardArgs) -> Result<()> {
             port,
         },
     )?;
-    let allowed_hosts: Vec<String> = args
-        .allow_host
-        .iter()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .collect();
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let app = Arc::new(App {
         pool,

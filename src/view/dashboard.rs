@@ -1061,6 +1061,56 @@ pub fn host_ok(host: Option<&str>, port: u16, allowed: &[String]) -> bool {
     name_ok && p.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p == port))
 }
 
+/// The host name an `--allow-host` value names: `NAME`, `NAME:PORT` or a URL
+/// (`http://devbox:9000/`), the form a person copies from the address bar.
+/// The name is answered on any port (a forward picks its own); anything
+/// that is not a host name is refused with what was expected.
+pub fn allowed_host_name(arg: &str) -> std::result::Result<String, String> {
+    let bad = |why: &str| {
+        format!(
+            "--allow-host {arg:?}: {why}; give a host name, NAME:PORT or a URL (--allow-host devbox, devbox:9000, http://devbox:9000)"
+        )
+    };
+    let mut s = arg.trim();
+    for scheme in ["http://", "https://"] {
+        if let Some(head) = s.get(..scheme.len())
+            && head.eq_ignore_ascii_case(scheme)
+        {
+            s = &s[scheme.len()..];
+        }
+    }
+    if s.contains("://") {
+        return Err(bad("only http:// and https:// addresses are forwarded"));
+    }
+    let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    if s.contains('@') {
+        return Err(bad("a user name is not part of a host"));
+    }
+    let (name, port) = split_host(s);
+    if let Some(p) = port
+        && p.parse::<u16>().is_err()
+    {
+        return Err(bad(&format!("{p:?} is not a port")));
+    }
+    let bracketed = s.starts_with('[');
+    let valid = if bracketed {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    } else {
+        !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !valid {
+        return Err(bad("that is not a host name"));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
 /// `name[:port]`, with a bracketed IPv6 name kept whole.
 fn split_host(host: &str) -> (&str, Option<&str>) {
     if let Some(rest) = host.strip_prefix('[')
@@ -1138,6 +1188,35 @@ mod tests {
             source: None,
             unenforced: Vec::new(),
         }
+    }
+
+    #[test]
+    fn allow_host_takes_a_name_a_name_with_a_port_or_a_url() {
+        for ok in [
+            "devbox",
+            "devbox:9000",
+            "http://devbox:9000",
+            "https://DevBox:9000/x?y",
+            " devbox. ",
+        ] {
+            let got = allowed_host_name(ok).unwrap();
+            assert!(got == "devbox" || got == "devbox.", "{ok}: {got}");
+        }
+        assert_eq!(allowed_host_name("[::1]:8080").unwrap(), "::1");
+        for bad in [
+            "",
+            "ŝŝŝŝ",
+            "devbox:port",
+            "dev box",
+            "ftp://devbox",
+            "user@devbox",
+            "http://",
+        ] {
+            assert!(allowed_host_name(bad).is_err(), "{bad}");
+        }
+        let a = vec![allowed_host_name("http://devbox:9000").unwrap()];
+        assert!(host_ok(Some("devbox:9000"), 1, &a));
+        assert!(same_origin(Some("http://devbox:9000"), None, 1, &a));
     }
 
     #[test]
