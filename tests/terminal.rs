@@ -660,3 +660,47 @@ fn release_ack_and_ref_take_the_short_ids_the_dashboard_shows() {
         "{one}"
     );
 }
+
+#[test]
+fn a_person_acting_from_the_dashboard_is_no_instance_in_pool_status() {
+    let e = Env::new();
+    let handoff = e.ok(
+        "A",
+        &[
+            "post",
+            "--action",
+            "signaling",
+            "--topic",
+            "Review it",
+            "--to",
+            "B",
+        ],
+    );
+    let handoff = handoff.trim().trim_start_matches("posted ");
+    e.ok("B", &["post", "--topic", "Working on it"]);
+    let now = chrono_now();
+    // What the page writes for Acknowledge, and for a release "as a person".
+    seed(
+        &e,
+        &[
+            json!({"id": "dash-ack-1", "timestamp": now, "source_instance": "human",
+                "session_id": "", "action": "signaling", "topic": "Acknowledged: Review it",
+                "summary": "", "affects": "", "blocks": "", "ref": handoff, "origin": "dashboard",
+                "cwd": e.path("app")}),
+            json!({"id": "dash-rel-1", "timestamp": now, "source_instance": "lead",
+                "session_id": "", "action": "released", "topic": "Released: x",
+                "summary": "", "affects": "", "blocks": "", "origin": "forced",
+                "cwd": e.path("app")}),
+        ],
+    );
+    let status = e.ok("", &["status"]);
+    assert!(status.contains("2 instances"), "{status}");
+    for person in ["human", "lead"] {
+        assert!(
+            !status.lines().any(|l| l.trim_start().starts_with(person)),
+            "{person} is listed as an instance:\n{status}"
+        );
+    }
+    let json = e.ok("", &["status", "--json"]);
+    assert!(!json.contains("\"human\""), "{json}");
+}
