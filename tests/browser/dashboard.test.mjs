@@ -16,6 +16,7 @@ import { chromium } from "playwright-core";
 const BIN_DIR = process.env.BIN_DIR;
 const SHOTS = process.env.SHOTS || "target/browser";
 const README_SHOT = process.env.README_SHOT || "";
+const DOCS_SHOTS = process.env.DOCS_SHOTS || "";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 assert.ok(BIN_DIR, "set BIN_DIR to the folder holding pool and pool-query");
 
@@ -246,6 +247,8 @@ test("the summary bar counts blocked, handoffs and conflicts, and stays on top o
     await page.waitForTimeout(100);
     const box = await bar.boundingBox();
     assert.ok(box && Math.abs(box.y) < 1, `sticky at ${w}px: y=${box && box.y}`);
+    // One line, also on a phone (it wrapped with a dangling "·" at 400 px).
+    assert.ok(box.height < 40, `the summary bar is ${box.height}px high at ${w}px`);
     await page.evaluate(() => window.scrollTo(0, 0));
   });
   // On a phone, blocked, handoffs and conflicts come before the cards.
@@ -298,6 +301,15 @@ test("links go from a blocker to what unblocked it, and from a handoff to its ad
     await page.evaluate(() => window.scrollTo(0, 0));
   });
   await shot("links");
+  if (DOCS_SHOTS) {
+    // The docs' pictures (docs/dashboard.md): this team at 1400 and 400 px.
+    mkdirSync(DOCS_SHOTS, { recursive: true });
+    for (const w of WIDTHS) {
+      const p = pages[w];
+      await p.evaluate(() => { document.querySelectorAll(".target").forEach((x) => x.classList.remove("target")); window.scrollTo(0, 0); });
+      await p.screenshot({ path: path.join(DOCS_SHOTS, `dashboard-${w}.png`) });
+    }
+  }
   if (README_SHOT) {
     // The README's picture: this realistic team, at the top of the page.
     const p = pages[1400];
