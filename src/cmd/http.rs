@@ -233,10 +233,8 @@ impl Reader<'_> {
         self.stream.set_read_timeout(Some(left))?;
         let mut chunk = [0u8; 8192];
         let n = loop {
-            match {
-                let mut r: &TcpStream = self.stream;
-                r.read(&mut chunk)
-            } {
+            let mut r: &TcpStream = self.stream;
+            match r.read(&mut chunk) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
@@ -418,10 +416,8 @@ pub fn client_gone(stream: &TcpStream) -> bool {
     }
     let mut buf = [0u8; 512];
     let gone = loop {
-        match {
-            let mut r: &TcpStream = stream;
-            r.read(&mut buf)
-        } {
+        let mut r: &TcpStream = stream;
+        match r.read(&mut buf) {
             Ok(0) => break true,
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
