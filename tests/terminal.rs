@@ -553,3 +553,154 @@ fn chrono_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// Appends entries straight to the log, as another writer would.
+fn seed(e: &Env, lines: &[serde_json::Value]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(e.pool().join("instance_state.jsonl"))
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+#[test]
+fn release_ack_and_ref_take_the_short_ids_the_dashboard_shows() {
+    let e = Env::new();
+    let id_of = |out: String| out.trim().trim_start_matches("posted ").to_string();
+    let claim = id_of(e.ok(
+        "A",
+        &[
+            "post",
+            "--action",
+            "claimed",
+            "--topic",
+            "Tokens",
+            "--affects",
+            "src/auth/",
+        ],
+    ));
+    let handoff = id_of(e.ok(
+        "A",
+        &[
+            "post",
+            "--action",
+            "signaling",
+            "--topic",
+            "Review it",
+            "--to",
+            "B",
+        ],
+    ));
+    // The 8 characters the dashboard shows.
+    let short = |id: &str| id[..8].to_string();
+    let released = e.ok("A", &["release", &short(&claim)]);
+    assert!(
+        released.starts_with(&format!("released {claim} (")),
+        "{released}"
+    );
+    let acked = e.ok("B", &["ack", &short(&handoff)]);
+    assert!(
+        acked.starts_with(&format!("acknowledged {handoff} (")),
+        "{acked}"
+    );
+    let all = e.ok("", &["query", "--json", "--limit", "100"]);
+    let refs: Vec<String> = all
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["ref"].as_str().map(str::to_string))
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert!(
+        refs.contains(&claim) && refs.contains(&handoff),
+        "whole ids are stored: {refs:?}"
+    );
+    // `pool post --ref` stores the whole id too.
+    e.ok(
+        "B",
+        &["post", "--topic", "About it", "--ref", &short(&handoff)],
+    );
+    let last = e.ok("", &["query", "--json", "--limit", "1"]);
+    assert!(last.contains(&format!("\"ref\":\"{handoff}\"")), "{last}");
+
+    // Two entries that share a prefix: it is refused, naming both.
+    let now = chrono_now();
+    let line = |id: &str, topic: &str| {
+        json!({"id": id, "timestamp": now, "source_instance": "C", "session_id": "",
+            "action": "claimed", "topic": topic, "summary": "", "affects": "x/", "blocks": "",
+            "cwd": e.path("app")})
+    };
+    seed(
+        &e,
+        &[
+            line("abcd1111-0000-8000-8000-000000000001", "First"),
+            line("abcd2222-0000-8000-8000-000000000002", "Second"),
+        ],
+    );
+    for args in [
+        vec!["release", "abcd"],
+        vec!["ack", "abcd"],
+        vec!["post", "--topic", "t", "--ref", "abcd"],
+    ] {
+        let out = e.pool_cmd("C", &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(
+            err.contains("ambiguous")
+                && err.contains("abcd1111-0000-8000-8000-000000000001")
+                && err.contains("abcd2222-0000-8000-8000-000000000002"),
+            "{args:?}: {err}"
+        );
+    }
+    let one = e.ok("C", &["release", "abcd2"]);
+    assert!(
+        one.starts_with("released abcd2222-0000-8000-8000-000000000002"),
+        "{one}"
+    );
+}
+
+#[test]
+fn a_person_acting_from_the_dashboard_is_no_instance_in_pool_status() {
+    let e = Env::new();
+    let handoff = e.ok(
+        "A",
+        &[
+            "post",
+            "--action",
+            "signaling",
+            "--topic",
+            "Review it",
+            "--to",
+            "B",
+        ],
+    );
+    let handoff = handoff.trim().trim_start_matches("posted ");
+    e.ok("B", &["post", "--topic", "Working on it"]);
+    let now = chrono_now();
+    // What the page writes for Acknowledge, and for a release "as a person".
+    seed(
+        &e,
+        &[
+            json!({"id": "dash-ack-1", "timestamp": now, "source_instance": "human",
+                "session_id": "", "action": "signaling", "topic": "Acknowledged: Review it",
+                "summary": "", "affects": "", "blocks": "", "ref": handoff, "origin": "dashboard",
+                "cwd": e.path("app")}),
+            json!({"id": "dash-rel-1", "timestamp": now, "source_instance": "lead",
+                "session_id": "", "action": "released", "topic": "Released: x",
+                "summary": "", "affects": "", "blocks": "", "origin": "forced",
+                "cwd": e.path("app")}),
+        ],
+    );
+    let status = e.ok("", &["status"]);
+    assert!(status.contains("2 instances"), "{status}");
+    for person in ["human", "lead"] {
+        assert!(
+            !status.lines().any(|l| l.trim_start().starts_with(person)),
+            "{person} is listed as an instance:\n{status}"
+        );
+    }
+    let json = e.ok("", &["status", "--json"]);
+    assert!(!json.contains("\"human\""), "{json}");
+}

@@ -256,7 +256,8 @@ pub struct DashboardArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Also answer requests that name this host (an SSH or editor
-    /// port-forward, e.g. `--allow-host devbox`); repeatable.
+    /// port-forward): `devbox`, `devbox:9000` or `http://devbox:9000`, on any
+    /// port; repeatable.
     #[arg(long, value_name = "NAME")]
     pub allow_host: Vec<String>,
     /// Open the page in the browser ($BROWSER, else xdg-open or open).

@@ -1,8 +1,10 @@
 //! `pool dashboard`: serves the live web dashboard on 127.0.0.1.
 //!
-//! One process, [`tiny_http`] (synchronous, no async runtime): the main thread
-//! answers requests one by one; each Server-Sent-Events stream gets its own
-//! thread (at most [`MAX_STREAMS`]) that tails the log.
+//! One process, [`http`] (synchronous, no async runtime): each connection
+//! has its own thread, with deadlines on every read, so a slow or silent
+//! client holds only its own; a Server-Sent-Events stream (at most
+//! [`MAX_STREAMS`]) tails the log on its connection's thread and ends as soon
+//! as its client goes away.
 //!
 //! Access: every request must carry the token, as `?token=` (the printed
 //! URL), the `X-Pool-Token` header, or the cookie the page sets on its first
@@ -25,6 +27,7 @@
 //! closes someone else's claim).
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,9 +35,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::cmd::cli::DashboardArgs;
+use crate::cmd::http::{self, Request, Server};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::blocked::{self, Seen};
 use crate::coord::claims::{open_claims, open_claims_in};
@@ -59,7 +62,7 @@ pub const KEEPALIVE_SECS: u64 = 15;
 /// Most concurrent event streams.
 pub const MAX_STREAMS: usize = 32;
 /// Largest POST body read, in bytes.
-pub const MAX_BODY: u64 = 64 * 1024;
+pub const MAX_BODY: usize = http::MAX_BODY;
 /// Most bytes a stream reads from the log in one poll.
 const MAX_READ: u64 = 1024 * 1024;
 /// Where the token and port are kept, in the pool folder.
@@ -126,6 +129,14 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     for w in warnings {
         eprint_error(PROGRAM, &w);
     }
+    // `devbox`, `devbox:9000` or `http://devbox:9000`: the name; anything
+    // else is refused now, not at every request.
+    let allowed_hosts = args
+        .allow_host
+        .iter()
+        .map(|h| dashboard::allowed_host_name(h))
+        .collect::<std::result::Result<Vec<String>, String>>()
+        .map_err(Error::Invalid)?;
     let saved = load_saved(&dir);
     // The port asked for, else the one of the last run (so open tabs find
     // it again), else any free one.
@@ -138,7 +149,7 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     let mut server = None;
     let mut last_err = String::new();
     for p in tries {
-        match Server::http(("127.0.0.1", p)) {
+        match Server::bind(p) {
             Ok(s) => {
                 server = Some(s);
                 break;
@@ -148,10 +159,8 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     }
     let server = server.ok_or(Error::Invalid(last_err))?;
     let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .ok_or_else(|| Error::Invalid("the server has no TCP address".into()))?;
+        .port()
+        .map_err(|e| Error::Invalid(format!("the server has no TCP address: {e}")))?;
     let token = match saved {
         Some(s) if !args.rotate_token => s.token,
         _ => random_hex(16)?,
@@ -163,12 +172,6 @@ fn serve(args: &DashboardArgs) -> Result<()> {
             port,
         },
     )?;
-    let allowed_hosts: Vec<String> = args
-        .allow_host
-        .iter()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .collect();
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let app = Arc::new(App {
         pool,
@@ -198,9 +201,7 @@ fn serve(args: &DashboardArgs) -> Result<()> {
     if args.open {
         open_browser(&url);
     }
-    for req in server.incoming_requests() {
-        handle(&app, req);
-    }
+    server.serve(Arc::new(move |req| handle(&app, req)));
     Ok(())
 }
 
@@ -246,14 +247,15 @@ fn random_hex(n: usize) -> Result<String> {
 }
 
 fn header<'r>(req: &'r Request, name: &'static str) -> Option<&'r str> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+    req.header(name)
 }
 
+/// A response header; `None` for a value that would break the head.
+type Header = (String, String);
+
 fn hdr(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+    let ok = |s: &str| !s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+    (ok(name) && ok(value)).then(|| (name.to_string(), value.to_string()))
 }
 
 /// Headers every response carries.
@@ -270,17 +272,15 @@ fn common_headers(content_type: &str) -> Vec<Header> {
     .collect()
 }
 
-fn respond(mut req: Request, status: u16, content_type: &str, body: Vec<u8>, extra: Vec<Header>) {
-    // What is left of the request's body (a refused POST's, unread) would
-    // be parsed as the next request on a kept-alive connection, which would
-    // then get a bare 400: read it away first, at most MAX_BODY bytes.
-    let _ = std::io::copy(&mut req.as_reader().take(MAX_BODY), &mut std::io::sink());
-    let mut resp = Response::from_data(body).with_status_code(status);
-    for h in common_headers(content_type).into_iter().chain(extra) {
-        resp.add_header(h);
-    }
-    // A client that went away is not an error worth reporting.
-    let _ = req.respond(resp);
+fn respond(req: Request, status: u16, content_type: &str, body: Vec<u8>, extra: Vec<Header>) {
+    // The body was read whole (at most MAX_BODY bytes, within a deadline)
+    // before the request got here, so nothing of it is taken for the next
+    // request on a kept-alive connection.
+    let headers: Vec<Header> = common_headers(content_type)
+        .into_iter()
+        .chain(extra)
+        .collect();
+    req.respond(status, &headers, &body);
 }
 
 fn respond_text(req: Request, status: u16, text: &str) {
@@ -361,7 +361,7 @@ fn token_of<'r>(app: &App, req: &'r Request) -> (Option<&'r str>, bool) {
     (header(req, "X-Pool-Token").or(cookie), false)
 }
 
-fn handle(app: &Arc<App>, mut req: Request) {
+fn handle(app: &Arc<App>, req: Request) {
     if !dashboard::host_ok(header(&req, "Host"), app.port, &app.allowed_hosts) {
         let name = dashboard::host_name_of(header(&req, "Host"));
         return refuse(
@@ -400,8 +400,8 @@ fn handle(app: &Arc<App>, mut req: Request) {
         );
     }
     let path = dashboard::url_path(req.url()).to_string();
-    let method = req.method().clone();
-    if method == Method::Post
+    let method = req.method().to_string();
+    if method == "POST"
         && !dashboard::same_origin(
             header(&req, "Origin"),
             header(&req, "Sec-Fetch-Site"),
@@ -418,8 +418,8 @@ fn handle(app: &Arc<App>, mut req: Request) {
             ],
         );
     }
-    match (method, path.as_str()) {
-        (Method::Get, "/") => {
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/") => {
             let nonce = match random_hex(16) {
                 Ok(n) => n,
                 Err(e) => return respond_text(req, 500, &e.to_string()),
@@ -445,11 +445,11 @@ fn handle(app: &Arc<App>, mut req: Request) {
             }
             respond(req, 200, "text/html; charset=utf-8", body, extra);
         }
-        (Method::Get, "/api/state") => match state(app, &scope_of(app, req.url())) {
+        ("GET", "/api/state") => match state(app, &scope_of(app, req.url())) {
             Ok(s) => respond_json(req, 200, &s),
             Err(e) => respond_text(req, 500, &e.to_string()),
         },
-        (Method::Get, "/api/entries") => {
+        ("GET", "/api/entries") => {
             let url = req.url().to_string();
             let param = |k: &str| {
                 dashboard::query_param(&url, k)
@@ -465,30 +465,17 @@ fn handle(app: &Arc<App>, mut req: Request) {
                 Err(e) => respond_text(req, 500, &e.to_string()),
             }
         }
-        (Method::Get, "/events") => {
+        ("GET", "/events") => {
             if app.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
                 app.streams.fetch_sub(1, Ordering::SeqCst);
                 return respond_text(req, 503, "too many event streams");
             }
-            let app = Arc::clone(app);
-            std::thread::spawn(move || {
-                stream(&app, req);
-                app.streams.fetch_sub(1, Ordering::SeqCst);
-            });
+            // On this connection's own thread, until the client goes away.
+            stream(app, req);
+            app.streams.fetch_sub(1, Ordering::SeqCst);
         }
-        (Method::Post, route @ ("/api/post" | "/api/ack" | "/api/release")) => {
-            let mut body = Vec::new();
-            if req
-                .as_reader()
-                .take(MAX_BODY + 1)
-                .read_to_end(&mut body)
-                .is_err()
-            {
-                return respond_text(req, 400, "cannot read the request body");
-            }
-            if body.len() as u64 > MAX_BODY {
-                return respond_text(req, 413, "request body too large");
-            }
+        ("POST", route @ ("/api/post" | "/api/ack" | "/api/release")) => {
+            let body = req.body().to_vec();
             let result = match route {
                 "/api/post" => post(app, &body),
                 "/api/ack" => ack(app, &body),
@@ -798,7 +785,7 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
 fn stream(app: &App, req: Request) {
     let scope = scope_of(app, req.url());
     let mut tail = LogTail::new(app.pool.log_path());
-    let mut w = req.into_writer();
+    let mut w: TcpStream = req.into_stream();
     let head = "HTTP/1.1 200 OK\r\n\
                 Content-Type: text/event-stream; charset=utf-8\r\n\
                 Cache-Control: no-store\r\n\
@@ -814,6 +801,11 @@ fn stream(app: &App, req: Request) {
     let mut last_write = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(TAIL_POLL_MS));
+        // A client that closed its end frees its slot now, not at the
+        // second write after (a write to a closed peer succeeds once).
+        if http::client_gone(&w) {
+            return;
+        }
         let mut out = String::new();
         match tail.poll() {
             Ok(Tailed::Reset) => out.push_str("event: reset\ndata: {}\n\n"),

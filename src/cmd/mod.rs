@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod gc;
 pub mod guard;
 pub mod hooks;
+pub mod http;
 pub mod init;
 pub mod install;
 pub mod launch;

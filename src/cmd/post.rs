@@ -99,6 +99,29 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
             check(v).map_err(|why| Error::Invalid(format!("{flag}: {why}")))?;
         }
     }
+    // A `--ref` may be a unique id prefix (the dashboard shows 8
+    // characters): it is stored whole. One naming no entry here is kept as
+    // given (it may come from another machine).
+    let resolved;
+    let args = match args
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        Some(r) => match lookup(r) {
+            Ok(Some(found)) if found.id != r => {
+                resolved = PostArgs {
+                    reference: Some(found.id),
+                    ..args.clone()
+                };
+                &resolved
+            }
+            Err(Error::Invalid(why)) => return Err(Error::Invalid(format!("--ref: {why}"))),
+            _ => args,
+        },
+        None => args,
+    };
     if let Some(note) = validate(args)? {
         eprint_error("pool post", &note);
     }
@@ -298,32 +321,130 @@ fn known_instances(pool: &Pool, to: &str, now: i64) -> Vec<String> {
     names
 }
 
-/// Finds an entry by id: the recent window and the long-TTL index first,
-/// then the whole log. Returns its topic, instance and action.
-fn find_entry(id: &str) -> Result<(String, String, String)> {
+/// Shortest id prefix taken for a whole id (the dashboard shows 8).
+pub const MIN_PREFIX: usize = 4;
+/// Most candidates named when a prefix is ambiguous.
+const MAX_CANDIDATES: usize = 5;
+
+/// What was found for an id or an id prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The whole id.
+    pub id: String,
+    /// Its topic.
+    pub topic: String,
+    /// The instance that wrote it.
+    pub instance: String,
+    /// Its action.
+    pub action: String,
+}
+
+/// Collects the entries an id names: the one with that exact id, else every
+/// entry whose id starts with it (at least [`MIN_PREFIX`] characters).
+#[derive(Debug, Default)]
+pub struct IdLookup {
+    wanted: String,
+    exact: Option<Found>,
+    prefixed: Vec<Found>,
+    /// Distinct ids with the prefix (may exceed what is kept).
+    matches: usize,
+}
+
+impl IdLookup {
+    /// Looks for `wanted`, an id or an id prefix.
+    pub fn new(wanted: &str) -> Self {
+        IdLookup {
+            wanted: wanted.to_string(),
+            ..IdLookup::default()
+        }
+    }
+
+    /// Looks at one entry; `Break` once the exact id is found.
+    pub fn visit(&mut self, e: &Entry<'_>) -> std::ops::ControlFlow<()> {
+        let found = || Found {
+            id: e.id.to_string(),
+            topic: e.topic.to_string(),
+            instance: e.source_instance.to_string(),
+            action: e.action.to_string(),
+        };
+        if e.id == self.wanted.as_str() {
+            self.exact = Some(found());
+            return std::ops::ControlFlow::Break(());
+        }
+        if self.wanted.chars().count() >= MIN_PREFIX
+            && e.id.starts_with(self.wanted.as_str())
+            && !self.prefixed.iter().any(|f| f.id == e.id)
+        {
+            self.matches += 1;
+            if self.prefixed.len() < MAX_CANDIDATES + 1 {
+                self.prefixed.push(found());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    /// Whether the exact id was seen.
+    pub fn done(&self) -> bool {
+        self.exact.is_some()
+    }
+
+    /// The one entry named: the exact id, else the only one with the
+    /// prefix; `Ok(None)` when none; an error naming the candidates when the
+    /// prefix is ambiguous.
+    pub fn finish(self) -> std::result::Result<Option<Found>, String> {
+        if let Some(f) = self.exact {
+            return Ok(Some(f));
+        }
+        match self.prefixed.len() {
+            0 => Ok(None),
+            1 => Ok(self.prefixed.into_iter().next()),
+            _ => {
+                let names: Vec<String> = self
+                    .prefixed
+                    .iter()
+                    .take(MAX_CANDIDATES)
+                    .map(|f| format!("{} ({} {} {:?})", f.id, f.instance, f.action, f.topic))
+                    .collect();
+                let more = self.matches.saturating_sub(MAX_CANDIDATES);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                Err(format!(
+                    "id {} is ambiguous: {} entries start with it: {}{more}; give more of the id",
+                    self.wanted,
+                    self.matches,
+                    names.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// Finds the entry an id or a unique id prefix names: the recent window and
+/// the long-TTL index first, then the whole log (a prefix is only taken
+/// when it is unique in the whole log).
+fn lookup(id: &str) -> Result<Option<Found>> {
     check_id(id).map_err(Error::Invalid)?;
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open_readonly(dir);
-    let look = |found: &mut Option<(String, String, String)>, e: Entry<'_>| {
-        if e.id == id {
-            *found = Some((
-                e.topic.to_string(),
-                e.source_instance.to_string(),
-                e.action.to_string(),
-            ));
-            return std::ops::ControlFlow::Break(());
-        }
-        std::ops::ControlFlow::Continue(())
-    };
     // Handoffs and claims often live long, so the long-TTL index finds them
     // without reading the whole log; anything else falls back to a full scan.
-    let mut found = None;
+    let mut exact = IdLookup::new(id);
     let now = chrono::Utc::now().timestamp();
-    pool.scan_recent(now, crate::store::log::DEFAULT_TTL, |e| look(&mut found, e))?;
-    if found.is_none() {
-        pool.scan_back(None, |_, _, e| look(&mut found, e))?;
+    pool.scan_recent(now, crate::store::log::DEFAULT_TTL, |e| exact.visit(&e))?;
+    if exact.done() {
+        return exact.finish().map_err(Error::Invalid);
     }
-    found.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))
+    let mut all = IdLookup::new(id);
+    pool.scan_back(None, |_, _, e| all.visit(&e))?;
+    all.finish().map_err(Error::Invalid)
+}
+
+/// Finds an entry by id or unique id prefix; refused when there is none.
+fn find_entry(id: &str) -> Result<Found> {
+    lookup(id)?.ok_or_else(|| Error::Invalid(format!("no entry with id {id}")))
 }
 
 /// `pool release <id> [--force]`: releases a claim. Your own claim is
@@ -331,7 +452,7 @@ fn find_entry(id: &str) -> Result<(String, String, String)> {
 /// with `--force`, recorded with origin `forced` so everyone sees a person
 /// decided it.
 pub fn release(id: &str, force: bool, instance: Option<&str>) -> i32 {
-    let result = (|| -> Result<String> {
+    let result = (|| -> Result<(String, String)> {
         let me = resolve_instance(instance, env_instance().as_deref()).or_else(|e| {
             // A person without an instance may still force a release.
             match (force, instance, env_instance()) {
@@ -339,7 +460,13 @@ pub fn release(id: &str, force: bool, instance: Option<&str>) -> i32 {
                 _ => Err(e),
             }
         })?;
-        let (topic, owner, action) = find_entry(id)?;
+        let Found {
+            id,
+            topic,
+            instance: owner,
+            action,
+        } = find_entry(id)?;
+        let id = id.as_str();
         if action != "claimed" {
             return Err(Error::Invalid(format!(
                 "{id} is a {action:?} entry, not a claim"
@@ -373,10 +500,10 @@ pub fn release(id: &str, force: bool, instance: Option<&str>) -> i32 {
         };
         // The person acts under their own name, which may differ from CLAUDE_INSTANCE's
         // only when CLAUDE_INSTANCE is unset; resolve_instance checked that.
-        post_as(&args, origin)
+        Ok((id.to_string(), post_as(&args, origin)?))
     })();
     match result {
-        Ok(rel_id) => {
+        Ok((id, rel_id)) => {
             println!("released {id} ({rel_id})");
             EXIT_OK
         }
@@ -389,8 +516,13 @@ pub fn release(id: &str, force: bool, instance: Option<&str>) -> i32 {
 
 /// `pool ack <id>`: acknowledges a handoff with an entry carrying `REF: <id>`.
 pub fn ack(id: &str, instance: Option<&str>) -> i32 {
-    let result = (|| -> Result<String> {
-        let (topic, from, _) = find_entry(id)?;
+    let result = (|| -> Result<(String, String)> {
+        let Found {
+            id,
+            topic,
+            instance: from,
+            ..
+        } = find_entry(id)?;
         let args = PostArgs {
             action: "signaling".into(),
             topic: Some(format!("Acknowledged: {topic}")),
@@ -403,10 +535,10 @@ pub fn ack(id: &str, instance: Option<&str>) -> i32 {
             priority: None,
             instance: instance.map(str::to_string),
         };
-        post(&args)
+        Ok((id, post(&args)?))
     })();
     match result {
-        Ok(ack_id) => {
+        Ok((id, ack_id)) => {
             println!("acknowledged {id} ({ack_id})");
             EXIT_OK
         }

@@ -361,9 +361,12 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
     for p in inputs.sessions {
         keyed.push((slot(&p.instance), p));
     }
+    // A person's entries (from the dashboard, or a release by hand) make
+    // no instance and are no instance's last entry.
     let keyed_entries: Vec<_> = inputs
         .recent
         .into_iter()
+        .filter(|e| !e.by_person())
         .map(|e| (slot(&e.source_instance), e))
         .collect();
     let keyed_claims: Vec<_> = inputs

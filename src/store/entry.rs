@@ -196,6 +196,20 @@ pub struct Local {
 /// and still count (clock skew between writers), in seconds (5 minutes).
 pub const MAX_SKEW: i64 = 300;
 
+/// Origins of entries a person wrote, not an instance: posted from the
+/// dashboard page, or a claim released by hand (`pool release --force`, or
+/// "as a person" on the page).
+pub const PERSON_ORIGINS: [&str; 2] = ["dashboard", "forced"];
+
+impl Entry<'_> {
+    /// Whether a person wrote this entry (see [`PERSON_ORIGINS`]): it is
+    /// shown, but its name does not count as an instance (no card, no
+    /// "active", no row in `pool status`).
+    pub fn by_person(&self) -> bool {
+        PERSON_ORIGINS.contains(&self.origin.as_ref())
+    }
+}
+
 impl Entry<'_> {
     /// Copies every borrowed string so the entry outlives its line.
     pub fn into_owned(self) -> Entry<'static> {

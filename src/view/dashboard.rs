@@ -440,6 +440,11 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         c.sessions += usize::from(state != State::Gone);
     }
     for e in &inputs.entries {
+        // A person acting from the page (or releasing by hand) is no
+        // instance: no card, and not an instance's last entry.
+        if e.by_person() {
+            continue;
+        }
         if let Some(k) = slot(&e.source_instance, &mut cards)
             && let Some(c) = cards.get_mut(&k)
             && c.last.is_none()
@@ -517,7 +522,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         .chain(ended)
         .map(BlockView::new)
         .collect();
-    let links = links(&inputs.entries, &inputs.handoffs, &blocks);
+    let links = links(&inputs.handoffs);
     Snapshot {
         now,
         pool_dir: inputs.pool_dir,
@@ -545,11 +550,12 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
     }
 }
 
-/// The arrows between instances: each pending handoff to its addressee,
-/// each ended block from the writer of what ended it to the blocked
-/// instance, and each entry of the window that refers (`REF`) to another
-/// instance's entry of the window.
-pub fn links(entries: &[Entry<'_>], handoffs: &[Entry<'_>], blocks: &[BlockView]) -> Vec<Link> {
+/// The arrows of "who waits for whom": only waits, each pending handoff
+/// from its writer to its addressee (an open block is marked on its
+/// instance's node by the page). What already happened (an unblocking, an
+/// acknowledgement or any other `REF`) is no wait and is not drawn; ended
+/// blocks name their unblocker in the blocked list.
+pub fn links(handoffs: &[Entry<'_>]) -> Vec<Link> {
     let s = |v: &str| clean(v, SHOW_SHORT);
     let mut out = Vec::new();
     for h in handoffs {
@@ -561,42 +567,6 @@ pub fn links(entries: &[Entry<'_>], handoffs: &[Entry<'_>], blocks: &[BlockView]
             target: s(&h.id),
             label: clean(&h.topic, SHOW_TEXT),
         });
-    }
-    for b in blocks {
-        if let Some(u) = &b.unblocked_by
-            && !u.instance.eq_ignore_ascii_case(&b.instance)
-        {
-            out.push(Link {
-                kind: "unblocked",
-                from: u.instance.clone(),
-                to: b.instance.clone(),
-                id: u.id.clone(),
-                target: b.id.clone(),
-                label: b.topic.clone(),
-            });
-        }
-    }
-    let writer: HashMap<&str, &str> = entries
-        .iter()
-        .map(|e| (e.id.as_ref(), e.source_instance.as_ref()))
-        .collect();
-    let drawn: HashSet<String> = out.iter().map(|l| l.id.clone()).collect();
-    for e in entries {
-        if e.reference.is_empty() || drawn.contains(e.id.as_ref()) {
-            continue;
-        }
-        if let Some(to) = writer.get(e.reference.as_ref())
-            && !to.eq_ignore_ascii_case(&e.source_instance)
-        {
-            out.push(Link {
-                kind: "ref",
-                from: s(&e.source_instance),
-                to: s(to),
-                id: s(&e.id),
-                target: s(&e.reference),
-                label: clean(&e.topic, SHOW_TEXT),
-            });
-        }
     }
     out.truncate(MAX_LINKS);
     out
@@ -1061,6 +1031,56 @@ pub fn host_ok(host: Option<&str>, port: u16, allowed: &[String]) -> bool {
     name_ok && p.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p == port))
 }
 
+/// The host name an `--allow-host` value names: `NAME`, `NAME:PORT` or a URL
+/// (`http://devbox:9000/`), the form a person copies from the address bar.
+/// The name is answered on any port (a forward picks its own); anything
+/// that is not a host name is refused with what was expected.
+pub fn allowed_host_name(arg: &str) -> std::result::Result<String, String> {
+    let bad = |why: &str| {
+        format!(
+            "--allow-host {arg:?}: {why}; give a host name, NAME:PORT or a URL (--allow-host devbox, devbox:9000, http://devbox:9000)"
+        )
+    };
+    let mut s = arg.trim();
+    for scheme in ["http://", "https://"] {
+        if let Some(head) = s.get(..scheme.len())
+            && head.eq_ignore_ascii_case(scheme)
+        {
+            s = &s[scheme.len()..];
+        }
+    }
+    if s.contains("://") {
+        return Err(bad("only http:// and https:// addresses are forwarded"));
+    }
+    let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    if s.contains('@') {
+        return Err(bad("a user name is not part of a host"));
+    }
+    let (name, port) = split_host(s);
+    if let Some(p) = port
+        && p.parse::<u16>().is_err()
+    {
+        return Err(bad(&format!("{p:?} is not a port")));
+    }
+    let bracketed = s.starts_with('[');
+    let valid = if bracketed {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    } else {
+        !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !valid {
+        return Err(bad("that is not a host name"));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
 /// `name[:port]`, with a bracketed IPv6 name kept whole.
 fn split_host(host: &str) -> (&str, Option<&str>) {
     if let Some(rest) = host.strip_prefix('[')
@@ -1138,6 +1158,35 @@ mod tests {
             source: None,
             unenforced: Vec::new(),
         }
+    }
+
+    #[test]
+    fn allow_host_takes_a_name_a_name_with_a_port_or_a_url() {
+        for ok in [
+            "devbox",
+            "devbox:9000",
+            "http://devbox:9000",
+            "https://DevBox:9000/x?y",
+            " devbox. ",
+        ] {
+            let got = allowed_host_name(ok).unwrap();
+            assert!(got == "devbox" || got == "devbox.", "{ok}: {got}");
+        }
+        assert_eq!(allowed_host_name("[::1]:8080").unwrap(), "::1");
+        for bad in [
+            "",
+            "ŝŝŝŝ",
+            "devbox:port",
+            "dev box",
+            "ftp://devbox",
+            "user@devbox",
+            "http://",
+        ] {
+            assert!(allowed_host_name(bad).is_err(), "{bad}");
+        }
+        let a = vec![allowed_host_name("http://devbox:9000").unwrap()];
+        assert!(host_ok(Some("devbox:9000"), 1, &a));
+        assert!(same_origin(Some("http://devbox:9000"), None, 1, &a));
     }
 
     #[test]
@@ -1395,6 +1444,31 @@ mod tests {
     }
 
     #[test]
+    fn a_person_acting_from_the_page_is_no_instance() {
+        let now = 50_000;
+        let mut h = entry("h1", "A", "signaling", now - 60);
+        h.to = "B".into();
+        let mut ack = entry("k1", "human", "signaling", now - 10);
+        ack.reference = "h1".into();
+        ack.origin = ORIGIN.into();
+        let mut forced = entry("f1", "lead", "released", now - 5);
+        forced.origin = "forced".into();
+        let b = entry("b1", "B", "completed", now - 20);
+        let s = snapshot(
+            Inputs {
+                entries: vec![forced, ack, b, h],
+                ..Inputs::default()
+            },
+            now,
+        );
+        let names: Vec<&str> = s.instances.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["B", "A"], "no card for a person");
+        assert_eq!((s.counts.instances, s.counts.active), (2, 2));
+        assert!(s.links.is_empty(), "an acknowledgement is no wait");
+        assert_eq!(s.entries.len(), 4, "the person's entries are still shown");
+    }
+
+    #[test]
     fn blocked_first_with_links_counts_and_capped_claims() {
         let now = 50_000;
         let mut b = entry("b1", "B", "blocked", now - 900);
@@ -1430,20 +1504,14 @@ mod tests {
         assert_eq!(s.entries_total, 1234);
         let a = s.instances.iter().find(|c| c.name == "A").unwrap();
         assert_eq!((a.claims.len(), a.claims_total), (CLAIMS_PER_CARD, 8));
-        // C's block ended with A's completed: a link from A to C.
+        // Only waits are drawn: the pending handoff. C's block that A's
+        // completed ended, and D's REF to it, are not waits.
         let kinds: Vec<(&str, &str, &str, &str)> = s
             .links
             .iter()
             .map(|l| (l.kind, l.from.as_str(), l.to.as_str(), l.id.as_str()))
             .collect();
-        assert_eq!(
-            kinds,
-            [
-                ("handoff", "A", "D", "h1"),
-                ("unblocked", "A", "C", "a9"),
-                ("ref", "D", "A", "r1")
-            ]
-        );
+        assert_eq!(kinds, [("handoff", "A", "D", "h1")]);
         assert!(s.blocks[0].unblocked_by.is_none());
         assert_eq!(s.blocks[1].unblocked_by.as_ref().unwrap().id, "a9");
     }

@@ -16,6 +16,7 @@ import { chromium } from "playwright-core";
 const BIN_DIR = process.env.BIN_DIR;
 const SHOTS = process.env.SHOTS || "target/browser";
 const README_SHOT = process.env.README_SHOT || "";
+const DOCS_SHOTS = process.env.DOCS_SHOTS || "";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 assert.ok(BIN_DIR, "set BIN_DIR to the folder holding pool and pool-query");
 
@@ -246,6 +247,8 @@ test("the summary bar counts blocked, handoffs and conflicts, and stays on top o
     await page.waitForTimeout(100);
     const box = await bar.boundingBox();
     assert.ok(box && Math.abs(box.y) < 1, `sticky at ${w}px: y=${box && box.y}`);
+    // One line, also on a phone (it wrapped with a dangling "·" at 400 px).
+    assert.ok(box.height < 40, `the summary bar is ${box.height}px high at ${w}px`);
     await page.evaluate(() => window.scrollTo(0, 0));
   });
   // On a phone, blocked, handoffs and conflicts come before the cards.
@@ -286,13 +289,27 @@ test("links go from a blocker to what unblocked it, and from a handoff to its ad
     const handoff = page.locator("#links li[data-kind=handoff]");
     assert.match(await handoff.textContent(), /API → handoff to WEB/);
     assert.equal(await handoff.locator("a.who").nth(1).getAttribute("href"), "#card-WEB");
-    assert.equal(await page.locator("#links li[data-kind=unblocked]").count(), 1);
+    // Only waits: the pending handoff and who is blocked; an ended block
+    // (named in the blocked list) and a REF are no wait.
+    assert.equal(await page.locator("#links li[data-kind=unblocked]").count(), 0);
+    assert.equal(await page.locator("#links li[data-kind=ref]").count(), 0);
+    assert.match(await page.locator("#links li[data-kind=blocked]").textContent(), /QA waits on “Payment sandbox”/);
     assert.equal(await page.locator("#graph path.edge.handoff").count(), 1);
-    assert.equal(await page.locator("#graph path.edge.unblocked").count(), 1);
+    assert.equal(await page.locator("#graph path.edge.unblocked").count(), 0);
+    assert.equal(await page.locator("#graph path.edge.ref").count(), 0);
     assert.equal(await page.locator("#graph circle.node.blocked").count(), 1);
     await page.evaluate(() => window.scrollTo(0, 0));
   });
   await shot("links");
+  if (DOCS_SHOTS) {
+    // The docs' pictures (docs/dashboard.md): this team at 1400 and 400 px.
+    mkdirSync(DOCS_SHOTS, { recursive: true });
+    for (const w of WIDTHS) {
+      const p = pages[w];
+      await p.evaluate(() => { document.querySelectorAll(".target").forEach((x) => x.classList.remove("target")); window.scrollTo(0, 0); });
+      await p.screenshot({ path: path.join(DOCS_SHOTS, `dashboard-${w}.png`) });
+    }
+  }
   if (README_SHOT) {
     // The README's picture: this realistic team, at the top of the page.
     const p = pages[1400];
@@ -375,9 +392,57 @@ test("a handoff is acknowledged from the page, and the entry is marked as from t
   const li = page.locator("#entry-" + ack.id);
   await li.waitFor();
   assert.match(await li.textContent(), /via dashboard/);
+  // The handoff itself says who acknowledged it, with a link to the acknowledgement.
+  const acked = page.locator("#entry-" + ack.ref + " .acked");
+  await acked.waitFor();
+  assert.match(await acked.textContent(), /acknowledged by WEB \(via dashboard\)/);
+  assert.equal(await acked.locator("a.entry-link, a").last().getAttribute("href"), "#entry-" + ack.id);
+  // No graph edge for an acknowledgement: it is no wait.
+  assert.equal(await page.locator("#graph path.edge").count(), 0);
   await pages[400].reload();
   await pages[400].locator("#sum-handoffs", { hasText: "0 handoffs" }).waitFor();
   await shot("acked");
+});
+
+test("a person acknowledging from the page is not an instance: no card, no node, not counted, not in pool status", async () => {
+  const page = pages[1400];
+  const before = await page.locator("#sum-active").textContent();
+  assert.match(before, / of 4 active/);
+  const h = posted(pool("post", "--instance", "API", "--action", "signaling", "--topic", "Check the fixtures", "--to", "QA"));
+  const item = page.locator("#handoffs li.handoff", { hasText: "Check the fixtures" });
+  await item.waitFor();
+  await page.fill("#f-instance", "human");
+  await item.locator("button.ack").click();
+  await item.waitFor({ state: "detached" });
+  const ack = entries(["--instance", "human"]).find((e) => e.ref === h);
+  assert.ok(ack, "acknowledged as human");
+  assert.equal(ack.origin, "dashboard");
+  await page.locator("#entry-" + ack.id).waitFor();
+  await page.locator("#entry-" + h + " .acked", { hasText: "acknowledged by human (via dashboard)" }).waitFor();
+  await eachWidth(async (p) => {
+    await p.reload();
+    await p.locator("#entry-" + ack.id).waitFor();
+    assert.equal(await p.locator('.card[data-instance="human"]').count(), 0, "no card for a person");
+    assert.match(await p.locator("#sum-active").textContent(), / of 4 active/);
+    assert.doesNotMatch(await p.locator("#graph").textContent(), /human/);
+  });
+  assert.doesNotMatch(pool("status"), /^human/m);
+  await shot("person");
+});
+
+test("relative times tick without a reload", async () => {
+  const page = pages[1400];
+  const id = posted(pool("post", "--instance", "DOCS", "--action", "learned", "--topic", "Clocks tick"));
+  const t = page.locator("#entry-" + id + " .when .tick");
+  await t.waitFor();
+  const first = await t.textContent();
+  await page.waitForTimeout(2500);
+  const later = await t.textContent();
+  assert.match(later, /^\d+s ago$/);
+  assert.notEqual(later, first, "the age moved on");
+  const blockedFor = page.locator("#blocked .block-item:not(.ended) .dur").first();
+  const a = await blockedFor.textContent();
+  assert.match(a, /^for /);
 });
 
 test("a claim is released from the page: one's own, or explicitly as a person", async () => {
