@@ -368,6 +368,53 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     assert!(shown.contains("Add greeting and more"));
 }
 
+/// Issue 23 §4: an amend's entry keeps the files of the commit it replaces
+/// (its AFFECTS was empty when the amend changed only the message), with
+/// the files edited since added.
+#[test]
+fn an_amend_keeps_the_files_of_the_commit_it_amends() {
+    let w = World::new();
+    let first = commit_greeting(&w);
+    w.stop();
+    // Only the message changes.
+    w.git(
+        &["commit", "-q", "--amend", "-m", "Add greeting and more"],
+        &w.proj(),
+    );
+    let amended = w.head();
+    w.post_tool("09-PostToolUse-amend.json", Some(&amended), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 2, "{auto:#?}");
+    assert_eq!(auto[1]["ref"], commit_id(&first, &session()));
+    assert_eq!(auto[1]["affects"], "greet.txt", "{auto:#?}");
+    // An amend that adds a file: the union.
+    w.edit("more.txt");
+    w.git(&["add", "more.txt"], &w.proj());
+    w.git(
+        &["commit", "-q", "--amend", "-m", "Add greeting and more"],
+        &w.proj(),
+    );
+    let again = w.head();
+    w.post_tool("09-PostToolUse-amend.json", Some(&again), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 3, "{auto:#?}");
+    assert_eq!(auto[2]["ref"], commit_id(&amended, &session()));
+    assert_eq!(auto[2]["affects"], "greet.txt, more.txt", "{auto:#?}");
+    // A plain commit after it counts only what was edited since.
+    w.edit("last.txt");
+    w.git(&["add", "last.txt"], &w.proj());
+    w.git(&["commit", "-m", "Add last"], &w.proj());
+    let last = w.head();
+    w.post_tool("05-PostToolUse-commit.json", Some(&last), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 4, "{auto:#?}");
+    assert_eq!(auto[3]["affects"], "last.txt", "{auto:#?}");
+    assert!(w.errors().is_empty(), "{}", w.errors());
+}
+
 /// A commit is posted only when the command's own output names it: a
 /// quiet commit (`-q`) prints no hash, so it cannot be told from another
 /// session's commit in the same second and posts nothing (issue 22); a

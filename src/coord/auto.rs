@@ -99,6 +99,9 @@ pub struct SessionState {
     pub last_commit_at: i64,
     /// The files that commit was given (absolute paths).
     pub last_commit_files: Vec<String>,
+    /// That commit's hash (empty in states written before it was kept): an
+    /// amend of it keeps its files.
+    pub last_commit_hash: String,
     /// When its last digest was posted, or checked with nothing to say
     /// (0: never); the next digest covers what came after that second.
     pub digest_at: i64,
@@ -297,6 +300,26 @@ fn edited_files(
     Ok(out)
 }
 
+/// The earlier commit's files (absolute) as (relative to `root`, absolute).
+fn earlier_files(abs: &[String], root: &Path) -> Vec<(String, String)> {
+    abs.iter()
+        .filter_map(|a| {
+            let rel = Path::new(a).strip_prefix(root).ok()?;
+            Some((rel.to_string_lossy().into_owned(), a.clone()))
+        })
+        .collect()
+}
+
+/// `first`, then the files of `more` not in it.
+fn union(mut first: Vec<(String, String)>, more: &[(String, String)]) -> Vec<(String, String)> {
+    for f in more {
+        if !first.iter().any(|g| g.1 == f.1) {
+            first.push(f.clone());
+        }
+    }
+    first
+}
+
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
@@ -387,8 +410,20 @@ pub fn record_call(
                 &state.last_commit_files,
             )?;
             let branch = git_ops::branch(&repo.git_dir);
+            // The session's last commit: its hash and files.
+            let mut last = (
+                std::mem::take(&mut state.last_commit_hash),
+                earlier_files(&state.last_commit_files, &repo.worktree),
+            );
             for c in &commits {
-                let p = commit_pending(c, who.session, branch.as_deref(), &files, &cwd, now);
+                // An amend replaces the session's last commit: the files
+                // stay with it, plus those edited since (issue 23 §4).
+                let these = if !last.0.is_empty() && c.amends.as_deref() == Some(last.0.as_str()) {
+                    union(std::mem::take(&mut last.1), &files)
+                } else {
+                    files.clone()
+                };
+                let p = commit_pending(c, who.session, branch.as_deref(), &these, &cwd, now);
                 let line = format!("{} {}", c.short(), p.topic);
                 if !state.commits.contains(&line) {
                     state.commits.push(line);
@@ -396,9 +431,11 @@ pub fn record_call(
                 if !state.pending.iter().any(|q| q.id == p.id) {
                     added.push(p);
                 }
+                last = (c.hash.clone(), these);
             }
             state.last_commit_at = now;
-            state.last_commit_files = files.into_iter().map(|(_, abs)| abs).collect();
+            state.last_commit_hash = last.0;
+            state.last_commit_files = last.1.into_iter().map(|(_, abs)| abs).collect();
         }
     }
 
