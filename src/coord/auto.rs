@@ -102,6 +102,10 @@ pub struct SessionState {
     /// That commit's hash (empty in states written before it was kept): an
     /// amend of it keeps its files.
     pub last_commit_hash: String,
+    /// The edit log's end when that commit was recorded: edits before it
+    /// were credited to it, those after to the next (none in states
+    /// written before it was kept: then whole seconds decide).
+    pub last_commit_edits: Option<claims::EditsEnd>,
     /// When its last digest was posted, or checked with nothing to say
     /// (0: never); the next digest covers what came after that second.
     pub digest_at: i64,
@@ -268,24 +272,28 @@ fn short_id(s: &str) -> String {
 
 /// Files edited by `session` since `since`, under `root`: (relative for
 /// AFFECTS, absolute), oldest first, deduplicated.
-/// Edits made in the second `since` itself to a file in `already` are
-/// left out: they belonged to the commit that set `since`.
+/// Edits recorded before `boundary` (the edit log's end when the commit
+/// that set `since` was recorded) belonged to that commit and are left
+/// out, whatever their second (issue 23 §4). Without a boundary, or for an
+/// edit read from a rotated log, whole seconds decide: edits made in the
+/// second `since` itself to a file in `already` are left out.
 fn edited_files(
     pool_dir: &Path,
     session: &str,
     since: i64,
     root: Option<&Path>,
     already: &[String],
+    boundary: Option<claims::EditsEnd>,
 ) -> Result<Vec<(String, String)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut edits = claims::recent_edits(pool_dir, since)?;
     edits.reverse();
     for e in edits {
-        if e.session_id != session
-            || (e.timestamp == since && already.contains(&e.path))
-            || !seen.insert(e.path.clone())
-        {
+        let earlier = boundary
+            .and_then(|b| b.has(&e))
+            .unwrap_or_else(|| e.timestamp == since && already.contains(&e.path));
+        if e.session_id != session || earlier || !seen.insert(e.path.clone()) {
             continue;
         }
         let rel = match root {
@@ -402,12 +410,16 @@ pub fn record_call(
             } else {
                 since_start.unwrap_or(now - EDIT_LOOKBACK)
             };
+            // Taken before the edits are read: an edit recorded meanwhile
+            // counts for this commit and the next, never for neither.
+            let edits_end = claims::EditsEnd::now(pool_dir);
             let files = edited_files(
                 pool_dir,
                 who.session,
                 since,
                 Some(&repo.worktree),
                 &state.last_commit_files,
+                state.last_commit_edits,
             )?;
             let branch = git_ops::branch(&repo.git_dir);
             // The session's last commit: its hash and files.
@@ -434,6 +446,7 @@ pub fn record_call(
                 last = (c.hash.clone(), these);
             }
             state.last_commit_at = now;
+            state.last_commit_edits = edits_end;
             state.last_commit_hash = last.0;
             state.last_commit_files = last.1.into_iter().map(|(_, abs)| abs).collect();
         }
@@ -685,7 +698,7 @@ pub fn digest(
         return Ok(None);
     }
     let repo = git_ops::find_repo(who.cwd);
-    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None, &[])?
+    let files: Vec<String> = edited_files(pool.dir(), who.session, since, None, &[], None)?
         .into_iter()
         .map(|(_, abs)| {
             match repo
