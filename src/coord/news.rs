@@ -260,3 +260,73 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
         end,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, ts: i64) -> Entry<'static> {
+        Entry {
+            id: id.to_string().into(),
+            timestamp: ts,
+            source_instance: "A".into(),
+            action: "completed".into(),
+            topic: format!("topic {id}").into(),
+            ..Entry::default()
+        }
+    }
+
+    fn ids(n: &News) -> Vec<String> {
+        n.entries.iter().map(|e| e.id.to_string()).collect()
+    }
+
+    #[test]
+    fn news_is_read_forward_and_the_mark_is_what_was_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 100)], 100).unwrap();
+        let mark = mark_seen(&pool, "s", 100).unwrap();
+        let tail = mark.tail.clone().unwrap();
+        assert_eq!(
+            (tail.at, tail.ids.clone()),
+            (Some(100), vec!["a".to_string()])
+        );
+        pool.append(&[entry("b", 100), entry("c", 101)], 101)
+            .unwrap();
+        let n = since(&pool, &mark, 101).unwrap();
+        assert_eq!(ids(&n), ["b", "c"]);
+        assert_eq!(
+            ids(&since(&pool, &n.end, 102).unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(load_mark(pool.dir(), "s"), Some(mark));
+    }
+
+    /// A log replaced in place (the same inode, as a new file can get the
+    /// old one's number) is noticed by the mark's last entry, and nothing
+    /// appended after the mark is lost.
+    #[test]
+    fn a_log_replaced_under_the_same_inode_is_noticed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 100), entry("b", 100)], 100)
+            .unwrap();
+        let mark = mark_seen(&pool, "s", 100).unwrap();
+        pool.append(&[entry("c", 100)], 100).unwrap();
+        // The same lines, the first one shorter, rewritten in place: the
+        // mark's offset now falls inside c's line.
+        let path = pool.log_path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shorter = text.replacen("\"topic a\"", "\"a\"", 1);
+        assert!(shorter.len() > usize::try_from(mark.offset).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, shorter.as_bytes()))
+            .unwrap();
+        assert_eq!(fsio::path_key(&path).unwrap().ino, mark.ino);
+        let n = since(&pool, &mark, 101).unwrap();
+        assert_eq!(ids(&n), ["c"]);
+    }
+}
