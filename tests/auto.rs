@@ -368,6 +368,106 @@ fn an_amend_replaces_the_entry_of_the_commit_it_amends() {
     assert!(shown.contains("Add greeting and more"));
 }
 
+/// Issue 23 §4: an amend's entry keeps the files of the commit it replaces
+/// (its AFFECTS was empty when the amend changed only the message), with
+/// the files edited since added.
+#[test]
+fn an_amend_keeps_the_files_of_the_commit_it_amends() {
+    let w = World::new();
+    let first = commit_greeting(&w);
+    w.stop();
+    // Only the message changes.
+    w.git(
+        &["commit", "-q", "--amend", "-m", "Add greeting and more"],
+        &w.proj(),
+    );
+    let amended = w.head();
+    w.post_tool("09-PostToolUse-amend.json", Some(&amended), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 2, "{auto:#?}");
+    assert_eq!(auto[1]["ref"], commit_id(&first, &session()));
+    assert_eq!(auto[1]["affects"], "greet.txt", "{auto:#?}");
+    // An amend that adds a file: the union.
+    w.edit("more.txt");
+    w.git(&["add", "more.txt"], &w.proj());
+    w.git(
+        &["commit", "-q", "--amend", "-m", "Add greeting and more"],
+        &w.proj(),
+    );
+    let again = w.head();
+    w.post_tool("09-PostToolUse-amend.json", Some(&again), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 3, "{auto:#?}");
+    assert_eq!(auto[2]["ref"], commit_id(&amended, &session()));
+    assert_eq!(auto[2]["affects"], "greet.txt, more.txt", "{auto:#?}");
+    // A plain commit after it counts only what was edited since.
+    w.edit("last.txt");
+    w.git(&["add", "last.txt"], &w.proj());
+    w.git(&["commit", "-m", "Add last"], &w.proj());
+    let last = w.head();
+    w.post_tool("05-PostToolUse-commit.json", Some(&last), &[]);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 4, "{auto:#?}");
+    assert_eq!(auto[3]["affects"], "last.txt", "{auto:#?}");
+    assert!(w.errors().is_empty(), "{}", w.errors());
+}
+
+/// Issue 23 §4: edits are credited to the commit they came before, also
+/// within one second (the edit log keeps whole seconds): an edit made in
+/// the second of the previous commit, after it, counts for the next commit
+/// (it counted for none before), and one made before it does not. Every
+/// process starts at the same frozen second (libfaketime).
+#[test]
+fn edits_in_the_second_of_a_commit_go_to_the_right_commit() {
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("libfaketime is not installed (apt-get install faketime)");
+    let mut w = World::new();
+    // A minute back, so nothing is stamped ahead of the real clock.
+    let frozen = (chrono::Utc::now() - chrono::Duration::seconds(60))
+        .format("@%Y-%m-%d %H:%M:%S")
+        .to_string();
+    w.env.push(("LD_PRELOAD".into(), lib.into()));
+    w.env.push(("FAKETIME".into(), frozen));
+    let commit = |w: &World, file: &str, subject: &str| {
+        w.git(&["add", file], &w.proj());
+        w.git(&["commit", "-m", subject], &w.proj());
+        let head = w.head();
+        w.post_tool("05-PostToolUse-commit.json", Some(&head), &[]);
+        w.stop();
+    };
+    w.edit("a.txt");
+    commit(&w, "a.txt", "Add a");
+    // Same second, after that commit: a.txt again, and b.txt.
+    w.edit("a.txt");
+    w.edit("b.txt");
+    w.git(&["add", "b.txt"], &w.proj());
+    commit(&w, "a.txt", "Change a, add b");
+    // Same second again: only what came after the second commit.
+    w.edit("c.txt");
+    commit(&w, "c.txt", "Add c");
+    let auto = w.auto();
+    let affects: Vec<&str> = auto
+        .iter()
+        .map(|e| e["affects"].as_str().unwrap())
+        .collect();
+    assert_eq!(affects, ["a.txt", "a.txt, b.txt", "c.txt"], "{auto:#?}");
+    let times: std::collections::HashSet<i64> = auto
+        .iter()
+        .map(|e| e["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 1, "all in one second: {auto:#?}");
+    assert!(w.errors().is_empty(), "{}", w.errors());
+}
+
 /// A commit is posted only when the command's own output names it: a
 /// quiet commit (`-q`) prints no hash, so it cannot be told from another
 /// session's commit in the same second and posts nothing (issue 22); a

@@ -526,3 +526,156 @@ fn make_pool(p: &std::path::Path) {
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(p).unwrap();
 }
+
+/// Issue 23 §4: an entry appended in the same second as a session's last
+/// look, with the log rewritten before its next prompt (`pool doctor
+/// --repair` quarantining a torn line or stamping a stray one, `pool gc`
+/// stamping a stray one), reaches that prompt, once. The clock is frozen
+/// (faketime) so the look and the posts share their second in every run.
+#[test]
+fn news_posted_in_the_second_of_the_last_look_survives_a_rewrite() {
+    assert!(
+        Command::new("faketime")
+            .args(["-f", "+0", "true"])
+            .status()
+            .is_ok_and(|s| s.success()),
+        "faketime is not installed (apt-get install faketime)"
+    );
+    let stray = |n: usize| {
+        format!(
+            "{{\"id\":\"stray-{n}\",\"timestamp\":{},\"source_instance\":\"C\",\"action\":\"completed\",\"topic\":\"Stray {n}\"}}\n",
+            chrono::Utc::now().timestamp() - 3600
+        )
+    };
+    let rewrites: [(&str, &[&str]); 4] = [
+        ("torn", &["doctor", "--repair"]),
+        ("stray", &["doctor", "--repair"]),
+        ("stray", &["gc", "--quiet"]),
+        ("both", &["doctor", "--repair"]),
+    ];
+    let mut lost = Vec::new();
+    for (run, (what, rewrite)) in rewrites.iter().enumerate() {
+        let t = Team::new();
+        make_pool(&t.tmp.path().join("pool"));
+        let log = t.tmp.path().join("pool/instance_state.jsonl");
+        // Frozen a minute back, so no stamp is ahead of the real clock.
+        let frozen = (chrono::Utc::now() - chrono::Duration::seconds(60))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        let at = |bin: &str, instance: &str, args: &[&str], stdin: &str| {
+            let mut all = vec![frozen.as_str(), exe(bin)];
+            all.extend_from_slice(args);
+            let mut cmd = Command::new("faketime");
+            cmd.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", t.tmp.path())
+                .env("POOL_DIR", t.tmp.path().join("pool"))
+                .env("CLAUDE_INSTANCE", instance)
+                .current_dir(t.repo())
+                .args(&all)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{bin} {args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        // Some history, so the mark is not at the very start of the log.
+        at(
+            "pool",
+            "A",
+            &["post", "--action", "completed", "--topic", "Old work"],
+            "",
+        );
+        let look =
+            json!({"session_id": "b1", "hook_event_name": "UserPromptSubmit", "prompt": "go"})
+                .to_string();
+        at(
+            "pool-session-start",
+            "B",
+            &[],
+            &json!({"session_id": "b1", "hook_event_name": "SessionStart", "source": "startup"})
+                .to_string(),
+        );
+        assert_eq!(
+            at("pool-prompt", "B", &[], &look),
+            "",
+            "run {run}: nothing new yet"
+        );
+        // The last look and these posts share their (frozen) second.
+        at(
+            "pool",
+            "A",
+            &[
+                "post",
+                "--action",
+                "signaling",
+                "--topic",
+                &format!("Main is broken, run {run}"),
+                "--priority",
+                "critical",
+            ],
+            "",
+        );
+        at(
+            "pool",
+            "A",
+            &[
+                "post",
+                "--action",
+                "completed",
+                "--topic",
+                &format!("Login form done, run {run}"),
+            ],
+            "",
+        );
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        match *what {
+            "torn" => f.write_all(b"{\"id\":\"torn\",\"timesta\n").unwrap(),
+            "stray" => f.write_all(stray(run).as_bytes()).unwrap(),
+            _ => {
+                f.write_all(b"not json\n").unwrap();
+                f.write_all(stray(run).as_bytes()).unwrap();
+            }
+        }
+        drop(f);
+        let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&log).unwrap());
+        // `pool doctor` exits 1 here (no hooks installed): its repair is what counts.
+        let out = Command::new(exe("pool"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", t.tmp.path())
+            .env("POOL_DIR", t.tmp.path().join("pool"))
+            .current_dir(t.repo())
+            .args(*rewrite)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some(), "{out:?}");
+        assert_ne!(
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&log).unwrap()),
+            ino,
+            "run {run}: {rewrite:?} rewrote the log"
+        );
+        let news = t.hook("pool-prompt", "B", "b1", "UserPromptSubmit");
+        if !news.contains(&format!(
+            "[A] [critical] signaling: Main is broken, run {run}"
+        )) || !news.contains(&format!("Login form done, run {run}"))
+        {
+            lost.push(format!("run {run} ({what}, {rewrite:?}): {news:?}"));
+            continue;
+        }
+        assert!(!news.contains("Old work"), "run {run}: seen before: {news}");
+        let again = t.hook("pool-prompt", "B", "b1", "UserPromptSubmit");
+        assert!(
+            !again.contains("Main is broken"),
+            "run {run}: delivered twice: {again}"
+        );
+    }
+    assert!(
+        lost.is_empty(),
+        "news lost in {} of 4 runs: {lost:#?}",
+        lost.len()
+    );
+}

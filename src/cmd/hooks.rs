@@ -220,7 +220,11 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         news::mark_seen(&pool, session, ctx.now)?;
         return Ok(None);
     };
-    let (fresh, older_left_out) = news::since(&pool, &mark)?;
+    let news::News {
+        entries: fresh,
+        truncated: older_left_out,
+        end: seen_now,
+    } = news::since(&pool, &mark, ctx.now)?;
     let mut handoffs = Vec::new();
     // This instance's blocks (open, or ended by what is new): an entry that
     // ends one reaches it whatever its domain.
@@ -333,7 +337,9 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
             e.priority == "critical" || keep(e, &ctx.config, &domain, ctx.now).is_some()
         })
         .collect();
-    let seen_now = news::mark_seen(&pool, session, ctx.now)?;
+    // The end of what was read, not of the log now: an entry appended
+    // since is news for the next prompt.
+    news::save_mark(pool.dir(), session, &seen_now)?;
     if me.is_some()
         && let Err(e) = carry::save(pool.dir(), session, &seen_now, &carried_on)
     {

@@ -97,6 +97,13 @@ pub struct SessionState {
     pub last_commit_at: i64,
     /// The files that commit was given (absolute paths).
     pub last_commit_files: Vec<String>,
+    /// That commit's hash (empty in states written before it was kept): an
+    /// amend of it keeps its files.
+    pub last_commit_hash: String,
+    /// The edit log's end when that commit was recorded: edits before it
+    /// were credited to it, those after to the next (none in states
+    /// written before it was kept: then whole seconds decide).
+    pub last_commit_edits: Option<claims::EditsEnd>,
     /// When its last digest was posted, or checked with nothing to say
     /// (0: never); the next digest covers what came after that second.
     pub digest_at: i64,
@@ -259,24 +266,28 @@ fn short_id(s: &str) -> String {
 
 /// Files edited by `session` since `since`, under `root`: (relative for
 /// AFFECTS, absolute), oldest first, deduplicated.
-/// Edits made in the second `since` itself to a file in `already` are
-/// left out: they belonged to the commit that set `since`.
+/// Edits recorded before `boundary` (the edit log's end when the commit
+/// that set `since` was recorded) belonged to that commit and are left
+/// out, whatever their second (issue 23 §4). Without a boundary, or for an
+/// edit read from a rotated log, whole seconds decide: edits made in the
+/// second `since` itself to a file in `already` are left out.
 fn edited_files(
     pool_dir: &Path,
     session: &str,
     since: i64,
     root: Option<&Path>,
     already: &[String],
+    boundary: Option<claims::EditsEnd>,
 ) -> Result<Vec<(String, String)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut edits = claims::recent_edits(pool_dir, since)?;
     edits.reverse();
     for e in edits {
-        if e.session_id != session
-            || (e.timestamp == since && already.contains(&e.path))
-            || !seen.insert(e.path.clone())
-        {
+        let earlier = boundary
+            .and_then(|b| b.has(&e))
+            .unwrap_or_else(|| e.timestamp == since && already.contains(&e.path));
+        if e.session_id != session || earlier || !seen.insert(e.path.clone()) {
             continue;
         }
         let rel = match root {
@@ -289,6 +300,26 @@ fn edited_files(
         out.push((rel, e.path));
     }
     Ok(out)
+}
+
+/// The earlier commit's files (absolute) as (relative to `root`, absolute).
+fn earlier_files(abs: &[String], root: &Path) -> Vec<(String, String)> {
+    abs.iter()
+        .filter_map(|a| {
+            let rel = Path::new(a).strip_prefix(root).ok()?;
+            Some((rel.to_string_lossy().into_owned(), a.clone()))
+        })
+        .collect()
+}
+
+/// `first`, then the files of `more` not in it.
+fn union(mut first: Vec<(String, String)>, more: &[(String, String)]) -> Vec<(String, String)> {
+    for f in more {
+        if !first.iter().any(|g| g.1 == f.1) {
+            first.push(f.clone());
+        }
+    }
+    first
 }
 
 fn plural(n: usize, noun: &str) -> String {
@@ -373,22 +404,41 @@ pub fn record_call(
             } else {
                 since_start.unwrap_or(now - EDIT_LOOKBACK)
             };
+            // Taken before the edits are read: an edit recorded meanwhile
+            // counts for this commit and the next, never for neither.
+            let edits_end = claims::EditsEnd::now(pool_dir);
             let files = edited_files(
                 pool_dir,
                 who.session,
                 since,
                 Some(&repo.worktree),
                 &state.last_commit_files,
+                state.last_commit_edits,
             )?;
             let branch = git_ops::branch(&repo.git_dir);
+            // The session's last commit: its hash and files.
+            let mut last = (
+                std::mem::take(&mut state.last_commit_hash),
+                earlier_files(&state.last_commit_files, &repo.worktree),
+            );
             for c in &commits {
-                let p = commit_pending(c, who.session, branch.as_deref(), &files, &cwd, now);
+                // An amend replaces the session's last commit: the files
+                // stay with it, plus those edited since (issue 23 §4).
+                let these = if !last.0.is_empty() && c.amends.as_deref() == Some(last.0.as_str()) {
+                    union(std::mem::take(&mut last.1), &files)
+                } else {
+                    files.clone()
+                };
+                let p = commit_pending(c, who.session, branch.as_deref(), &these, &cwd, now);
                 if !state.pending.iter().any(|q| q.id == p.id) {
                     added.push(p);
                 }
+                last = (c.hash.clone(), these);
             }
             state.last_commit_at = now;
-            state.last_commit_files = files.into_iter().map(|(_, abs)| abs).collect();
+            state.last_commit_edits = edits_end;
+            state.last_commit_hash = last.0;
+            state.last_commit_files = last.1.into_iter().map(|(_, abs)| abs).collect();
         }
     }
 
@@ -652,7 +702,8 @@ pub fn digest(
         })
     };
     let repo = git_ops::find_repo(who.cwd);
-    let files: Vec<String> = edited_files(pool.dir(), who.session, from, None, already)?
+    let boundary = if committed { state.last_commit_edits } else { None };
+    let files: Vec<String> = edited_files(pool.dir(), who.session, from, None, already, boundary)?
         .into_iter()
         .filter(|(_, abs)| !named(abs))
         .map(|(_, abs)| {

@@ -186,6 +186,7 @@ mod tests {
             ino: 1,
             offset: 10,
             ts: 5,
+            ..Mark::default()
         };
         let open = advance(
             Vec::new(),

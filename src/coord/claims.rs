@@ -408,6 +408,38 @@ pub struct Edit {
     /// The file relative to the editor's repository root; empty when it
     /// lies outside it.
     pub rel: String,
+    /// Where its line was read: the edit log's inode and the line's offset,
+    /// which order edits within one second ([`EditsEnd::has`]).
+    pub at: (u64, u64),
+}
+
+/// The end of the edit log at one moment (a commit): every edit before it
+/// was recorded earlier, every one after it later, whatever their seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EditsEnd {
+    /// The log's inode.
+    pub ino: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+impl EditsEnd {
+    /// The edit log's end now; `None` when there is none yet.
+    pub fn now(pool_dir: &Path) -> Option<EditsEnd> {
+        let p = pool_dir.join(EDITS_LOG);
+        let m = std::fs::metadata(&p).ok()?;
+        Some(EditsEnd {
+            ino: fsio::path_key(&p).ok()?.ino,
+            len: m.len(),
+        })
+    }
+
+    /// Whether `edit` was recorded before this end: `None` when its line
+    /// was read from another file (the log rotated since), so order by
+    /// position cannot tell.
+    pub fn has(&self, edit: &Edit) -> Option<bool> {
+        (edit.at.0 == self.ino && self.ino != 0).then_some(edit.at.1 < self.len)
+    }
 }
 
 impl Edit {
@@ -559,8 +591,9 @@ fn edits_from(p: &Path, since: i64, out: &mut Vec<Edit>) -> Result<bool> {
         Err(e) => return Err(Error::io(p, e)),
     };
     let len = f.metadata().map_err(|e| Error::io(p, e))?.len();
+    let ino = fsio::file_key(&f).map_or(0, |k| k.ino);
     let mut rev = RevLines::new(&f, len);
-    while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(p, e))? {
+    while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(p, e))? {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
@@ -583,6 +616,7 @@ fn edits_from(p: &Path, since: i64, out: &mut Vec<Edit>) -> Result<bool> {
                 path: path.to_string(),
                 repo: repo.to_string(),
                 rel: rel.to_string(),
+                at: (ino, off),
             });
         }
     }

@@ -1,5 +1,15 @@
 //! News mid-session: the entries that arrived since a session last looked at
-//! the pool, read forward from a per-session mark (log inode, offset, time).
+//! the pool, read forward from a per-session mark (log inode, offset, time,
+//! and the tail of the log it had seen).
+//!
+//! A rewrite of the log (`pool gc`, `pool doctor --repair`) moves every
+//! offset, so a mark's offset means nothing in the new log. The mark
+//! therefore also keeps the newest append stamp it had seen and the ids of
+//! the entries stamped that second or later (issue 23 §4): stamps never
+//! decrease along the log and a rewrite keeps the order of the lines it
+//! keeps, so after a rewrite the news is every entry stamped that second or
+//! later whose id the mark does not hold. Nothing is lost; an entry is shown
+//! twice only when more than [`MAX_MARK_IDS`] share that second.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +23,8 @@ use crate::store::paths::{SESSIONS_DIR, safe_file_stem};
 
 /// Most bytes of new log read for news (1 MiB); older news is summarised as a count.
 pub const MAX_NEWS_BYTES: u64 = 1024 * 1024;
+/// Most ids a mark keeps of the entries stamped in its last second.
+pub const MAX_MARK_IDS: usize = 256;
 
 /// Where a session last looked at the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +35,41 @@ pub struct Mark {
     pub offset: u64,
     /// Time then (epoch seconds).
     pub ts: i64,
+    /// What the log held just before `offset`; absent in marks written
+    /// before it existed (those fall back on `ts` after a rewrite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<Tail>,
+}
+
+/// The end of the log a mark had seen, to find its place again after a
+/// rewrite.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tail {
+    /// The newest append stamp before the mark's offset (epoch seconds);
+    /// `None` when no line before it has one.
+    #[serde(default)]
+    pub at: Option<i64>,
+    /// Ids of the entries before the offset back to the first one stamped
+    /// earlier than `at`, newest first (at most [`MAX_MARK_IDS`]).
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Where the newest entry before the offset starts: the line there must
+    /// still be `ids[0]`, else the log was replaced (even by a file that got
+    /// the same inode number).
+    #[serde(default)]
+    pub last: Option<u64>,
+}
+
+/// What [`since`] found.
+#[derive(Debug, Default)]
+pub struct News {
+    /// New entries, oldest first.
+    pub entries: Vec<Entry<'static>>,
+    /// Whether older new entries were left out ([`MAX_NEWS_BYTES`]).
+    pub truncated: bool,
+    /// The mark for exactly what was read: saving it (not a fresh
+    /// [`mark_seen`]) keeps an entry appended meanwhile for the next look.
+    pub end: Mark,
 }
 
 fn mark_path(pool_dir: &Path, session: &str) -> PathBuf {
@@ -38,64 +85,161 @@ pub fn load_mark(pool_dir: &Path, session: &str) -> Option<Mark> {
         .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
+/// Saves `mark` as what `session` has seen.
+pub fn save_mark(pool_dir: &Path, session: &str, mark: &Mark) -> Result<()> {
+    let dir = pool_dir.join(SESSIONS_DIR);
+    fsio::ensure_private_dir(&dir)?;
+    let bytes = serde_json::to_vec(mark).map_err(|e| Error::Invalid(e.to_string()))?;
+    fsio::replace_file(&mark_path(pool_dir, session), &bytes, 0o600)
+}
+
 /// Marks the log's current end as seen by `session`.
 pub fn mark_seen(pool: &Pool, session: &str, now: i64) -> Result<Mark> {
-    let path = pool.log_path();
-    let (ino, offset) = std::fs::metadata(&path)
-        .and_then(|m| Ok((fsio::path_key(&path)?.ino, m.len())))
-        .unwrap_or((0, 0));
-    let mark = Mark {
-        ino,
-        offset,
-        ts: now,
+    let mark = match crate::store::fsio::open_regular(&pool.log_path()) {
+        Ok(file) => {
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(pool.log_path(), e))?
+                .len();
+            let ino = fsio::file_key(&file).map_or(0, |k| k.ino);
+            end_at(pool, &file, ino, len, now)?
+        }
+        Err(_) => Mark {
+            ts: now,
+            tail: Some(Tail::default()),
+            ..Mark::default()
+        },
     };
-    let dir = pool.dir().join(SESSIONS_DIR);
-    fsio::ensure_private_dir(&dir)?;
-    let bytes = serde_json::to_vec(&mark).map_err(|e| Error::Invalid(e.to_string()))?;
-    fsio::replace_file(&mark_path(pool.dir(), session), &bytes, 0o600)?;
+    save_mark(pool.dir(), session, &mark)?;
     Ok(mark)
 }
 
+/// The mark for the first `len` bytes of the open log `file`.
+fn end_at(pool: &Pool, file: &std::fs::File, ino: u64, len: u64, now: i64) -> Result<Mark> {
+    let mut tail = Tail::default();
+    // `Some(MIN)`: no stamp ends the walk, but a long run of unreadable
+    // lines does (see `walk_back`).
+    pool.scan_back_in(file, len, Some(i64::MIN), |off, _, e| {
+        let stamp = e.local.filter(|l| l.off == off).map(|l| l.at);
+        if tail.last.is_none() {
+            tail.last = Some(off);
+        }
+        match (stamp, tail.at) {
+            (Some(s), None) => tail.at = Some(s),
+            (Some(s), Some(a)) if s < a => return std::ops::ControlFlow::Break(()),
+            _ => {}
+        }
+        if tail.ids.len() >= MAX_MARK_IDS {
+            return std::ops::ControlFlow::Break(());
+        }
+        tail.ids.push(e.id.to_string());
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(Mark {
+        ino,
+        offset: len,
+        ts: now,
+        tail: Some(tail),
+    })
+}
+
+/// Whether the open log still holds, just before `mark.offset`, the entry
+/// the mark saw last.
+fn same_place(file: &std::fs::File, mark: &Mark) -> bool {
+    let Some(tail) = &mark.tail else {
+        return true;
+    };
+    let (Some(last), Some(id)) = (tail.last, tail.ids.first()) else {
+        return true;
+    };
+    let Some(n) = mark
+        .offset
+        .checked_sub(last)
+        .filter(|n| *n > 0 && *n <= fsio::MAX_LINE as u64 + 1)
+    else {
+        return false;
+    };
+    let mut buf = vec![0u8; n as usize];
+    if fsio::read_exact_at(file, &mut buf, last).is_err() {
+        return false;
+    }
+    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+    Entry::parse(line).is_some_and(|e| e.id == id.as_str())
+}
+
 /// Entries appended since `mark`, oldest first (at most [`MAX_NEWS_BYTES`]
-/// of them), and whether older ones were left out. When the log was replaced
-/// (archived) since, entries newer than the mark's time are taken instead.
-pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
+/// of them), whether older ones were left out, and the mark for what was
+/// read. When the log was replaced since (a rewrite), the entries stamped
+/// in or after the mark's last second that it had not seen are taken
+/// instead (see the module header).
+pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
     let path = pool.log_path();
     let file = match crate::store::fsio::open_regular(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(News {
+                end: Mark {
+                    ts: now,
+                    tail: Some(Tail::default()),
+                    ..Mark::default()
+                },
+                ..News::default()
+            });
+        }
         Err(e) => return Err(Error::io(path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+    let len = meta.len();
     let ino = fsio::file_key(&file).map_err(|e| Error::io(&path, e))?.ino;
+    let end = end_at(pool, &file, ino, len, now)?;
     // No log when the mark was taken: everything in it is new.
     let mark = &if mark.ino == 0 {
         Mark {
             ino,
             offset: 0,
             ts: mark.ts,
+            tail: Some(Tail::default()),
         }
     } else {
         mark.clone()
     };
-    if ino != mark.ino || meta.len() < mark.offset {
+    if ino != mark.ino || len < mark.offset || !same_place(&file, mark) {
         let mut out = Vec::new();
-        pool.scan_back(Some(mark.ts), |_, _, e| {
-            if e.order_time() > mark.ts {
-                out.push(e.into_owned());
+        match &mark.tail {
+            Some(tail) => {
+                let from = tail.at.unwrap_or(i64::MIN);
+                pool.scan_back_in(&file, len, Some(from), |_, _, e| {
+                    if e.order_time() >= from && !tail.ids.iter().any(|i| *i == e.id) {
+                        out.push(e.into_owned());
+                    }
+                    std::ops::ControlFlow::Continue(())
+                })?;
             }
-            std::ops::ControlFlow::Continue(())
-        })?;
+            // A mark from before tails: its second may be shown again,
+            // never lost.
+            None => {
+                pool.scan_back_in(&file, len, Some(mark.ts), |_, _, e| {
+                    if e.order_time() >= mark.ts {
+                        out.push(e.into_owned());
+                    }
+                    std::ops::ControlFlow::Continue(())
+                })?;
+            }
+        }
         out.reverse();
-        return Ok((out, false));
+        return Ok(News {
+            entries: out,
+            truncated: false,
+            end,
+        });
     }
     let mut start = mark.offset;
     let mut truncated = false;
-    if meta.len() - start > MAX_NEWS_BYTES {
-        start = meta.len() - MAX_NEWS_BYTES;
+    if len - start > MAX_NEWS_BYTES {
+        start = len - MAX_NEWS_BYTES;
         truncated = true;
     }
-    let mut buf = vec![0u8; (meta.len() - start) as usize];
+    let mut buf = vec![0u8; (len - start) as usize];
     fsio::read_exact_at(&file, &mut buf, start).map_err(|e| Error::io(&path, e))?;
     let mut body: &[u8] = &buf;
     if truncated {
@@ -105,10 +249,84 @@ pub fn since(pool: &Pool, mark: &Mark) -> Result<(Vec<Entry<'static>>, bool)> {
             .unwrap_or(body.len());
         body = &body[cut..];
     }
-    let out = body
+    let entries = body
         .split(|b| *b == b'\n')
         .filter_map(Entry::parse)
         .map(Entry::into_owned)
         .collect();
-    Ok((out, truncated))
+    Ok(News {
+        entries,
+        truncated,
+        end,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, ts: i64) -> Entry<'static> {
+        Entry {
+            id: id.to_string().into(),
+            timestamp: ts,
+            source_instance: "A".into(),
+            action: "completed".into(),
+            topic: format!("topic {id}").into(),
+            ..Entry::default()
+        }
+    }
+
+    fn ids(n: &News) -> Vec<String> {
+        n.entries.iter().map(|e| e.id.to_string()).collect()
+    }
+
+    #[test]
+    fn news_is_read_forward_and_the_mark_is_what_was_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 100)], 100).unwrap();
+        let mark = mark_seen(&pool, "s", 100).unwrap();
+        let tail = mark.tail.clone().unwrap();
+        assert_eq!(
+            (tail.at, tail.ids.clone()),
+            (Some(100), vec!["a".to_string()])
+        );
+        pool.append(&[entry("b", 100), entry("c", 101)], 101)
+            .unwrap();
+        let n = since(&pool, &mark, 101).unwrap();
+        assert_eq!(ids(&n), ["b", "c"]);
+        assert_eq!(
+            ids(&since(&pool, &n.end, 102).unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(load_mark(pool.dir(), "s"), Some(mark));
+    }
+
+    /// A log replaced in place (the same inode, as a new file can get the
+    /// old one's number) is noticed by the mark's last entry, and nothing
+    /// appended after the mark is lost.
+    #[test]
+    fn a_log_replaced_under_the_same_inode_is_noticed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 100), entry("b", 100)], 100)
+            .unwrap();
+        let mark = mark_seen(&pool, "s", 100).unwrap();
+        pool.append(&[entry("c", 100)], 100).unwrap();
+        // The same lines, the first one shorter, rewritten in place: the
+        // mark's offset now falls inside c's line.
+        let path = pool.log_path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shorter = text.replacen("\"topic a\"", "\"a\"", 1);
+        assert!(shorter.len() > usize::try_from(mark.offset).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, shorter.as_bytes()))
+            .unwrap();
+        assert_eq!(fsio::path_key(&path).unwrap().ino, mark.ino);
+        let n = since(&pool, &mark, 101).unwrap();
+        assert_eq!(ids(&n), ["c"]);
+    }
 }

@@ -149,6 +149,23 @@ impl Pool {
         .map_err(|e| Error::io(&path, e))
     }
 
+    /// [`Pool::scan_back`] over the first `len` bytes of an already open
+    /// log, for a reader that must walk exactly the bytes it measured (the
+    /// news mark).
+    pub fn scan_back_in(
+        &self,
+        file: &File,
+        len: u64,
+        stop_before: Option<i64>,
+        mut f: impl FnMut(u64, &[u8], Entry<'_>) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        let path = self.log_path();
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        walk_back(file, len, (i64::MAX, mtime_of(&meta)), stop_before, &mut f)
+            .map(|(stats, _)| stats)
+            .map_err(|e| Error::io(&path, e))
+    }
+
     /// Streams the entries a reader needs for a window of `horizon` seconds
     /// before `now`, newest first: the end of the log back to the horizon
     /// (see [`Pool::scan_back`] for which lines end the walk), then entries

@@ -467,6 +467,67 @@ def cmd_deny(args):
     c.exit()
 
 
+SHELL_TOOLS = ("exec_command", "shell_command", "shell")
+
+
+def shell_exchanges(body):
+    """(command, output) of every shell call in a request body, in order."""
+    items = body.get("input", [])
+    outputs = {}
+    for it in items:
+        if it.get("type") == "function_call_output":
+            out = it.get("output")
+            if isinstance(out, (dict, list)):
+                out = json.dumps(out, ensure_ascii=False)
+            outputs[it.get("call_id")] = out or ""
+    calls = []
+    for it in items:
+        if it.get("type") == "function_call" and it.get("name") in SHELL_TOOLS:
+            try:
+                a = json.loads(it.get("arguments") or "{}")
+            except ValueError:
+                a = {}
+            cmd = a.get("cmd") or a.get("command") or ""
+            if isinstance(cmd, list):
+                cmd = " ".join(cmd)
+            calls.append((cmd, outputs.get(it.get("call_id"))))
+    return calls
+
+
+def cmd_shell_guard(args):
+    """shell-guard WORLD RUN: G's first `sed -i` on B's claimed src/auth.rs is refused (the file is
+    unchanged, the next request carries B's claim), the retry goes through, and PostToolUse
+    records the shell edit in edits.log."""
+    world, run = Path(args[0]), Path(args[1])
+    c = Checker()
+    mains = main_requests(run)
+    c.check(len(mains) >= 5, "shell guard: the model got a request after each of its four calls",
+            f"{len(mains)} main requests")
+    ex = shell_exchanges(mains[-1]["body"]) if mains else []
+    c.check(len(ex) >= 4, "shell guard: four shell calls were made", short(json.dumps(ex), 800))
+    ex += [("", "")] * max(0, 4 - len(ex))
+    (sed1, out1), (cat1, out2), (sed2, out3), (cat2, out4) = ex[:4]
+    c.check(sed1.startswith("sed -i") and out1 is not None, "shell guard: the first call is the sed -i",
+            short(json.dumps(ex[:1]), 400))
+    # The request right after the refused call carries the claim's details.
+    after = json.dumps(shell_exchanges(mains[1]["body"]), ensure_ascii=False) if len(mains) > 1 else ""
+    c.check("B claimed" in after and "src/auth.rs" in after and "Auth rewrite by B" in after,
+            "shell guard: the refusal reached the model's next request with B's claim",
+            short(after, 1500))
+    c.check("validate" in (out2 or "") and "check" not in (out2 or ""),
+            "shell guard: the file was unchanged after the refusal", short(out2 or "", 400))
+    c.check("B claimed" not in (out3 or ""), "shell guard: the retry was not refused", short(out3 or "", 600))
+    c.check("fn check() {}" in (out4 or ""), "shell guard: the retry changed the file", short(out4 or "", 400))
+    final = (world / "proj" / "src" / "auth.rs").read_text()
+    c.check(final == "fn check() {}\n", "shell guard: the file holds the retry's change", repr(final))
+    log = world / "pool" / "edits.log"
+    edits = [l.split("\t") for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
+    paths = {e[3] for e in edits if len(e) >= 4 and e[1] == "G"}
+    c.check(str(world / "proj" / "src" / "auth.rs") in paths,
+            "shell guard: the shell edit is recorded in edits.log (PostToolUse)", str(sorted(paths)))
+    c.exit()
+
+
 def cmd_plugin(args):
     world, codex = Path(args[0]), args[1]
     c = Checker()
@@ -485,6 +546,7 @@ def cmd_plugin(args):
 
 COMMANDS = {
     "deny": cmd_deny,
+    "shell-guard": cmd_shell_guard,
     "plugin": cmd_plugin,
     "codex-auto": cmd_codex_auto,
     "mock-selftest": cmd_mock_selftest,

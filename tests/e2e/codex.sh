@@ -24,7 +24,10 @@
 #      the repository installed as a Codex plugin registers each hook exactly once (hooks/codex.json,
 #      never Claude Code's hooks/hooks.json);
 #   9. session start for Codex with a pool far over its output limit stays under it (no spill),
-#      while a hook that prints more than the limit is spilled by Codex (the limit is real).
+#      while a hook that prints more than the limit is spilled by Codex (the limit is real);
+#  10. the shell guard: B claims src/auth.rs; Codex instance G's `sed -i` on it through Codex's
+#      shell tool is refused once (the file is unchanged, the next request carries B's claim),
+#      the retry goes through and PostToolUse records the edit.
 # Every Codex run must exit 0 with every hook completed; every Claude Code run as in run.sh.
 #
 # Env knobs: E2E_CACHE_DIR (shared with run.sh), E2E_KEEP=1, E2E_NETNS=0, CODEX_VERSION and
@@ -283,6 +286,18 @@ SUMMARY: user text must not be pooled
   run_codex "$K" K K "$HERE/scripts/codex_commit.json" "Add notes and commit them."
   check codex-run "$K/runs/K" K
   check codex-auto "$K" "$BIN_DIR"
+
+  printf '\n== Codex shell guard: sed -i on a file B claimed is refused once, the retry goes through\n'
+  G="$WORK/shell"
+  make_world "$G"
+  printf '[user]\n\tname = G\n\temail = g@example.invalid\n' >"$G/home/.gitconfig"
+  in_world "$G" sh -c 'git add -A && git commit -q -m "Initial commit"' || fail "initial commit (shell world)"
+  in_world "$G" "$BIN_DIR/pool" install --codex >/dev/null 2>&1 || fail "pool install --codex (shell world)"
+  in_world "$G" CLAUDE_INSTANCE=B "$BIN_DIR/pool" post --action claimed --topic "Auth rewrite by B" \
+    --affects src/auth.rs >/dev/null 2>&1 || fail "B's claim (shell world)"
+  run_codex "$G" G G "$HERE/scripts/codex_shell.json" "Rename validate to check in src/auth.rs."
+  check codex-run "$G/runs/G" G
+  check shell-guard "$G" "$G/runs/G"
 
   L="$WORK/spill"
   make_world "$L"
