@@ -39,6 +39,13 @@ POOL_MARKERS = ["## Session Context", "Pool: when you complete", "info string is
                 "Pool: handoffs", "another instance is working here", "Pool: edit not applied", "Pool:",
                 "Recent Activity", "reports written by other Claude Code sessions", "## Pool"]
 PROMPT = "Backlog round {k}: continue your task, or take the next one from the team's backlog."
+# --real-model: the same rounds, with what a real model needs to know (the policy knows it already).
+REAL_PROMPT = ("Backlog round {k}. You are instance {name}, one of several Claude Code sessions working "
+               "through BACKLOG.md in this repository at the same time. Take ONE task that, as far as you can "
+               "tell from what you are shown, nobody has claimed or completed (your own earlier rounds count), "
+               "claim it with a pool block (ACTION: claimed, TOPIC: 'Txx: title', AFFECTS: its files), do it "
+               "exactly as BACKLOG.md says, commit, and report it with a pool block (ACTION: completed). "
+               "If nothing is left for you, answer only BACKLOG-DONE.")
 
 
 def sh(args, cwd=None, env=None, check=True):
@@ -72,7 +79,8 @@ def make_world(w, arm, layout, team, n_tasks, bin_dir):
     repo.mkdir()
     env = world_env(w, bin_dir)
     sh(["git", "init", "-q", "-b", "main"], cwd=repo)
-    scene.write_tree(repo)
+    tasks = scene.backlog(n_tasks)
+    scene.write_tree(repo, tasks["tasks"])
     sh(["git", "add", "."], cwd=repo)
     sh(["git", "commit", "-q", "-m", "Initial tree"], cwd=repo, env=env)
     names = [f"s{i + 1}" for i in range(team)]
@@ -83,7 +91,7 @@ def make_world(w, arm, layout, team, n_tasks, bin_dir):
             dirs[n] = w / "wt" / n
         else:
             dirs[n] = repo
-    (w / "backlog.json").write_text(json.dumps(scene.backlog(n_tasks), indent=1))
+    (w / "backlog.json").write_text(json.dumps(tasks, indent=1))
     sh([f"{bin_dir}/pool", "install"], cwd=repo, env=env)
     if arm == "none":
         s = json.loads((w / "config" / "settings.json").read_text())
@@ -120,10 +128,11 @@ def run_session(claude, name, workdir, sess, env, base_url, max_rounds, start_de
     env = dict(env, CLAUDE_INSTANCE=name, ANTHROPIC_BASE_URL=base_url)
     rounds = []
     for k in range(1, max_rounds + 1):
-        args = [claude, "-p", PROMPT.format(k=k), "--session-id" if k == 1 else "--resume", sid,
+        prompt = (REAL_PROMPT if model is not None else PROMPT).format(k=k, name=name)
+        args = [claude, "-p", prompt, "--session-id" if k == 1 else "--resume", sid,
                 "--allowedTools", "Read", "Edit", "Write", "Bash", "--permission-mode", "acceptEdits",
                 "--output-format", "stream-json", "--verbose"]
-        if model:
+        if model:  # "" in --real-model mode without --model: Claude Code's default model
             args += ["--model", model]
         t0 = time.time()
         with open(sess / f"round-{k}.jsonl", "w") as out, open(sess / f"round-{k}.stderr", "w") as err:
@@ -406,7 +415,7 @@ def run_one(args, arm, layout, team, seed, out):
             senv["ANTHROPIC_API_KEY"] = os.environ.get("ANTHROPIC_API_KEY", "")
         th = threading.Thread(target=lambda n=n, sess=sess, base=base, senv=senv: results.__setitem__(
             n, run_session(args.claude, n, dirs[n], sess, senv, base, 2 * max_tasks + 3,
-                           rng.uniform(0, args.stagger), args.model)))
+                           rng.uniform(0, args.stagger), (args.model or "") if args.real_model else None)))
         th.start()
         threads.append(th)
     for th in threads:

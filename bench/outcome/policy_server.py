@@ -307,8 +307,10 @@ class Policy:
         return self.finish(tid, seen, names)
 
     def claimed_by_other(self, tid, res):
-        return any(tid in ln and re.search(r"\b(s\d+) claimed", ln) and f"{self.me} claimed" not in ln
-                   for ln in res.splitlines())
+        """Whether a refusal shows this task claimed by another instance that keeps it: the same tie
+        break as at a round's start (of two claimers, the lower instance name keeps the task)."""
+        claimers = {w for w, t in re.findall(r"\b(s\d+) claimed [^\"]*\"(T\d{2})", res) if t == tid}
+        return any(w != self.me and w < self.me for w in claimers)
 
     def edit(self, tid, rel, lines):
         t = self.tasks[tid]

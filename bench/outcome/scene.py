@@ -27,11 +27,11 @@ TASKS = [
     ("T08", "Log requests as JSON", [("src/app/logging_setup.py", "handlers"), ("src/app/server.py", "handlers")], "edit", []),
     ("T09", "Retry failed jobs", [("src/app/jobs.py", "handlers"), ("tests/test_jobs.py", "handlers")], "edit", []),
     ("T10", "Mail a password reset link", [("src/app/mailer.py", "handlers"), ("src/app/auth.py", "exports")], "edit", ["T03"]),
-    ("T11", "Paginate search results", [("src/app/search.py", "handlers"), ("src/app/routes.py", "handlers")], "edit", []),
-    ("T12", "Export search results as CSV", [("src/app/export.py", "handlers"), ("src/app/routes.py", "handlers")], "edit", ["T11"]),
+    ("T11", "Translate the messages", [("src/app/i18n.py", "settings")], "write", []),
+    ("T12", "Add a health endpoint", [("src/app/server.py", "exports")], "write", ["T07"]),
     ("T13", "Render error pages", [("src/app/errors.py", "handlers"), ("src/app/routes.py", "exports")], "edit", []),
-    ("T14", "Translate the messages", [("src/app/i18n.py", "settings")], "write", []),
-    ("T15", "Add a health endpoint", [("src/app/server.py", "exports")], "write", ["T07"]),
+    ("T14", "Paginate search results", [("src/app/search.py", "handlers"), ("src/app/routes.py", "handlers")], "edit", []),
+    ("T15", "Export search results as CSV", [("src/app/export.py", "handlers"), ("src/app/routes.py", "handlers")], "edit", ["T14"]),
     ("T16", "Write the release notes", [("CHANGELOG.md", "settings")], "write", ["T01"]),
 ]
 
@@ -60,8 +60,24 @@ def files():
     return tree
 
 
-def write_tree(root):
+def backlog_md(tasks):
+    """BACKLOG.md: the backlog as a person (or a real model, in --real-model mode) reads it."""
+    out = ["# Backlog", "",
+           "Each task: in each of its files, add the line `# Txx (INSTANCE): TITLE` (`<!-- ... -->` in",
+           "Markdown is not needed: use `#`) right after the anchor line named, then commit only those files",
+           "with the message `Txx: TITLE (by INSTANCE)`, where INSTANCE is your instance name.", ""]
+    for t in tasks:
+        deps = f" (after {', '.join(t['deps'])})" if t["deps"] else ""
+        out.append(f"- {t['id']}: {t['title']}{deps}")
+        for f, a in t["anchors"].items():
+            out.append(f"  - `{f}`, after the line `{a}`" + (" (rewrite the whole file)" if t["mode"] == "write" else ""))
+    return "\n".join(out) + "\n"
+
+
+def write_tree(root, tasks=None):
     root = Path(root)
+    if tasks is not None:
+        (root / "BACKLOG.md").write_text(backlog_md(tasks))
     for rel, text in files().items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
