@@ -457,10 +457,33 @@ def aggregate(runs):
     return out
 
 
+def table(summary):
+    """The Markdown table docs/outcome.md shows: mean (min-max over seeds) per arm, layout, team."""
+    def f(g, k):
+        v = g.get(k)
+        if not isinstance(v, dict):
+            return "–"
+        if v["min"] == v["max"]:
+            return f"{v['mean']:g}"
+        return f"{v['mean']:g} ({v['min']:g}–{v['max']:g})"
+    head = ("| layout | sessions | arm | tasks done | done twice | edits lost | overlapping edits | merge conflicts "
+            "| guard refusals | post → seen (median s) | pool chars per session | per turn | ≈ tokens total |")
+    rows = [head, "|" + " --- |" * 13]
+    order = {a: i for i, a in enumerate(ARMS)}
+    for g in sorted(summary, key=lambda g: (g["layout"], g["team"], order.get(g["arm"], 9))):
+        lat = g.get("delivery_latency_median_s")
+        rows.append(f"| {g['layout']} | {g['team']} | {g['arm']} | {f(g, 'tasks_done')} | {f(g, 'tasks_done_twice')} "
+                    f"| {f(g, 'edits_lost')} | {f(g, 'overlapping_edits')} | {f(g, 'merge_conflicts')} "
+                    f"| {f(g, 'guard_refusals')} | {lat['mean'] if lat else '–'} "
+                    f"| {f(g, 'injected_chars_per_session')} | {f(g, 'injected_chars_per_turn')} "
+                    f"| {f(g, 'injected_tokens_total_est')} |")
+    return "\n".join(rows) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description="claude-pool outcome benchmark (see docs/outcome.md)")
-    ap.add_argument("--claude", required=True, help="the Claude Code binary")
-    ap.add_argument("--bin-dir", required=True, help="the folder holding pool and its hook binaries")
+    ap.add_argument("--claude", help="the Claude Code binary")
+    ap.add_argument("--bin-dir", help="the folder holding pool and its hook binaries")
     ap.add_argument("--out", default=str(HERE))
     ap.add_argument("--work", default=None, help="where the runs go (default: a temp folder)")
     ap.add_argument("--teams", default="2,4")
@@ -474,8 +497,24 @@ def main():
     ap.add_argument("--real-model", action="store_true", help="use ANTHROPIC_BASE_URL and a real model")
     ap.add_argument("--model", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--combine", nargs="+", metavar="RESULTS_JSON",
+                    help="only merge the runs of these results files into --out (no session runs)")
     args = ap.parse_args()
     out = Path(args.out)
+    if args.combine:
+        parts = [json.loads(Path(p).read_text()) for p in args.combine]
+        runs = [r for p in parts for r in p["runs"]]
+        res = dict(parts[0], summary=aggregate(runs), runs=runs, combined_from=len(parts),
+                   seconds=sum(p.get("seconds", 0) for p in parts),
+                   layouts=",".join(sorted({r["layout"] for r in runs})),
+                   teams=",".join(str(t) for t in sorted({r["team"] for r in runs})))
+        (out / "results.json").write_text(json.dumps(res, indent=1, default=list) + "\n")
+        (out / "outcome.svg").write_text(svg.plot(res["summary"]))
+        print(table(res["summary"]))
+        print(f"wrote {out / 'results.json'} from {len(runs)} runs")
+        return
+    if not args.claude or not args.bin_dir:
+        ap.error("--claude and --bin-dir are needed (bench/outcome/run passes them)")
     import tempfile
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pool-outcome."))
     work.mkdir(parents=True, exist_ok=True)
@@ -497,9 +536,33 @@ def main():
     (out / name).write_text(json.dumps(res, indent=1, default=list) + "\n")
     if not args.real_model:
         (out / "outcome.svg").write_text(svg.plot(res["summary"]))
+    print(table(res["summary"]))
     print(f"wrote {out / name} ({res['seconds']} s); runs under {work}")
-    if not args.keep and not args.work:
+    problems = checks(runs, args.real_model)
+    for p in problems:
+        print(f"FAIL {p}")
+    if not args.keep and not args.work and not problems:
         shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if problems else 0)
+
+
+def checks(runs, real_model):
+    """What makes a run of the benchmark itself invalid."""
+    out = []
+    for r in runs:
+        tag = f"{r['layout']} {r['arm']} n={r['team']} seed={r['seed']}"
+        bad = [f"{s['instance']} round {x['round']}: rc {x['rc']}" for s in r["sessions"] for x in s["rounds"]
+               if x["rc"] != 0]
+        if bad:
+            out.append(f"{tag}: claude failed: {'; '.join(bad[:3])}")
+        if r.get("policy_errors"):
+            out.append(f"{tag}: policy errors: {r['policy_errors'][:1]}")
+    if not real_model:
+        for r in runs:
+            if r["arm"] == "none" and r["team"] >= 4 and r["tasks_done_twice"] == 0:
+                out.append(f"control: no-coordination arm, {r['team']} sessions ({r['layout']}, seed {r['seed']}) "
+                           "shows no task done twice: the scene is too easy")
+    return out
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ calls, a guard refusal) and answers with the next step of one fixed policy:
   with a seeded chance of taking the second or third), and claims it: one text turn with
   "CLAIM Txx" and a pool block (ACTION: claimed, AFFECTS: the task's files), which the Stop hook
   posts at the end of the turn. With --no-blocks it writes the same text without the block. When
-  nothing is left, or it has done --max-tasks, it says "BACKLOG-DONE".
+  nothing is left, or it has finished --max-tasks tasks, it says "BACKLOG-DONE".
 * Work round: Read each file of the task, then Edit it (insert the task's marker line after the
   task's anchor) or, for "write" tasks, Write it whole from what it read; then
   `git add FILES && git commit -m "Txx: title (by NAME)"`; then a text turn with "DONE Txx" and a
@@ -188,7 +188,7 @@ class Policy:
         done = set(re.findall(r"^DONE (T\d{2})", own_text, re.M))
         current = next((t for t in reversed(claimed) if t not in closed), None)
         if not pairs and current is None:
-            return self.pick(seen, handed, done, closed, len(claimed))
+            return self.pick(seen, handed, done, closed)
         if current is None:
             return self.text("Nothing in progress.")
         if not pairs:
@@ -199,8 +199,8 @@ class Policy:
                 return self.drop(current, "another instance claimed it")
         return self.work(current, pairs, seen, names)
 
-    def pick(self, seen, handed, done, closed, n_claimed):
-        if n_claimed >= self.max_tasks:
+    def pick(self, seen, handed, done, closed):
+        if len(done) >= self.max_tasks:
             return self.text("BACKLOG-DONE (task budget reached)")
         free = [t for t in self.order if t not in closed and not self.taken(seen.get(t, set()))]
         if not free:
