@@ -363,10 +363,38 @@ def measure(w, repo, names, layout, sessions, env, bin_dir, n_tasks):
                 missed += 1
             else:
                 lat.append(hit - t_post)
+    m["duplicates_why"] = why_duplicates(by_task, entries, reqs, events)
     m["delivery_latency_s"] = summary(lat)
     m["deliveries_missed"] = missed
     m["sessions"] = sessions
     return m
+
+
+def why_duplicates(by_task, entries, reqs, events):
+    """For each task done twice, for each session that took it while another had it: was the other's
+    claim or completion in the pool before the pick, and was it in the picking request?"""
+    out = []
+    for tid, who in sorted(by_task.items()):
+        if len(who) < 2:
+            continue
+        for x in sorted(who):
+            pick = next((r for r in reqs.get(x, []) if f"CLAIM {tid}" in json.dumps(r.get("reply"))), None)
+            if pick is None:
+                continue
+            t_pick = pick["time"]
+            earlier = [e for e in entries if (e.get("source_instance") in who - {x}) and tid in (e.get("topic") or "")
+                       and e.get("action") in ("claimed", "completed") and (entry_time(e) or 1e18) <= t_pick]
+            if not earlier:
+                out.append({"task": tid, "session": x, "why": "race: no other claim or completion was posted yet"})
+                continue
+            lines = [ln for t, w in body_texts(pick["body"]) if w != "assistant" for ln in t.splitlines() if tid in ln]
+            e = max(earlier, key=entry_time)
+            shown = any(f"[{e.get('source_instance')}" in ln for ln in lines)
+            age = round(t_pick - entry_time(e), 1)
+            out.append({"task": tid, "session": x, "why": (
+                f"shown, yet taken ({e['source_instance']} {e['action']} {age}s before)" if shown else
+                f"delivery gap: {e['source_instance']} {e['action']} it {age}s before the pick; not in the request")})
+    return out
 
 
 def entry_time(e):
