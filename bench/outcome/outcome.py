@@ -371,29 +371,34 @@ def measure(w, repo, names, layout, sessions, env, bin_dir, n_tasks):
 
 
 def why_duplicates(by_task, entries, reqs, events):
-    """For each task done twice, for each session that took it while another had it: was the other's
-    claim or completion in the pool before the pick, and was it in the picking request?"""
+    """For each task done twice: each session that took it after the first taker, and why. Was the
+    earlier taker's claim or completion in the pool before this pick, and in the picking request?"""
     out = []
     for tid, who in sorted(by_task.items()):
         if len(who) < 2:
             continue
-        for x in sorted(who):
+        picks = []
+        for x in who:
             pick = next((r for r in reqs.get(x, []) if f"CLAIM {tid}" in json.dumps(r.get("reply"))), None)
-            if pick is None:
-                continue
-            t_pick = pick["time"]
+            if pick is not None:
+                picks.append((pick["time"], x, pick))
+        picks.sort(key=lambda p: p[0])
+        for t_pick, x, pick in picks[1:]:
             earlier = [e for e in entries if (e.get("source_instance") in who - {x}) and tid in (e.get("topic") or "")
                        and e.get("action") in ("claimed", "completed") and (entry_time(e) or 1e18) <= t_pick]
             if not earlier:
-                out.append({"task": tid, "session": x, "why": "race: no other claim or completion was posted yet"})
-                continue
-            lines = [ln for t, w in body_texts(pick["body"]) if w != "assistant" for ln in t.splitlines() if tid in ln]
-            e = max(earlier, key=entry_time)
-            shown = any(f"[{e.get('source_instance')}" in ln for ln in lines)
-            age = round(t_pick - entry_time(e), 1)
-            out.append({"task": tid, "session": x, "why": (
-                f"shown, yet taken ({e['source_instance']} {e['action']} {age}s before)" if shown else
-                f"delivery gap: {e['source_instance']} {e['action']} it {age}s before the pick; not in the request")})
+                why = ("race: nothing of the earlier taker's was in the pool yet (a claim block posts at the end of "
+                       "its turn; the auto arm posts only at the commit)")
+            else:
+                e = max(earlier, key=entry_time)
+                lines = [ln for t, w in body_texts(pick["body"]) if w != "assistant" for ln in t.splitlines()
+                         if tid in ln]
+                shown = any(f"[{e.get('source_instance')}" in ln for ln in lines)
+                age = round(t_pick - entry_time(e), 1)
+                why = (f"policy: shown ({e['source_instance']} {e['action']} it {age} s before), taken anyway" if shown
+                       else f"delivery gap: {e['source_instance']} {e['action']} it {age} s before the pick, "
+                            "not in the picking request")
+            out.append({"task": tid, "session": x, "first": picks[0][1], "why": why})
     return out
 
 
