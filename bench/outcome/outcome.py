@@ -468,7 +468,7 @@ def run_one(args, arm, layout, team, seed, out):
     return m
 
 
-KEYS = ["tasks_done", "tasks_done_twice", "edits_lost", "overlapping_edits", "merge_conflicts",
+KEYS = ["tasks_done", "tasks_done_twice", "duplicate_commits", "edits_lost", "overlapping_edits", "merge_conflicts",
         "guard_refusals", "injected_chars_per_session", "injected_chars_per_turn", "injected_chars_total",
         "injected_tokens_total_est", "first_request_chars_mean", "wall_s"]
 
@@ -501,11 +501,12 @@ def table(summary):
         return f"{v['mean']:g} ({v['min']:g}–{v['max']:g})"
     head = ("| layout | sessions | arm | tasks done | done twice | edits lost | overlapping edits | merge conflicts "
             "| guard refusals | post → seen (median s) | pool chars per session | per turn | ≈ tokens total |")
-    rows = [head, "|" + " --- |" * 13]
+    head = head.replace("| done twice |", "| done twice | extra commits |")
+    rows = [head, "|" + " --- |" * 14]
     order = {a: i for i, a in enumerate(ARMS)}
     for g in sorted(summary, key=lambda g: (g["layout"], g["team"], order.get(g["arm"], 9))):
         lat = g.get("delivery_latency_median_s")
-        rows.append(f"| {g['layout']} | {g['team']} | {g['arm']} | {f(g, 'tasks_done')} | {f(g, 'tasks_done_twice')} "
+        rows.append(f"| {g['layout']} | {g['team']} | {g['arm']} | {f(g, 'tasks_done')} | {f(g, 'tasks_done_twice')} | {f(g, 'duplicate_commits')} "
                     f"| {f(g, 'edits_lost')} | {f(g, 'overlapping_edits')} | {f(g, 'merge_conflicts')} "
                     f"| {f(g, 'guard_refusals')} | {lat['mean'] if lat else '–'} "
                     f"| {f(g, 'injected_chars_per_session')} | {f(g, 'injected_chars_per_turn')} "

@@ -1,15 +1,16 @@
 """The outcome benchmark's plot, as hand-written SVG (no matplotlib on a fresh machine).
 
-`plot(summary)` takes results.json's "summary" rows and draws, per layout, two panels: tasks done
-twice and edits lost against team size, one line per arm, with the spread over seeds as a bar.
+`plot(summary)` takes results.json's "summary" rows and draws, per layout, three panels: tasks done
+twice, extra commits of a task (work done again) and edits lost against team size, one line per arm, with the spread over seeds as a bar.
 """
 
 from html import escape
 
 COLORS = {"pool": "#1f77b4", "none": "#d62728", "auto": "#2ca02c"}
 LABELS = {"pool": "pool (blocks + automatic)", "none": "no coordination (/bin/true)", "auto": "pool, automatic entries only"}
-METRICS = [("tasks_done_twice", "tasks done twice"), ("edits_lost", "edits lost")]
-PW, PH, ML, MT, MB = 300, 200, 50, 40, 40
+METRICS = [("tasks_done_twice", "tasks done twice"), ("duplicate_commits", "extra commits of a task"),
+           ("edits_lost", "edits lost")]
+PW, PH, ML, MT, MB = 260, 180, 45, 40, 40
 
 
 def plot(summary):
