@@ -46,6 +46,10 @@ REAL_PROMPT = ("Backlog round {k}. You are instance {name}, one of several Claud
                "claim it with a pool block (ACTION: claimed, TOPIC: 'Txx: title', AFFECTS: its files), do it "
                "exactly as BACKLOG.md says, commit, and report it with a pool block (ACTION: completed). "
                "If nothing is left for you, answer only BACKLOG-DONE.")
+# The automatic-entries arm in --real-model mode: no blocks asked for (and POOL_REMINDER=0).
+REAL_PROMPT_AUTO = REAL_PROMPT.replace(
+    "claim it with a pool block (ACTION: claimed, TOPIC: 'Txx: title', AFFECTS: its files), ", "").replace(
+    ", and report it with a pool block (ACTION: completed)", ". Write no pool blocks")
 
 
 def sh(args, cwd=None, env=None, check=True):
@@ -120,7 +124,7 @@ def start_policy(sess, name, workdir, w, arm, seed, max_tasks, think):
     raise RuntimeError(f"policy server for {name} did not start: {(sess / 'policy.stderr').read_text()}")
 
 
-def run_session(claude, name, workdir, sess, env, base_url, max_rounds, start_delay, model=None):
+def run_session(claude, name, workdir, sess, env, base_url, max_rounds, start_delay, model=None, blocks=True):
     """One session: rounds of `claude -p` (the first with --session-id, then --resume) until the
     model says BACKLOG-DONE or max_rounds. Returns a summary dict."""
     time.sleep(start_delay)
@@ -128,7 +132,8 @@ def run_session(claude, name, workdir, sess, env, base_url, max_rounds, start_de
     env = dict(env, CLAUDE_INSTANCE=name, ANTHROPIC_BASE_URL=base_url)
     rounds = []
     for k in range(1, max_rounds + 1):
-        prompt = (REAL_PROMPT if model is not None else PROMPT).format(k=k, name=name)
+        real = REAL_PROMPT if blocks else REAL_PROMPT_AUTO
+        prompt = (real if model is not None else PROMPT).format(k=k, name=name)
         args = [claude, "-p", prompt, "--session-id" if k == 1 else "--resume", sid,
                 "--allowedTools", "Read", "Edit", "Write", "Bash", "--permission-mode", "acceptEdits",
                 "--output-format", "stream-json", "--verbose"]
@@ -306,8 +311,10 @@ def measure(w, repo, names, layout, sessions, env, bin_dir, n_tasks):
             for t, f in wy["edits"]:
                 if f in wx["files"] and wx["start"] <= t <= (wx["end"] or end_all):
                     overlaps.add(tuple(sorted([(x, a), (y, b)])) + (f,))
-    m["overlapping_edits"] = len(overlaps)
-    m["guard_refusals"] = sum(1 for e in events if e["ev"] == "refused")
+    # Without the policy's events (--real-model) these are not measured.
+    have_events = any((w / "sessions" / n / "events.jsonl").exists() for n in names)
+    m["overlapping_edits"] = len(overlaps) if have_events else None
+    m["guard_refusals"] = sum(1 for e in events if e["ev"] == "refused") if have_events else None
     m["drops"] = sum(1 for e in events if e["ev"] == "drop")
     m["handoffs"] = sum(1 for e in events if e["ev"] == "handoff")
     m["stale_write_errors"] = sum(1 for e in events if e["ev"] == "stale")
@@ -327,10 +334,12 @@ def measure(w, repo, names, layout, sessions, env, bin_dir, n_tasks):
         first_body += [len(json.dumps(r["body"], ensure_ascii=False)) for r in rs[:1]]
     chars = [v["chars"] for v in per_session.values()]
     turns = sum(v["requests"] for v in per_session.values())
-    m["injected_chars_total"] = sum(chars)
-    m["injected_chars_per_session"] = round(statistics.mean(chars), 1) if chars else 0
-    m["injected_chars_per_turn"] = round(sum(chars) / turns, 1) if turns else 0
-    m["injected_tokens_total_est"] = sum(chars) // 4
+    if not turns:  # no request log (--real-model): nothing measured
+        chars = []
+    m["injected_chars_total"] = sum(chars) if turns else None
+    m["injected_chars_per_session"] = round(statistics.mean(chars), 1) if chars else (0 if turns else None)
+    m["injected_chars_per_turn"] = round(sum(chars) / turns, 1) if turns else None
+    m["injected_tokens_total_est"] = sum(chars) // 4 if turns else None
     m["model_requests"] = turns
     m["first_request_chars_mean"] = round(statistics.mean(first_body), 1) if first_body else 0
     r = sh([f"{bin_dir}/pool-query", "--json", "--all", "--all-repos", "--limit", "100000"], cwd=repo, env=env,
@@ -446,9 +455,12 @@ def run_one(args, arm, layout, team, seed, out):
         senv = dict(env)
         if args.real_model:
             senv["ANTHROPIC_API_KEY"] = os.environ.get("ANTHROPIC_API_KEY", "")
+            if arm == "auto":
+                senv["POOL_REMINDER"] = "0"
         th = threading.Thread(target=lambda n=n, sess=sess, base=base, senv=senv: results.__setitem__(
             n, run_session(args.claude, n, dirs[n], sess, senv, base, 2 * max_tasks + 3,
-                           rng.uniform(0, args.stagger), (args.model or "") if args.real_model else None)))
+                           rng.uniform(0, args.stagger), (args.model or "") if args.real_model else None,
+                           arm != "auto")))
         th.start()
         threads.append(th)
     for th in threads:
@@ -535,6 +547,7 @@ def main():
                     help="only merge the runs of these results files into --out (no session runs)")
     args = ap.parse_args()
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     if args.combine:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
         runs = [r for p in parts for r in p["runs"]]
