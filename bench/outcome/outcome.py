@@ -504,13 +504,16 @@ def aggregate(runs):
 
 def table(summary):
     """The Markdown table docs/outcome.md shows: mean (min-max over seeds) per arm, layout, team."""
+    def n(x):
+        return f"{round(x):,}" if abs(x) >= 100 else f"{round(x, 1):g}"
+
     def f(g, k):
         v = g.get(k)
         if not isinstance(v, dict):
             return "–"
         if v["min"] == v["max"]:
-            return f"{v['mean']:g}"
-        return f"{v['mean']:g} ({v['min']:g}–{v['max']:g})"
+            return n(v["mean"])
+        return f"{n(v['mean'])} ({n(v['min'])}–{n(v['max'])})"
     head = ("| layout | sessions | arm | tasks done | done twice | edits lost | overlapping edits | merge conflicts "
             "| guard refusals | post → seen (median s) | pool chars per session | per turn | ≈ tokens total |")
     head = head.replace("| done twice |", "| done twice | extra commits |")
@@ -520,7 +523,7 @@ def table(summary):
         lat = g.get("delivery_latency_median_s")
         rows.append(f"| {g['layout']} | {g['team']} | {g['arm']} | {f(g, 'tasks_done')} | {f(g, 'tasks_done_twice')} | {f(g, 'duplicate_commits')} "
                     f"| {f(g, 'edits_lost')} | {f(g, 'overlapping_edits')} | {f(g, 'merge_conflicts')} "
-                    f"| {f(g, 'guard_refusals')} | {lat['mean'] if lat else '–'} "
+                    f"| {f(g, 'guard_refusals')} | {n(lat['mean']) if lat else '–'} "
                     f"| {f(g, 'injected_chars_per_session')} | {f(g, 'injected_chars_per_turn')} "
                     f"| {f(g, 'injected_tokens_total_est')} |")
     return "\n".join(rows) + "\n"
