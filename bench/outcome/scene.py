@@ -63,9 +63,9 @@ def files():
 def backlog_md(tasks):
     """BACKLOG.md: the backlog as a person (or a real model, in --real-model mode) reads it."""
     out = ["# Backlog", "",
-           "Each task: in each of its files, add the line `# Txx (INSTANCE): TITLE` (`<!-- ... -->` in",
-           "Markdown is not needed: use `#`) right after the anchor line named, then commit only those files",
-           "with the message `Txx: TITLE (by INSTANCE)`, where INSTANCE is your instance name.", ""]
+           "Each task: in each of its files, add the line `# Txx (INSTANCE): TITLE` (with `#`, Markdown",
+           "files too) right after the anchor line named, then commit only those files with the message",
+           "`Txx: TITLE (by INSTANCE)`, where INSTANCE is your instance name.", ""]
     for t in tasks:
         deps = f" (after {', '.join(t['deps'])})" if t["deps"] else ""
         out.append(f"- {t['id']}: {t['title']}{deps}")
