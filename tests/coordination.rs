@@ -444,6 +444,40 @@ fn news_arrives_once_before_the_next_prompt() {
 }
 
 #[test]
+fn a_resumed_session_gets_as_news_what_its_session_start_left_out() {
+    // bench/outcome found it: a resumed session (`claude -p --resume`) runs
+    // SessionStart again, which shows only the newest entries; the claims and
+    // completions it left out must still reach the next prompt as news.
+    let t = Team::new();
+    t.hook("pool-session-start", "B", "b1", "SessionStart");
+    assert_eq!(t.hook("pool-prompt", "B", "b1", "UserPromptSubmit"), "");
+    for i in 0..8 {
+        t.post(
+            "A",
+            &[
+                "--action",
+                "claimed",
+                "--topic",
+                &format!("Backlog task {i}"),
+                "--affects",
+                &format!("src/t{i}.rs"),
+            ],
+        );
+    }
+    let start = t.hook("pool-session-start", "B", "b1", "SessionStart");
+    assert!(start.contains("more entries not shown"), "{start}");
+    assert!(!start.contains("Backlog task 0"), "{start}");
+    let news = t.hook("pool-prompt", "B", "b1", "UserPromptSubmit");
+    assert!(news.contains("[A] claimed: Backlog task 0"), "{news}");
+    assert!(news.contains("[A] claimed: Backlog task 7"), "{news}");
+    assert_eq!(
+        t.hook("pool-prompt", "B", "b1", "UserPromptSubmit"),
+        "",
+        "delivered once"
+    );
+}
+
+#[test]
 fn knowledge_has_its_own_section_and_everything_fits_the_cap() {
     let t = Team::new();
     for i in 0..60 {

@@ -354,7 +354,13 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
     let pool = catch_up(ctx, "pool-session-start")?;
     start_sync(&pool, ctx, "pool-session-start");
     let summary = collect(&pool, ctx)?;
-    if let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now) {
+    // A session that has looked before (resumed, cleared or compacted) keeps
+    // its mark: session start shows only the newest entries, and what it left
+    // out must still reach the next prompt as news (bench/outcome: a resumed
+    // session took a task whose completion had scrolled out of the newest 5).
+    if news::load_mark(pool.dir(), session_key(ctx)).is_none()
+        && let Err(e) = news::mark_seen(&pool, session_key(ctx), ctx.now)
+    {
         hook::report(pool.dir(), "pool-session-start", &e.to_string());
     }
     // The handoffs shown here stay in the conversation: the session's later
