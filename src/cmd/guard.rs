@@ -273,9 +273,8 @@ pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
         Some(m) => !instance.eq_ignore_ascii_case(m),
         None => sess != session,
     };
-    let root = ctx.repo.root.to_string_lossy();
     let dir = dir.trim_end_matches('/');
-    let whole = dir == root.trim_end_matches('/');
+    let whole = ctx.repo.is_root(dir);
     let rel = ctx.repo.relative(dir);
     let mut lines = Vec::new();
     for c in &others.claims {

@@ -886,6 +886,8 @@ mod tests {
             source: crate::env::repo::Source::Remote,
             root: root.into(),
             git_dir: None,
+            aliases: Vec::new(),
+            caseless: false,
         }
     }
 
