@@ -27,6 +27,7 @@ use crate::agent::hook::Ctx;
 use crate::coord::claims::{self, RECENT_EDIT};
 use crate::env::config::ClaimsMode;
 use crate::env::repo::Scope;
+use crate::env::spelling::fold;
 use crate::error::{Error, Result};
 use crate::store::entry::format_age;
 use crate::store::fsio;
@@ -275,7 +276,9 @@ pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
     };
     let dir = dir.trim_end_matches('/');
     let whole = ctx.repo.is_root(dir);
-    let rel = ctx.repo.relative(dir);
+    let caseless = ctx.repo.caseless;
+    let rel = ctx.repo.relative(dir).map(|r| fold(r, caseless));
+    let dir_f = fold(dir, caseless);
     let mut lines = Vec::new();
     for c in &others.claims {
         if !is_other(&c.instance, &c.session_id) {
@@ -286,19 +289,23 @@ pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
             c.patterns
                 .iter()
                 .find(|p| {
+                    let p = fold(p, caseless);
                     let p = p.trim_end_matches('/');
                     if p.is_empty() || !here {
                         return false;
                     }
                     if p.starts_with('/') {
-                        return crate::env::repo::is_under(p, dir);
+                        return crate::env::repo::is_under(p, &dir_f);
                     }
                     let p = p.trim_start_matches("./");
                     if !c.repo.is_empty() {
-                        return whole || rel.is_some_and(|r| crate::env::repo::is_under(p, r));
+                        return whole
+                            || rel
+                                .as_deref()
+                                .is_some_and(|r| crate::env::repo::is_under(p, r));
                     }
-                    let abs = crate::agent::patch::absolute_path(&c.cwd, p);
-                    crate::env::repo::is_under(&abs, dir)
+                    let abs = crate::agent::patch::absolute_path(&fold(&c.cwd, caseless), p);
+                    crate::env::repo::is_under(&abs, &dir_f)
                 })
                 .map(String::as_str)
         });

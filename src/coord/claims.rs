@@ -23,6 +23,8 @@
 //! recorded paths are relative to the repository's root, so they match in
 //! every worktree of it. Claims and edits from before ids existed keep the
 //! older rule: relative to the writer's `cwd`, or any path ending with them.
+//! Where the file system ignores case ([`Repo::caseless`]: macOS, Windows),
+//! paths and patterns are compared case-folded.
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -30,6 +32,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::env::repo::{Repo, Scope};
+use crate::env::spelling::{fold, same};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, RevLines};
@@ -317,31 +320,46 @@ pub fn path_matches(pattern: &str, cwd: &str, target: &str) -> bool {
 /// (`src/auth.rs` covers `src/auth.rs` in every worktree, not
 /// `vendor/src/auth.rs`); an absolute pattern covers itself, and, when it lies
 /// in the claimer's working directory, the same place in every worktree.
-/// Claims without an id match as [`path_matches`] says.
+/// Claims without an id match as [`path_matches`] says. Where paths compare
+/// ignoring case ([`Repo::caseless`]), patterns and paths are folded first.
 pub fn claim_covers<'c>(c: &'c Claim, target: &str, here: &Repo) -> Option<&'c str> {
     if !c.repo.is_empty() && c.repo != here.id {
         return None;
     }
-    let rel = here.relative(target);
+    let caseless = here.caseless;
+    let target = fold(target, caseless);
+    let rel = here.relative(&target).map(|r| fold(r, caseless));
+    let cwd = fold(&c.cwd, caseless);
     c.patterns
         .iter()
         .find(|p| {
-            if c.repo.is_empty() {
-                return path_matches(p, &c.cwd, target);
-            }
-            let p = p.trim_end_matches('/');
-            if p.is_empty() {
-                false
-            } else if p.starts_with('/') {
-                glob_or_prefix(p, target)
-                    || rel.is_some_and(|t| {
-                        relative_to(p, &c.cwd).is_some_and(|r| glob_or_prefix(r, t))
-                    })
-            } else {
-                rel.is_some_and(|t| glob_or_prefix(p.trim_start_matches("./"), t))
-            }
+            pattern_covers(
+                &fold(p, caseless),
+                &cwd,
+                c.repo.is_empty(),
+                &target,
+                rel.as_deref(),
+            )
         })
         .map(String::as_str)
+}
+
+/// Whether one claim pattern `p` (written in `cwd`; `legacy` for a claim
+/// without a repository id) covers `target`, whose form relative to the
+/// repository is `rel`. All already folded where case is ignored.
+fn pattern_covers(p: &str, cwd: &str, legacy: bool, target: &str, rel: Option<&str>) -> bool {
+    if legacy {
+        return path_matches(p, cwd, target);
+    }
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        false
+    } else if p.starts_with('/') {
+        glob_or_prefix(p, target)
+            || rel.is_some_and(|t| relative_to(p, cwd).is_some_and(|r| glob_or_prefix(r, t)))
+    } else {
+        rel.is_some_and(|t| glob_or_prefix(p.trim_start_matches("./"), t))
+    }
 }
 
 /// `path` relative to `dir` when it lies under it.
@@ -423,25 +441,31 @@ impl Edit {
     /// Whether this edit is of `target` (absolute) for a session in `here`:
     /// the same file, or the same path relative to the root in another
     /// worktree of the same repository.
+    /// Compared ignoring case where [`Repo::caseless`].
     pub fn is_of(&self, target: &str, here: &Repo) -> bool {
-        self.path == target
+        let caseless = here.caseless;
+        same(&self.path, target, caseless)
             || (!self.repo.is_empty()
                 && self.repo == here.id
                 && !self.rel.is_empty()
-                && here.relative(target) == Some(self.rel.as_str()))
+                && here
+                    .relative(target)
+                    .is_some_and(|r| same(r, &self.rel, caseless)))
     }
 
     /// Whether this edit lies at or under `target` (a file or folder,
     /// absolute), for `pool who`.
     pub fn is_under(&self, target: &str, here: &Repo) -> bool {
+        let caseless = here.caseless;
         if !self.repo.is_empty()
             && self.repo == here.id
             && !self.rel.is_empty()
             && let Some(t) = here.relative(target)
         {
-            return glob_or_prefix(t, &self.rel);
+            return glob_or_prefix(&fold(t, caseless), &fold(&self.rel, caseless));
         }
-        self.path == target || path_matches(target, "", &self.path)
+        same(&self.path, target, caseless)
+            || path_matches(&fold(target, caseless), "", &fold(&self.path, caseless))
     }
 }
 
@@ -935,5 +959,59 @@ mod tests {
             claim_covers(&old, "/anywhere/src/auth.rs", &a),
             Some("src/auth.rs")
         );
+    }
+
+    /// Issue 23, section 3: where the file system ignores case (the flag
+    /// macOS and Windows set, passed in here), `SRC/AUTH.RS` is the claimed
+    /// `src/auth.rs`; where it does not (Linux), it is another file.
+    #[test]
+    fn case_is_ignored_only_where_the_file_system_ignores_it() {
+        let claim = |pats: &[&str]| Claim {
+            id: "c".into(),
+            instance: "B".into(),
+            session_id: "s".into(),
+            topic: "t".into(),
+            patterns: pats.iter().map(|p| p.to_string()).collect(),
+            cwd: "/w/App-B".into(),
+            repo: "gh/x".into(),
+            timestamp: 0,
+            source: None,
+            unenforced: Vec::new(),
+        };
+        let exact = repo("gh/x", "/w/App-A");
+        let caseless = Repo {
+            caseless: true,
+            ..exact.clone()
+        };
+        let c = claim(&["src/auth.rs", "/W/app-b/Lib/", "Docs/*.MD"]);
+        for (target, want) in [
+            ("/w/App-A/SRC/AUTH.RS", Some("src/auth.rs")),
+            ("/W/APP-A/src/Auth.rs", Some("src/auth.rs")),
+            ("/w/app-a/lib/x.rs", Some("/W/app-b/Lib/")),
+            ("/w/App-A/docs/a.md", Some("Docs/*.MD")),
+            ("/w/App-A/SRC/AUTH.RS.bak", None),
+        ] {
+            assert_eq!(claim_covers(&c, target, &caseless), want, "{target}");
+            assert_eq!(claim_covers(&c, target, &exact), None, "{target}");
+        }
+        assert_eq!(
+            claim_covers(&c, "/w/App-A/src/auth.rs", &exact),
+            Some("src/auth.rs")
+        );
+        // Recorded edits compare the same way.
+        let e = Edit {
+            timestamp: 1,
+            instance: "B".into(),
+            session_id: "s".into(),
+            path: "/w/App-B/src/auth.rs".into(),
+            repo: "gh/x".into(),
+            rel: "src/auth.rs".into(),
+        };
+        assert!(e.is_of("/w/App-A/SRC/Auth.rs", &caseless));
+        assert!(e.is_of("/W/APP-B/SRC/AUTH.RS", &caseless));
+        assert!(!e.is_of("/w/App-A/SRC/Auth.rs", &exact));
+        assert!(!e.is_of("/W/APP-B/SRC/AUTH.RS", &exact));
+        assert!(e.is_under("/w/app-a/SRC", &caseless));
+        assert!(!e.is_under("/w/App-A/SRC", &exact));
     }
 }
