@@ -227,3 +227,30 @@ fn a_file_of_another_worktree_is_the_claimed_file() {
         "a folder outside the repository"
     );
 }
+
+/// Every file of a Codex patch is checked, in one pass over the claims: a
+/// 5,000-file patch whose last file is claimed is refused.
+#[test]
+fn a_patch_of_thousands_of_files_is_checked_to_its_last_file() {
+    let t = Team::new();
+    t.claim("B", "src/auth.rs, src/db/, docs/*.md");
+    let mut patch = String::from("*** Begin Patch\n");
+    for i in 0..5000 {
+        patch.push_str(&format!("*** Add File: gen/m{i}.rs\n+x\n"));
+    }
+    let unclaimed = format!("{patch}*** End Patch\n");
+    assert!(t.patch("A", "sa", &t.repo(), &unclaimed).is_none());
+    patch.push_str("*** Update File: src/auth.rs\n@@\n-a\n+b\n*** End Patch\n");
+    let why = denied(t.patch("C", "sc", &t.repo(), &patch));
+    // The claim is named first, A's edits of the other 5,000 after it, and
+    // the reason stays short.
+    assert!(why.contains("B claimed src/auth.rs"), "{why}");
+    assert!(why.contains("A edited gen/m0.rs"), "{why}");
+    assert!(why.contains("5001 files of this change conflict"), "{why}");
+    assert!(why.len() < 2000, "{} bytes", why.len());
+    // A's 5,000 recorded edits count for the next session, to the last one.
+    let last =
+        format!("*** Begin Patch\n*** Update File: gen/m4999.rs\n@@\n-x\n+y\n*** End Patch\n");
+    let why = denied(t.patch("D", "sd", &t.repo(), &last));
+    assert!(why.contains("A edited gen/m4999.rs"), "{why}");
+}

@@ -160,9 +160,7 @@ pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     {
         input.prompt_id = Some(turn.to_string());
     }
-    let (targets, more) = edit_targets(&input);
-    input.edit_targets = targets;
-    input.edit_targets_more = more;
+    input.edit_targets = edit_targets(&input);
     // Codex reports a shell call's output as one string (both streams);
     // Claude Code as an object whose `stdout` holds it.
     if let serde_json::Value::String(out) = &input.tool_response {
@@ -171,10 +169,9 @@ pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     input
 }
 
-/// The files a tool call is about to change, absolute, and how many more a
-/// patch named past [`super::patch::MAX_PATCH_FILES`]. Empty for tools that
-/// edit nothing.
-fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
+/// The files a tool call is about to change, absolute: every file of a
+/// patch. Empty for tools that edit nothing.
+fn edit_targets(input: &HookInput) -> Vec<String> {
     let cwd = input
         .cwd
         .as_deref()
@@ -192,16 +189,14 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
                     .find_map(|k| ti.get(k)?.as_str())
             })
             .unwrap_or("");
-        let files = patch_files(patch);
-        let paths = files
+        return patch_files(patch)
             .files
             .iter()
             .map(|f| resolve_folder(&absolute_path(&cwd, &f.path)))
             .collect();
-        return (paths, files.more);
     }
     let Some((_, field)) = FILE_TOOLS.iter().find(|(t, _)| *t == tool) else {
-        return (Vec::new(), 0);
+        return Vec::new();
     };
     let path = input
         .tool_input
@@ -214,8 +209,8 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
         // either is cleaned (`//`, `.`, `..`) and its folders resolved
         // through symlinks, so every spelling of a file compares equal to
         // its plain one.
-        Some(p) => (vec![resolve_folder(&absolute_path(&cwd, p))], 0),
-        None => (Vec::new(), 0),
+        Some(p) => vec![resolve_folder(&absolute_path(&cwd, p))],
+        None => Vec::new(),
     }
 }
 
