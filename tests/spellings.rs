@@ -249,8 +249,7 @@ fn a_patch_of_thousands_of_files_is_checked_to_its_last_file() {
     assert!(why.contains("5001 files of this change conflict"), "{why}");
     assert!(why.len() < 2000, "{} bytes", why.len());
     // A's 5,000 recorded edits count for the next session, to the last one.
-    let last =
-        format!("*** Begin Patch\n*** Update File: gen/m4999.rs\n@@\n-x\n+y\n*** End Patch\n");
-    let why = denied(t.patch("D", "sd", &t.repo(), &last));
+    let last = "*** Begin Patch\n*** Update File: gen/m4999.rs\n@@\n-x\n+y\n*** End Patch\n";
+    let why = denied(t.patch("D", "sd", &t.repo(), last));
     assert!(why.contains("A edited gen/m4999.rs"), "{why}");
 }
