@@ -27,7 +27,7 @@ use serde_json::json;
 
 use super::hook::HookInput;
 use super::patch::{absolute_path, patch_files};
-use crate::env::spelling::resolve_folder;
+use crate::env::spelling::{Resolver, resolve_folder};
 
 /// Claude Code's tools that change one file, and the field naming it.
 const FILE_TOOLS: &[(&str, &str)] = &[
@@ -189,10 +189,12 @@ fn edit_targets(input: &HookInput) -> Vec<String> {
                     .find_map(|k| ti.get(k)?.as_str())
             })
             .unwrap_or("");
+        // Files of a patch share folders: each is resolved once.
+        let mut resolver = Resolver::default();
         return patch_files(patch)
             .files
             .iter()
-            .map(|f| resolve_folder(&absolute_path(&cwd, &f.path)))
+            .map(|f| resolver.resolve(&absolute_path(&cwd, &f.path)))
             .collect();
     }
     let Some((_, field)) = FILE_TOOLS.iter().find(|(t, _)| *t == tool) else {

@@ -35,15 +35,52 @@ pub fn caseless_default() -> bool {
 /// relative path, the root, a path whose resolution is not valid UTF-8 or
 /// no ancestor of which resolves is returned as given.
 pub fn resolve_folder(path: &str) -> String {
-    if !path.starts_with('/') || path.contains('\0') {
-        return path.to_string();
+    Resolver::default().resolve(path)
+}
+
+/// [`resolve_folder`] for many paths (every file of a patch): each folder
+/// is resolved once.
+#[derive(Debug, Default)]
+pub struct Resolver {
+    /// Folder as written → resolved (as written when it does not resolve).
+    folders: std::collections::HashMap<String, String>,
+}
+
+impl Resolver {
+    /// `path` with its folders resolved, as [`resolve_folder`] says.
+    pub fn resolve(&mut self, path: &str) -> String {
+        if !path.starts_with('/') || path.contains('\0') {
+            return path.to_string();
+        }
+        let Some((parent, name)) = path.rsplit_once('/') else {
+            return path.to_string();
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            return path.to_string();
+        }
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let folder = match self.folders.get(parent) {
+            Some(f) => f.clone(),
+            None => {
+                let f = resolve_dir(parent).unwrap_or_else(|| parent.to_string());
+                self.folders.insert(parent.to_string(), f.clone());
+                f
+            }
+        };
+        if folder == "/" {
+            format!("/{name}")
+        } else {
+            format!("{folder}/{name}")
+        }
     }
-    let p = Path::new(path);
-    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
-        return path.to_string();
-    };
-    let mut base = parent;
-    let mut rest = vec![name];
+}
+
+/// The folder `dir` resolved through symlinks: its deepest existing
+/// ancestor canonicalised, the rest appended; `None` when nothing resolves
+/// or the result is not UTF-8.
+fn resolve_dir(dir: &str) -> Option<String> {
+    let mut base = Path::new(dir);
+    let mut rest = Vec::new();
     for _ in 0..MAX_RESOLVE {
         // `canonicalize` is realpath(3): lstat and readlink per component,
         // with the kernel's bound on symlink loops; nothing is opened.
@@ -52,10 +89,7 @@ pub fn resolve_folder(path: &str) -> String {
             for c in rest.iter().rev() {
                 out.push(c);
             }
-            return match out.into_os_string().into_string() {
-                Ok(s) => s,
-                Err(_) => path.to_string(),
-            };
+            return out.into_os_string().into_string().ok();
         }
         let (Some(up), Some(n)) = (base.parent(), base.file_name()) else {
             break;
@@ -63,7 +97,7 @@ pub fn resolve_folder(path: &str) -> String {
         rest.push(n);
         base = up;
     }
-    path.to_string()
+    None
 }
 
 /// `s` as compared: lowercased character by character when `caseless`,
