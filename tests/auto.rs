@@ -52,7 +52,9 @@ fn exe(bin: &str) -> &'static str {
 }
 
 struct World {
-    tmp: tempfile::TempDir,
+    _tmp: tempfile::TempDir,
+    /// The world's folder: the temporary folder, or a symlink to a folder in it.
+    base: PathBuf,
     env: Vec<(String, String)>,
 }
 
@@ -61,8 +63,24 @@ impl World {
     /// a bare remote `origin`), `other` (another repository) and a pool.
     fn new() -> World {
         let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        World::at(tmp, base)
+    }
+
+    /// [`World::new`], reached through a symlinked folder (`link -> real`).
+    #[cfg(unix)]
+    fn through_a_link() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("real")).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("real"), &link).unwrap();
+        World::at(tmp, link)
+    }
+
+    fn at(tmp: tempfile::TempDir, base: PathBuf) -> World {
         let mut w = World {
-            tmp,
+            _tmp: tmp,
+            base,
             env: Vec::new(),
         };
         w.env = vec![
@@ -97,10 +115,10 @@ impl World {
     }
 
     fn root(&self) -> PathBuf {
-        self.tmp.path().to_path_buf()
+        self.base.clone()
     }
     fn path(&self, rel: &str) -> PathBuf {
-        self.tmp.path().join(rel)
+        self.base.join(rel)
     }
     fn proj(&self) -> PathBuf {
         self.path("proj")
@@ -258,6 +276,21 @@ fn a_commit_becomes_one_completed_entry_at_the_end_of_the_turn() {
     w.post_tool("05-PostToolUse-commit.json", Some(&head), &[]);
     w.stop();
     assert_eq!(w.auto().len(), 1);
+    assert!(w.errors().is_empty(), "{}", w.errors());
+}
+
+/// Issue 23, section 3: edits are recorded with their folders resolved
+/// through symlinks; a session working through a symlinked folder still
+/// finds them for its commit's entry.
+#[cfg(unix)]
+#[test]
+fn a_commit_through_a_symlinked_folder_keeps_its_files() {
+    let w = World::through_a_link();
+    commit_greeting(&w);
+    w.stop();
+    let auto = w.auto();
+    assert_eq!(auto.len(), 1, "{auto:#?}");
+    assert_eq!(auto[0]["affects"], "greet.txt");
     assert!(w.errors().is_empty(), "{}", w.errors());
 }
 

@@ -11,7 +11,8 @@
 //! What differs, and where it is absorbed here:
 //! - edits: Claude Code names one `file_path`; Codex's `apply_patch` carries a
 //!   patch naming several files ([`super::patch`]), relative to its cwd. Both
-//!   become [`HookInput::edit_targets`], absolute paths.
+//!   become [`HookInput::edit_targets`], absolute paths with their folders
+//!   resolved through symlinks.
 //! - turns: Codex's `turn_id` plays the part of Claude Code's `prompt_id`.
 //! - output: both read plain text from SessionStart and UserPromptSubmit, and
 //!   the same `hookSpecificOutput` JSON from PreToolUse; Codex refuses
@@ -26,6 +27,7 @@ use serde_json::json;
 
 use super::hook::HookInput;
 use super::patch::{absolute_path, patch_files};
+use crate::env::spelling::{Resolver, resolve_folder};
 
 /// Claude Code's tools that change one file, and the field naming it.
 const FILE_TOOLS: &[(&str, &str)] = &[
@@ -149,7 +151,8 @@ impl Agent {
 
 /// Turns an agent's hook input into the neutral event: records the agent,
 /// takes Codex's turn id as the turn's prompt id, and lists the files an
-/// edit tool is about to change as absolute paths.
+/// edit tool is about to change as absolute paths, their folders resolved
+/// through symlinks ([`resolve_folder`]).
 pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     input.agent = agent;
     if input.prompt_id.as_deref().is_none_or(str::is_empty)
@@ -157,9 +160,7 @@ pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     {
         input.prompt_id = Some(turn.to_string());
     }
-    let (targets, more) = edit_targets(&input);
-    input.edit_targets = targets;
-    input.edit_targets_more = more;
+    input.edit_targets = edit_targets(&input);
     // Codex reports a shell call's output as one string (both streams);
     // Claude Code as an object whose `stdout` holds it.
     if let serde_json::Value::String(out) = &input.tool_response {
@@ -168,10 +169,9 @@ pub fn normalize(mut input: HookInput, agent: Agent) -> HookInput {
     input
 }
 
-/// The files a tool call is about to change, absolute, and how many more a
-/// patch named past [`super::patch::MAX_PATCH_FILES`]. Empty for tools that
-/// edit nothing.
-fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
+/// The files a tool call is about to change, absolute: every file of a
+/// patch. Empty for tools that edit nothing.
+fn edit_targets(input: &HookInput) -> Vec<String> {
     let cwd = input
         .cwd
         .as_deref()
@@ -189,16 +189,16 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
                     .find_map(|k| ti.get(k)?.as_str())
             })
             .unwrap_or("");
-        let files = patch_files(patch);
-        let paths = files
+        // Files of a patch share folders: each is resolved once.
+        let mut resolver = Resolver::default();
+        return patch_files(patch)
             .files
             .iter()
-            .map(|f| absolute_path(&cwd, &f.path))
+            .map(|f| resolver.resolve(&absolute_path(&cwd, &f.path)))
             .collect();
-        return (paths, files.more);
     }
     let Some((_, field)) = FILE_TOOLS.iter().find(|(t, _)| *t == tool) else {
-        return (Vec::new(), 0);
+        return Vec::new();
     };
     let path = input
         .tool_input
@@ -208,10 +208,11 @@ fn edit_targets(input: &HookInput) -> (Vec<String>, usize) {
         .filter(|p| !p.is_empty());
     match path {
         // Claude Code gives absolute paths, Codex's Edit/Write aliases may not;
-        // either is cleaned (`//`, `.`, `..`) so every spelling of a file
-        // compares equal to its plain one.
-        Some(p) => (vec![absolute_path(&cwd, p)], 0),
-        None => (Vec::new(), 0),
+        // either is cleaned (`//`, `.`, `..`) and its folders resolved
+        // through symlinks, so every spelling of a file compares equal to
+        // its plain one.
+        Some(p) => vec![resolve_folder(&absolute_path(&cwd, p))],
+        None => Vec::new(),
     }
 }
 

@@ -67,9 +67,6 @@ pub struct HookInput {
     /// [`super::adapter::normalize`]; empty for tools that change none).
     #[serde(skip)]
     pub edit_targets: Vec<String>,
-    /// Files a patch named past those listed in `edit_targets`.
-    #[serde(skip)]
-    pub edit_targets_more: usize,
 }
 
 impl HookInput {

@@ -9,8 +9,6 @@
 //! those, and tolerates what Codex tolerates around them (indentation, a
 //! heredoc wrapper such as `apply_patch <<'EOF'`). Pure: no I/O.
 
-/// Most files taken from one patch; the rest are counted, not listed.
-pub const MAX_PATCH_FILES: usize = 64;
 /// Longest path kept, in bytes; longer header lines are skipped.
 const MAX_PATH: usize = 4096;
 
@@ -41,26 +39,23 @@ pub struct PatchFile {
 /// The files of one patch, in the order the patch names them, each once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatchFiles {
-    /// Files, at most [`MAX_PATCH_FILES`].
+    /// Every file the patch names: the guard checks them all. Their number
+    /// is bounded by the hook's input ([`super::hook::MAX_STDIN`]), each
+    /// header taking at least 16 bytes.
     pub files: Vec<PatchFile>,
-    /// Files named past that limit.
-    pub more: usize,
 }
 
-/// Reads the file headers of an `apply_patch` input. Never fails: text with
-/// no headers names no files.
+/// Reads the file headers of an `apply_patch` input, in one pass (a set
+/// keeps each path once). Never fails: text with no headers names no files.
 pub fn patch_files(patch: &str) -> PatchFiles {
     let mut out = PatchFiles::default();
-    let push = |out: &mut PatchFiles, op: PatchOp, path: &str| {
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |out: &mut PatchFiles, op: PatchOp, path: &'_ str| {
         let path = path.trim();
         if path.is_empty() || path.len() > MAX_PATH || path.contains('\0') {
             return;
         }
-        if out.files.iter().any(|f| f.path == path) {
-            return;
-        }
-        if out.files.len() >= MAX_PATCH_FILES {
-            out.more += 1;
+        if !seen.insert(path.to_string()) {
             return;
         }
         out.files.push(PatchFile {
@@ -171,15 +166,15 @@ mod tests {
     }
 
     #[test]
-    fn a_file_named_twice_is_listed_once_and_the_list_is_bounded() {
+    fn a_file_named_twice_is_listed_once_and_every_file_is_listed() {
         let mut patch = String::from("*** Begin Patch\n*** Update File: a\n*** Update File: a\n");
-        for i in 0..100 {
+        for i in 0..5000 {
             patch.push_str(&format!("*** Add File: f{i}\n+x\n"));
         }
         let p = patch_files(&patch);
-        assert_eq!(p.files.len(), MAX_PATCH_FILES);
+        assert_eq!(p.files.len(), 5001);
         assert_eq!(p.files[0].path, "a");
-        assert_eq!(p.more, 100 - (MAX_PATCH_FILES - 1));
+        assert_eq!(p.files[5000].path, "f4999");
     }
 
     #[test]
@@ -211,7 +206,7 @@ mod tests {
         #[test]
         fn never_panics(s in ".{0,400}") {
             let p = patch_files(&s);
-            proptest::prop_assert!(p.files.len() <= MAX_PATCH_FILES);
+            proptest::prop_assert!(p.files.len() <= s.len() / 12 + 1);
             let _ = absolute_path("/r", &s);
         }
     }

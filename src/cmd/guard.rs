@@ -27,6 +27,7 @@ use crate::agent::hook::Ctx;
 use crate::coord::claims::{self, RECENT_EDIT};
 use crate::env::config::ClaimsMode;
 use crate::env::repo::Scope;
+use crate::env::spelling::fold;
 use crate::error::{Error, Result};
 use crate::store::entry::format_age;
 use crate::store::fsio;
@@ -192,11 +193,13 @@ pub fn output(decision: &Decision) -> Option<String> {
 }
 
 /// Other instances' open claims in this repository and the recent edits,
-/// read once for every file a tool call changes (an `apply_patch` names
-/// several).
+/// read and indexed once for every file a tool call changes (an
+/// `apply_patch` names thousands, a commit takes thousands): each file is
+/// then a few set lookups ([`claims::Index`]).
 pub struct Others {
     claims: Vec<claims::Claim>,
     edits: Vec<claims::Edit>,
+    index: claims::Index,
 }
 
 impl Others {
@@ -204,9 +207,13 @@ impl Others {
     /// whatever the scope shown) and the edits of the last [`RECENT_EDIT`].
     pub fn load(pool: &Pool, ctx: &Ctx) -> Result<Others> {
         let here = Scope::repo_only(&ctx.repo);
+        let claims = claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)?;
+        let edits = claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)?;
+        let index = claims::Index::new(&claims, &edits, &ctx.repo);
         Ok(Others {
-            claims: claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)?,
-            edits: claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)?,
+            claims,
+            edits,
+            index,
         })
     }
 }
@@ -214,42 +221,8 @@ impl Others {
 /// One line per other instance's open claim covering `target` or recent
 /// edit of it, joined with "; " (empty when there is none).
 pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
-    let me = ctx.config.instance.as_deref();
-    let session = ctx.input.session_id.as_str();
-    let is_other = |instance: &str, sess: &str| match me {
-        Some(m) => !instance.eq_ignore_ascii_case(m),
-        None => sess != session,
-    };
-    let mut lines = Vec::new();
-    for c in &others.claims {
-        if !is_other(&c.instance, &c.session_id) {
-            continue;
-        }
-        if let Some(p) = claims::claim_covers(c, target, &ctx.repo) {
-            lines.push(format!(
-                "{} claimed {} {} ago: \"{}\" (id {})",
-                clean(&c.instance, 32),
-                clean(p, 200),
-                format_age(ctx.now - c.timestamp),
-                clean(&c.topic, 120),
-                clean(&c.id, 64)
-            ));
-        }
-    }
-    let mut edited = std::collections::HashSet::new();
-    for e in &others.edits {
-        if e.is_of(target, &ctx.repo)
-            && is_other(&e.instance, &e.session_id)
-            && edited.insert(e.instance.clone())
-        {
-            lines.push(format!(
-                "{} edited {} {} ago",
-                clean(&e.instance, 32),
-                clean(e.shown_path(), 200),
-                format_age(ctx.now - e.timestamp)
-            ));
-        }
-    }
+    let (mut lines, edits) = conflict_lines(others, ctx, target);
+    lines.extend(edits);
     let more = lines.len().saturating_sub(MAX_LISTED);
     lines.truncate(MAX_LISTED);
     let mut text = lines.join("; ");
@@ -263,6 +236,104 @@ pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
     text
 }
 
+/// Other instances' claims covering `target`, and their recent edits of it
+/// (one per instance), one line each.
+fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec<String>) {
+    let me = ctx.config.instance.as_deref();
+    let session = ctx.input.session_id.as_str();
+    let is_other = |instance: &str, sess: &str| match me {
+        Some(m) => !instance.eq_ignore_ascii_case(m),
+        None => sess != session,
+    };
+    let mut claimed = Vec::new();
+    for (ci, p) in others
+        .index
+        .claims_covering(&others.claims, target, &ctx.repo)
+    {
+        let Some(c) = others.claims.get(ci) else {
+            continue;
+        };
+        if is_other(&c.instance, &c.session_id) {
+            claimed.push(format!(
+                "{} claimed {} {} ago: \"{}\" (id {})",
+                clean(&c.instance, 32),
+                clean(p, 200),
+                format_age(ctx.now - c.timestamp),
+                clean(&c.topic, 120),
+                clean(&c.id, 64)
+            ));
+        }
+    }
+    let mut edited = Vec::new();
+    let mut who = std::collections::HashSet::new();
+    for e in others
+        .index
+        .edits_of(target, &ctx.repo)
+        .into_iter()
+        .filter_map(|i| others.edits.get(i))
+    {
+        if is_other(&e.instance, &e.session_id) && who.insert(e.instance.clone()) {
+            edited.push(format!(
+                "{} edited {} {} ago",
+                clean(&e.instance, 32),
+                clean(e.shown_path(), 200),
+                format_age(ctx.now - e.timestamp)
+            ));
+        }
+    }
+    (claimed, edited)
+}
+
+/// The conflicts of a tool call changing `targets` (one file, or every
+/// file of a patch), each checked once: the file to key the decision by
+/// (the first claimed one, else the first edited one) and the text, claims
+/// first, at most [`MAX_LISTED`] lines and a count of the rest. `None`
+/// when no file conflicts.
+fn all_conflicts(others: &Others, ctx: &Ctx, targets: &[String]) -> Option<(String, String)> {
+    if let [one] = targets {
+        let text = conflicts(others, ctx, one);
+        return (!text.is_empty()).then(|| (one.clone(), text));
+    }
+    let mut claimed: Vec<String> = Vec::new();
+    let mut edited: Vec<String> = Vec::new();
+    let (mut first_claimed, mut first_edited) = (None, None);
+    let mut files = 0usize;
+    for t in targets {
+        let (c, e) = conflict_lines(others, ctx, t);
+        if c.is_empty() && e.is_empty() {
+            continue;
+        }
+        files += 1;
+        if !c.is_empty() && first_claimed.is_none() {
+            first_claimed = Some(t);
+        }
+        if first_edited.is_none() {
+            first_edited = Some(t);
+        }
+        for l in c {
+            if !claimed.contains(&l) && claimed.len() <= MAX_LISTED {
+                claimed.push(l);
+            }
+        }
+        for l in e {
+            if !edited.contains(&l) && edited.len() <= MAX_LISTED {
+                edited.push(l);
+            }
+        }
+    }
+    let key = first_claimed.or(first_edited)?.clone();
+    let mut lines = claimed;
+    lines.extend(edited);
+    lines.truncate(MAX_LISTED);
+    let mut text = lines.join("; ");
+    if files > 1 {
+        text.push_str(&format!(
+            " ({files} files of this change conflict; run pool who on them)"
+        ));
+    }
+    Some((key, text))
+}
+
 /// [`conflicts`] for a whole folder (absolute) a command may rewrite (`rm
 /// -r DIR`, `git checkout .`): other instances' open claims covering it or
 /// lying under it, and their recent edits of files under it.
@@ -273,10 +344,11 @@ pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
         Some(m) => !instance.eq_ignore_ascii_case(m),
         None => sess != session,
     };
-    let root = ctx.repo.root.to_string_lossy();
     let dir = dir.trim_end_matches('/');
-    let whole = dir == root.trim_end_matches('/');
-    let rel = ctx.repo.relative(dir);
+    let whole = ctx.repo.is_root(dir);
+    let caseless = ctx.repo.caseless;
+    let rel = ctx.repo.relative(dir).map(|r| fold(r, caseless));
+    let dir_f = fold(dir, caseless);
     let mut lines = Vec::new();
     for c in &others.claims {
         if !is_other(&c.instance, &c.session_id) {
@@ -287,19 +359,23 @@ pub fn conflicts_under(others: &Others, ctx: &Ctx, dir: &str) -> String {
             c.patterns
                 .iter()
                 .find(|p| {
+                    let p = fold(p, caseless);
                     let p = p.trim_end_matches('/');
                     if p.is_empty() || !here {
                         return false;
                     }
                     if p.starts_with('/') {
-                        return crate::env::repo::is_under(p, dir);
+                        return crate::env::repo::is_under(p, &dir_f);
                     }
                     let p = p.trim_start_matches("./");
                     if !c.repo.is_empty() {
-                        return whole || rel.is_some_and(|r| crate::env::repo::is_under(p, r));
+                        return whole
+                            || rel
+                                .as_deref()
+                                .is_some_and(|r| crate::env::repo::is_under(p, r));
                     }
-                    let abs = crate::agent::patch::absolute_path(&c.cwd, p);
-                    crate::env::repo::is_under(&abs, dir)
+                    let abs = crate::agent::patch::absolute_path(&fold(&c.cwd, caseless), p);
+                    crate::env::repo::is_under(&abs, &dir_f)
                 })
                 .map(String::as_str)
         });
@@ -415,19 +491,9 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     };
     let pool = Pool::open(ctx.pool_dir.clone())?;
     let session = ctx.input.session_id.as_str();
-    let mut found = Vec::new();
-    let mut target = first.clone();
     let others = Others::load(&pool, ctx)?;
-    for t in targets {
-        let c = conflicts(&others, ctx, t);
-        if !c.is_empty() {
-            if found.is_empty() {
-                target = t.clone();
-            }
-            found.push(c);
-        }
-    }
-    let conflicts = found.join("; ");
+    let (target, conflicts) =
+        all_conflicts(&others, ctx, targets).unwrap_or_else(|| (first.clone(), String::new()));
     let agent = ctx
         .input
         .agent_id

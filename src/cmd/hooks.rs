@@ -555,6 +555,8 @@ mod tests {
                 source: crate::env::repo::Source::Remote,
                 root: "/w/r".into(),
                 git_dir: None,
+                aliases: Vec::new(),
+                caseless: false,
             },
             scope: crate::env::repo::Scope::Repos {
                 ids: vec!["github.com/me/r".into()],

@@ -35,6 +35,7 @@ use crate::coord::presence::{self, State};
 use crate::coord::shell::{self, Analysis, GitKind};
 use crate::coord::{claims, git_index, git_ops};
 use crate::env::config::ClaimsMode;
+use crate::env::spelling::resolve_folder;
 use crate::error::{Error, Result};
 use crate::store::fsio;
 use crate::store::log::Pool;
@@ -94,14 +95,19 @@ fn resolve_dir(cwd: &str, dir: &Option<String>) -> Option<String> {
     }
 }
 
+/// The file a command writes, absolute, its folders resolved through
+/// symlinks as the edit guard's targets are.
 fn resolve(cwd: &str, dir: &Option<String>, path: &str) -> Option<String> {
     if path.starts_with("~/") {
-        return resolve_dir(cwd, &Some(path.to_string()));
+        return resolve_dir(cwd, &Some(path.to_string())).map(|p| resolve_folder(&p));
     }
     if path.starts_with('~') {
         return None;
     }
-    Some(absolute_path(&resolve_dir(cwd, dir)?, path))
+    Some(resolve_folder(&absolute_path(
+        &resolve_dir(cwd, dir)?,
+        path,
+    )))
 }
 
 /// The guard's answer for a shell call.

@@ -52,8 +52,9 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
     );
     let cwd = std::env::current_dir().map_err(|e| crate::Error::io(".", e))?;
     let here = repo::locate(&cwd);
+    // Resolved as the guard resolves what it records (`env::spelling`).
     let target = std::path::absolute(path)
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| crate::env::spelling::resolve_folder(&p.to_string_lossy()))
         .unwrap_or_else(|_| path.to_string());
     // With --all-repos, the same path relative to the root of every repository.
     let as_if = |id: &str| Repo {

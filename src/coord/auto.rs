@@ -283,6 +283,7 @@ fn edited_files(
     let mut out = Vec::new();
     let mut edits = claims::recent_edits(pool_dir, since)?;
     edits.reverse();
+    let real_root = root.and_then(|r| std::fs::canonicalize(r).ok());
     for e in edits {
         let earlier = boundary
             .and_then(|b| b.has(&e))
@@ -290,10 +291,16 @@ fn edited_files(
         if e.session_id != session || earlier || !seen.insert(e.path.clone()) {
             continue;
         }
+        // Recorded paths have their folders resolved through symlinks
+        // (`env::spelling`): the root is tried as found, then resolved.
         let rel = match root {
-            Some(r) => match Path::new(&e.path).strip_prefix(r) {
-                Ok(p) => p.to_string_lossy().into_owned(),
-                Err(_) => continue,
+            Some(r) => match Path::new(&e.path)
+                .strip_prefix(r)
+                .ok()
+                .or_else(|| Path::new(&e.path).strip_prefix(real_root.as_deref()?).ok())
+            {
+                Some(p) => p.to_string_lossy().into_owned(),
+                None => continue,
             },
             None => e.path.clone(),
         };

@@ -23,13 +23,16 @@
 //! recorded paths are relative to the repository's root, so they match in
 //! every worktree of it. Claims and edits from before ids existed keep the
 //! older rule: relative to the writer's `cwd`, or any path ending with them.
+//! Where the file system ignores case ([`Repo::caseless`]: macOS, Windows),
+//! paths and patterns are compared case-folded.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::env::repo::{Repo, Scope};
+use crate::env::spelling::{fold, same};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, RevLines};
@@ -317,31 +320,166 @@ pub fn path_matches(pattern: &str, cwd: &str, target: &str) -> bool {
 /// (`src/auth.rs` covers `src/auth.rs` in every worktree, not
 /// `vendor/src/auth.rs`); an absolute pattern covers itself, and, when it lies
 /// in the claimer's working directory, the same place in every worktree.
-/// Claims without an id match as [`path_matches`] says.
+/// Claims without an id match as [`path_matches`] says. Where paths compare
+/// ignoring case ([`Repo::caseless`]), patterns and paths are folded first.
 pub fn claim_covers<'c>(c: &'c Claim, target: &str, here: &Repo) -> Option<&'c str> {
     if !c.repo.is_empty() && c.repo != here.id {
         return None;
     }
-    let rel = here.relative(target);
+    let caseless = here.caseless;
+    let target = fold(target, caseless);
+    let rel = here.relative(&target).map(|r| fold(r, caseless));
+    let cwd = fold(&c.cwd, caseless);
     c.patterns
         .iter()
         .find(|p| {
-            if c.repo.is_empty() {
-                return path_matches(p, &c.cwd, target);
-            }
-            let p = p.trim_end_matches('/');
-            if p.is_empty() {
-                false
-            } else if p.starts_with('/') {
-                glob_or_prefix(p, target)
-                    || rel.is_some_and(|t| {
-                        relative_to(p, &c.cwd).is_some_and(|r| glob_or_prefix(r, t))
-                    })
-            } else {
-                rel.is_some_and(|t| glob_or_prefix(p.trim_start_matches("./"), t))
-            }
+            pattern_covers(
+                &fold(p, caseless),
+                &cwd,
+                c.repo.is_empty(),
+                &target,
+                rel.as_deref(),
+            )
         })
         .map(String::as_str)
+}
+
+/// Whether one claim pattern `p` (written in `cwd`; `legacy` for a claim
+/// without a repository id) covers `target`, whose form relative to the
+/// repository is `rel`. All already folded where case is ignored.
+fn pattern_covers(p: &str, cwd: &str, legacy: bool, target: &str, rel: Option<&str>) -> bool {
+    if legacy {
+        return path_matches(p, cwd, target);
+    }
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        false
+    } else if p.starts_with('/') {
+        glob_or_prefix(p, target)
+            || rel.is_some_and(|t| relative_to(p, cwd).is_some_and(|r| glob_or_prefix(r, t)))
+    } else {
+        rel.is_some_and(|t| glob_or_prefix(p.trim_start_matches("./"), t))
+    }
+}
+
+/// Claims and recent edits indexed to check many paths at once (every file
+/// of a patch, every file of a commit) in one pass: a plain pattern and a
+/// recorded path are found by looking up each ancestor of the path in a
+/// set, so a check costs the path's depth plus the claims' globs, not the
+/// number of claims and edits. Answers as [`claim_covers`] and
+/// [`Edit::is_of`] do, in the same order.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Folded relative plain patterns (repository-relative) → (claim, pattern).
+    by_rel: HashMap<String, Vec<(usize, usize)>>,
+    /// Folded absolute plain patterns → (claim, pattern).
+    by_abs: HashMap<String, Vec<(usize, usize)>>,
+    /// Patterns checked one by one (globs, claims without a repository id):
+    /// claim, pattern, the folded pattern and claimer's cwd, whether legacy.
+    slow: Vec<(usize, usize, String, String, bool)>,
+    /// Folded recorded path → edits.
+    edit_path: HashMap<String, Vec<usize>>,
+    /// Folded recorded relative path → edits in this repository.
+    edit_rel: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    /// Indexes `claims` and `edits` for a session in `here`.
+    pub fn new(claims: &[Claim], edits: &[Edit], here: &Repo) -> Index {
+        let caseless = here.caseless;
+        let mut ix = Index::default();
+        for (ci, c) in claims.iter().enumerate() {
+            let legacy = c.repo.is_empty();
+            if !legacy && c.repo != here.id {
+                continue;
+            }
+            let cwd = fold(&c.cwd, caseless).into_owned();
+            for (pi, p) in c.patterns.iter().enumerate() {
+                let p = fold(p, caseless);
+                if legacy || p.contains(['*', '?', '[']) {
+                    ix.slow.push((ci, pi, p.into_owned(), cwd.clone(), legacy));
+                    continue;
+                }
+                let p = p.trim_end_matches('/');
+                if p.is_empty() {
+                    continue;
+                }
+                if p.starts_with('/') {
+                    ix.by_abs.entry(p.to_string()).or_default().push((ci, pi));
+                    if let Some(r) = relative_to(p, &cwd) {
+                        ix.by_rel.entry(r.to_string()).or_default().push((ci, pi));
+                    }
+                } else {
+                    let r = p.trim_start_matches("./").to_string();
+                    ix.by_rel.entry(r).or_default().push((ci, pi));
+                }
+            }
+        }
+        for (ei, e) in edits.iter().enumerate() {
+            let path = fold(&e.path, caseless).into_owned();
+            ix.edit_path.entry(path).or_default().push(ei);
+            if !e.repo.is_empty() && e.repo == here.id && !e.rel.is_empty() {
+                let rel = fold(&e.rel, caseless).into_owned();
+                ix.edit_rel.entry(rel).or_default().push(ei);
+            }
+        }
+        ix
+    }
+
+    /// The claims covering `target` (absolute), each with its first
+    /// covering pattern, in the order of `claims` (the slice indexed).
+    pub fn claims_covering<'c>(
+        &self,
+        claims: &'c [Claim],
+        target: &str,
+        here: &Repo,
+    ) -> Vec<(usize, &'c str)> {
+        let target = fold(target, here.caseless);
+        let rel = here.relative(&target);
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        for (map, path) in [(&self.by_rel, rel), (&self.by_abs, Some(target.as_ref()))] {
+            let Some(path) = path else { continue };
+            for key in ancestors(path) {
+                if let Some(v) = map.get(key) {
+                    hits.extend_from_slice(v);
+                }
+            }
+        }
+        for (ci, pi, p, cwd, legacy) in &self.slow {
+            if pattern_covers(p, cwd, *legacy, &target, rel) {
+                hits.push((*ci, *pi));
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup_by_key(|(ci, _)| *ci);
+        hits.into_iter()
+            .filter_map(|(ci, pi)| Some((ci, claims.get(ci)?.patterns.get(pi)?.as_str())))
+            .collect()
+    }
+
+    /// The edits of `target` (absolute), as indexes into the slice indexed, in order.
+    pub fn edits_of(&self, target: &str, here: &Repo) -> Vec<usize> {
+        let target = fold(target, here.caseless);
+        let mut hits: Vec<usize> = self
+            .edit_path
+            .get(target.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(v) = here.relative(&target).and_then(|r| self.edit_rel.get(r)) {
+            hits.extend_from_slice(v);
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+}
+
+/// `path` and each of its prefixes that ends before a `/`, the keys under
+/// which a plain pattern covering it is found.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(i, _)| &path[..i])
+        .chain(std::iter::once(path))
 }
 
 /// `path` relative to `dir` when it lies under it.
@@ -455,25 +593,31 @@ impl Edit {
     /// Whether this edit is of `target` (absolute) for a session in `here`:
     /// the same file, or the same path relative to the root in another
     /// worktree of the same repository.
+    /// Compared ignoring case where [`Repo::caseless`].
     pub fn is_of(&self, target: &str, here: &Repo) -> bool {
-        self.path == target
+        let caseless = here.caseless;
+        same(&self.path, target, caseless)
             || (!self.repo.is_empty()
                 && self.repo == here.id
                 && !self.rel.is_empty()
-                && here.relative(target) == Some(self.rel.as_str()))
+                && here
+                    .relative(target)
+                    .is_some_and(|r| same(r, &self.rel, caseless)))
     }
 
     /// Whether this edit lies at or under `target` (a file or folder,
     /// absolute), for `pool who`.
     pub fn is_under(&self, target: &str, here: &Repo) -> bool {
+        let caseless = here.caseless;
         if !self.repo.is_empty()
             && self.repo == here.id
             && !self.rel.is_empty()
             && let Some(t) = here.relative(target)
         {
-            return glob_or_prefix(t, &self.rel);
+            return glob_or_prefix(&fold(t, caseless), &fold(&self.rel, caseless));
         }
-        self.path == target || path_matches(target, "", &self.path)
+        same(&self.path, target, caseless)
+            || path_matches(&fold(target, caseless), "", &fold(&self.path, caseless))
     }
 }
 
@@ -920,6 +1064,8 @@ mod tests {
             source: crate::env::repo::Source::Remote,
             root: root.into(),
             git_dir: None,
+            aliases: Vec::new(),
+            caseless: false,
         }
     }
 
@@ -967,5 +1113,104 @@ mod tests {
             claim_covers(&old, "/anywhere/src/auth.rs", &a),
             Some("src/auth.rs")
         );
+    }
+
+    /// Issue 23, section 3: where the file system ignores case (the flag
+    /// macOS and Windows set, passed in here), `SRC/AUTH.RS` is the claimed
+    /// `src/auth.rs`; where it does not (Linux), it is another file.
+    #[test]
+    fn case_is_ignored_only_where_the_file_system_ignores_it() {
+        let claim = |pats: &[&str]| Claim {
+            id: "c".into(),
+            instance: "B".into(),
+            session_id: "s".into(),
+            topic: "t".into(),
+            patterns: pats.iter().map(|p| p.to_string()).collect(),
+            cwd: "/w/App-B".into(),
+            repo: "gh/x".into(),
+            timestamp: 0,
+            source: None,
+            unenforced: Vec::new(),
+        };
+        let exact = repo("gh/x", "/w/App-A");
+        let caseless = Repo {
+            caseless: true,
+            ..exact.clone()
+        };
+        let c = claim(&["src/auth.rs", "/W/app-b/Lib/", "Docs/*.MD"]);
+        for (target, want) in [
+            ("/w/App-A/SRC/AUTH.RS", Some("src/auth.rs")),
+            ("/W/APP-A/src/Auth.rs", Some("src/auth.rs")),
+            ("/w/app-a/lib/x.rs", Some("/W/app-b/Lib/")),
+            ("/w/App-A/docs/a.md", Some("Docs/*.MD")),
+            ("/w/App-A/SRC/AUTH.RS.bak", None),
+        ] {
+            assert_eq!(claim_covers(&c, target, &caseless), want, "{target}");
+            assert_eq!(claim_covers(&c, target, &exact), None, "{target}");
+        }
+        assert_eq!(
+            claim_covers(&c, "/w/App-A/src/auth.rs", &exact),
+            Some("src/auth.rs")
+        );
+        // Recorded edits compare the same way.
+        let e = Edit {
+            timestamp: 1,
+            instance: "B".into(),
+            session_id: "s".into(),
+            path: "/w/App-B/src/auth.rs".into(),
+            repo: "gh/x".into(),
+            rel: "src/auth.rs".into(),
+        };
+        assert!(e.is_of("/w/App-A/SRC/Auth.rs", &caseless));
+        assert!(e.is_of("/W/APP-B/SRC/AUTH.RS", &caseless));
+        assert!(!e.is_of("/w/App-A/SRC/Auth.rs", &exact));
+        assert!(!e.is_of("/W/APP-B/SRC/AUTH.RS", &exact));
+        assert!(e.is_under("/w/app-a/SRC", &caseless));
+        assert!(!e.is_under("/w/App-A/SRC", &exact));
+    }
+
+    proptest::proptest! {
+        /// The index answers as the one-by-one checks do, in the same order.
+        #[test]
+        fn the_index_agrees_with_one_by_one_checks(
+            pats in proptest::collection::vec(
+                proptest::collection::vec("(/w/a/|/w/b/|\\./)?(S|s|src)(/(x|X|\\*|\\*\\*|a\\.rs)){0,3}/?", 1..4), 1..6),
+            repos in proptest::collection::vec(0usize..3, 6),
+            targets in proptest::collection::vec("/w/(a|b|c)/(src|S|s)(/(x|X|a\\.rs|y)){0,3}", 1..8),
+            caseless in proptest::bool::ANY,
+        ) {
+            let ids = ["gh/x", "", "gh/y"];
+            let claims: Vec<Claim> = pats.iter().enumerate().map(|(i, p)| Claim {
+                id: format!("c{i}"),
+                instance: "B".into(),
+                session_id: "s".into(),
+                topic: "t".into(),
+                patterns: p.clone(),
+                cwd: if i % 2 == 0 { "/w/b".into() } else { "/w/A".into() },
+                repo: ids[repos[i]].into(),
+                timestamp: 0,
+                source: None,
+                unenforced: Vec::new(),
+            }).collect();
+            let edits: Vec<Edit> = targets.iter().enumerate().map(|(i, t)| Edit {
+                timestamp: 0,
+                instance: "B".into(),
+                session_id: "s".into(),
+                path: t.clone(),
+                repo: ids[repos[i % 6]].into(),
+                rel: t.splitn(4, '/').nth(3).unwrap_or("").into(),
+            }).collect();
+            let here = Repo { caseless, aliases: vec!["/w/b".into()], ..repo("gh/x", "/w/a") };
+            let ix = Index::new(&claims, &edits, &here);
+            for t in &targets {
+                let want: Vec<(usize, &str)> = claims.iter().enumerate()
+                    .filter_map(|(i, c)| Some((i, claim_covers(c, t, &here)?)))
+                    .collect();
+                proptest::prop_assert_eq!(ix.claims_covering(&claims, t, &here), want);
+                let want: Vec<usize> = edits.iter().enumerate()
+                    .filter(|(_, e)| e.is_of(t, &here)).map(|(i, _)| i).collect();
+                proptest::prop_assert_eq!(ix.edits_of(t, &here), want);
+            }
+        }
     }
 }

@@ -11,16 +11,24 @@
 //!    (`/home/u/proj`), shared by its worktrees;
 //! 3. else the folder itself, for folders outside git.
 //!
+//! The last two are resolved through symlinks, so a session reaching the
+//! folder through a symlinked one has the same id.
+//!
 //! Remote ids never start with `/`; the other two always do.
 //!
 //! Reading is bounded: at most [`MAX_WALK`] ancestors are looked at, and
 //! every file (`.git`, `commondir`, `config`, `HEAD`, [`INIT_FILE`]) is
 //! opened non-blocking, checked to be a regular file with `fstat`, and read
 //! up to a fixed size, so a FIFO or a device planted there cannot stall a
-//! hook. Nothing is cached: a lookup costs a few `stat`s and two small reads.
+//! hook. Nothing is cached: a lookup costs a few `stat`s and two small reads,
+//! plus, for a repository with linked worktrees, two small reads and a
+//! `realpath` per worktree (at most [`MAX_WORKTREES`]) to learn the other
+//! roots a path of the repository may be spelled under ([`Repo::aliases`]).
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+
+use super::spelling;
 
 /// Most ancestors of a folder examined for a `.git`.
 pub const MAX_WALK: usize = 64;
@@ -34,6 +42,8 @@ pub const MAX_INIT_FILE: u64 = 16 * 1024;
 pub const INIT_FILE: &str = ".claude/pool.json";
 /// Longest instance name derived from a folder or a branch, in bytes.
 pub const MAX_DERIVED_NAME: usize = 64;
+/// Most entries of `<common git folder>/worktrees` looked at.
+pub const MAX_WORKTREES: usize = 64;
 
 /// Where a repository id came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,16 +79,37 @@ pub struct Repo {
     pub root: PathBuf,
     /// The worktree's own git folder (`.git`, or `<common>/worktrees/<name>`).
     pub git_dir: Option<PathBuf>,
+    /// The other spellings of a root of this repository: the root resolved
+    /// through symlinks, and every other worktree's root (as git records it
+    /// and resolved), at most [`MAX_WORKTREES`] worktrees. A path under any
+    /// of them has a form relative to the repository ([`Repo::relative`]).
+    pub aliases: Vec<String>,
+    /// Whether paths here compare ignoring case
+    /// ([`spelling::caseless_default`]).
+    pub caseless: bool,
 }
 
 impl Repo {
-    /// A path's form relative to the root, when it lies under it (`src/a.rs`);
-    /// `None` otherwise. `path` is taken as it is (absolute, not resolved).
+    /// A path's form relative to the repository's root, when it lies under
+    /// the root or one of its [`Repo::aliases`] (the deepest, for a worktree
+    /// inside another): `src/a.rs`; `None` otherwise. The roots compare
+    /// ignoring case when [`Repo::caseless`]. `path` is taken as it is
+    /// (absolute; the guard resolves its folders first).
     pub fn relative<'p>(&self, path: &'p str) -> Option<&'p str> {
         let root = self.root.to_str()?;
-        let rest = path.strip_prefix(root)?;
-        let rest = rest.strip_prefix('/')?;
-        (!rest.is_empty()).then_some(rest)
+        std::iter::once(root)
+            .chain(self.aliases.iter().map(String::as_str))
+            .filter_map(|r| spelling::strip_root(path, r, self.caseless))
+            .min_by_key(|rest| rest.len())
+    }
+
+    /// Whether `path` is the root itself or one of its aliases.
+    pub fn is_root(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        let root = self.root.to_string_lossy();
+        std::iter::once(root.as_ref())
+            .chain(self.aliases.iter().map(String::as_str))
+            .any(|r| spelling::same(r.trim_end_matches('/'), path, self.caseless))
     }
 }
 
@@ -155,16 +186,20 @@ pub fn locate(dir: &Path) -> Repo {
     });
     let Some(root) = found else {
         return Repo {
-            id: path_id(&dir),
+            id: path_id(&resolved(&dir)),
             source: Source::Folder,
+            aliases: resolved_alias(&dir).into_iter().collect(),
+            caseless: spelling::caseless_default(),
             root: dir,
             git_dir: None,
         };
     };
     let Some(git_dir) = git_dir_of(&root) else {
         return Repo {
-            id: path_id(&root),
+            id: path_id(&resolved(&root)),
             source: Source::Folder,
+            aliases: resolved_alias(&root).into_iter().collect(),
+            caseless: spelling::caseless_default(),
             root,
             git_dir: None,
         };
@@ -179,13 +214,100 @@ pub fn locate(dir: &Path) -> Repo {
         .and_then(|u| normalize_url(&u, &root));
     let (id, source) = match remote {
         Some(id) => (id, Source::Remote),
-        None => (path_id(&common), Source::GitDir),
+        // Resolved, so a session whose folder is reached through a symlink
+        // has the id of one in the real folder.
+        None => (path_id(&resolved(&common)), Source::GitDir),
     };
+    let aliases = aliases(&root, &common);
     Repo {
         id,
         source,
         root,
         git_dir: Some(git_dir),
+        aliases,
+        caseless: spelling::caseless_default(),
+    }
+}
+
+/// `p` resolved through symlinks, or as given when it does not resolve.
+fn resolved(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `root` resolved through symlinks, when that differs from it.
+fn resolved_alias(root: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(root)
+        .ok()?
+        .into_os_string()
+        .into_string()
+        .ok()?;
+    (Path::new(&real) != root).then_some(real)
+}
+
+/// The other roots of the repository whose worktree `root` is (its git
+/// folder is `common`): `root` resolved, the
+/// main worktree, and each linked worktree listed in `common/worktrees`,
+/// each as found and resolved. A worktree counts only when its `.git` names
+/// back the git folder that lists it, so a stale or planted `gitdir` file
+/// maps no other folder; `/` never counts.
+fn aliases(root: &Path, common: &Path) -> Vec<String> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    // The main worktree: the folder holding the common git folder `.git`.
+    if common.file_name().is_some_and(|n| n == ".git")
+        && let Some(main) = common.parent()
+        && std::fs::symlink_metadata(common).is_ok_and(|m| m.is_dir())
+    {
+        roots.push(main.to_path_buf());
+    }
+    if let Ok(dir) = std::fs::read_dir(common.join("worktrees")) {
+        for entry in dir.take(MAX_WORKTREES).flatten() {
+            let wt_git = entry.path();
+            let Some(text) = read_text(&wt_git.join("gitdir"), MAX_GIT_FILE) else {
+                continue;
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            // Absolute, or (git 2.48's relative worktrees) relative to the entry.
+            let dotgit = normalize_lexically(&wt_git.join(text));
+            let Some(wt_root) = dotgit.parent() else {
+                continue;
+            };
+            let points_back = read_text(&dotgit, MAX_GIT_FILE)
+                .and_then(|t| parse_gitdir_file(&t, wt_root))
+                .is_some_and(|g| same_folder(&g, &wt_git));
+            if points_back {
+                roots.push(wt_root.to_path_buf());
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let own = root.to_string_lossy();
+    let mut add = |p: String| {
+        if p != "/" && !p.is_empty() && p != own && !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    if let Some(r) = resolved_alias(root) {
+        add(r);
+    }
+    for r in roots {
+        let found = r.to_string_lossy().into_owned();
+        if let Some(real) = resolved_alias(&r) {
+            add(real);
+        }
+        add(found);
+    }
+    out
+}
+
+/// Whether two folders are one, compared resolved (lexically when either
+/// does not resolve).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => normalize_lexically(a) == normalize_lexically(b),
     }
 }
 
@@ -708,6 +830,22 @@ mod tests {
         assert_eq!(main.id, r.to_string_lossy());
         assert_eq!(linked.id, main.id);
         assert_eq!(linked.root, wt);
+        // Each knows the other's root, once its `.git` names the entry back
+        // (the entry's `gitdir` is not there yet: the main one does not).
+        let wt_s = wt.to_string_lossy().into_owned();
+        assert!(!main.aliases.contains(&wt_s), "{:?}", main.aliases);
+        std::fs::write(
+            r.join(".git/worktrees/wt/gitdir"),
+            format!("{}/.git\n", wt.display()),
+        )
+        .unwrap();
+        let main = locate(&r);
+        assert!(main.aliases.contains(&wt_s), "{:?}", main.aliases);
+        assert_eq!(main.relative(&format!("{wt_s}/src/a.rs")), Some("src/a.rs"));
+        assert_eq!(
+            linked.relative(&format!("{}/src/a.rs", r.display())),
+            Some("src/a.rs")
+        );
         // A clone whose origin is the first repository's path shares its id.
         git_init(&t.join("c3"), Some(&r.to_string_lossy()));
         assert_eq!(locate(&t.join("c3")).id, main.id);
@@ -759,6 +897,8 @@ mod tests {
             source: Source::Remote,
             root: "/w/x".into(),
             git_dir: None,
+            aliases: Vec::new(),
+            caseless: false,
         };
         let shared = [vec![
             "github.com/o/x".to_string(),
