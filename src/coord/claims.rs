@@ -127,6 +127,24 @@ pub fn open_claims_in(
     Ok(out)
 }
 
+/// Finds open claims while entries are visited newest first, one at a
+/// time, so a reader can count and keep what it shows without building
+/// every claim of the window ([`open_claims_in`] is this over a scan).
+#[derive(Default)]
+pub struct ClaimTracker {
+    closers: Closers,
+    found: Vec<Claim>,
+}
+
+impl ClaimTracker {
+    /// Visits one entry (newest first); returns the open claim it makes,
+    /// if it is one that no newer entry closed.
+    pub fn visit(&mut self, e: &Entry<'_>, now: i64, default_ttl: u64) -> Option<Claim> {
+        note_claim(e, now, default_ttl, &mut self.closers, &mut self.found);
+        self.found.pop()
+    }
+}
+
 /// An entry's source as a key: empty for one written here.
 fn source_key(e: &Entry<'_>) -> String {
     e.source().unwrap_or("").to_string()
