@@ -730,3 +730,20 @@ fn status_output_is_bounded_on_a_big_pool_and_says_what_it_left_out() {
     assert_eq!(i0["totals"]["claims"], 50);
     assert_eq!(st["instances"].as_array().unwrap().len(), 60);
 }
+
+#[test]
+fn who_is_bounded_on_a_big_pool_and_counts_the_rest() {
+    let w = World::new();
+    big_pool(&w, 60, 3000);
+    let folder = w.repo().join("src/m0");
+    let folder = folder.to_str().unwrap();
+    // 3000 claims over 7 folders: 429 inside src/m0.
+    let text = w.stdout(&["who", folder]);
+    assert!(text.lines().count() <= 22, "{text}");
+    assert!(
+        text.ends_with("\n… and 409 more claims (pool who --limit N)\n"),
+        "{text}"
+    );
+    let all = w.stdout(&["who", "--limit", "1000", folder]);
+    assert_eq!(all.lines().count(), 429, "{all}");
+}

@@ -145,6 +145,29 @@ impl ClaimTracker {
     }
 }
 
+/// Hands each open claim at `now` within `scope` to `f`, newest first, as
+/// [`open_claims_in`] finds them, without keeping them: a reader that shows
+/// a few and counts the rest costs what it keeps.
+pub fn each_open_claim_in(
+    pool: &Pool,
+    now: i64,
+    default_ttl: u64,
+    scope: &Scope,
+    mut f: impl FnMut(Claim),
+) -> Result<()> {
+    let mut tracker = ClaimTracker::default();
+    pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
+        if !scope.admits(&e.repo, &e.cwd) && (e.action == "claimed" || e.reference.is_empty()) {
+            return ControlFlow::Continue(());
+        }
+        if let Some(c) = tracker.visit(&e, now, default_ttl) {
+            f(c);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(())
+}
+
 /// An entry's source as a key: empty for one written here.
 fn source_key(e: &Entry<'_>) -> String {
     e.source().unwrap_or("").to_string()
