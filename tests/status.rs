@@ -747,3 +747,24 @@ fn who_is_bounded_on_a_big_pool_and_counts_the_rest() {
     let all = w.stdout(&["who", "--limit", "1000", folder]);
     assert_eq!(all.lines().count(), 429, "{all}");
 }
+
+#[test]
+fn status_keeps_at_most_ten_thousand_claims_and_says_so() {
+    let w = World::new();
+    big_pool(&w, 20, 10_500);
+    let text = w.stdout(&["status"]);
+    assert!(
+        text.contains(
+            "\nnot kept: 500 open claims (newest 10000 kept and checked for conflicts)\n"
+        ),
+        "{text}"
+    );
+    // Every claim is still counted where its instance is shown.
+    assert!(
+        text.contains("\n  … and 520 more claims (pool status --limit N)\n"),
+        "{text}"
+    );
+    let st = w.status_json();
+    assert_eq!(st["left_out"]["claims"], 500);
+    assert_eq!(instance(&st, "I000")["totals"]["claims"], 525);
+}

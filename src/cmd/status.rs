@@ -112,6 +112,11 @@ pub const MAX_HANDOFFS_KEPT: usize = 1_000;
 /// how far back it read (handoffs and long-lived entries still come from
 /// the long-TTL index).
 pub const PAST_HORIZON_LINES: usize = 2_000;
+/// Most entries one board reads from the log (about a second's work): past
+/// them the board says how far back it read, and counts nothing older.
+pub const MAX_ENTRIES_READ: usize = 200_000;
+/// Most entries read from the long-TTL index after the log, newest first.
+pub const MAX_INDEX_READ: usize = 50_000;
 
 /// Flags of `pool status`.
 #[derive(Debug, Clone, Args)]
@@ -252,7 +257,7 @@ impl LeftOut {
                 l.push('\n');
             }
             l.push_str(&format!(
-                "busy pool: latest entries looked up back to {} ago only (handoffs and long-lived entries from the index)",
+                "busy pool: the log was read back to {} ago only (older claims and entries not counted; handoffs and long-lived entries from the index)",
                 format_age(now - t)
             ));
         }
@@ -421,7 +426,9 @@ fn scan(
         .saturating_sub(i64::try_from(default_ttl.max(DEFAULT_TTL)).unwrap_or(i64::MAX))
         .saturating_sub(ORDER_SLACK);
     let mut past = 0usize;
+    let mut read = 0usize;
     pool.scan_shown(now, WINDOW.max(default_ttl), |e| {
+        read += 1;
         // Past the live horizon only a quiet instance's latest entry is
         // still wanted: a busy pool stops looking after a while.
         let walk = if e.order_time() < horizon {
@@ -434,6 +441,12 @@ fn scan(
             } else {
                 Walk::Continue
             }
+        } else if read >= MAX_ENTRIES_READ + MAX_INDEX_READ {
+            out.left_out.read_back_to.get_or_insert(e.order_time());
+            Walk::Stop
+        } else if read >= MAX_ENTRIES_READ {
+            out.left_out.read_back_to.get_or_insert(e.order_time());
+            Walk::SkipToIndex
         } else {
             Walk::Continue
         };

@@ -20,12 +20,17 @@ use crate::view::neutral::{self, clean};
 pub const LIMIT: usize = 20;
 /// Most names on the `CONFLICT:` line.
 pub const MAX_CLAIMERS: usize = 10;
+/// Most entries read from the log (and as many from the long-TTL index):
+/// past them `pool who` says how far back it read.
+pub const MAX_ENTRIES_READ: usize = 200_000;
 
 /// What [`who`] found: the lines to print, and how many it left out.
 struct Found {
     lines: Vec<String>,
     more_claims: usize,
     more_edits: usize,
+    /// When the log was read back to, when [`MAX_ENTRIES_READ`] cut it short.
+    read_back_to: Option<i64>,
 }
 
 impl Found {
@@ -69,6 +74,10 @@ pub fn run(path: &str, all_repos: bool, limit: usize) -> i32 {
             if let Some(m) = more {
                 println!("… and {m} (pool who --limit N)");
             }
+            if let Some(t) = found.read_back_to {
+                let age = format_age(chrono::Utc::now().timestamp() - t);
+                println!("busy pool: claims read back to {age} ago only; older ones not looked at");
+            }
             EXIT_OK
         }
         Err(e) => {
@@ -109,37 +118,38 @@ fn who(path: &str, all_repos: bool, limit: usize) -> Result<Found> {
     let (mut more_claims, mut more_edits) = (0, 0);
     let mut claimers: Vec<String> = Vec::new();
     let mut more_claimers = 0usize;
-    claims::each_open_claim_in(&pool, now, settings.ttl, &scope, |c| {
-        let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
-        // Claims that cover the path itself overlap; two inside a folder need not.
-        if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
-            if claimers.len() < MAX_CLAIMERS {
-                claimers.push(clean(&c.instance, 32));
-            } else {
-                more_claimers += 1;
+    let read_back_to =
+        claims::each_open_claim_in(&pool, now, settings.ttl, &scope, MAX_ENTRIES_READ, |c| {
+            let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
+            // Claims that cover the path itself overlap; two inside a folder need not.
+            if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
+                if claimers.len() < MAX_CLAIMERS {
+                    claimers.push(clean(&c.instance, 32));
+                } else {
+                    more_claimers += 1;
+                }
             }
-        }
-        if let Some(p) = covers.or_else(|| {
-            c.patterns
-                .iter()
-                .map(String::as_str)
-                .find(|p| inside(&target, p, &c.cwd))
-        }) {
-            if out.len() >= limit {
-                more_claims += 1;
-                return;
+            if let Some(p) = covers.or_else(|| {
+                c.patterns
+                    .iter()
+                    .map(String::as_str)
+                    .find(|p| inside(&target, p, &c.cwd))
+            }) {
+                if out.len() >= limit {
+                    more_claims += 1;
+                    return;
+                }
+                out.push(format!(
+                    "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
+                    format_age(now - c.timestamp),
+                    clean(&c.instance, 32),
+                    clean(p, 200),
+                    clean(&c.topic, 120),
+                    clean(&c.id, 64),
+                    repo_note(all_repos, &c.repo)
+                ));
             }
-            out.push(format!(
-                "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
-                format_age(now - c.timestamp),
-                clean(&c.instance, 32),
-                clean(p, 200),
-                clean(&c.topic, 120),
-                clean(&c.id, 64),
-                repo_note(all_repos, &c.repo)
-            ));
-        }
-    })?;
+        })?;
     if more_claimers > 0 {
         claimers.push(format!("{more_claimers} more"));
     }
@@ -178,6 +188,7 @@ fn who(path: &str, all_repos: bool, limit: usize) -> Result<Found> {
         lines: out,
         more_claims,
         more_edits,
+        read_back_to,
     })
 }
 
