@@ -49,7 +49,11 @@ pub fn pool_main() -> i32 {
             force,
             instance,
         } => cmd::post::release(&id, force, instance.as_deref()),
-        cmd::cli::PoolCommand::Who { path, all_repos } => cmd::who::run(&path, all_repos),
+        cmd::cli::PoolCommand::Who {
+            path,
+            all_repos,
+            limit,
+        } => cmd::who::run(&path, all_repos, limit),
         cmd::cli::PoolCommand::Init(args) => cmd::init::run(&args),
         cmd::cli::PoolCommand::Gc { older_than, quiet } => cmd::gc::run(older_than, quiet),
         cmd::cli::PoolCommand::Status(args) => cmd::status::run(&args),

@@ -661,3 +661,110 @@ fn empty_pool_status_and_bulletin() {
     assert!(md.contains("No instance active in the last hour."), "{md}");
     assert!(md.contains("## Pending handoffs\n\n- none\n"), "{md}");
 }
+
+/// A team-sized pool: `instances` instances with a live session each, and
+/// `claims` open claims spread over them (issue 24).
+fn big_pool(w: &World, instances: usize, claims: usize) {
+    let t = now();
+    let entries: Vec<Value> = (0..claims)
+        .map(|i| {
+            json!({"id": format!("c{i}"), "timestamp": t - 1200 + (i * 1000 / claims) as i64,
+                   "source_instance": format!("I{:03}", i % instances), "session_id": "s",
+                   "action": "claimed", "topic": format!("Work item {i}"),
+                   "affects": format!("src/m{}/f{i}.rs", i % 7), "ttl": 14_400,
+                   "cwd": w.repo()})
+        })
+        .collect();
+    w.append_raw(&entries);
+    for i in 0..instances {
+        w.write_presence(&Presence {
+            instance: format!("I{i:03}"),
+            session_id: format!("s-{i}"),
+            cwd: Some(w.repo().display().to_string()),
+            host: "h".into(),
+            first_seen: t - 600,
+            last_seen: t - 5,
+            ..Presence::default()
+        });
+    }
+}
+
+/// Most lines `pool status` prints by default, whatever the pool holds:
+/// a summary, 5 conflicts and their tail, 50 instance sections of at most
+/// 1 + 1 + (5 + 1) × 4 + 1 lines, and a few closing lines.
+const STATUS_MAX_LINES: usize = 1 + 6 + 50 * 27 + 8;
+
+#[test]
+fn status_output_is_bounded_on_a_big_pool_and_says_what_it_left_out() {
+    let w = World::new();
+    big_pool(&w, 60, 3000);
+    let text = w.stdout(&["status"]);
+    let lines = text.lines().count();
+    assert!(lines <= STATUS_MAX_LINES, "{lines} lines");
+    // 60 instances, 50 claims each: 5 shown, the rest counted.
+    assert!(
+        text.contains("\n  … and 45 more claims (pool status --limit N)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n… and 10 more instances (pool status --limit N)\n"),
+        "{text}"
+    );
+    assert!(lines < 600, "{lines} lines: 50 sections of 10");
+    // The flag shows more.
+    let more = w.stdout(&["status", "--limit", "60"]);
+    assert!(!more.contains("more instances"), "{more}");
+    assert!(
+        more.contains("\n  claims src/m0/f0.rs — \"Work item 0\""),
+        "{more}"
+    );
+    assert!(
+        more.lines().count() > 3000,
+        "every claim: {}",
+        more.lines().count()
+    );
+    // JSON is bounded the same way, with totals.
+    let st = w.status_json();
+    let i0 = instance(&st, "I000");
+    assert_eq!(i0["claims"].as_array().unwrap().len(), 5);
+    assert_eq!(i0["totals"]["claims"], 50);
+    assert_eq!(st["instances"].as_array().unwrap().len(), 60);
+}
+
+#[test]
+fn who_is_bounded_on_a_big_pool_and_counts_the_rest() {
+    let w = World::new();
+    big_pool(&w, 60, 3000);
+    let folder = w.repo().join("src/m0");
+    let folder = folder.to_str().unwrap();
+    // 3000 claims over 7 folders: 429 inside src/m0.
+    let text = w.stdout(&["who", folder]);
+    assert!(text.lines().count() <= 22, "{text}");
+    assert!(
+        text.ends_with("\n… and 409 more claims (pool who --limit N)\n"),
+        "{text}"
+    );
+    let all = w.stdout(&["who", "--limit", "1000", folder]);
+    assert_eq!(all.lines().count(), 429, "{all}");
+}
+
+#[test]
+fn status_keeps_at_most_ten_thousand_claims_and_says_so() {
+    let w = World::new();
+    big_pool(&w, 20, 10_500);
+    let text = w.stdout(&["status"]);
+    assert!(
+        text.contains(
+            "\nnot kept: 500 open claims (newest 10000 kept and checked for conflicts)\n"
+        ),
+        "{text}"
+    );
+    // Every claim is still counted where its instance is shown.
+    assert!(
+        text.contains("\n  … and 520 more claims (pool status --limit N)\n"),
+        "{text}"
+    );
+    let st = w.status_json();
+    assert_eq!(st["left_out"]["claims"], 500);
+    assert_eq!(instance(&st, "I000")["totals"]["claims"], 525);
+}

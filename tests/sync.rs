@@ -1721,3 +1721,67 @@ fn a_machine_joining_with_a_long_history_sends_only_what_is_live() {
         assert!((left - want).abs() < 400, "{}: {left}s left", e.id);
     }
 }
+
+/// Issue 24 §4: after a machine with a big pool, nearly all of it old,
+/// turns sync on, another machine holds only its live entries, so that
+/// machine's hooks have no more than those to read: its log grows by their
+/// lines alone, and its session start and prompt show none of the history.
+#[test]
+fn after_a_big_old_pool_joins_another_machines_hooks_read_only_its_live_entries() {
+    let server = Server::start(&[]);
+    let a = Machine::new("A", &server.url(), "");
+    let b = Machine::new("B", &server.url(), "");
+    b.post_many(3);
+    b.sync_ok();
+    let b_log = b.dir.join("instance_state.jsonl");
+    let before = std::fs::metadata(&b_log).unwrap().len();
+    let now = chrono::Utc::now().timestamp();
+    let entry = |id: String, age: i64| Entry {
+        id: id.clone().into(),
+        timestamp: now - age,
+        source_instance: "A".into(),
+        action: "completed".into(),
+        topic: format!("history {id}").into(),
+        summary: "a summary of some length, as real entries carry one".into(),
+        host: "host-A".into(),
+        ..Entry::default()
+    };
+    // 100,000 lines from two days to a month old, then 40 live ones.
+    let mut history: Vec<Entry<'static>> = (0..100_000)
+        .map(|i| entry(format!("old-{i}"), 30 * 86_400 - i as i64 * 25))
+        .collect();
+    history.extend((0..40).map(|i| entry(format!("live-{i}"), 1800 - i as i64 * 30)));
+    Pool::open(a.dir.clone())
+        .unwrap()
+        .append(&history, now)
+        .unwrap();
+    let a_bytes = std::fs::metadata(a.dir.join("instance_state.jsonl"))
+        .unwrap()
+        .len();
+    a.sync_ok();
+    assert_eq!(server.xlen(), 3 + 40, "B's 3 and A's 40 live entries");
+    b.sync_ok();
+    let from_a: Vec<Entry<'static>> = b
+        .entries()
+        .into_iter()
+        .filter(|e| !e.id.starts_with("B-"))
+        .collect();
+    assert_eq!(from_a.len(), 40);
+    assert!(from_a.iter().all(|e| e.id.starts_with("live-")));
+    // What B's readers can reach grew by those 40 lines only (under 1 KiB
+    // each), not by A's history.
+    let grown = std::fs::metadata(&b_log).unwrap().len() - before;
+    assert!(
+        grown < 40 * 1024,
+        "{grown} bytes for 40 entries; A's log is {a_bytes}"
+    );
+    assert!(a_bytes > 100 * grown, "{a_bytes} against {grown}");
+    let start = b.session_start();
+    assert!(!start.contains("history old-"), "{start}");
+    let prompt = b.hook(
+        env!("CARGO_BIN_EXE_pool-prompt"),
+        r#"{"session_id":"s1","hook_event_name":"UserPromptSubmit","prompt":"go"}"#,
+    );
+    assert!(!prompt.contains("history old-"), "{prompt}");
+    assert!(b.errors_log().is_empty(), "{}", b.errors_log());
+}

@@ -70,6 +70,10 @@ pub enum PoolCommand {
         /// The same path in every repository of the pool.
         #[arg(long)]
         all_repos: bool,
+        /// List up to N claims and N edits (the rest are counted).
+        #[arg(long, value_name = "N", default_value_t = crate::cmd::who::LIMIT,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        limit: usize,
     },
     /// Opt this repository into the pool: writes .claude/pool.json (commit it).
     Init(InitArgs),

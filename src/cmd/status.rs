@@ -24,12 +24,25 @@
 //!    "handoffs": [{"id": "…", "from": "B", "action": "completed", "topic": "…",
 //!      "summary": "…", "timestamp": 1699999000}],
 //!    "last_entry": {"id": "…", "action": "completed", "topic": "…", "timestamp": 1699999900,
-//!      "auto": false}
+//!      "auto": false},
+//!    "totals": {"sessions": 1, "blocked": 0, "claims": 1, "handoffs": 1}
 //!  }],
 //!  "conflicts": [{"a": {"id": "…", "instance": "WEB", "topic": "…", "patterns": ["src/x.rs"],
 //!    "timestamp": 1699999000}, "b": {…}, "a_pattern": "src/x.rs", "b_pattern": "src/"}],
-//!  "out_of_scope": {"sessions": 2, "entries": 3}}
+//!  "conflicts_total": 1,
+//!  "out_of_scope": {"sessions": 2, "entries": 3},
+//!  "left_out": {"claims": 0, "handoffs": 0, "instances": 0, "read_back_to": null}}
 //! ```
+//!
+//! The board is bounded at any pool size (issue 24): each list (an
+//! instance's sessions, blocks, claims and handoffs; the conflicts) shows at
+//! most `--limit` items (default [`LIMIT`]) and the text form ends it with
+//! `… and N more claims (pool status --limit N)`; `totals` and
+//! `conflicts_total` count them all. The text shows at most
+//! [`SHOWN_INSTANCES`] instance sections. Reading keeps the newest
+//! [`MAX_CLAIMS_KEPT`] open claims (conflicts are checked among them) and
+//! [`MAX_HANDOFFS_KEPT`] handoffs, and stops [`PAST_HORIZON_LINES`] lines
+//! past the live horizon; `left_out` says what that left out.
 //!
 //! `conflicts` are open claims of different instances on overlapping paths
 //! (as on the dashboard; their text is cleaned); `out_of_scope` counts the
@@ -66,7 +79,7 @@ use crate::env::config::{self, Config, ProcessEnv};
 use crate::env::repo::Scope;
 use crate::error::{Error, Result};
 use crate::store::entry::{Entry, format_age};
-use crate::store::log::Pool;
+use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool, Walk};
 use crate::view::dashboard::Conflict;
 use crate::view::neutral::{self, clean};
 use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, critical_mark, to_suffix};
@@ -81,6 +94,29 @@ pub const RECENT_KEPT: usize = 5;
 pub const MAX_INSTANCES: usize = 500;
 /// Time between `--watch` refreshes.
 pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// Items of each list shown by default (`--limit`): each instance's
+/// sessions, blocks, claims and handoffs, and the conflicts.
+pub const LIMIT: usize = 5;
+/// Instance sections shown at least (more when `--limit` is larger).
+pub const SHOWN_INSTANCES: usize = 50;
+/// Names on the `gone:` line at least (more when `--limit` is larger).
+pub const SHOWN_GONE: usize = 20;
+/// Open claims kept for the board, newest first (the rest are counted, and
+/// not checked for conflicts): the cost follows what is shown.
+pub const MAX_CLAIMS_KEPT: usize = 10_000;
+/// Pending handoffs kept for the board, newest first (the rest are counted).
+pub const MAX_HANDOFFS_KEPT: usize = 1_000;
+/// Lines read past the live horizon (the longer of `POOL_TTL` and an hour,
+/// where claims and blocks live) while looking for quiet instances' latest
+/// entries in the [`WINDOW`]: on a busy pool the board stops there and says
+/// how far back it read (handoffs and long-lived entries still come from
+/// the long-TTL index).
+pub const PAST_HORIZON_LINES: usize = 2_000;
+/// Most entries one board reads from the log (about a second's work): past
+/// them the board says how far back it read, and counts nothing older.
+pub const MAX_ENTRIES_READ: usize = 200_000;
+/// Most entries read from the long-TTL index after the log, newest first.
+pub const MAX_INDEX_READ: usize = 50_000;
 
 /// Flags of `pool status`.
 #[derive(Debug, Clone, Args)]
@@ -91,6 +127,12 @@ pub struct StatusArgs {
     /// Refresh every 2 seconds until interrupted (Ctrl-C).
     #[arg(long, short)]
     pub watch: bool,
+    /// Show up to N of each list: each instance's sessions, blocks, claims
+    /// and handoffs, and the conflicts (and at least 50 instances); the rest
+    /// are counted ("and 12 more").
+    #[arg(long, value_name = "N", default_value_t = LIMIT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub limit: usize,
     /// Which repositories to show (default: this one).
     #[command(flatten)]
     pub scope: crate::cmd::scope::ScopeArgs,
@@ -111,8 +153,10 @@ pub struct InstanceView {
     pub last_seen: Option<i64>,
     /// Its sessions, most recently heard first.
     pub sessions: Vec<Presence>,
-    /// Its open claims, newest first.
+    /// Its open claims, newest first (those the board kept).
     pub claims: Vec<Claim>,
+    /// How many open claims it has in all, kept or not.
+    pub claims_total: usize,
     /// Handoffs to it not yet acknowledged, newest first.
     pub handoffs: Vec<Entry<'static>>,
     /// Its latest entries, newest first (at most [`RECENT_KEPT`]).
@@ -129,6 +173,7 @@ impl InstanceView {
             last_seen: None,
             sessions: Vec::new(),
             claims: Vec::new(),
+            claims_total: 0,
             handoffs: Vec::new(),
             recent: Vec::new(),
         }
@@ -159,9 +204,73 @@ pub struct Board {
     pub scope: String,
     /// What the scope left out.
     pub out_of_scope: OutOfScope,
+    /// What the caps left out of the board itself.
+    pub left_out: LeftOut,
+    /// Items of each list to show ([`LIMIT`] when 0).
+    pub limit: usize,
+}
+
+/// What the board's caps left out (beyond what each instance counts):
+/// claims and handoffs past [`MAX_CLAIMS_KEPT`] and [`MAX_HANDOFFS_KEPT`],
+/// and instances past [`MAX_INSTANCES`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Open claims not kept (not listed, not checked for conflicts).
+    pub claims: usize,
+    /// Pending handoffs not kept.
+    pub handoffs: usize,
+    /// Instances not on the board.
+    pub instances: usize,
+    /// When the log was read back to, when the scan stopped before the
+    /// [`WINDOW`]'s start: older entries were not looked at (but for the
+    /// long-TTL index's).
+    pub read_back_to: Option<i64>,
+}
+
+impl LeftOut {
+    /// `not kept: 12 open claims (not checked for conflicts), …`; `None`
+    /// when nothing was left out.
+    pub fn line(&self, now: i64) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.claims > 0 {
+            parts.push(format!(
+                "{} open claims (newest {MAX_CLAIMS_KEPT} kept and checked for conflicts)",
+                self.claims
+            ));
+        }
+        if self.handoffs > 0 {
+            parts.push(format!(
+                "{} pending handoffs (newest {MAX_HANDOFFS_KEPT} kept)",
+                self.handoffs
+            ));
+        }
+        if self.instances > 0 {
+            parts.push(format!(
+                "{} instances (at most {MAX_INSTANCES} on a board)",
+                self.instances
+            ));
+        }
+        let mut line = (!parts.is_empty()).then(|| format!("not kept: {}", parts.join(", ")));
+        if let Some(t) = self.read_back_to {
+            let l = line.get_or_insert_with(String::new);
+            if !l.is_empty() {
+                l.push('\n');
+            }
+            l.push_str(&format!(
+                "busy pool: the log was read back to {} ago only (older claims and entries not counted; handoffs and long-lived entries from the index)",
+                format_age(now - t)
+            ));
+        }
+        line
+    }
 }
 
 impl Board {
+    /// Items of each list to show: [`Board::limit`], else [`LIMIT`].
+    pub fn limit(&self) -> usize {
+        if self.limit == 0 { LIMIT } else { self.limit }
+    }
+
     /// Open claims of different instances on overlapping paths, as the
     /// dashboard finds them ([`crate::view::dashboard::conflicts`]).
     pub fn conflicts(&self) -> Vec<Conflict> {
@@ -186,9 +295,12 @@ impl Board {
 pub struct Inputs {
     /// Presence of every session.
     pub sessions: Vec<Presence>,
-    /// Open claims.
+    /// Open claims, newest first (at most [`MAX_CLAIMS_KEPT`]).
     pub claims: Vec<Claim>,
-    /// Pending handoffs (to any instance), newest first.
+    /// Open claims per instance (lowercase name), kept or not.
+    pub claims_total: HashMap<String, usize>,
+    /// Pending handoffs (to any instance), newest first (at most
+    /// [`MAX_HANDOFFS_KEPT`]).
     pub handoffs: Vec<Entry<'static>>,
     /// Latest entries per instance (lowercase name), newest first.
     pub recent: Vec<Entry<'static>>,
@@ -198,6 +310,8 @@ pub struct Inputs {
     pub roles: HashMap<String, String>,
     /// What the scope left out.
     pub out_of_scope: OutOfScope,
+    /// What the caps left out.
+    pub left_out: LeftOut,
 }
 
 /// What a board leaves out because it shows one scope: sessions and
@@ -242,7 +356,9 @@ fn key(name: &str) -> String {
 
 /// Reads presence files (pruning those gone more than 7 days when `prune`),
 /// open claims, pending handoffs and each instance's latest entries from
-/// the pool. Fails when the pool or its presence folder cannot be read.
+/// the pool, in one backwards pass over the window that keeps only what the
+/// board can show (see [`MAX_CLAIMS_KEPT`]) and counts the rest. Fails when
+/// the pool or its presence folder cannot be read.
 pub fn gather(
     pool: &Pool,
     settings: &Config,
@@ -251,9 +367,8 @@ pub fn gather(
     scope: &Scope,
 ) -> Result<Inputs> {
     let listing = presence::list(pool.dir(), now, prune)?;
-    let claims = claims::open_claims_in(pool, now, settings.ttl, scope)?;
     let mut out_of_scope = OutOfScope::default();
-    let (handoffs, recent, blocks) = scan(pool, settings.ttl, now, scope, &mut out_of_scope)?;
+    let scanned = scan(pool, settings.ttl, now, scope, &mut out_of_scope)?;
     let (sessions, others): (Vec<Presence>, Vec<Presence>) = listing
         .sessions
         .into_iter()
@@ -267,21 +382,33 @@ pub fn gather(
         .collect();
     Ok(Inputs {
         sessions,
-        claims,
-        handoffs,
-        recent,
-        blocks,
+        claims: scanned.claims,
+        claims_total: scanned.claims_total,
+        handoffs: scanned.handoffs,
+        recent: scanned.recent,
+        blocks: scanned.blocks,
         roles,
         out_of_scope,
+        left_out: scanned.left_out,
     })
 }
 
-/// Pending handoffs, the latest entries of each instance, and blocks.
-type Scanned = (Vec<Entry<'static>>, Vec<Entry<'static>>, Vec<Block>);
+/// What [`scan`] kept of the window, and what it only counted.
+#[derive(Default)]
+struct Scanned {
+    handoffs: Vec<Entry<'static>>,
+    recent: Vec<Entry<'static>>,
+    blocks: Vec<Block>,
+    claims: Vec<Claim>,
+    claims_total: HashMap<String, usize>,
+    left_out: LeftOut,
+}
 
-/// One pass over the window, within `scope`: pending handoffs, up to
-/// [`RECENT_KEPT`] entries per instance, and blocks; entries of the window
-/// outside `scope` are counted in `outside`.
+/// One pass over the window, within `scope`: open claims (the newest
+/// [`MAX_CLAIMS_KEPT`] kept, all counted per instance), pending handoffs,
+/// up to [`RECENT_KEPT`] entries per instance, and blocks; entries of the
+/// window outside `scope` are counted in `outside`. Nothing else of an
+/// entry outlives its visit.
 fn scan(
     pool: &Pool,
     default_ttl: u64,
@@ -291,19 +418,68 @@ fn scan(
 ) -> Result<Scanned> {
     let window_start = now.saturating_sub(WINDOW as i64);
     let mut acks = AckTracker::default();
-    let mut handoffs = Vec::new();
-    let mut recent = Vec::new();
+    let mut out = Scanned::default();
+    let mut claims = claims::ClaimTracker::default();
     let mut per_instance: HashMap<String, usize> = HashMap::new();
     let mut blocks = blocked::Tracker::default();
-    pool.scan_recent(now, WINDOW.max(default_ttl), |e| {
-        if !scope.admits(&e.repo, &e.cwd) {
+    let horizon = now
+        .saturating_sub(i64::try_from(default_ttl.max(DEFAULT_TTL)).unwrap_or(i64::MAX))
+        .saturating_sub(ORDER_SLACK);
+    let mut past = 0usize;
+    let mut read = 0usize;
+    pool.scan_shown(now, WINDOW.max(default_ttl), |e| {
+        read += 1;
+        // Past the live horizon only a quiet instance's latest entry is
+        // still wanted: a busy pool stops looking after a while.
+        let walk = if e.order_time() < horizon {
+            past += 1;
+            if past >= PAST_HORIZON_LINES {
+                if e.order_time() >= window_start {
+                    out.left_out.read_back_to.get_or_insert(e.order_time());
+                }
+                Walk::SkipToIndex
+            } else {
+                Walk::Continue
+            }
+        } else if read >= MAX_ENTRIES_READ + MAX_INDEX_READ {
+            out.left_out.read_back_to.get_or_insert(e.order_time());
+            Walk::Stop
+        } else if read >= MAX_ENTRIES_READ {
+            out.left_out.read_back_to.get_or_insert(e.order_time());
+            Walk::SkipToIndex
+        } else {
+            Walk::Continue
+        };
+        let admitted = scope.admits(&e.repo, &e.cwd);
+        // Closers outside the scope still count when they name the claim
+        // (as in `claims::open_claims_in`).
+        if (admitted || (e.action != "claimed" && !e.reference.is_empty()))
+            && let Some(c) = claims.visit(&e, now, default_ttl)
+        {
+            let k = key(&c.instance);
+            let counted =
+                out.claims_total.len() < MAX_INSTANCES || out.claims_total.contains_key(&k);
+            if counted {
+                *out.claims_total.entry(k).or_default() += 1;
+            }
+            if counted && out.claims.len() < MAX_CLAIMS_KEPT {
+                out.claims.push(c);
+            } else {
+                out.left_out.claims += 1;
+            }
+        }
+        if !admitted {
             acks.note_ref(&e.reference);
             outside.entries += usize::from(e.timestamp >= window_start);
-            return ControlFlow::Continue(());
+            return walk;
         }
         blocks.visit(&Seen::of(&e, now, default_ttl), Some(&e));
         if acks.visit(&e, Some(e.to.as_ref()), now, default_ttl) {
-            handoffs.push(e.clone().into_owned());
+            if out.handoffs.len() < MAX_HANDOFFS_KEPT {
+                out.handoffs.push(e.clone().into_owned());
+            } else {
+                out.left_out.handoffs += 1;
+            }
         }
         if e.timestamp >= window_start {
             let full = per_instance.len() >= MAX_INSTANCES;
@@ -315,15 +491,15 @@ fn scan(
             };
             if let Some(n) = n.filter(|n| **n < RECENT_KEPT) {
                 *n += 1;
-                recent.push(e.into_owned());
+                out.recent.push(e.into_owned());
             }
         }
-        ControlFlow::Continue(())
+        walk
     })?;
     // Handoffs older than the window come from the long-TTL index; their
     // acknowledgements (ordinary entries) may lie between them and the
     // window, so read back to the oldest one before calling it pending.
-    let oldest = handoffs.iter().map(|h| h.timestamp).min();
+    let oldest = out.handoffs.iter().map(|h| h.timestamp).min();
     if let Some(oldest) = oldest.filter(|t| *t < window_start) {
         let stop = oldest.max(now.saturating_sub(LONG_TTL as i64));
         let mut all_acks = AckTracker::default();
@@ -331,10 +507,12 @@ fn scan(
             all_acks.visit(&e, None, now, default_ttl);
             ControlFlow::Continue(())
         })?;
-        handoffs.retain(|h| all_acks.visit(h, Some(h.to.as_ref()), now, default_ttl));
+        out.handoffs
+            .retain(|h| all_acks.visit(h, Some(h.to.as_ref()), now, default_ttl));
     }
-    handoffs.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
-    Ok((handoffs, recent, blocks.finish()))
+    out.handoffs.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
+    out.blocks = blocks.finish();
+    Ok(out)
 }
 
 /// Builds the board from what was read: groups sessions, claims, handoffs
@@ -343,8 +521,13 @@ fn scan(
 pub fn assemble(inputs: Inputs, now: i64) -> Board {
     let mut by_key: HashMap<String, InstanceView> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
+    // Names past the cap, to count them (the inputs are bounded, so is this).
+    let mut dropped: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut slot = |name: &str| -> String {
         let k = key(name);
+        if !by_key.contains_key(&k) && by_key.len() >= MAX_INSTANCES {
+            dropped.insert(k.clone());
+        }
         if !by_key.contains_key(&k) && by_key.len() < MAX_INSTANCES {
             let shown = if name.trim().is_empty() {
                 presence::UNKNOWN_INSTANCE
@@ -412,7 +595,15 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
     }
     for (k, v) in by_key.iter_mut() {
         v.role = inputs.roles.get(k).cloned();
+        v.claims_total = inputs
+            .claims_total
+            .get(k)
+            .copied()
+            .unwrap_or(0)
+            .max(v.claims.len());
     }
+    let mut left_out = inputs.left_out;
+    left_out.instances += dropped.len();
     let mut instances: Vec<InstanceView> = order
         .into_iter()
         .filter_map(|k| by_key.remove(&k))
@@ -447,6 +638,8 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
         instances,
         scope: String::new(),
         out_of_scope: inputs.out_of_scope,
+        left_out,
+        limit: 0,
     }
 }
 
@@ -495,7 +688,8 @@ fn status(args: &StatusArgs) -> Result<()> {
     loop {
         let now = chrono::Utc::now().timestamp();
         // Prune on the first snapshot only: once per command is plenty.
-        let b = board(&pool, &settings, now, first, &scope)?;
+        let mut b = board(&pool, &settings, now, first, &scope)?;
+        b.limit = args.limit;
         let mut text = if args.json {
             let mut s = serde_json::to_string(&to_json(&b, pool.dir()))
                 .map_err(|e| Error::Invalid(format!("cannot encode status: {e}")))?;
@@ -532,6 +726,7 @@ fn entry_json(e: &Entry<'_>) -> Value {
 
 /// The `--json` form of a board (see the module documentation).
 pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
+    let limit = b.limit();
     let instances: Vec<Value> = b
         .instances
         .iter()
@@ -539,6 +734,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
             let sessions: Vec<Value> = v
                 .sessions
                 .iter()
+                .take(limit)
                 .map(|p| {
                     json!({
                         "session_id": p.session_id,
@@ -561,11 +757,13 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
             let claims: Vec<Value> = v
                 .claims
                 .iter()
+                .take(limit)
                 .map(|c| json!({"id": c.id, "topic": c.topic, "patterns": c.patterns, "timestamp": c.timestamp}))
                 .collect();
             let handoffs: Vec<Value> = v
                 .handoffs
                 .iter()
+                .take(limit)
                 .map(|h| {
                     json!({
                         "id": h.id,
@@ -580,6 +778,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
             let blocked: Vec<Value> = v
                 .blocked
                 .iter()
+                .take(limit)
                 .map(|k| json!({"id": k.id, "topic": k.topic, "summary": k.summary, "since": k.since}))
                 .collect();
             json!({
@@ -592,17 +791,23 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                 "claims": claims,
                 "handoffs": handoffs,
                 "last_entry": v.recent.first().map(entry_json),
+                "totals": {"sessions": v.sessions.len(), "blocked": v.blocked.len(),
+                           "claims": v.claims_total, "handoffs": v.handoffs.len()},
             })
         })
         .collect();
+    let conflicts = b.conflicts();
     json!({
         "version": JSON_VERSION,
         "scope": b.scope,
         "now": b.now,
         "pool_dir": pool_dir.to_string_lossy(),
         "instances": instances,
-        "conflicts": b.conflicts(),
+        "conflicts": conflicts.iter().take(limit).collect::<Vec<_>>(),
+        "conflicts_total": conflicts.len(),
         "out_of_scope": {"sessions": b.out_of_scope.sessions, "entries": b.out_of_scope.entries},
+        "left_out": {"claims": b.left_out.claims, "handoffs": b.left_out.handoffs,
+                     "instances": b.left_out.instances, "read_back_to": b.left_out.read_back_to},
     })
 }
 
@@ -835,10 +1040,18 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
         }
         return out;
     }
-    for c in b.conflicts() {
-        let _ = writeln!(out, "CONFLICT: {}", conflict_line(&c));
+    let limit = b.limit();
+    let more = |n: usize, what: &str| format!("… and {n} more {what} (pool status --limit N)");
+    let conflicts = b.conflicts();
+    for c in conflicts.iter().take(limit) {
+        let _ = writeln!(out, "CONFLICT: {}", conflict_line(c));
+    }
+    if conflicts.len() > limit {
+        let _ = writeln!(out, "{}", more(conflicts.len() - limit, "conflicts"));
     }
     let mut faded = Vec::new();
+    let mut sections = 0usize;
+    let mut unshown = 0usize;
     for v in &b.instances {
         let name = clean(&v.name, SHOW_INSTANCE);
         let quiet = matches!(v.state, State::Gone | State::Unseen);
@@ -854,6 +1067,11 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             faded.push(format!("{name}{when}"));
             continue;
         }
+        if sections >= limit.max(SHOWN_INSTANCES) {
+            unshown += 1;
+            continue;
+        }
+        sections += 1;
         let live: Vec<&Presence> = v.live_sessions(now).collect();
         let count = match live.len() {
             0 | 1 => String::new(),
@@ -872,7 +1090,7 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             "\n{name}{role}{count} — {}",
             seen_phrase(v.state, at, ended, now)
         );
-        for k in &v.blocked {
+        for k in v.blocked.iter().take(limit) {
             let why = if k.summary.trim().is_empty() {
                 String::new()
             } else {
@@ -885,10 +1103,13 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
                 format_age(now - k.since)
             );
         }
+        if v.blocked.len() > limit {
+            let _ = writeln!(out, "  {}", more(v.blocked.len() - limit, "blocks"));
+        }
         let shown: Vec<&Presence> = if live.is_empty() {
             v.sessions.iter().take(1).collect()
         } else {
-            live
+            live.into_iter().take(limit).collect()
         };
         let ids: Vec<&str> = shown.iter().map(|p| p.session_id.as_str()).collect();
         for p in &shown {
@@ -914,10 +1135,18 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             );
         }
         let hidden = v.sessions.len() - shown.len();
-        if hidden > 0 {
-            let _ = writeln!(out, "  + {hidden} ended or stale session(s)");
+        let live_hidden = v.live_sessions(now).count().saturating_sub(shown.len());
+        if live_hidden > 0 {
+            let _ = writeln!(out, "  {}", more(live_hidden, "live sessions"));
         }
-        for c in &v.claims {
+        if hidden > live_hidden {
+            let _ = writeln!(
+                out,
+                "  + {} ended or stale session(s)",
+                hidden - live_hidden
+            );
+        }
+        for c in v.claims.iter().take(limit) {
             let _ = writeln!(
                 out,
                 "  claims {} — \"{}\" ({} ago)",
@@ -926,7 +1155,11 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
                 format_age(now - c.timestamp)
             );
         }
-        for h in &v.handoffs {
+        let shown_claims = v.claims.len().min(limit);
+        if v.claims_total > shown_claims {
+            let _ = writeln!(out, "  {}", more(v.claims_total - shown_claims, "claims"));
+        }
+        for h in v.handoffs.iter().take(limit) {
             let _ = writeln!(
                 out,
                 "  handoff from {}{} ({} ago) {}: {} — pool ack {}",
@@ -937,6 +1170,9 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
                 clean(&h.topic, SHOW_TOPIC),
                 clean(&h.id, 64)
             );
+        }
+        if v.handoffs.len() > limit {
+            let _ = writeln!(out, "  {}", more(v.handoffs.len() - limit, "handoffs"));
         }
         match v.recent.first() {
             Some(e) => {
@@ -958,8 +1194,20 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
             None => out.push_str("  no entry in the last 24h\n"),
         }
     }
+    if unshown > 0 {
+        let _ = writeln!(out, "\n{}", more(unshown, "instances"));
+    }
     if !faded.is_empty() {
+        let names = limit.max(SHOWN_GONE);
+        let rest = faded.len().saturating_sub(names);
+        faded.truncate(names);
+        if rest > 0 {
+            faded.push(format!("and {rest} more"));
+        }
         let _ = writeln!(out, "\ngone: {}", faded.join(", "));
+    }
+    if let Some(l) = b.left_out.line(now) {
+        let _ = writeln!(out, "\n{l}");
     }
     if let Some(l) = elsewhere {
         let _ = writeln!(out, "\nnot shown: {l}");

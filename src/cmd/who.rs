@@ -1,6 +1,11 @@
 //! `pool who <path>`: who claimed or recently edited a path, or anything
 //! inside a folder, in this repository (every worktree of it), or with
 //! `--all-repos` the same path in every repository.
+//!
+//! Bounded at any pool size (issue 24): claims are visited one at a time and
+//! at most `--limit` claims and `--limit` edits are listed (default
+//! [`LIMIT`]); the rest are counted in a last line, `… and 12 more claims
+//! (pool who --limit N)`.
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::claims::{self, RECENT_EDIT};
@@ -11,15 +16,39 @@ use crate::store::entry::format_age;
 use crate::store::log::Pool;
 use crate::view::neutral::{self, clean};
 
-/// Prints open claims covering `path` and recent edits of it; exit code.
-pub fn run(path: &str, all_repos: bool) -> i32 {
-    match who(path, all_repos) {
-        Ok(lines) if lines.is_empty() => {
+/// Claims and edits listed by default (`--limit`), each.
+pub const LIMIT: usize = 20;
+/// Most names on the `CONFLICT:` line.
+pub const MAX_CLAIMERS: usize = 10;
+/// Most entries read from the log (and as many from the long-TTL index):
+/// past them `pool who` says how far back it read.
+pub const MAX_ENTRIES_READ: usize = 200_000;
+
+/// What [`who`] found: the lines to print, and how many it left out.
+struct Found {
+    lines: Vec<String>,
+    more_claims: usize,
+    more_edits: usize,
+    /// When the log was read back to, when [`MAX_ENTRIES_READ`] cut it short.
+    read_back_to: Option<i64>,
+}
+
+impl Found {
+    fn total(&self) -> usize {
+        self.lines.len() + self.more_claims + self.more_edits
+    }
+}
+
+/// Prints open claims covering `path` and recent edits of it, at most
+/// `limit` of each; exit code.
+pub fn run(path: &str, all_repos: bool, limit: usize) -> i32 {
+    match who(path, all_repos, limit) {
+        Ok(found) if found.total() == 0 => {
             let mut msg = format!("nobody claimed or recently edited {path}");
             if !all_repos {
                 msg.push_str(" in this repository");
                 // Say what the scope hides, and how to see it.
-                let elsewhere = who(path, true).map(|l| l.len()).unwrap_or(0);
+                let elsewhere = who(path, true, limit).map(|f| f.total()).unwrap_or(0);
                 if elsewhere > 0 {
                     let s = if elsewhere == 1 { "" } else { "s" };
                     msg.push_str(&format!(
@@ -30,9 +59,24 @@ pub fn run(path: &str, all_repos: bool) -> i32 {
             println!("{}", neutral::document(&msg));
             EXIT_OK
         }
-        Ok(lines) => {
-            for l in lines {
-                println!("{}", neutral::document(&l));
+        Ok(found) => {
+            for l in &found.lines {
+                println!("{}", neutral::document(l));
+            }
+            let n =
+                |k: usize, what: &str| format!("{k} more {what}{}", if k == 1 { "" } else { "s" });
+            let more = match (found.more_claims, found.more_edits) {
+                (0, 0) => None,
+                (c, 0) => Some(n(c, "claim")),
+                (0, e) => Some(n(e, "edit")),
+                (c, e) => Some(format!("{} and {}", n(c, "claim"), n(e, "edit"))),
+            };
+            if let Some(m) = more {
+                println!("… and {m} (pool who --limit N)");
+            }
+            if let Some(t) = found.read_back_to {
+                let age = format_age(chrono::Utc::now().timestamp() - t);
+                println!("busy pool: claims read back to {age} ago only; older ones not looked at");
             }
             EXIT_OK
         }
@@ -43,7 +87,7 @@ pub fn run(path: &str, all_repos: bool) -> i32 {
     }
 }
 
-fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
+fn who(path: &str, all_repos: bool, limit: usize) -> Result<Found> {
     let dir = crate::cmd::existing_pool_dir()?;
     let pool = Pool::open_readonly(dir.clone());
     let (settings, _) = Config::from_env(
@@ -72,39 +116,63 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
     };
     let now = chrono::Utc::now().timestamp();
     let mut out = Vec::new();
+    let (mut more_claims, mut more_edits) = (0, 0);
     let mut claimers: Vec<String> = Vec::new();
-    for c in claims::open_claims_in(&pool, now, settings.ttl, &scope)? {
-        let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
-        // Claims that cover the path itself overlap; two inside a folder need not.
-        if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
-            claimers.push(clean(&c.instance, 32));
-        }
-        if let Some(p) = covers.or_else(|| {
-            c.patterns
-                .iter()
-                .map(String::as_str)
-                .find(|p| inside(&target, p, &c.cwd))
-        }) {
-            out.push(format!(
-                "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
-                format_age(now - c.timestamp),
-                clean(&c.instance, 32),
-                clean(p, 200),
-                clean(&c.topic, 120),
-                clean(&c.id, 64),
-                repo_note(all_repos, &c.repo)
-            ));
-        }
+    let mut more_claimers = 0usize;
+    let read_back_to =
+        claims::each_open_claim_in(&pool, now, settings.ttl, &scope, MAX_ENTRIES_READ, |c| {
+            let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
+            // Claims that cover the path itself overlap; two inside a folder need not.
+            if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
+                if claimers.len() < MAX_CLAIMERS {
+                    claimers.push(clean(&c.instance, 32));
+                } else {
+                    more_claimers += 1;
+                }
+            }
+            if let Some(p) = covers.or_else(|| {
+                c.patterns
+                    .iter()
+                    .map(String::as_str)
+                    .find(|p| inside(&target, p, &c.cwd))
+            }) {
+                if out.len() >= limit {
+                    more_claims += 1;
+                    return;
+                }
+                out.push(format!(
+                    "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
+                    format_age(now - c.timestamp),
+                    clean(&c.instance, 32),
+                    clean(p, 200),
+                    clean(&c.topic, 120),
+                    clean(&c.id, 64),
+                    repo_note(all_repos, &c.repo)
+                ));
+            }
+        })?;
+    if more_claimers > 0 {
+        claimers.push(format!("{more_claimers} more"));
     }
-    if let Some(line) = conflict_line(&claimers, path) {
-        out.insert(0, line);
-    }
+    let conflict = conflict_line(&claimers, path);
     let mut seen = std::collections::HashSet::new();
-    for e in claims::recent_edits(&dir, now - RECENT_EDIT)? {
+    let mut edits = 0;
+    let recent = claims::recent_edits(&dir, now - RECENT_EDIT)?;
+    for e in &recent {
         if e.is_under(&target, &as_if(&e.repo))
             && (all_repos || e.repo.is_empty() || e.repo == here.id)
-            && seen.insert((e.instance.clone(), e.path.clone()))
+            && !seen.contains(&(e.instance.as_str(), e.path.as_str()))
         {
+            if edits >= limit {
+                // Counted once per instance and file, like the lines.
+                if seen.len() < limit.saturating_mul(64) {
+                    seen.insert((e.instance.as_str(), e.path.as_str()));
+                }
+                more_edits += 1;
+                continue;
+            }
+            edits += 1;
+            seen.insert((e.instance.as_str(), e.path.as_str()));
             out.push(format!(
                 "{:>4} ago  {} edited {}{}",
                 format_age(now - e.timestamp),
@@ -114,7 +182,15 @@ fn who(path: &str, all_repos: bool) -> Result<Vec<String>> {
             ));
         }
     }
-    Ok(out)
+    if let Some(line) = conflict {
+        out.insert(0, line);
+    }
+    Ok(Found {
+        lines: out,
+        more_claims,
+        more_edits,
+        read_back_to,
+    })
 }
 
 /// The line for two or more instances holding live claims on `path`:

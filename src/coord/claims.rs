@@ -36,7 +36,7 @@ use crate::env::spelling::{fold, same};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, RevLines};
-use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool};
+use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool, Walk};
 
 /// The `origin` of a `released` entry a person forced on another
 /// instance's claim (`pool release ID --force`): it closes the claim its
@@ -128,6 +128,63 @@ pub fn open_claims_in(
         ControlFlow::Continue(())
     })?;
     Ok(out)
+}
+
+/// Finds open claims while entries are visited newest first, one at a
+/// time, so a reader can count and keep what it shows without building
+/// every claim of the window ([`open_claims_in`] is this over a scan).
+#[derive(Default)]
+pub struct ClaimTracker {
+    closers: Closers,
+    found: Vec<Claim>,
+}
+
+impl ClaimTracker {
+    /// Visits one entry (newest first); returns the open claim it makes,
+    /// if it is one that no newer entry closed.
+    pub fn visit(&mut self, e: &Entry<'_>, now: i64, default_ttl: u64) -> Option<Claim> {
+        note_claim(e, now, default_ttl, &mut self.closers, &mut self.found);
+        self.found.pop()
+    }
+}
+
+/// Hands each open claim at `now` within `scope` to `f`, newest first, as
+/// [`open_claims_in`] finds them, without keeping them: a reader that shows
+/// a few and counts the rest costs what it keeps. Reads at most
+/// `max_entries` entries of the log and as many of the long-TTL index;
+/// returns the time it read back to when that cut it short.
+pub fn each_open_claim_in(
+    pool: &Pool,
+    now: i64,
+    default_ttl: u64,
+    scope: &Scope,
+    max_entries: usize,
+    mut f: impl FnMut(Claim),
+) -> Result<Option<i64>> {
+    let mut tracker = ClaimTracker::default();
+    let mut read = 0usize;
+    let mut cut = None;
+    pool.scan_shown(now, default_ttl.max(DEFAULT_TTL), |e| {
+        read += 1;
+        let walk = if read >= max_entries.saturating_mul(2) {
+            Walk::Stop
+        } else if read >= max_entries {
+            Walk::SkipToIndex
+        } else {
+            Walk::Continue
+        };
+        if walk != Walk::Continue {
+            cut.get_or_insert(e.order_time());
+        }
+        if !scope.admits(&e.repo, &e.cwd) && (e.action == "claimed" || e.reference.is_empty()) {
+            return walk;
+        }
+        if let Some(c) = tracker.visit(&e, now, default_ttl) {
+            f(c);
+        }
+        walk
+    })?;
+    Ok(cut)
 }
 
 /// An entry's source as a key: empty for one written here.

@@ -218,30 +218,33 @@ impl Pool {
                 return Ok(stats);
             }
         }
-        for e in self.long_ttl_entries(now, stats.low_offset)? {
-            if matches!(f(e), Walk::Stop) {
-                break;
-            }
-        }
+        // One at a time: a reader that keeps a few pays for a few, however
+        // many long-lived entries the index lists.
+        self.long_ttl_entries(now, stats.low_offset, &mut |e| matches!(f(e), Walk::Stop))?;
         Ok(stats)
     }
 
-    /// Live entries listed in the long-TTL index that start before `before`
-    /// (the offset a backwards scan reached), newest first.
-    fn long_ttl_entries(&self, now: i64, before: u64) -> Result<Vec<Entry<'static>>> {
+    /// Hands `f` the live entries listed in the long-TTL index that start
+    /// before `before` (the offset a backwards scan reached), newest first,
+    /// until it returns true.
+    fn long_ttl_entries(
+        &self,
+        now: i64,
+        before: u64,
+        f: &mut dyn FnMut(Entry<'_>) -> bool,
+    ) -> Result<()> {
         let idx_path = self.long_index_path();
         let idx = match File::open(&idx_path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io(idx_path, e)),
         };
         let Some(log) = self.open_log()? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let len = idx.metadata().map_err(|e| Error::io(&idx_path, e))?.len();
         let oldest = now.saturating_sub(MAX_TTL as i64 + ORDER_SLACK);
         let mut rev = RevLines::new(&idx, len);
-        let mut out = Vec::new();
         while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&idx_path, e))? {
             let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
             let (Some(ts), Some(exp), Some(off), Some(id)) =
@@ -267,12 +270,12 @@ impl Pool {
                 if !e.trust_at(off, now) {
                     e.seen = Some(ts.min(now));
                 }
-                if e.is_live(now, DEFAULT_TTL) || e.ttl.is_some() {
-                    out.push(e.into_owned());
+                if (e.is_live(now, DEFAULT_TTL) || e.ttl.is_some()) && f(e) {
+                    break;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Appends entries whose ids are not in the log yet and returns those it
