@@ -2,6 +2,8 @@
 //! the PreToolUse guard, recent edits and `pool who`, handoffs until
 //! acknowledged, news mid-session, and durable knowledge.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -136,7 +138,7 @@ fn the_default_guard_refuses_the_first_edit_of_a_claimed_file_and_lets_the_retry
     };
     let why = deny(t.guard("A", "sa", "Edit", &file, &[]));
     assert!(
-        why.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\"")
+        common::contains_secs_ago(&why, "B claimed src/auth.rs 0s ago: \"Auth token refresh\"")
             && why.contains("unchanged")
             && why.contains("again within 5 minutes"),
         "{why}"
@@ -199,7 +201,7 @@ fn warn_mode_notes_a_claimed_file_and_ask_mode_asks_the_user() {
         .unwrap();
     assert_eq!(out["hookSpecificOutput"]["hookEventName"], "PreToolUse");
     assert!(
-        ctx.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
+        common::contains_secs_ago(&ctx, "B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
         "{ctx}"
     );
     // Under a claimed folder, through Write and NotebookEdit too.

@@ -4,6 +4,8 @@
 //! on the hook binaries, and `pool status` (roles, sessions, and `--watch`
 //! in a small real tmux pane).
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -448,7 +450,7 @@ fn status_shows_roles_sessions_and_watch_keeps_the_top_in_a_small_terminal() {
     );
     let plain = e.ok("", &["status"]);
     assert!(
-        plain.contains("\nWaiter (the reviewer) — active, seen 0s ago\n"),
+        common::contains_secs_ago(&plain, "\nWaiter (the reviewer) — active, seen 0s ago\n"),
         "entries count as seen: {plain}"
     );
     assert!(
