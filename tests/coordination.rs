@@ -3,6 +3,7 @@
 //! acknowledged, news mid-session, and durable knowledge.
 
 mod common;
+use common::make_pool;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -517,14 +518,4 @@ fn knowledge_has_its_own_section_and_everything_fits_the_cap() {
         assert!(text.contains("- [A] learned: Retry the flaky test once"));
         assert!(text.contains("- 7 more handoffs"), "{text}");
     }
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

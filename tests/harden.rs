@@ -3,6 +3,9 @@
 //! promise, and hooks are bounded in time whatever they are pointed at.
 #![cfg(unix)]
 
+mod common;
+use common::now;
+
 use std::io::Write;
 #[cfg(unix)]
 use std::path::Path;
@@ -157,10 +160,6 @@ impl Sandbox {
         let out = self.ok("pool", &all, "", &[("CLAUDE_INSTANCE", instance)]);
         out.trim().strip_prefix("posted ").unwrap().to_string()
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 fn entry(id: &str, inst: &str, action: &str, topic: &str) -> Value {

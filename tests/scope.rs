@@ -5,6 +5,9 @@
 //! makes a member with a sensible name; the original Python hooks' pools
 //! still read.
 
+mod common;
+use common::make_pool;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -617,14 +620,4 @@ fn the_original_python_hooks_pools_still_read() {
     let doc = w.run("pool", &x, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
     assert!(text.contains("4 entries, all parse"), "{text}");
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

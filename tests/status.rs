@@ -7,6 +7,9 @@
 // Unix only: stops and resumes hook processes with signals.
 #![cfg(unix)]
 
+mod common;
+use common::now;
+
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -28,10 +31,6 @@ fn exe(bin: &str) -> &'static str {
         "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
         _ => unreachable!(),
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 impl World {

@@ -5,6 +5,7 @@
 //! in a small real tmux pane).
 
 mod common;
+use common::text;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,15 +75,6 @@ impl Env {
             .write_all(input.to_string().as_bytes());
         child.wait_with_output().unwrap()
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

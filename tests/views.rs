@@ -9,6 +9,7 @@
 //! keeps; `pool-query --json` neutralised like the text form.
 
 mod common;
+use common::text;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,15 +106,6 @@ impl Env {
         assert!(out.status.success(), "{}", text(&out));
         String::from_utf8(out.stdout).unwrap()
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 // ----------------------------------------------------------------------------

@@ -15,3 +15,31 @@ pub fn contains_secs_ago(text: &str, pattern: &str) -> bool {
         .join(r"\d+s ago");
     regex::Regex::new(&re).unwrap().is_match(text)
 }
+
+/// Creates the pool folder (0700) before `pool post`, which refuses a
+/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
+pub fn make_pool(p: &std::path::Path) {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(p).unwrap();
+}
+
+/// A finished command's status, stdout and stderr, for an assertion's message.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
