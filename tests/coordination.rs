@@ -202,7 +202,7 @@ fn warn_mode_notes_a_claimed_file_and_ask_mode_asks_the_user() {
         .unwrap();
     assert_eq!(out["hookSpecificOutput"]["hookEventName"], "PreToolUse");
     assert!(
-        common::contains_secs_ago(&ctx, "B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
+        common::contains_secs_ago(ctx, "B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
         "{ctx}"
     );
     // Under a claimed folder, through Write and NotebookEdit too.
