@@ -629,14 +629,11 @@ mod tests {
                  affects: &str,
                  reference: &str,
                  ts: i64| Entry {
-            id: id.to_string().into(),
-            timestamp: ts,
-            source_instance: inst.to_string().into(),
             action: action.to_string().into(),
             topic: topic.to_string().into(),
             affects: affects.to_string().into(),
             reference: reference.to_string().into(),
-            ..Entry::default()
+            ..Entry::test(id, inst, ts)
         };
         pool.append(
             &[
@@ -679,14 +676,11 @@ mod tests {
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 10_000;
         let e = |id: &str, action: &str, topic: &str, affects: &str, reference: &str| Entry {
-            id: id.to_string().into(),
-            timestamp: now - 100,
-            source_instance: "A".into(),
             action: action.to_string().into(),
             topic: topic.to_string().into(),
             affects: affects.to_string().into(),
             reference: reference.to_string().into(),
-            ..Entry::default()
+            ..Entry::test(id, "A", now - 100)
         };
         let remote = |e: Entry<'static>, via: &str| Entry {
             received: Some(now - 50),
