@@ -3,7 +3,7 @@
 //! acknowledged, news mid-session, and durable knowledge.
 
 mod common;
-use common::make_pool;
+use common::{exe, make_pool};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,16 +13,6 @@ use serde_json::{Value, json};
 
 struct Team {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        _ => unreachable!(),
-    }
 }
 
 impl Team {

@@ -4,7 +4,7 @@
 #![cfg(unix)]
 
 mod common;
-use common::now;
+use common::{exe, now};
 
 use std::io::Write;
 #[cfg(unix)]
@@ -14,18 +14,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        other => panic!("unknown binary {other}"),
-    }
-}
 
 /// A hook that does not finish within this is hung (the tests' own bound,
 /// far above any hook's real cost).

@@ -3,7 +3,7 @@
 //! `pool-session-start` injection, run as Claude Code runs them.
 
 mod common;
-use common::make_pool;
+use common::{exe, make_pool};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,16 +15,6 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus
 
 struct Sandbox {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        other => panic!("unknown binary {other}"),
-    }
 }
 
 impl Sandbox {

@@ -6,25 +6,13 @@
 //! still read.
 
 mod common;
-use common::make_pool;
+use common::{exe, make_pool};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        _ => unreachable!(),
-    }
-}
 
 struct World {
     tmp: tempfile::TempDir,

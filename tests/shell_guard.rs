@@ -4,6 +4,9 @@
 //! checked out, and a branch switch in a worktree another session works in
 //! are refused once; what a shell call changed is recorded as an edit.
 
+mod common;
+use common::exe;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,15 +15,6 @@ use serde_json::{Value, json};
 
 struct Team {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-post-tool" => env!("CARGO_BIN_EXE_pool-post-tool"),
-        _ => unreachable!(),
-    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -8,7 +8,7 @@
 #![cfg(unix)]
 
 mod common;
-use common::now;
+use common::{exe, now};
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -20,17 +20,6 @@ use serde_json::{Value, json};
 
 struct World {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        _ => unreachable!(),
-    }
 }
 
 impl World {

@@ -6,25 +6,13 @@
 #![cfg(unix)]
 
 mod common;
-use common::{make_pool, now};
+use common::{exe, make_pool, now};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        _ => unreachable!(),
-    }
-}
 
 struct Sandbox {
     tmp: tempfile::TempDir,

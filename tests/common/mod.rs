@@ -43,3 +43,17 @@ pub fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// The path of one of the crate's binaries, by name.
+pub fn exe(bin: &str) -> &'static str {
+    match bin {
+        "pool" => env!("CARGO_BIN_EXE_pool"),
+        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
+        "pool-post-tool" => env!("CARGO_BIN_EXE_pool-post-tool"),
+        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
+        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
+        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
+        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
+        other => panic!("unknown binary {other}"),
+    }
+}
