@@ -5,11 +5,10 @@
 //! are refused once; what a shell call changed is recorded as an edit.
 
 mod common;
-use common::exe;
+use common::{exe, feed};
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
@@ -74,16 +73,11 @@ impl Team {
             .env("POOL_DIR", self.tmp.path().join("pool"))
             .env("CLAUDE_INSTANCE", instance)
             .current_dir(self.repo())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        let out = child.wait_with_output().unwrap();
+        let out = feed(&mut cmd, stdin.as_bytes());
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -5,7 +5,7 @@
 //! in a small real tmux pane).
 
 mod common;
-use common::text;
+use common::{feed, text};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,19 +61,10 @@ impl Env {
     }
 
     fn hook(&self, bin: &str, instance: &str, input: serde_json::Value) -> Output {
-        let mut child = self
-            .cmd(bin, instance, &[])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes());
-        child.wait_with_output().unwrap()
+        feed(
+            &mut self.cmd(bin, instance, &[]),
+            input.to_string().as_bytes(),
+        )
     }
 }
 

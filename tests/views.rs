@@ -9,11 +9,10 @@
 //! keeps; `pool-query --json` neutralised like the text form.
 
 mod common;
-use common::text;
+use common::{feed, text};
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -80,19 +79,10 @@ impl Env {
     }
 
     fn hook(&self, bin: &str, dir: &str, instance: &str, input: Value) -> Output {
-        let mut child = self
-            .cmd(bin, dir, instance, &[])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes());
-        child.wait_with_output().unwrap()
+        feed(
+            &mut self.cmd(bin, dir, instance, &[]),
+            input.to_string().as_bytes(),
+        )
     }
 
     fn session_start(&self, dir: &str, instance: &str, session: &str) -> String {

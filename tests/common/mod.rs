@@ -57,3 +57,18 @@ pub fn exe(bin: &str) -> &'static str {
         other => panic!("unknown binary {other}"),
     }
 }
+
+/// Runs `cmd` with `stdin` written to its standard input, and collects
+/// its output (a child that exits without reading is no error).
+pub fn feed(cmd: &mut std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
