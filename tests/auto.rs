@@ -9,6 +9,9 @@
 //! digest only of the edits no commit entry lists; a block about the same work in the same turn wins; `POOL_AUTO`
 //! turns kinds off.
 
+mod common;
+use common::exe;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -37,18 +40,6 @@ fn commit_id(hash: &str, session: &str) -> String {
     let d = sha2::Sha256::digest(session.as_bytes());
     let tail: String = d.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("auto-commit-{hash}-{tail}")
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-post-tool" => env!("CARGO_BIN_EXE_pool-post-tool"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        _ => unreachable!("{bin}"),
-    }
 }
 
 struct World {

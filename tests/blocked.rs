@@ -3,6 +3,9 @@
 //! JSON) and in the bulletin until it is answered, and the answer reaches the
 //! blocked instance at its next prompt whatever its domain.
 
+mod common;
+use common::exe;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -10,15 +13,6 @@ use serde_json::{Value, json};
 
 struct Pool {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        _ => unreachable!(),
-    }
 }
 
 impl Pool {

@@ -8,21 +8,15 @@
 //! tests/e2e/clone_attack.sh.)
 #![cfg(unix)]
 
+mod common;
+use common::exe;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        other => panic!("unknown binary {other}"),
-    }
-}
 
 /// A marker standing in for the victim's API key.
 const API_KEY: &str = "sk-ant-MARKER-clone-test";

@@ -2,6 +2,9 @@
 //! the PreToolUse guard, recent edits and `pool who`, handoffs until
 //! acknowledged, news mid-session, and durable knowledge.
 
+mod common;
+use common::{exe, feed, make_pool};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,16 +13,6 @@ use serde_json::{Value, json};
 
 struct Team {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        _ => unreachable!(),
-    }
 }
 
 impl Team {
@@ -53,16 +46,11 @@ impl Team {
             .env("POOL_DIR", self.tmp.path().join("pool"))
             .env("CLAUDE_INSTANCE", instance)
             .current_dir(self.repo())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        let out = child.wait_with_output().unwrap();
+        let out = feed(&mut cmd, stdin.as_bytes());
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -136,7 +124,7 @@ fn the_default_guard_refuses_the_first_edit_of_a_claimed_file_and_lets_the_retry
     };
     let why = deny(t.guard("A", "sa", "Edit", &file, &[]));
     assert!(
-        why.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\"")
+        common::contains_secs_ago(&why, "B claimed src/auth.rs 0s ago: \"Auth token refresh\"")
             && why.contains("unchanged")
             && why.contains("again within 5 minutes"),
         "{why}"
@@ -199,7 +187,7 @@ fn warn_mode_notes_a_claimed_file_and_ask_mode_asks_the_user() {
         .unwrap();
     assert_eq!(out["hookSpecificOutput"]["hookEventName"], "PreToolUse");
     assert!(
-        ctx.contains("B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
+        common::contains_secs_ago(ctx, "B claimed src/auth.rs 0s ago: \"Auth token refresh\""),
         "{ctx}"
     );
     // Under a claimed folder, through Write and NotebookEdit too.
@@ -549,16 +537,6 @@ fn knowledge_has_its_own_section_and_everything_fits_the_cap() {
         assert!(text.contains("- [A] learned: Retry the flaky test once"));
         assert!(text.contains("- 7 more handoffs"), "{text}");
     }
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }
 
 /// Issue 23 §4: an entry appended in the same second as a session's last

@@ -3,6 +3,9 @@
 //! promise, and hooks are bounded in time whatever they are pointed at.
 #![cfg(unix)]
 
+mod common;
+use common::{exe, now};
+
 use std::io::Write;
 #[cfg(unix)]
 use std::path::Path;
@@ -11,18 +14,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        other => panic!("unknown binary {other}"),
-    }
-}
 
 /// A hook that does not finish within this is hung (the tests' own bound,
 /// far above any hook's real cost).
@@ -157,10 +148,6 @@ impl Sandbox {
         let out = self.ok("pool", &all, "", &[("CLAUDE_INSTANCE", instance)]);
         out.trim().strip_prefix("posted ").unwrap().to_string()
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 fn entry(id: &str, inst: &str, action: &str, topic: &str) -> Value {

@@ -2,6 +2,9 @@
 //! `pool-stop` extraction (exactly once, from every source) and
 //! `pool-session-start` injection, run as Claude Code runs them.
 
+mod common;
+use common::{exe, make_pool};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,16 +15,6 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus
 
 struct Sandbox {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        other => panic!("unknown binary {other}"),
-    }
 }
 
 impl Sandbox {
@@ -817,14 +810,4 @@ fn first_stop_before_the_transcript_exists_is_no_error() {
     sb.stop(&input, "A");
     assert_eq!(sb.topics(), ["early stop"]);
     assert!(sb.errors().is_empty(), "{}", sb.errors());
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

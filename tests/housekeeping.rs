@@ -6,6 +6,9 @@
 // Unix only: kill -9, /dev/full, symlinks and /proc.
 #![cfg(unix)]
 
+mod common;
+use common::{make_pool, now};
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,13 +33,6 @@ fn cmd(bin: &str, pool: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// A pool log of `n` entries: every other one expired ten days ago, and a
@@ -348,16 +344,6 @@ fn a_post_whose_entry_reached_the_log_exits_0_on_a_full_disk() {
         copies, 1,
         "the log's last page had no room: the test set-up needs adjusting"
     );
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }
 
 /// Runs the Stop hook with the log's size limit at `max` bytes.

@@ -5,6 +5,9 @@
 // Unix only: checks mode bits, symlinks and the sh install script.
 #![cfg(unix)]
 
+mod common;
+use common::make_pool;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -978,14 +981,4 @@ fn install_script_without_cargo_says_so_and_fails() {
     assert!(err.starts_with("install.sh: cargo not found"), "{err}");
     assert!(err.contains("rustup.rs"), "{err}");
     assert!(is_executable(&repo().join("install/install.sh")));
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

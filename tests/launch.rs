@@ -2,6 +2,9 @@
 //! Claude Code that writes its environment and working directory to files.
 //! Each test runs its own tmux server (`-L`), killed when the test ends.
 
+mod common;
+use common::text;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -104,15 +107,6 @@ fn wait_for(path: &Path) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -7,6 +7,9 @@
 // Unix only: kills process groups, sets mode bits and links to /dev/full.
 #![cfg(unix)]
 
+mod common;
+use common::make_pool;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -796,14 +799,4 @@ fn a_pool_owned_by_another_user_is_refused() {
     let out = post(&pool, "A", "refused");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is owned by uid 65534"));
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

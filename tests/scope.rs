@@ -5,23 +5,14 @@
 //! makes a member with a sensible name; the original Python hooks' pools
 //! still read.
 
+mod common;
+use common::{exe, make_pool};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        _ => unreachable!(),
-    }
-}
 
 struct World {
     tmp: tempfile::TempDir,
@@ -617,14 +608,4 @@ fn the_original_python_hooks_pools_still_read() {
     let doc = w.run("pool", &x, None, &["doctor"], "");
     let text = String::from_utf8_lossy(&doc.stdout);
     assert!(text.contains("4 entries, all parse"), "{text}");
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

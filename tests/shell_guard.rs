@@ -4,23 +4,16 @@
 //! checked out, and a branch switch in a worktree another session works in
 //! are refused once; what a shell call changed is recorded as an edit.
 
-use std::io::Write;
+mod common;
+use common::{exe, feed};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
 struct Team {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-post-tool" => env!("CARGO_BIN_EXE_pool-post-tool"),
-        _ => unreachable!(),
-    }
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -80,16 +73,11 @@ impl Team {
             .env("POOL_DIR", self.tmp.path().join("pool"))
             .env("CLAUDE_INSTANCE", instance)
             .current_dir(self.repo())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        let out = child.wait_with_output().unwrap();
+        let out = feed(&mut cmd, stdin.as_bytes());
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -7,6 +7,9 @@
 // Unix only: stops and resumes hook processes with signals.
 #![cfg(unix)]
 
+mod common;
+use common::{exe, now};
+
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -17,21 +20,6 @@ use serde_json::{Value, json};
 
 struct World {
     tmp: tempfile::TempDir,
-}
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        _ => unreachable!(),
-    }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 impl World {

@@ -5,23 +5,14 @@
 //! a block twice, nor live past their TTL.
 #![cfg(unix)]
 
+mod common;
+use common::{exe, make_pool, now};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        "pool-prompt" => env!("CARGO_BIN_EXE_pool-prompt"),
-        "pool-query" => env!("CARGO_BIN_EXE_pool-query"),
-        "pool-stop" => env!("CARGO_BIN_EXE_pool-stop"),
-        "pool-session-start" => env!("CARGO_BIN_EXE_pool-session-start"),
-        _ => unreachable!(),
-    }
-}
 
 struct Sandbox {
     tmp: tempfile::TempDir,
@@ -116,13 +107,6 @@ impl Sandbox {
             .write_all(text.as_bytes())
             .unwrap();
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// The kinds of stray line the issue names, as they come from real life.
@@ -387,14 +371,4 @@ fn doctor_reports_stray_lines_and_repair_stamps_them_keeping_their_age() {
     for id in ["live", "old", "future"] {
         assert!(log.contains(&format!("\"id\":\"{id}\"")), "{log}");
     }
-}
-
-/// Creates the pool folder (0700) before `pool post`, which refuses a
-/// `POOL_DIR` that names no folder (a likely typo) where hooks create it.
-fn make_pool(p: &std::path::Path) {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(p).unwrap();
 }

@@ -4,6 +4,9 @@
 //! on the hook binaries, and `pool status` (roles, sessions, and `--watch`
 //! in a small real tmux pane).
 
+mod common;
+use common::{feed, text};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -58,29 +61,11 @@ impl Env {
     }
 
     fn hook(&self, bin: &str, instance: &str, input: serde_json::Value) -> Output {
-        let mut child = self
-            .cmd(bin, instance, &[])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes());
-        child.wait_with_output().unwrap()
+        feed(
+            &mut self.cmd(bin, instance, &[]),
+            input.to_string().as_bytes(),
+        )
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -448,7 +433,7 @@ fn status_shows_roles_sessions_and_watch_keeps_the_top_in_a_small_terminal() {
     );
     let plain = e.ok("", &["status"]);
     assert!(
-        plain.contains("\nWaiter (the reviewer) — active, seen 0s ago\n"),
+        common::contains_secs_ago(&plain, "\nWaiter (the reviewer) — active, seen 0s ago\n"),
         "entries count as seen: {plain}"
     );
     assert!(

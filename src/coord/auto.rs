@@ -709,7 +709,11 @@ pub fn digest(
         })
     };
     let repo = git_ops::find_repo(who.cwd);
-    let boundary = if committed { state.last_commit_edits } else { None };
+    let boundary = if committed {
+        state.last_commit_edits
+    } else {
+        None
+    };
     let files: Vec<String> = edited_files(pool.dir(), who.session, from, None, already, boundary)?
         .into_iter()
         .filter(|(_, abs)| !named(abs))

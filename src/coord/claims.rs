@@ -864,14 +864,11 @@ mod tests {
                  affects: &str,
                  reference: &str,
                  ts: i64| Entry {
-            id: id.to_string().into(),
-            timestamp: ts,
-            source_instance: inst.to_string().into(),
             action: action.to_string().into(),
             topic: topic.to_string().into(),
             affects: affects.to_string().into(),
             reference: reference.to_string().into(),
-            ..Entry::default()
+            ..Entry::test(id, inst, ts)
         };
         pool.append(
             &[
@@ -914,14 +911,11 @@ mod tests {
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 10_000;
         let e = |id: &str, action: &str, topic: &str, affects: &str, reference: &str| Entry {
-            id: id.to_string().into(),
-            timestamp: now - 100,
-            source_instance: "A".into(),
             action: action.to_string().into(),
             topic: topic.to_string().into(),
             affects: affects.to_string().into(),
             reference: reference.to_string().into(),
-            ..Entry::default()
+            ..Entry::test(id, "A", now - 100)
         };
         let remote = |e: Entry<'static>, via: &str| Entry {
             received: Some(now - 50),
@@ -1217,6 +1211,7 @@ mod tests {
             path: "/w/App-B/src/auth.rs".into(),
             repo: "gh/x".into(),
             rel: "src/auth.rs".into(),
+            at: (0, 0),
         };
         assert!(e.is_of("/w/App-A/SRC/Auth.rs", &caseless));
         assert!(e.is_of("/W/APP-B/SRC/AUTH.RS", &caseless));
@@ -1256,6 +1251,7 @@ mod tests {
                 path: t.clone(),
                 repo: ids[repos[i % 6]].into(),
                 rel: t.splitn(4, '/').nth(3).unwrap_or("").into(),
+                at: (0, i as u64),
             }).collect();
             let here = Repo { caseless, aliases: vec!["/w/b".into()], ..repo("gh/x", "/w/a") };
             let ix = Index::new(&claims, &edits, &here);

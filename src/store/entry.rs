@@ -760,6 +760,21 @@ fn de_stringish<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Err
 }
 
 #[cfg(test)]
+impl Entry<'static> {
+    /// The one builder other modules' tests use for an entry: its id, its
+    /// writer and its timestamp; other fields by struct update
+    /// (`Entry { topic: "t".into(), ..Entry::test("e1", "A", now) }`).
+    pub fn test(id: &str, instance: &str, timestamp: i64) -> Self {
+        Entry {
+            id: id.to_string().into(),
+            timestamp,
+            source_instance: instance.to_string().into(),
+            ..Entry::default()
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1104,11 +1104,8 @@ mod tests {
         s.pool
             .append(
                 &[Entry {
-                    id: id.to_string().into(),
-                    timestamp: NOW - 10,
-                    source_instance: "A".into(),
                     topic: format!("t {id}").into(),
-                    ..Entry::default()
+                    ..Entry::test(id, "A", NOW - 10)
                 }],
                 NOW - 10,
             )
@@ -1270,11 +1267,8 @@ mod tests {
         let mk = |id: &str, inst: &str, ts: i64| Outgoing {
             id: id.into(),
             line: Entry {
-                id: id.to_string().into(),
-                timestamp: ts,
-                source_instance: inst.to_string().into(),
                 summary: "x".repeat(10_000).into(),
-                ..Entry::default()
+                ..Entry::test(id, inst, ts)
             }
             .to_line()
             .trim()
@@ -1348,12 +1342,9 @@ mod tests {
         s.pool
             .append(
                 &[Entry {
-                    id: id.to_string().into(),
-                    timestamp: ts,
-                    source_instance: "A".into(),
                     topic: format!("t {id}").into(),
                     ttl,
-                    ..Entry::default()
+                    ..Entry::test(id, "A", ts)
                 }],
                 NOW - 10,
             )
@@ -1389,11 +1380,8 @@ mod tests {
         let mk = |id: &str, ts: i64, ttl: Option<u64>| Outgoing {
             id: id.into(),
             line: Entry {
-                id: id.to_string().into(),
-                timestamp: ts,
-                source_instance: "A".into(),
                 ttl,
-                ..Entry::default()
+                ..Entry::test(id, "A", ts)
             }
             .to_line()
             .trim()
