@@ -25,6 +25,7 @@ use serde_json::json;
 use crate::agent::adapter::{Verdict, pre_tool_use_output};
 use crate::agent::hook::Ctx;
 use crate::coord::claims::{self, RECENT_EDIT};
+use crate::coord::guard_index;
 use crate::env::config::ClaimsMode;
 use crate::env::repo::Scope;
 use crate::error::{Error, Result};
@@ -197,6 +198,7 @@ pub fn output(decision: &Decision) -> Option<String> {
 pub struct Others {
     claims: Vec<claims::Claim>,
     edits: Vec<claims::Edit>,
+    left_out: Vec<String>,
 }
 
 impl Others {
@@ -207,7 +209,29 @@ impl Others {
         Ok(Others {
             claims: claims::open_claims_in(pool, ctx.now, ctx.config.ttl, &here)?,
             edits: claims::recent_edits(pool.dir(), ctx.now - RECENT_EDIT)?,
+            left_out: Vec::new(),
         })
+    }
+
+    /// The open claims and recent edits that may concern `targets` (files,
+    /// absolute), by the guard's index (`coord/guard_index.rs`): the cost
+    /// follows the files, not the team's window. A superset of what
+    /// [`Others::load`] holds for them; [`conflicts`] decides.
+    pub fn for_files(pool: &Pool, ctx: &Ctx, targets: &[String]) -> Result<Others> {
+        let found = guard_index::lookup(pool, ctx.now, ctx.config.ttl, &ctx.repo, targets)?;
+        if found.rebuilt && !found.left_out.is_empty() {
+            let _ = fsio::log_error(pool.dir(), "pool-guard", &found.left_out.join("; "));
+        }
+        Ok(Others {
+            claims: found.claims,
+            edits: found.edits,
+            left_out: found.left_out,
+        })
+    }
+
+    /// What the index left out (empty: nothing), in words.
+    pub fn left_out(&self) -> &[String] {
+        &self.left_out
     }
 }
 
@@ -417,7 +441,7 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     let session = ctx.input.session_id.as_str();
     let mut found = Vec::new();
     let mut target = first.clone();
-    let others = Others::load(&pool, ctx)?;
+    let others = Others::for_files(&pool, ctx, targets)?;
     for t in targets {
         let c = conflicts(&others, ctx, t);
         if !c.is_empty() {
