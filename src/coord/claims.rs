@@ -412,6 +412,45 @@ pub fn pattern_key(pattern: &str) -> Option<&str> {
     p.rsplit('/').next().filter(|k| !k.is_empty())
 }
 
+/// Where the guard's index files pattern `p` of claim `c`: under
+/// [`pattern_key`] for a plain pattern; for a glob, under its last
+/// component without a wildcard (`src/m3/**/*.rs`: `m3`), which is a whole
+/// component of every path the glob matches (a `/` in a glob matches only
+/// itself), taken from the part that is matched against the target's
+/// relative path when the claim has a repository and the glob lies in its
+/// `cwd`. `None` for a glob without such a component (`**/*.rs`), which
+/// the index checks on every lookup; [`IndexKey::Never`] for a pattern that
+/// matches nothing.
+pub fn index_key<'p>(c: &Claim, p: &'p str) -> IndexKey<'p> {
+    if !is_glob(p) {
+        return pattern_key(p).map_or(IndexKey::Never, IndexKey::Key);
+    }
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        return IndexKey::Never;
+    }
+    let body = if !c.repo.is_empty() && p.starts_with('/') {
+        relative_to(p, &c.cwd).unwrap_or(p)
+    } else {
+        p
+    };
+    body.split('/')
+        .filter(|s| !s.is_empty() && *s != "." && !s.contains(['*', '?']))
+        .next_back()
+        .map_or(IndexKey::Any, IndexKey::Key)
+}
+
+/// See [`index_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey<'p> {
+    /// Matches nothing: not filed.
+    Never,
+    /// A glob without a plain component: checked on every lookup.
+    Any,
+    /// Filed under this component.
+    Key(&'p str),
+}
+
 /// The keys of the guard's index a lookup of `target` (absolute) in `here`
 /// reads: every component of the target and of its path relative to the
 /// repository root. A superset of the [`pattern_key`] of every plain

@@ -17,10 +17,10 @@
 //!
 //! Layout: one header line (JSON), a table of `buckets + 1` bucket offsets
 //! (u64, little endian) into the records, then the records, one line each
-//! (`key<TAB>json`), grouped by bucket. Bucket 0 holds the glob claims,
-//! read on every lookup; a plain pattern is filed under
-//! [`claims::pattern_key`] and an edit under [`claims::edit_keys`], hashed
-//! into the other buckets, and a lookup reads the buckets of
+//! (`key<TAB>json`), grouped by bucket. Bucket 0 holds the globs without a
+//! plain component (`**/*.rs`), read on every lookup; other patterns are
+//! filed under [`claims::index_key`] and edits under [`claims::edit_keys`],
+//! hashed into the other buckets, and a lookup reads the buckets of
 //! [`claims::target_keys`]. What a lookup returns is a superset of the
 //! claims and edits that concern its targets; the guard's matchers decide.
 //!
@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::coord::claims::{
-    self, Claim, ClaimWalk, EDITS_LOG, EDITS_OLD, Edit, RECENT_EDIT, is_glob, pattern_key,
+    self, Claim, ClaimWalk, EDITS_LOG, EDITS_OLD, Edit, IndexKey, RECENT_EDIT,
 };
 use crate::env::repo::{Repo, Scope};
 use crate::error::{Error, Result};
@@ -498,10 +498,10 @@ fn rebuild_claims(
         };
         let mut keys: Vec<&str> = Vec::new();
         for p in &c.patterns {
-            if is_glob(p) {
-                keys.push(GLOB_KEY);
-            } else if let Some(k) = pattern_key(p) {
-                keys.push(k);
+            match claims::index_key(c, p) {
+                IndexKey::Never => {}
+                IndexKey::Any => keys.push(GLOB_KEY),
+                IndexKey::Key(k) => keys.push(k),
             }
         }
         keys.sort_unstable();
@@ -734,6 +734,11 @@ mod tests {
                 entry("c2", "C", "claimed", "DB", "src/db/", NOW - 90),
                 entry("c3", "D", "claimed", "All rust", "src/**/*.rs", NOW - 80),
                 entry("c4", "E", "claimed", "Docs", "/w/docs/guide.md", NOW - 70),
+                entry("c5", "F", "claimed", "Markdown", "**/*.md", NOW - 69),
+                Entry {
+                    cwd: "/w2".into(),
+                    ..entry("c6", "G", "claimed", "Lib", "/w2/lib/**", NOW - 68)
+                },
             ],
             NOW - 60,
         )
@@ -750,6 +755,8 @@ mod tests {
             "/w/src/lib.rs",
             "/w/docs/guide.md",
             "/w/README.md",
+            "/w/lib/a/b.rs",
+            "/w2/lib/x.rs",
             "/elsewhere/src/auth.rs",
         ] {
             let first = covering(&pool, target, NOW);
@@ -759,6 +766,12 @@ mod tests {
             assert_eq!(second, first, "{target}, from the index");
         }
         assert_eq!(covering(&pool, "/w/src/auth.rs", NOW), ["c3", "c1"]);
+        assert_eq!(covering(&pool, "/w/docs/guide.md", NOW), ["c5", "c4"]);
+        assert_eq!(
+            covering(&pool, "/w/lib/a/b.rs", NOW),
+            ["c6"],
+            "another worktree"
+        );
         // Expired by the time of the lookup: gone without a rebuild.
         assert!(covering(&pool, "/w/src/auth.rs", NOW + 3600).is_empty());
     }
