@@ -472,8 +472,9 @@ fn rebuild_claims(
     let mut left_out = Vec::new();
     if cut {
         left_out.push(format!(
-            "the guard's index read only the newest {lines} entries of the window \
-             ({} open claims, at most {MAX_CLAIMS}); older claims were not checked",
+            "the guard's index read only the newest {lines} entries of the window and kept \
+             {} open claims (bounds: {MAX_WALK} entries, {MAX_CLAIMS} claims); older claims \
+             were not checked",
             walk.open.len()
         ));
     }
