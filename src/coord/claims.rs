@@ -435,8 +435,7 @@ pub fn index_key<'p>(c: &Claim, p: &'p str) -> IndexKey<'p> {
         p
     };
     body.split('/')
-        .filter(|s| !s.is_empty() && *s != "." && !s.contains(['*', '?']))
-        .next_back()
+        .rfind(|s| !s.is_empty() && *s != "." && !s.contains(['*', '?']))
         .map_or(IndexKey::Any, IndexKey::Key)
 }
 
