@@ -25,6 +25,7 @@ use serde_json::json;
 use crate::agent::adapter::{Verdict, pre_tool_use_output};
 use crate::agent::hook::Ctx;
 use crate::coord::claims::{self, RECENT_EDIT};
+use crate::coord::guard_index;
 use crate::env::config::ClaimsMode;
 use crate::env::repo::Scope;
 use crate::env::spelling::fold;
@@ -200,6 +201,7 @@ pub struct Others {
     claims: Vec<claims::Claim>,
     edits: Vec<claims::Edit>,
     index: claims::Index,
+    left_out: Vec<String>,
 }
 
 impl Others {
@@ -214,7 +216,31 @@ impl Others {
             claims,
             edits,
             index,
+            left_out: Vec::new(),
         })
+    }
+
+    /// The open claims and recent edits that may concern `targets` (files,
+    /// absolute), by the guard's index (`coord/guard_index.rs`): the cost
+    /// follows the files, not the team's window. A superset of what
+    /// [`Others::load`] holds for them; [`conflicts`] decides.
+    pub fn for_files(pool: &Pool, ctx: &Ctx, targets: &[String]) -> Result<Others> {
+        let found = guard_index::lookup(pool, ctx.now, ctx.config.ttl, &ctx.repo, targets)?;
+        if found.rebuilt && !found.left_out.is_empty() {
+            let _ = fsio::log_error(pool.dir(), "pool-guard", &found.left_out.join("; "));
+        }
+        let index = claims::Index::new(&found.claims, &found.edits, &ctx.repo);
+        Ok(Others {
+            claims: found.claims,
+            edits: found.edits,
+            index,
+            left_out: found.left_out,
+        })
+    }
+
+    /// What the index left out (empty: nothing), in words.
+    pub fn left_out(&self) -> &[String] {
+        &self.left_out
     }
 }
 
@@ -491,7 +517,10 @@ pub fn guard_body(ctx: &Ctx) -> Result<Option<String>> {
     };
     let pool = Pool::open(ctx.pool_dir.clone())?;
     let session = ctx.input.session_id.as_str();
-    let others = Others::load(&pool, ctx)?;
+    // The claims and edits that may concern these files, from the guard's
+    // index (the cost follows the files, not the team's window), then each
+    // file checked against them once.
+    let others = Others::for_files(&pool, ctx, targets)?;
     let (target, conflicts) =
         all_conflicts(&others, ctx, targets).unwrap_or_else(|| (first.clone(), String::new()));
     let agent = ctx

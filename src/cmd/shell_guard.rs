@@ -126,7 +126,18 @@ pub fn shell_body(ctx: &Ctx, command: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     let pool = Pool::open(ctx.pool_dir.clone())?;
-    let others = Others::load(&pool, ctx)?;
+    // Files only: the guard's index answers for them; a folder or a git
+    // command needs every claim and edit of the repository.
+    let others = if a.git.is_empty() && a.writes.iter().all(|w| !w.tree) {
+        let files: Vec<String> = a
+            .writes
+            .iter()
+            .filter_map(|w| resolve(&cwd, &w.dir, &w.path))
+            .collect();
+        Others::for_files(&pool, ctx, &files)?
+    } else {
+        Others::load(&pool, ctx)?
+    };
     let mut found = Vec::new();
     let mut files = Vec::new();
     for w in &a.writes {

@@ -118,16 +118,63 @@ pub fn open_claims_in(
     default_ttl: u64,
     scope: &Scope,
 ) -> Result<Vec<Claim>> {
-    let mut closers = Closers::default();
-    let mut out = Vec::new();
+    let mut walk = ClaimWalk::default();
     pool.scan_recent(now, default_ttl.max(DEFAULT_TTL), |e| {
-        if !scope.admits(&e.repo, &e.cwd) && (e.action == "claimed" || e.reference.is_empty()) {
-            return ControlFlow::Continue(());
-        }
-        note_claim(&e, now, default_ttl, &mut closers, &mut out);
+        walk.note(&e, now, default_ttl, scope);
         ControlFlow::Continue(())
     })?;
-    Ok(out)
+    Ok(walk.open)
+}
+
+/// The state of a walk over the log newest first that finds open claims
+/// ([`open_claims_in`]): the closers seen so far and the claims they left
+/// open, with when each expires. The guard's index (`coord/guard_index.rs`)
+/// walks the log's tail with one and applies its closers to the claims it
+/// indexed earlier.
+#[derive(Default)]
+pub struct ClaimWalk {
+    closers: Closers,
+    /// The open claims found, newest first.
+    pub open: Vec<Claim>,
+    /// When each claim of [`ClaimWalk::open`] expires (epoch seconds), in the same order.
+    pub expires: Vec<i64>,
+}
+
+impl ClaimWalk {
+    /// Takes the next (older) entry of the walk: a closer is remembered, a
+    /// claim it did not close and that is live at `now` is kept. Entries
+    /// outside `scope` are skipped, except closers that name their claim.
+    pub fn note(&mut self, e: &Entry<'_>, now: i64, default_ttl: u64, scope: &Scope) {
+        if !scope.admits(&e.repo, &e.cwd) && (e.action == "claimed" || e.reference.is_empty()) {
+            return;
+        }
+        let before = self.open.len();
+        note_claim(e, now, default_ttl, &mut self.closers, &mut self.open);
+        if self.open.len() > before {
+            let ttl = i64::try_from(e.ttl_or(default_ttl)).unwrap_or(i64::MAX);
+            self.expires.push(e.effective_time().saturating_add(ttl));
+        }
+    }
+
+    /// Whether a closer this walk saw closes `c`, a claim older than
+    /// every entry it walked (as [`closes`] decides).
+    pub fn closed(&self, c: &Claim) -> bool {
+        let src = c.source.clone().unwrap_or_default();
+        let inst = c.instance.to_lowercase();
+        self.closers
+            .topics
+            .contains(&(src.clone(), inst.clone(), c.topic.trim().to_lowercase()))
+            || self
+                .closers
+                .refs
+                .contains(&(src.clone(), inst, c.id.clone()))
+            || self.closers.forced.contains(&(src, c.id.clone()))
+    }
+
+    /// How many closers the walk remembers.
+    pub fn closers(&self) -> usize {
+        self.closers.topics.len() + self.closers.refs.len() + self.closers.forced.len()
+    }
 }
 
 /// Finds open claims while entries are visited newest first, one at a
@@ -539,6 +586,97 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
         .chain(std::iter::once(path))
 }
 
+/// Whether a claim pattern is a glob ([`glob`]), which only a match can
+/// test; a plain path is found by its last component ([`pattern_key`]).
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// The key under which the guard's index files a plain (not [`is_glob`])
+/// pattern: its last path component, or `None` for a pattern that matches
+/// nothing. Whenever [`claim_covers`] or [`path_matches`] finds a plain
+/// pattern covering a target, this key is one of [`target_keys`] of that
+/// target: a plain pattern matches only at component boundaries, so its
+/// last component is a component of the target (or of the target relative
+/// to the repository root). Keep the two in step with the matchers.
+pub fn pattern_key(pattern: &str) -> Option<&str> {
+    let p = pattern.trim_end_matches('/');
+    if p.is_empty() {
+        return None;
+    }
+    p.rsplit('/').next().filter(|k| !k.is_empty())
+}
+
+/// Where the guard's index files pattern `p` of claim `c`: under
+/// [`pattern_key`] for a plain pattern; for a glob, under its last
+/// component without a wildcard (`src/m3/**/*.rs`: `m3`), which is a whole
+/// component of every path the glob matches (a `/` in a glob matches only
+/// itself), taken from the part that is matched against the target's
+/// relative path when the claim has a repository and the glob lies in its
+/// `cwd`. `None` for a glob without such a component (`**/*.rs`), which
+/// the index checks on every lookup; [`IndexKey::Never`] for a pattern that
+/// matches nothing.
+pub fn index_key<'p>(c: &Claim, p: &'p str) -> IndexKey<'p> {
+    if !is_glob(p) {
+        return pattern_key(p).map_or(IndexKey::Never, IndexKey::Key);
+    }
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        return IndexKey::Never;
+    }
+    let body = if !c.repo.is_empty() && p.starts_with('/') {
+        relative_to(p, &c.cwd).unwrap_or(p)
+    } else {
+        p
+    };
+    body.split('/')
+        .rfind(|s| !s.is_empty() && *s != "." && !s.contains(['*', '?']))
+        .map_or(IndexKey::Any, IndexKey::Key)
+}
+
+/// See [`index_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey<'p> {
+    /// Matches nothing: not filed.
+    Never,
+    /// A glob without a plain component: checked on every lookup.
+    Any,
+    /// Filed under this component.
+    Key(&'p str),
+}
+
+/// The keys of the guard's index a lookup of `target` (absolute) in `here`
+/// reads: every component of the target and of its path relative to the
+/// repository root. A superset of the [`pattern_key`] of every plain
+/// pattern that covers it and of the [`edit_key`]s of every edit of it.
+pub fn target_keys<'t>(target: &'t str, here: &Repo) -> Vec<&'t str> {
+    let mut keys: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
+    if let Some(rel) = here.relative(target) {
+        keys.extend(rel.split('/').filter(|c| !c.is_empty()));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The keys of the guard's index an edit is filed under: the last
+/// component of its path and of its path relative to its root
+/// ([`Edit::is_of`] matches one or the other exactly).
+pub fn edit_keys(e: &Edit) -> Vec<&str> {
+    fn last(p: &str) -> Option<&str> {
+        p.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|k| !k.is_empty())
+    }
+    let mut keys: Vec<&str> = [last(&e.path), last(&e.rel)]
+        .into_iter()
+        .flatten()
+        .collect();
+    keys.dedup();
+    keys
+}
+
 /// `path` relative to `dir` when it lies under it.
 fn relative_to<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
     let dir = dir.trim_end_matches('/');
@@ -795,33 +933,39 @@ fn edits_from(p: &Path, since: i64, out: &mut Vec<Edit>) -> Result<bool> {
     let ino = fsio::file_key(&f).map_or(0, |k| k.ino);
     let mut rev = RevLines::new(&f, len);
     while let Some((off, line)) = rev.next_line().map_err(|e| Error::io(p, e))? {
-        let Ok(line) = std::str::from_utf8(line) else {
+        let Some(mut e) = parse_edit(line) else {
             continue;
         };
-        let mut parts = line.splitn(6, '\t');
-        let (Some(ts), Some(inst), Some(sess), Some(path)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let Ok(ts) = ts.parse::<i64>() else { continue };
-        if ts < since - ORDER_SLACK {
+        if e.timestamp < since - ORDER_SLACK {
             return Ok(false);
         }
-        if ts >= since {
-            out.push(Edit {
-                timestamp: ts,
-                instance: inst.to_string(),
-                session_id: sess.to_string(),
-                path: path.to_string(),
-                repo: repo.to_string(),
-                rel: rel.to_string(),
-                at: (ino, off),
-            });
+        if e.timestamp >= since {
+            e.at = (ino, off);
+            out.push(e);
         }
     }
     Ok(true)
+}
+
+/// One line of the edit log, or `None` when it is not one.
+pub fn parse_edit(line: &[u8]) -> Option<Edit> {
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.splitn(6, '\t');
+    let (Some(ts), Some(inst), Some(sess), Some(path)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    Some(Edit {
+        timestamp: ts.parse::<i64>().ok()?,
+        instance: inst.to_string(),
+        session_id: sess.to_string(),
+        path: path.to_string(),
+        repo: repo.to_string(),
+        rel: rel.to_string(),
+        at: (0, 0),
+    })
 }
 
 #[cfg(test)]

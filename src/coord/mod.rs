@@ -1,6 +1,7 @@
 //! Coordination: the rules that turn a log of entries into shared state.
 //! Moving blocks from a transcript into the pool exactly once ([`extract`]),
-//! open claims and the edit record ([`claims`]), who is blocked on what and
+//! open claims and the edit record ([`claims`]) and the guard's index of
+//! them by path ([`guard_index`]), who is blocked on what and
 //! what unblocked them ([`blocked`]), handoffs and their
 //! acknowledgement ([`handoffs`]), news since a session last looked
 //! ([`news`]) and what its prompts carry from one look to the next
@@ -20,6 +21,7 @@ pub mod claims;
 pub mod extract;
 pub mod git_index;
 pub mod git_ops;
+pub mod guard_index;
 pub mod handoffs;
 pub mod news;
 pub mod presence;

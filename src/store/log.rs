@@ -224,6 +224,37 @@ impl Pool {
         Ok(stats)
     }
 
+    /// Walks the lines appended at or after byte offset `from`, newest
+    /// first, as [`Pool::scan_recent`] reads them at `now` (the same trust
+    /// in append stamps), until `f` breaks. For readers that keep what they
+    /// derived from the log before `from` (the guard's index).
+    pub fn scan_tail(
+        &self,
+        now: i64,
+        from: u64,
+        mut f: impl FnMut(Entry<'_>) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
+        let Some(file) = self.open_log()? else {
+            return Ok(ScanStats::default());
+        };
+        let path = self.log_path();
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        walk_back(
+            &file,
+            meta.len(),
+            (now, mtime_of(&meta)),
+            None,
+            &mut |off, _, e| {
+                if off < from {
+                    return ControlFlow::Break(());
+                }
+                f(e)
+            },
+        )
+        .map(|(stats, _)| stats)
+        .map_err(|e| Error::io(&path, e))
+    }
+
     /// Hands `f` the live entries listed in the long-TTL index that start
     /// before `before` (the offset a backwards scan reached), newest first,
     /// until it returns true.
