@@ -6,7 +6,7 @@
 //! per-session read cursor over them ([`cursor`]), the fenced `pool` block the
 //! model writes ([`block`]), and the agents' own settings files, where hooks
 //! are registered ([`settings_file`] for Claude Code, [`codex_settings`] for
-//! Codex).
+//! Codex), edited keeping the user's bytes ([`json_edit`]).
 //!
 //! May import [`crate::store`] and [`crate::env`]; never coordination, views,
 //! sync or commands.
@@ -16,6 +16,7 @@ pub mod block;
 pub mod codex_settings;
 pub mod cursor;
 pub mod hook;
+pub mod json_edit;
 pub mod patch;
 pub mod settings_file;
 pub mod transcript;
