@@ -136,3 +136,36 @@ fn a_burst_of_critical_posts_wakes_each_session_once() {
         "{log}"
     );
 }
+/// With one pool shared by two repositories, a handoff or critical entry
+/// from X wakes only the sessions whose prompt would show it: not B's
+/// session in Y (its pool-prompt scopes the entry out), unless a shared
+/// scope in config.json joins the two.
+#[test]
+fn a_wake_reaches_only_sessions_that_would_be_shown_the_entry() {
+    let w = World::new();
+    let (x, y) = (w.repo("x"), w.repo("y"));
+    let b_in_y = w.session("B", "sess-b-y", &y);
+    let b_in_x = w.session("B", "sess-b-x", &x);
+    w.post("A", &x, &["--topic", "take over", "--to", "B"]);
+    assert_eq!(received(&b_in_x).len(), 1);
+    assert!(
+        received(&b_in_y).is_empty(),
+        "woke a session in another repository"
+    );
+    let c_in_y = w.session("C", "sess-c-y", &y);
+    w.post("A", &x, &["--topic", "outage", "--priority", "critical"]);
+    assert!(
+        received(&c_in_y).is_empty(),
+        "critical woke another repository"
+    );
+
+    // A shared scope: Y's sessions see X's entries, so they are woken.
+    let id = |d: &Path| claude_pool::env::repo::locate(d).id;
+    std::fs::write(
+        w.pool().join("config.json"),
+        json!({"scopes": {"both": [id(&x), id(&y)]}}).to_string(),
+    )
+    .unwrap();
+    w.post("A", &x, &["--topic", "outage 2", "--priority", "critical"]);
+    assert_eq!(received(&c_in_y).len(), 1);
+}

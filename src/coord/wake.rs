@@ -30,6 +30,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::coord::presence::{self, Presence, State};
+use crate::env::config::ConfigFile;
+use crate::env::repo::{Repo, Scope, Source};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio;
@@ -52,8 +54,17 @@ pub fn wakes(e: &Entry<'_>) -> bool {
 /// The live sessions an entry should wake, given every known presence:
 /// those of the addressee (`TO`), or for a critical entry those of every
 /// other instance; never the session that wrote it; only sessions with an
-/// inbox socket.
-pub fn targets<'a>(e: &Entry<'_>, sessions: &'a [Presence], now: i64) -> Vec<&'a Presence> {
+/// inbox socket; and only sessions whose prompt would show the entry: in
+/// the scope `pool-prompt` gives a session (its repository plus the shared
+/// scopes of `config.json`, [`session_scope`]; the same [`Scope::admits`]
+/// decides both). A session recorded before presence named its repository
+/// is woken as before.
+pub fn targets<'a>(
+    e: &Entry<'_>,
+    sessions: &'a [Presence],
+    now: i64,
+    config: &ConfigFile,
+) -> Vec<&'a Presence> {
     let to = e.to.trim();
     let critical = e.priority.eq_ignore_ascii_case("critical");
     sessions
@@ -68,8 +79,24 @@ pub fn targets<'a>(e: &Entry<'_>, sessions: &'a [Presence], now: i64) -> Vec<&'a
                 critical && !p.instance.eq_ignore_ascii_case(&e.source_instance)
             }
         })
+        .filter(|p| session_scope(p, config).is_none_or(|s| s.admits(&e.repo, &e.cwd)))
         .take(MAX_TARGETS)
         .collect()
+}
+
+/// The scope the session's `pool-prompt` shows, as its presence records
+/// its repository: [`ConfigFile::scope_of`] of that repository, as the hook
+/// runner computes it. `None` when the presence names no repository (files
+/// of earlier versions).
+pub fn session_scope(p: &Presence, config: &ConfigFile) -> Option<Scope> {
+    let id = p.repo.as_deref().filter(|r| !r.is_empty())?;
+    let root = p.worktree.as_deref().or(p.cwd.as_deref()).unwrap_or("");
+    Some(config.scope_of(&Repo {
+        id: id.to_string(),
+        source: Source::Folder,
+        root: root.into(),
+        git_dir: None,
+    }))
 }
 
 /// The text a woken session receives. It quotes nothing of the entry but
@@ -386,10 +413,13 @@ pub fn wake(pool_dir: &Path, entries: &[Entry<'_>], now: i64) -> Result<Woken> {
         return Ok(Woken::default());
     }
     let sessions = presence::list(pool_dir, now, false)?.sessions;
+    // The scopes sessions are shown, from the pool's config.json as the hooks
+    // read it (an unreadable file: no shared scopes, as for the hooks).
+    let config = crate::env::config::load_config_file(pool_dir).unwrap_or_default();
     // Per session (in first-seen order): the entries of this call for it.
     let mut plan: Vec<(&Presence, Vec<&Entry<'_>>)> = Vec::new();
     for e in &wanted {
-        for p in targets(e, &sessions, now) {
+        for p in targets(e, &sessions, now, &config) {
             match plan.iter_mut().find(|(q, _)| q.session_id == p.session_id) {
                 Some((_, v)) => v.push(*e),
                 None => plan.push((p, vec![*e])),
@@ -558,17 +588,23 @@ mod tests {
             pres("B", "b1", Some("/s/5"), now - 30),
             pres("C", "s-from", Some("/s/6"), now - 30),
         ];
+        let cfg = ConfigFile::default();
         let ids = |v: Vec<&Presence>| v.iter().map(|p| p.session_id.clone()).collect::<Vec<_>>();
         assert_eq!(
-            ids(targets(&entry("h", "B", "a", ""), &sessions, now)),
+            ids(targets(&entry("h", "B", "a", ""), &sessions, now, &cfg)),
             ["a1"]
         );
         assert_eq!(
-            ids(targets(&entry("c", "A", "", "CRITICAL"), &sessions, now)),
+            ids(targets(
+                &entry("c", "A", "", "CRITICAL"),
+                &sessions,
+                now,
+                &cfg
+            )),
             ["b1"],
             "critical: every other instance, not the writer's own session"
         );
-        assert!(targets(&entry("n", "A", "", ""), &sessions, now).is_empty());
+        assert!(targets(&entry("n", "A", "", ""), &sessions, now, &cfg).is_empty());
         assert!(!wakes(&entry("n", "A", "", "high")));
     }
 
@@ -648,6 +684,38 @@ mod tests {
         assert!(deliver(&sock, b"x\n").is_err());
         assert!(t.elapsed() < std::time::Duration::from_millis(100));
         assert!(deliver(Path::new(""), b"x").is_err());
+    }
+
+    #[test]
+    fn only_sessions_whose_scope_admits_the_entry_are_woken() {
+        let now = 10_000;
+        let at = |sess: &str, repo: Option<&str>, root: &str| {
+            let mut p = pres("B", sess, Some("/s"), now);
+            p.repo = repo.map(str::to_string);
+            p.worktree = Some(root.to_string());
+            p
+        };
+        let sessions = [
+            at("in-x", Some("github.com/o/x"), "/w/x"),
+            at("in-y", Some("github.com/o/y"), "/w/y"),
+            at("legacy", None, "/w/z"),
+        ];
+        let mut e = entry("h", "A", "B", "");
+        e.repo = "github.com/o/x".into();
+        e.cwd = "/w/x".into();
+        let woken = |cfg: &ConfigFile| {
+            targets(&e, &sessions, now, cfg)
+                .iter()
+                .map(|p| p.session_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(woken(&ConfigFile::default()), ["in-x", "legacy"]);
+        let mut shared = ConfigFile::default();
+        shared.scopes.insert(
+            "both".into(),
+            vec!["github.com/o/x".into(), "github.com/o/y".into()],
+        );
+        assert_eq!(woken(&shared), ["in-x", "in-y", "legacy"]);
     }
 
     #[test]
