@@ -438,7 +438,7 @@ pub fn wake(pool_dir: &Path, entries: &[Entry<'_>], now: i64) -> Result<Woken> {
     let ledger = read_ledger(&mut log).map_err(|e| Error::io(&path, e))?;
     // Sessions with pending entries that this call does not concern are
     // woken for them too, once their interval is over.
-    for (session, _) in &ledger.pending {
+    for session in ledger.pending.keys() {
         if plan.iter().any(|(p, _)| &p.session_id == session) {
             continue;
         }
