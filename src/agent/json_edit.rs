@@ -285,13 +285,18 @@ impl Parser<'_> {
 /// added to a one-line container is written compactly instead).
 struct Style<'a> {
     unit: &'a [u8],
+    /// The file's line ending (`\r\n` when it uses them).
+    newline: &'static str,
 }
 
 /// The text of `new`, made from `text` (whose tree is `node`, parsed as
 /// `old`) by keeping every unchanged part's bytes. `None` when the result
 /// would not parse back to `new` (never expected; the caller refuses then).
 pub fn splice(text: &str, node: &Node, old: &Value, new: &Value, unit: &[u8]) -> Option<String> {
-    let style = Style { unit };
+    let style = Style {
+        unit,
+        newline: if text.contains("\r\n") { "\r\n" } else { "\n" },
+    };
     let mut out = String::with_capacity(text.len() + 1024);
     out.push_str(&text[..node.start]);
     edit(text, node, old, new, "", &style, &mut out);
@@ -319,7 +324,7 @@ fn fresh(v: &Value, base: &str, one_line: bool, style: &Style, out: &mut String)
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     let _ = v.serialize(&mut ser);
     let s = String::from_utf8_lossy(&buf);
-    out.push_str(&s.replace('\n', &format!("\n{base}")));
+    out.push_str(&s.replace('\n', &format!("{}{base}", style.newline)));
 }
 
 fn edit(
@@ -335,7 +340,14 @@ fn edit(
         out.push_str(&text[node.start..node.end]);
         return;
     }
-    let one_line = !text[node.start..node.end].contains('\n');
+    // Additions to a container written on one line are written compactly;
+    // an empty container (`{}`) has no style to follow, so it is pretty-printed.
+    let empty = match &node.kind {
+        Kind::Object(m) => m.is_empty(),
+        Kind::Array(a) => a.is_empty(),
+        Kind::Scalar => false,
+    };
+    let one_line = !empty && !text[node.start..node.end].contains('\n');
     match (&node.kind, old, new) {
         (Kind::Object(members), Value::Object(om), Value::Object(nm)) if !members.is_empty() => {
             // Element i's leading text: after `{` for the first, after the
@@ -550,6 +562,14 @@ mod tests {
             v.as_array_mut().unwrap().remove(0);
         });
         assert_eq!(out, "[ 2,\n  3 ]");
+        // An empty file object is pretty-printed; CRLF files keep CRLF.
+        let out = edit_text("{}\n", |v| v["a"] = json!([1]));
+        assert_eq!(out, "{\n  \"a\": [\n    1\n  ]\n}\n");
+        let out = edit_text("{\r\n  \"x\": 1\r\n}\r\n", |v| v["a"] = json!([1]));
+        assert_eq!(
+            out,
+            "{\r\n  \"x\": 1,\r\n  \"a\": [\r\n    1\r\n  ]\r\n}\r\n"
+        );
         // A one-line container gets compact additions.
         let out = edit_text("{\"a\":[1]}", |v| v["b"] = json!({"x": [1, 2]}));
         assert_eq!(out, "{\"a\":[1],\"b\":{\"x\":[1,2]}}");

@@ -1111,4 +1111,108 @@ mod tests {
         let v = json!({"enabledPlugins": {"session-pool@claude-pool": true, "session-pool@x": false, "other@y": true}});
         assert_eq!(enabled_plugin_ids(&v), ["session-pool@claude-pool"]);
     }
+
+    /// Writes `v` as JSON with the whitespace between tokens taken in turn
+    /// from `ws` (so every layout a person might type comes up).
+    fn write_odd(v: &Value, ws: &[&str], k: &mut usize, out: &mut String) {
+        fn gap(ws: &[&str], k: &mut usize, out: &mut String) {
+            out.push_str(ws[*k % ws.len()]);
+            *k += 1;
+        }
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (key, val)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    gap(ws, k, out);
+                    out.push_str(&serde_json::to_string(key).unwrap());
+                    gap(ws, k, out);
+                    out.push(':');
+                    gap(ws, k, out);
+                    write_odd(val, ws, k, out);
+                }
+                gap(ws, k, out);
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, val) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    gap(ws, k, out);
+                    write_odd(val, ws, k, out);
+                }
+                gap(ws, k, out);
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the user's layout and hooks, install writes exactly the
+        /// merged settings, keeps every byte before our first change, and
+        /// uninstall then gives back the original file byte for byte (an
+        /// empty object's inner spacing excepted).
+        #[test]
+        fn install_then_uninstall_gives_back_the_users_bytes(
+            keys in proptest::collection::vec(("[a-z]{1,6}", 0u64..u64::MAX), 0..4),
+            events in proptest::collection::vec(
+                (proptest::sample::select(vec!["Stop", "PreToolUse", "Notification", "SessionEnd"]),
+                 proptest::collection::vec("[a-z ]{1,8}", 1..3)),
+                0..3),
+            layout in proptest::collection::vec(
+                proptest::sample::select(vec!["", " ", "\n", "\n  ", "\n\t\t", "  \n    ", "\r\n "]),
+                1..8),
+            big in proptest::bool::ANY,
+        ) {
+            let mut root = Map::new();
+            for (k, n) in keys.into_iter().filter(|(k, _)| k != "hooks") {
+                root.insert(k, Value::from(n));
+            }
+            let mut hooks = Map::new();
+            for (event, cmds) in events {
+                let handlers: Vec<Value> = cmds
+                    .into_iter()
+                    .map(|c| json!({"type": "command", "command": c}))
+                    .collect();
+                hooks.insert(event.to_string(), json!([{"hooks": handlers}]));
+            }
+            if !hooks.is_empty() {
+                root.insert("hooks".into(), Value::Object(hooks));
+            }
+            let big = big && !root.is_empty();
+            let mut text = String::new();
+            write_odd(&Value::Object(root), &layout, &mut 0, &mut text);
+            if big {
+                // A number serde_json cannot hold exactly.
+                text = text.replacen('{', "{\"big\": 123456789012345678901234567890.000,", 1);
+            }
+            text.push('\n');
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("settings.json");
+            std::fs::write(&path, &text).unwrap();
+            let mut f = SettingsFile::load(&path).unwrap();
+            merge(&mut f.value, &bin()).unwrap();
+            let installed = String::from_utf8(f.rendered().unwrap()).unwrap();
+            let v: Value = serde_json::from_str(&installed).unwrap();
+            proptest::prop_assert_eq!(registrations(&v).len(), HOOKS.len());
+            if big {
+                proptest::prop_assert!(installed.contains("123456789012345678901234567890.000"));
+            }
+            std::fs::write(&path, &installed).unwrap();
+            let mut f = SettingsFile::load(&path).unwrap();
+            remove(&mut f.value).unwrap();
+            let back = String::from_utf8(f.rendered().unwrap()).unwrap();
+            if text.trim_start_matches('{').trim_start().starts_with('}') {
+                // An empty object (`{ }`) comes back as `{}`: nothing else.
+                proptest::prop_assert_eq!(back, "{}\n");
+            } else {
+                proptest::prop_assert_eq!(back, text);
+            }
+        }
+    }
 }
