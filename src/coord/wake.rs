@@ -26,7 +26,7 @@
 //! Delivering never waits: the socket is connected and written without
 //! blocking, and a session that does not take the line at once is skipped.
 
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::coord::presence::{self, Presence, State};
@@ -41,6 +41,9 @@ pub const WAKES_LOG: &str = "wakes.log";
 /// Most bytes of `wakes.log` read to check what was delivered (its newest
 /// lines), 256 KiB.
 pub const MAX_WAKES_READ: u64 = 256 * 1024;
+/// Size past which `wakes.log` is trimmed to its newest [`MAX_WAKES_READ`]
+/// bytes, 1 MiB.
+pub const MAX_WAKES_FILE: u64 = 4 * MAX_WAKES_READ;
 /// Longest socket path accepted, in bytes (a Unix socket address holds 108).
 pub const MAX_SOCKET_PATH: usize = 107;
 /// Most sessions woken for one entry.
@@ -431,11 +434,11 @@ pub fn wake(pool_dir: &Path, entries: &[Entry<'_>], now: i64) -> Result<Woken> {
     }
     fsio::ensure_private_dir(pool_dir)?;
     let path = pool_dir.join(WAKES_LOG);
-    let mut log = fsio::open_append(&path)?;
     // Held until the record is written: two posters cannot both deliver,
-    // nor both pass the rate limit.
-    log.lock().map_err(|e| Error::io(&path, e))?;
-    let ledger = read_ledger(&mut log).map_err(|e| Error::io(&path, e))?;
+    // nor both pass the rate limit. (Reopened if a trim replaced the file
+    // while this waited.)
+    let mut log = fsio::LockedLog::open(&path)?;
+    let ledger = read_ledger(&mut log.file()).map_err(|e| Error::io(&path, e))?;
     // Sessions with pending entries that this call does not concern are
     // woken for them too, once their interval is over.
     for session in ledger.pending.keys() {
@@ -507,17 +510,44 @@ pub fn wake(pool_dir: &Path, entries: &[Entry<'_>], now: i64) -> Result<Woken> {
         });
     }
     if !record.is_empty() {
-        log.write_all(record.as_bytes())
-            .map_err(|e| Error::io(&path, e))?;
+        log.append(record.as_bytes())?;
+        // Best effort: a file that could not be trimmed only stays larger
+        // (wakes read its tail either way).
+        let _ = trim(&log);
     }
     Ok(out)
+}
+
+/// Keeps `wakes.log` bounded: past [`MAX_WAKES_FILE`] it is replaced, under
+/// its lock, by its newest [`MAX_WAKES_READ`] bytes (all a wake reads), by
+/// a temp file and a rename, so a crash leaves the old file or the new one.
+/// A waiting writer reopens the new file ([`fsio::LockedLog::open`]).
+fn trim(log: &fsio::LockedLog) -> Result<()> {
+    let path = log.path();
+    let len = log.file().metadata().map_err(|e| Error::io(path, e))?.len();
+    if len <= MAX_WAKES_FILE {
+        return Ok(());
+    }
+    let mut f = log.file();
+    let tail = (|| -> io::Result<Vec<u8>> {
+        f.seek(SeekFrom::Start(len - MAX_WAKES_READ))?;
+        let mut buf = Vec::new();
+        f.take(MAX_WAKES_READ).read_to_end(&mut buf)?;
+        Ok(buf)
+    })()
+    .map_err(|e| Error::io(path, e))?;
+    let from = tail
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(tail.len(), |i| i + 1);
+    fsio::atomic_write(path, &tail[from..], 0o600)
 }
 
 fn one_line(s: &str) -> String {
     s.replace(['\t', '\n', '\r'], " ")
 }
 
-fn read_ledger(f: &mut std::fs::File) -> io::Result<Ledger> {
+fn read_ledger(f: &mut &std::fs::File) -> io::Result<Ledger> {
     let len = f.metadata()?.len();
     let start = len.saturating_sub(MAX_WAKES_READ);
     f.seek(SeekFrom::Start(start))?;
@@ -716,6 +746,40 @@ mod tests {
             vec!["github.com/o/x".into(), "github.com/o/y".into()],
         );
         assert_eq!(woken(&shared), ["in-x", "in-y", "legacy"]);
+    }
+
+    #[test]
+    fn wakes_log_is_trimmed_to_its_tail_and_still_remembers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = tmp.path().join("pool");
+        std::fs::create_dir_all(&pool).unwrap();
+        let sock = tmp.path().join("in.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let p = pres("A", "a1", Some(sock.to_str().unwrap()), now);
+        std::fs::create_dir_all(presence::dir(&pool)).unwrap();
+        std::fs::write(
+            presence::file_path(&pool, "A", "a1"),
+            serde_json::to_vec(&p).unwrap(),
+        )
+        .unwrap();
+        let old: String = (0..40_000)
+            .map(|i| format!("old-{i}\tother\t{}\n", now - 3600))
+            .collect();
+        assert!(old.len() as u64 > MAX_WAKES_FILE);
+        std::fs::write(pool.join(WAKES_LOG), &old).unwrap();
+        let e = entry("h1", "B", "A", "");
+        let done = wake(&pool, std::slice::from_ref(&e), now).unwrap();
+        assert!(done.deliveries[0].outcome.is_ok());
+        drop(listener.accept().unwrap());
+        let after = std::fs::read_to_string(pool.join(WAKES_LOG)).unwrap();
+        assert!(after.len() as u64 <= MAX_WAKES_READ, "{}", after.len());
+        assert!(after.ends_with(&format!("h1\ta1\t{now}\n")));
+        assert!(after.starts_with("old-"), "starts at a line");
+        assert!(
+            wake(&pool, &[e], now + WAKE_INTERVAL).unwrap().is_empty(),
+            "once"
+        );
     }
 
     #[test]
