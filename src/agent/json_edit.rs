@@ -137,6 +137,7 @@ impl Parser<'_> {
             Some(b'{') => {
                 self.i += 1;
                 let mut members: Vec<Member> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 self.ws();
                 if self.b.get(self.i) == Some(&b'}') {
                     self.i += 1;
@@ -148,7 +149,7 @@ impl Parser<'_> {
                         let key_end = self.i;
                         let key: String = serde_json::from_str(&self.text[key_start..key_end])
                             .map_err(|_| SpanError::Syntax(key_start))?;
-                        if members.iter().any(|m| m.key == key) {
+                        if !seen.insert(key.clone()) {
                             return Err(SpanError::Duplicate { key, at: key_start });
                         }
                         self.ws();
@@ -360,12 +361,14 @@ fn edit(
                 };
                 &text[from..members[i].key_start]
             };
+            let had: std::collections::HashSet<&str> =
+                members.iter().map(|m| m.key.as_str()).collect();
             let kept: Vec<usize> = (0..members.len())
                 .filter(|&i| nm.contains_key(&members[i].key))
                 .collect();
             let added: Vec<(&String, &Value)> = nm
                 .iter()
-                .filter(|(k, _)| !members.iter().any(|m| &m.key == *k))
+                .filter(|(k, _)| !had.contains(k.as_str()))
                 .collect();
             if kept.is_empty() {
                 fresh(new, base, one_line, style, out);
@@ -523,6 +526,18 @@ mod tests {
             parse(&"[".repeat(200)),
             Err(SpanError::TooDeep(_))
         ));
+        // Many keys: duplicates are found with a hash set, not a scan per key.
+        let many: String = format!(
+            "{{{}}}",
+            (0..50_000)
+                .map(|i| format!("\"k{i}\":0"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let Kind::Object(m) = parse(&many).unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(m.len(), 50_000);
     }
 
     #[test]
