@@ -808,28 +808,39 @@ def case_guard(n):
     presence(quiet)
     stdin = os.path.join(wd, "stop.json")
     turn = [0]
-    def handoff():
-        turn[0] += 1
-        text = f"Done.\n```pool\nACTION: completed\nTOPIC: handoff {turn[0]}\nTO: W\n```"
-        write_json(stdin, {"session_id": "S-wake", "hook_event_name": "Stop",
-                           "prompt_id": f"p-{turn[0]}", "last_assistant_message": text})
-        # Drain what earlier runs delivered, so the backlog never fills.
+    accepted = [0]
+    def drain():
+        # Take what earlier runs delivered, so the backlog never fills.
         listener.setblocking(False)
         try:
             while True:
                 c, _ = listener.accept()
                 c.close()
+                accepted[0] += 1
         except BlockingIOError:
+            pass
+    def handoff():
+        turn[0] += 1
+        text = f"Done.\n```pool\nACTION: completed\nTOPIC: handoff {turn[0]}\nTO: W\n```"
+        write_json(stdin, {"session_id": "S-wake", "hook_event_name": "Stop",
+                           "prompt_id": f"p-{turn[0]}", "last_assistant_message": text})
+        drain()
+        # Every run wakes afresh: otherwise the rate limit (one wake per
+        # session per 30 s) would coalesce every run after the first.
+        try:
+            os.remove(os.path.join(woke, "wakes.log"))
+        except FileNotFoundError:
             pass
     with_wake = Cmd([bin_("pool-stop")], {"POOL_DIR": woke, "CLAUDE_INSTANCE": "A"}, stdin, prepare=handoff)
     without = Cmd([bin_("pool-stop")], {"POOL_DIR": quiet, "CLAUDE_INSTANCE": "A", "POOL_WAKE": "0"},
                   stdin, prepare=handoff)
     log("pool-stop pooling a handoff: waking a live session vs POOL_WAKE=0")
     res = measure(with_wake, without)
+    drain()
     listener.close()
     om, pm = med(res["ours"]), med(res["peer"])
-    wakes = os.path.join(woke, "wakes.log")
-    delivered = count_lines(wakes) if os.path.exists(wakes) else 0
+    # Wakes the socket received (wakes.log is removed before each run).
+    delivered = accepted[0]
     row("`pool-stop` pooling a handoff and waking its addressee's session (peer columns: "
         "the same with `POOL_WAKE=0`)", res, "≤ 2 ms more than without the wake",
         [(om - pm <= 0.002, f"{(om - pm) * 1000:.2f} ms more"),

@@ -982,3 +982,148 @@ fn install_script_without_cargo_says_so_and_fails() {
     assert!(err.contains("rustup.rs"), "{err}");
     assert!(is_executable(&repo().join("install/install.sh")));
 }
+
+/// Runs `pool args` in `w`, killing it after 20 s so a hang fails the test
+/// instead of stalling the suite. Returns the exit code (`None`: it hung).
+fn pool_bounded(w: &World, args: &[&str], extra_env: &[(&str, &Path)]) -> (Option<i32>, String) {
+    let mut c = w.cmd(Path::new(env!("CARGO_BIN_EXE_pool")), args);
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status.code(), err);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, String::new());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+/// A settings file that is a FIFO (or any non-regular file) is refused at
+/// once with a clear error, for Claude Code's settings and Codex's files;
+/// before, `pool install` blocked forever opening it.
+#[test]
+fn a_settings_file_that_is_not_a_regular_file_is_refused_without_hanging() {
+    let w = World::new();
+    mkfifo(&w.settings());
+    for args in [&["install"][..], &["uninstall"], &["install", "--dry-run"]] {
+        let (code, err) = pool_bounded(&w, args, &[]);
+        assert_eq!(code, Some(1), "pool {args:?} hung or succeeded: {err}");
+        assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+        assert!(err.contains(&w.settings().display().to_string()), "{err}");
+    }
+    let codex = w.home.join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    mkfifo(&codex.join("config.toml"));
+    let (code, err) = pool_bounded(&w, &["install", "--codex"], &[("CODEX_HOME", &codex)]);
+    assert_eq!(code, Some(1), "hung or succeeded: {err}");
+    assert!(err.contains("config.toml: not a regular file"), "{err}");
+    assert!(!codex.join("hooks.json").exists());
+    std::fs::remove_file(codex.join("config.toml")).unwrap();
+    mkfifo(&codex.join("hooks.json"));
+    let (code, err) = pool_bounded(&w, &["install", "--codex"], &[("CODEX_HOME", &codex)]);
+    assert_eq!(code, Some(1), "hung or succeeded: {err}");
+    assert!(err.contains("hooks.json: not a regular file"), "{err}");
+    // A settings file far larger than any real one is refused too.
+    std::fs::remove_file(w.settings()).unwrap();
+    let mut big = b"{\"a\": \"".to_vec();
+    big.resize(5 << 20, b'x');
+    big.extend_from_slice(b"\"}");
+    std::fs::write(w.settings(), &big).unwrap();
+    let (code, err) = pool_bounded(&w, &["install"], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("larger than 4 MiB"), "{err}");
+}
+
+/// The user's bytes come back unchanged outside our entries: a huge integer
+/// (which serde_json read as a float and wrote as `1.2345678901234568e+29`),
+/// a precise decimal, escapes, odd spacing and a one-line list; uninstall
+/// gives back the original byte for byte.
+#[test]
+fn install_keeps_the_users_bytes_outside_its_entries() {
+    let w = World::new();
+    let original = "{\n  \"big\": 123456789012345678901234567890,\n  \"ratio\":   0.10000000000000000001,\n  \"name\": \"caf\\u00e9\",\n  \"list\": [1,2,  3],\n  \"hooks\": {\n    \"Stop\": [ { \"hooks\": [ { \"type\": \"command\", \"command\": \"mine\" } ] } ]\n  }\n}\n";
+    std::fs::write(w.settings(), original).unwrap();
+    w.pool_ok(&["install"]);
+    let after = std::fs::read_to_string(w.settings()).unwrap();
+    assert!(
+        after.starts_with("{\n  \"big\": 123456789012345678901234567890,\n  \"ratio\":   0.10000000000000000001,\n  \"name\": \"caf\\u00e9\",\n  \"list\": [1,2,  3],\n  \"hooks\": {\n    \"Stop\": [ { \"hooks\": [ { \"type\": \"command\", \"command\": \"mine\" } ] },"),
+        "{after}"
+    );
+    assert_eq!(
+        settings_file::registrations(&read_json(&w.settings())).len(),
+        HOOKS.len()
+    );
+    w.pool_ok(&["uninstall"]);
+    assert_eq!(std::fs::read_to_string(w.settings()).unwrap(), original);
+}
+
+/// A key that appears twice is refused with its line (JSON readers differ on
+/// which copy counts, and writing back would drop one); before, the first
+/// copy silently vanished.
+#[test]
+fn a_duplicate_key_is_refused_with_its_line() {
+    let w = World::new();
+    let dup =
+        "{\n  \"env\": {\"A\": \"1\"},\n  \"theme\": \"dark\",\n  \"env\": {\"B\": \"2\"}\n}\n";
+    std::fs::write(w.settings(), dup).unwrap();
+    for args in [&["install"][..], &["uninstall"]] {
+        let out = w.pool(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains(&format!(
+                "{}:4: duplicate key \"env\"",
+                w.settings().display()
+            )),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(w.settings()).unwrap(), dup);
+    }
+}
+
+/// Codex's `config.toml`: comments and spacing survive an install and
+/// uninstall byte for byte; TOML itself forbids a duplicate key and an
+/// integer past 64 bits, and such a file is refused, untouched.
+#[test]
+fn codex_config_keeps_comments_and_refuses_what_toml_forbids() {
+    let w = World::new();
+    let codex = w.home.join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    let config = codex.join("config.toml");
+    let original =
+        "# my settings\nmodel   =  \"o3\"   # pinned\n\n[profiles.x]\nbig = 9223372036854775807\n";
+    std::fs::write(&config, original).unwrap();
+    let env = [("CODEX_HOME", codex.as_path())];
+    let (code, err) = pool_bounded(&w, &["install", "--codex"], &env);
+    assert_eq!(code, Some(0), "{err}");
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert!(after.starts_with(original), "{after}");
+    let (code, err) = pool_bounded(&w, &["uninstall", "--codex"], &env);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    for bad in ["a = 1\na = 2\n", "big = 123456789012345678901234567890\n"] {
+        std::fs::write(&config, bad).unwrap();
+        let (code, err) = pool_bounded(&w, &["install", "--codex"], &env);
+        assert_eq!(code, Some(1), "{bad}: {err}");
+        assert!(err.contains("not valid TOML"), "{err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), bad);
+    }
+}

@@ -304,15 +304,9 @@ impl ConfigToml {
     /// that is not TOML (or not UTF-8) is an error naming it.
     pub fn load(path: &Path) -> Result<ConfigToml> {
         let target = super::settings_file::edit_target(path)?;
-        let (original, mode) = match std::fs::read(&target) {
-            Ok(b) => {
-                let mode = std::fs::metadata(&target)
-                    .ok()
-                    .and_then(|m| crate::store::fsio::mode_bits(&m));
-                (Some(b), mode)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-            Err(e) => return Err(Error::io(&target, e)),
+        let (original, mode) = match super::settings_file::read_settings_bytes(path, &target)? {
+            Some((b, mode)) => (Some(b), mode),
+            None => (None, None),
         };
         let text = match &original {
             Some(b) => std::str::from_utf8(b).map_err(|_| {

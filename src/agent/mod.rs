@@ -6,7 +6,8 @@
 //! per-session read cursor over them ([`cursor`]), the fenced `pool` block the
 //! model writes ([`block`]), and the agents' own settings files, where hooks
 //! are registered ([`settings_file`] for Claude Code, [`codex_settings`] for
-//! Codex), and Claude Code's registry of its live sessions ([`registry`]).
+//! Codex), edited keeping the user's bytes ([`json_edit`]), and Claude Code's
+//! registry of its live sessions ([`registry`]).
 //!
 //! May import [`crate::store`] and [`crate::env`]; never coordination, views,
 //! sync or commands.
@@ -16,6 +17,7 @@ pub mod block;
 pub mod codex_settings;
 pub mod cursor;
 pub mod hook;
+pub mod json_edit;
 pub mod patch;
 pub mod registry;
 pub mod settings_file;

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::json_edit;
 use crate::error::{Error, Result};
 use crate::store::fsio;
 
@@ -593,11 +594,57 @@ pub fn enabled_plugin_ids(root: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Largest settings file read, in bytes: far above any real one, small
+/// enough that reading and editing it costs nothing noticeable.
+pub const MAX_SETTINGS_BYTES: u64 = 4 << 20;
+
+/// Reads the settings-like file at `target` (named `path` in messages):
+/// `None` when it does not exist. Only a regular file is opened (a FIFO, a
+/// device or a folder is refused without blocking, see
+/// [`fsio::open_regular`]), and one larger than [`MAX_SETTINGS_BYTES`] is
+/// refused. Also returns the file's mode bits.
+pub fn read_settings_bytes(path: &Path, target: &Path) -> Result<Option<(Vec<u8>, Option<u32>)>> {
+    let f = match fsio::open_regular(target) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(Error::Invalid(format!(
+                "{}: {e}; pool only edits a regular file, left it untouched",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io(target, e)),
+    };
+    let mode = f.metadata().ok().and_then(|m| fsio::mode_bits(&m));
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&f, MAX_SETTINGS_BYTES + 1),
+        &mut buf,
+    )
+    .map_err(|e| Error::io(target, e))?;
+    if buf.len() as u64 > MAX_SETTINGS_BYTES {
+        return Err(Error::Invalid(format!(
+            "{}: larger than {} MiB, not a settings file pool edits; left it untouched",
+            path.display(),
+            MAX_SETTINGS_BYTES >> 20
+        )));
+    }
+    Ok(Some((buf, mode)))
+}
+
 /// Parses settings bytes. Empty (or blank) input is an empty object; input
-/// that is not JSON is an error naming `path` and the line.
+/// that is not JSON is an error naming `path` and the line, and so is a key
+/// that appears twice in one object (JSON readers differ on which one
+/// counts, and writing the file back would lose one).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
+    parse_tree(path, bytes).map(|(v, _)| v)
+}
+
+/// [`parse`], also returning where every part is in the text (`None` for
+/// blank input).
+pub fn parse_tree(path: &Path, bytes: &[u8]) -> Result<(Value, Option<json_edit::Node>)> {
     if bytes.trim_ascii().is_empty() {
-        return Ok(Value::Object(Map::new()));
+        return Ok((Value::Object(Map::new()), None));
     }
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         Error::Invalid(format!(
@@ -612,7 +659,29 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
             path.display()
         )));
     }
-    Ok(v)
+    // Valid JSON is valid UTF-8 (serde_json checked).
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::Invalid(format!("{}: not UTF-8; left it untouched", path.display())))?;
+    let tree = json_edit::parse(text).map_err(|e| {
+        let line = json_edit::line_of(text, e.offset());
+        Error::Invalid(match e {
+            json_edit::SpanError::Duplicate { key, .. } => format!(
+                "{}:{line}: duplicate key {}; pool would lose one of them, so it left the \
+                 file untouched: remove one, or add the hooks by hand (pool doctor lists them)",
+                path.display(),
+                serde_json::to_string(&key).unwrap_or_default()
+            ),
+            json_edit::SpanError::TooDeep(_) => format!(
+                "{}:{line}: nested too deeply; left it untouched",
+                path.display()
+            ),
+            json_edit::SpanError::Syntax(_) => format!(
+                "{}:{line}: not valid JSON; left it untouched",
+                path.display()
+            ),
+        })
+    })?;
+    Ok((v, Some(tree)))
 }
 
 /// The indentation of a pretty-printed JSON file: that of its first indented
@@ -656,11 +725,7 @@ pub fn save_edit(
     mode: u32,
     bytes: &[u8],
 ) -> Result<Option<PathBuf>> {
-    let now = match std::fs::read(target) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(target, e)),
-    };
+    let now = read_settings_bytes(path, target)?.map(|(b, _)| b);
     if now.as_deref() != original {
         return Err(Error::Invalid(format!(
             "{}: changed while pool was editing it; run the command again",
@@ -710,47 +775,72 @@ pub struct SettingsFile {
     pub original: Option<Vec<u8>>,
     /// The parsed settings (an empty object for a missing file).
     pub value: Value,
+    /// The settings as read, and where each part is in `original` (`None`
+    /// for a missing or blank file), so writing back keeps the user's bytes.
+    tree: Option<(Value, json_edit::Node)>,
     mode: Option<u32>,
 }
 
 impl SettingsFile {
     /// Reads and parses `path`. A missing file is an empty object; a file that
-    /// is not valid JSON is an error naming the file and line.
+    /// is not valid JSON, has a duplicate key, is not a regular file or is
+    /// larger than [`MAX_SETTINGS_BYTES`] is an error naming the file (and
+    /// the line).
     pub fn load(path: &Path) -> Result<SettingsFile> {
         // Write through a symlink (dotfiles repositories link settings.json)
         // rather than replace the link with a file.
         let target = edit_target(path)?;
-        let (original, mode) = match std::fs::read(&target) {
-            Ok(b) => {
-                let mode = std::fs::metadata(&target)
-                    .ok()
-                    .and_then(|m| fsio::mode_bits(&m));
-                (Some(b), mode)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-            Err(e) => return Err(Error::io(&target, e)),
+        let (original, mode) = match read_settings_bytes(path, &target)? {
+            Some((b, mode)) => (Some(b), mode),
+            None => (None, None),
         };
-        let value = match &original {
-            Some(b) => parse(path, b)?,
-            None => Value::Object(Map::new()),
+        let (value, tree) = match &original {
+            Some(b) => {
+                let (v, tree) = parse_tree(path, b)?;
+                let tree = tree.map(|t| (v.clone(), t));
+                (v, tree)
+            }
+            None => (Value::Object(Map::new()), None),
         };
         Ok(SettingsFile {
             path: path.to_path_buf(),
             target,
             original,
             value,
+            tree,
             mode,
         })
     }
 
-    /// The bytes `value` would be written as, in the file's indentation.
-    pub fn rendered(&self) -> Vec<u8> {
+    /// The bytes `value` would be written as: the original bytes wherever
+    /// the settings did not change ([`json_edit::splice`]), new parts in the
+    /// file's indentation; a new or blank file pretty-printed. Fails (the
+    /// caller then writes nothing) if the edited text would not read back as
+    /// `value`.
+    pub fn rendered(&self) -> Result<Vec<u8>> {
         let indent = self
             .original
             .as_deref()
             .map(detect_indent)
             .unwrap_or_else(|| b"  ".to_vec());
-        render(&self.value, &indent)
+        let (Some(bytes), Some((old, tree))) = (&self.original, &self.tree) else {
+            return Ok(render(&self.value, &indent));
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            Error::Invalid(format!(
+                "{}: not UTF-8; left it untouched",
+                self.path.display()
+            ))
+        })?;
+        json_edit::splice(text, tree, old, &self.value, &indent)
+            .map(String::into_bytes)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: pool could not edit it without changing other settings; left it \
+                     untouched (add the hooks by hand)",
+                    self.path.display()
+                ))
+            })
     }
 
     /// Path of the backup beside the file.
@@ -768,7 +858,7 @@ impl SettingsFile {
             &self.target,
             self.original.as_deref(),
             self.mode.unwrap_or(new_file_mode),
-            &self.rendered(),
+            &self.rendered()?,
         )
     }
 }
@@ -1020,5 +1110,109 @@ mod tests {
     fn plugin_ids() {
         let v = json!({"enabledPlugins": {"session-pool@claude-pool": true, "session-pool@x": false, "other@y": true}});
         assert_eq!(enabled_plugin_ids(&v), ["session-pool@claude-pool"]);
+    }
+
+    /// Writes `v` as JSON with the whitespace between tokens taken in turn
+    /// from `ws` (so every layout a person might type comes up).
+    fn write_odd(v: &Value, ws: &[&str], k: &mut usize, out: &mut String) {
+        fn gap(ws: &[&str], k: &mut usize, out: &mut String) {
+            out.push_str(ws[*k % ws.len()]);
+            *k += 1;
+        }
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (key, val)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    gap(ws, k, out);
+                    out.push_str(&serde_json::to_string(key).unwrap());
+                    gap(ws, k, out);
+                    out.push(':');
+                    gap(ws, k, out);
+                    write_odd(val, ws, k, out);
+                }
+                gap(ws, k, out);
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, val) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    gap(ws, k, out);
+                    write_odd(val, ws, k, out);
+                }
+                gap(ws, k, out);
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the user's layout and hooks, install writes exactly the
+        /// merged settings, keeps every byte before our first change, and
+        /// uninstall then gives back the original file byte for byte (an
+        /// empty object's inner spacing excepted).
+        #[test]
+        fn install_then_uninstall_gives_back_the_users_bytes(
+            keys in proptest::collection::vec(("[a-z]{1,6}", 0u64..u64::MAX), 0..4),
+            events in proptest::collection::vec(
+                (proptest::sample::select(vec!["Stop", "PreToolUse", "Notification", "SessionEnd"]),
+                 proptest::collection::vec("[a-z ]{1,8}", 1..3)),
+                0..3),
+            layout in proptest::collection::vec(
+                proptest::sample::select(vec!["", " ", "\n", "\n  ", "\n\t\t", "  \n    ", "\r\n "]),
+                1..8),
+            big in proptest::bool::ANY,
+        ) {
+            let mut root = Map::new();
+            for (k, n) in keys.into_iter().filter(|(k, _)| k != "hooks") {
+                root.insert(k, Value::from(n));
+            }
+            let mut hooks = Map::new();
+            for (event, cmds) in events {
+                let handlers: Vec<Value> = cmds
+                    .into_iter()
+                    .map(|c| json!({"type": "command", "command": c}))
+                    .collect();
+                hooks.insert(event.to_string(), json!([{"hooks": handlers}]));
+            }
+            if !hooks.is_empty() {
+                root.insert("hooks".into(), Value::Object(hooks));
+            }
+            let big = big && !root.is_empty();
+            let mut text = String::new();
+            write_odd(&Value::Object(root), &layout, &mut 0, &mut text);
+            if big {
+                // A number serde_json cannot hold exactly.
+                text = text.replacen('{', "{\"big\": 123456789012345678901234567890.000,", 1);
+            }
+            text.push('\n');
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("settings.json");
+            std::fs::write(&path, &text).unwrap();
+            let mut f = SettingsFile::load(&path).unwrap();
+            merge(&mut f.value, &bin()).unwrap();
+            let installed = String::from_utf8(f.rendered().unwrap()).unwrap();
+            let v: Value = serde_json::from_str(&installed).unwrap();
+            proptest::prop_assert_eq!(registrations(&v).len(), HOOKS.len());
+            if big {
+                proptest::prop_assert!(installed.contains("123456789012345678901234567890.000"));
+            }
+            std::fs::write(&path, &installed).unwrap();
+            let mut f = SettingsFile::load(&path).unwrap();
+            remove(&mut f.value).unwrap();
+            let back = String::from_utf8(f.rendered().unwrap()).unwrap();
+            if text.trim_start_matches('{').trim_start().starts_with('}') {
+                // An empty object (`{ }`) comes back as `{}`: nothing else.
+                proptest::prop_assert_eq!(back, "{}\n");
+            } else {
+                proptest::prop_assert_eq!(back, text);
+            }
+        }
     }
 }

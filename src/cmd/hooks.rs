@@ -195,6 +195,7 @@ fn end_of_turn(ctx: &Ctx, pool: &Pool, program: &str, digest: Option<DigestWhen>
         session,
         cwd: ctx.input.cwd.as_deref().unwrap_or(std::path::Path::new("")),
         host: &host,
+        clean: crate::view::neutral::clean,
     };
     if let Err(e) = auto::flush(pool, &who, ctx.now) {
         hook::report(pool.dir(), program, &format!("automatic entries: {e}"));

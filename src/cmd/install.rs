@@ -87,7 +87,7 @@ fn run(args: &InstallArgs, action: Action) -> Result<String> {
             Action::Uninstall => format!("pool uninstall: no pool hooks in {shown}\n"),
         });
     }
-    let after = file.rendered();
+    let after = file.rendered()?;
     if args.dry_run {
         let before = String::from_utf8_lossy(file.original.as_deref().unwrap_or(b""));
         let from = if file.original.is_some() {
@@ -159,7 +159,7 @@ fn run_codex(args: &InstallArgs, action: Action) -> Result<String> {
     if args.dry_run {
         let mut out = String::new();
         for (path, original, after) in [
-            (&hooks_path, hooks.original.as_deref(), hooks.rendered()),
+            (&hooks_path, hooks.original.as_deref(), hooks.rendered()?),
             (&config_path, config.original.as_deref(), config.rendered()),
         ] {
             let before = String::from_utf8_lossy(original.unwrap_or(b""));

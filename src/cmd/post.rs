@@ -224,7 +224,7 @@ fn post_as(args: &PostArgs, origin: &'static str) -> Result<String> {
         // woken sees it at its next prompt.
         match crate::coord::wake::wake(pool.dir(), &entries, now) {
             Ok(done) => {
-                for d in done.iter().filter(|d| d.outcome.is_ok()) {
+                for d in done.deliveries.iter().filter(|d| d.outcome.is_ok()) {
                     eprintln!(
                         "pool post: woke session {}",
                         d.session.get(..8).unwrap_or(&d.session)

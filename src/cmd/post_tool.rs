@@ -88,6 +88,7 @@ fn body(ctx: &Ctx) -> Result<Option<String>> {
         session,
         cwd,
         host: &host,
+        clean: crate::view::neutral::clean,
     };
     auto::record_call(&ctx.pool_dir, &who, &call, kinds, started, ctx.now)?;
     Ok(None)

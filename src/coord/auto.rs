@@ -15,7 +15,8 @@
 //!
 //! Only the commit subject (from the repository's reflog), the short hash,
 //! the branch, file paths and a pull request URL are stored, never command
-//! output, and each goes through [`redact`] and the entry field caps.
+//! output, and each goes through [`redact`], the neutraliser ([`Who::clean`],
+//! at write) and the entry field caps.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -220,6 +221,10 @@ pub struct Who<'a> {
     pub cwd: &'a Path,
     /// This machine's name.
     pub host: &'a str,
+    /// The neutraliser every text field of an automatic entry passes before
+    /// it is stored: `crate::view::neutral::clean`, the one choke point,
+    /// handed in by the command layer (coordination may not import views).
+    pub clean: fn(&str, usize) -> String,
 }
 
 fn same_repo(a: &Repo, b: &Repo) -> bool {
@@ -585,16 +590,30 @@ pub fn covers(block: &Entry<'_>, p: &Pending) -> bool {
         .any(|f| pats.iter().any(|pat| path_matches(pat, &block.cwd, f)))
 }
 
+/// The entry a pending record becomes. Its text (commit subject, file
+/// names, pull request URL, digest lines) comes from the repository and the
+/// command line, so it is neutralised here, at write, through `who.clean`:
+/// the stored entry holds no control or invisible character, tag or turn
+/// prefix; the digest keeps its lines, each cleaned.
 fn to_entry(p: &Pending, who: &Who<'_>, now: i64) -> Entry<'static> {
+    let clean = who.clean;
+    let summary: Vec<String> = p
+        .summary
+        .split('\n')
+        .map(|l| clean(l, MAX_SUMMARY))
+        .filter(|l| !l.is_empty())
+        .collect();
     Entry {
         id: p.id.clone().into(),
         timestamp: now,
         source_instance: who.instance.to_string().into(),
         session_id: who.session.to_string().into(),
         action: p.action.clone().into(),
-        topic: truncate_chars(&p.topic, MAX_TOPIC).into_owned().into(),
-        summary: truncate_chars(&p.summary, MAX_SUMMARY).into_owned().into(),
-        affects: truncate_chars(&p.affects, MAX_SHORT).into_owned().into(),
+        topic: clean(&p.topic, MAX_TOPIC).into(),
+        summary: truncate_chars(&summary.join("\n"), MAX_SUMMARY)
+            .into_owned()
+            .into(),
+        affects: clean(&p.affects, MAX_SHORT).into(),
         reference: p.reference.clone().into(),
         cwd: p.cwd.clone().into(),
         host: who.host.to_string().into(),
