@@ -528,6 +528,44 @@ def cmd_shell_guard(args):
     c.exit()
 
 
+def cmd_git_guard(args):
+    """git-guard WORLD RUN: in the worktree where B has a live session on main and B claims the
+    staged src/db.rs, H's `git checkout -b`, `git commit` and `git push --force` through Codex's
+    shell tool are each refused before they run; the model's next request carries the details, and
+    a read-only command after each shows the branch, the commit count and the remote unchanged."""
+    world, run = Path(args[0]), Path(args[1])
+    c = Checker()
+    mains = main_requests(run)
+    c.check(len(mains) >= 7, "git guard: the model got a request after each of its six calls",
+            f"{len(mains)} main requests")
+    ex = shell_exchanges(mains[-1]["body"]) if mains else []
+    c.check(len(ex) >= 6, "git guard: six shell calls were made", short(json.dumps(ex), 800))
+    ex += [("", "")] * max(0, 6 - len(ex))
+
+    def refused(k, label, words):
+        cmd, out = ex[k]
+        out = out or ""
+        # The refusal is in the request right after the call (mains[k + 1]).
+        nxt = json.dumps(shell_exchanges(mains[k + 1]["body"]), ensure_ascii=False) if len(mains) > k + 1 else ""
+        c.check("Pool: command not run" in out and all(w in out for w in words) and "Pool: command not run" in nxt,
+                f"git guard: {label} is refused and the model's next request carries the details",
+                short(f"{cmd}: {out}", 900))
+
+    def shows(k, label, want):
+        cmd, out = ex[k]
+        got = (out or "").strip().splitlines()
+        c.check(bool(got) and got[-1].strip() == want, f"git guard: {label}", short(f"{cmd}: {out}", 400))
+
+    refused(0, "git checkout -b in the worktree B works in", ["git checkout", "on branch main"])
+    shows(1, "the branch is unchanged after the refusal", "main")
+    refused(2, "git commit taking B's claimed src/db.rs", ["git commit would take src/db.rs", "B claimed src/db.rs"])
+    shows(3, "no commit was made", "1")
+    refused(4, "git push --force of the branch B has checked out",
+            ["git push --force of branch main", "works on branch main"])
+    shows(5, "the remote is unchanged", "1")
+    c.exit()
+
+
 def cmd_plugin(args):
     world, codex = Path(args[0]), args[1]
     c = Checker()
@@ -547,6 +585,7 @@ def cmd_plugin(args):
 COMMANDS = {
     "deny": cmd_deny,
     "shell-guard": cmd_shell_guard,
+    "git-guard": cmd_git_guard,
     "plugin": cmd_plugin,
     "codex-auto": cmd_codex_auto,
     "mock-selftest": cmd_mock_selftest,

@@ -299,6 +299,26 @@ SUMMARY: user text must not be pooled
   check codex-run "$G/runs/G" G
   check shell-guard "$G" "$G/runs/G"
 
+  printf '\n== Codex git commands under another live session: checkout, commit and push --force refused once\n'
+  H="$WORK/gitops"
+  make_world "$H"
+  printf '[user]\n\tname = H\n\temail = h@example.invalid\n' >"$H/home/.gitconfig"
+  printf 'fn connect() {}\n' >"$H/proj/src/db.rs"
+  in_world "$H" sh -c 'git checkout -q -b main && git add -A && git commit -q -m "Initial commit"' || fail "initial commit (gitops world)"
+  git init -q --bare "$H/remote.git" && in_world "$H" sh -c "git remote add origin '$H/remote.git' && git push -q origin main" \
+    || fail "the remote (gitops world)"
+  # Staged for the next commit: B's claimed src/db.rs.
+  printf 'fn connect(url: &str) {}\n' >"$H/proj/src/db.rs" && in_world "$H" git add src/db.rs || fail "git add (gitops world)"
+  in_world "$H" "$BIN_DIR/pool" install --codex >/dev/null 2>&1 || fail "pool install --codex (gitops world)"
+  in_world "$H" CLAUDE_INSTANCE=B "$BIN_DIR/pool" post --action claimed --topic "DB rewrite by B" \
+    --affects src/db.rs >/dev/null 2>&1 || fail "B's claim (gitops world)"
+  # B has a live session in this worktree (any hook call records where it works).
+  printf '{"session_id":"b-session-codex-e2e","hook_event_name":"UserPromptSubmit","prompt":"go","cwd":"%s"}' "$H/proj" \
+    | in_world "$H" CLAUDE_INSTANCE=B "$BIN_DIR/pool-prompt" >/dev/null 2>&1 || fail "B's hook (gitops world)"
+  run_codex "$H" H H "$HERE/scripts/codex_git.json" "Commit and push the staged change."
+  check codex-run "$H/runs/H" H
+  check git-guard "$H" "$H/runs/H"
+
   L="$WORK/spill"
   make_world "$L"
   install_logging_hook "$L" 12000
