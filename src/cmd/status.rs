@@ -49,6 +49,13 @@
 //! sessions and the last 24 hours' entries of other repositories, which
 //! `--all-repos` shows.
 //!
+//! `instance` is the instance's name; for one whose entries came through
+//! `pool sync` from another machine it is followed by where they came from,
+//! `A@laptop (synced from alice)` (the host its entries name, `?` when
+//! none, and the stream this machine read them from): that is a row of its
+//! own, never this machine's A (issue 22). Sessions are always this
+//! machine's.
+//!
 //! `state` is `active` (seen within 5 minutes), `idle` (within an hour),
 //! `gone` (ended, or older) or `unseen` (only named by a handoff). An
 //! instance's state is its best session's; without presence files, its latest
