@@ -414,6 +414,36 @@ mod tests {
         assert_eq!(open(&got).len(), 1);
     }
 
+    /// Issue 22, section 3: another machine's "A" (pulled through `pool
+    /// sync`) is not this machine's A: its block is a block of its own, and
+    /// its `released` on the topic does not end this machine's A's block.
+    #[test]
+    fn another_machines_instance_of_the_same_name_is_not_this_one() {
+        let now = 10_000;
+        let pulled = |mut x: Entry<'static>| {
+            x.host = "laptop".into();
+            x.received = Some(now - 1);
+            x.via = "alice".into();
+            x
+        };
+        let got = run(
+            vec![
+                e("l1", "A", "blocked", "Auth", now - 300),
+                pulled(e("r1", "A", "blocked", "Auth", now - 200)),
+                pulled(e("r2", "A", "released", "Auth", now - 100)),
+            ],
+            now,
+        );
+        let open: Vec<&str> = open(&got).iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(open, ["l1"], "{got:?}");
+        let r1 = got.iter().find(|b| b.id == "r1").unwrap();
+        assert_eq!(
+            (r1.source.as_deref(), r1.host.as_str()),
+            (Some("alice"), "laptop")
+        );
+        assert_eq!(r1.unblocked_by.as_ref().unwrap().id, "r2");
+    }
+
     #[test]
     fn the_predicate_agrees_with_the_tracker() {
         let block = Block {
