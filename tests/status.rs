@@ -756,3 +756,71 @@ fn status_keeps_at_most_ten_thousand_claims_and_says_so() {
     assert_eq!(st["left_out"]["claims"], 500);
     assert_eq!(instance(&st, "I000")["totals"]["claims"], 525);
 }
+
+/// Issue 22, section 3: what `pool sync` brought from another machine's
+/// "A" (its entries carry `via`, the stream it came from) is a row of its
+/// own, labelled with its host and stream; this machine's A keeps its own
+/// last entry, claims and blocks.
+#[test]
+fn another_machines_instance_is_its_own_row_in_status() {
+    let w = World::new();
+    w.event("pool-prompt", "A", "sa", "UserPromptSubmit", &w.repo());
+    w.post("A", &["--action", "completed", "--topic", "Local work"]);
+    let t = now();
+    // As `pool sync` stores them: the sender's fields, plus `received` and
+    // `via` stamped here.
+    let remote = |id: &str, action: &str, topic: &str, extra: Value| {
+        let mut e = json!({"id": id, "timestamp": t - 5, "source_instance": "A",
+            "session_id": "r1", "action": action, "topic": topic, "host": "laptop",
+            "cwd": w.repo(), "received": t - 1, "via": "alice"});
+        e.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        e
+    };
+    w.append_raw(&[
+        remote(
+            "r-claim",
+            "claimed",
+            "Remote claim",
+            json!({"affects": "src/remote.rs"}),
+        ),
+        remote("r-block", "blocked", "Remote wait", json!({})),
+        remote(
+            "r-done",
+            "completed",
+            "Remote work",
+            json!({"timestamp": t - 2}),
+        ),
+    ]);
+
+    let st = w.status_json();
+    let names: Vec<&str> = st["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| s(&i["instance"]))
+        .collect();
+    assert_eq!(names.len(), 2, "two rows: {names:?}");
+    let a = instance(&st, "A");
+    assert_eq!(a["last_entry"]["topic"], "Local work", "{st}");
+    assert_eq!(a["claims"], json!([]), "{st}");
+    assert_eq!(a["blocked"], json!([]), "{st}");
+    assert_eq!(a["sessions"].as_array().unwrap().len(), 1);
+    let r = instance(&st, "A@laptop (synced from alice)");
+    assert_eq!(r["last_entry"]["topic"], "Remote work", "{st}");
+    assert_eq!(r["claims"][0]["topic"], "Remote claim", "{st}");
+    assert_eq!(r["blocked"][0]["topic"], "Remote wait", "{st}");
+    assert_eq!(r["sessions"], json!([]), "presence is never synced");
+
+    let text = w.stdout(&["status"]);
+    assert!(text.contains("A@laptop (synced from alice)"), "{text}");
+    let local = text
+        .split("\n\n")
+        .find(|sec| sec.starts_with("A — "))
+        .unwrap_or_else(|| panic!("no section for A: {text}"));
+    assert!(
+        local.contains("Local work") && !local.contains("Remote"),
+        "{text}"
+    );
+}

@@ -102,7 +102,12 @@ pub fn render(b: &Board) -> String {
         }
     }
     for v in recent {
-        let _ = writeln!(out, "\n## {}\n", md(&v.name, SHOW_INSTANCE));
+        let _ = writeln!(
+            out,
+            "\n## {}{}\n",
+            md(&v.name, SHOW_INSTANCE),
+            neutral::escape_html(&v.from)
+        );
         let live = v.live_sessions(now).count();
         let mut facts = vec![match v.state {
             State::Active | State::Idle => v.state.as_str().to_string(),

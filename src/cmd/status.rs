@@ -49,6 +49,13 @@
 //! sessions and the last 24 hours' entries of other repositories, which
 //! `--all-repos` shows.
 //!
+//! `instance` is the instance's name; for one whose entries came through
+//! `pool sync` from another machine it is followed by where they came from,
+//! `A@laptop (synced from alice)` (the host its entries name, `?` when
+//! none, and the stream this machine read them from): that is a row of its
+//! own, never this machine's A (issue 22). Sessions are always this
+//! machine's.
+//!
 //! `state` is `active` (seen within 5 minutes), `idle` (within an hour),
 //! `gone` (ended, or older) or `unseen` (only named by a handoff). An
 //! instance's state is its best session's; without presence files, its latest
@@ -82,7 +89,9 @@ use crate::store::entry::{Entry, format_age};
 use crate::store::log::{DEFAULT_TTL, ORDER_SLACK, Pool, Walk};
 use crate::view::dashboard::Conflict;
 use crate::view::neutral::{self, clean};
-use crate::view::render::{SHOW_INSTANCE, SHOW_TOPIC, critical_mark, to_suffix};
+use crate::view::render::{
+    SHOW_INSTANCE, SHOW_TOPIC, critical_mark, instance_key, remote_suffix, to_suffix,
+};
 
 /// Version of the `--json` shape.
 pub const JSON_VERSION: u32 = 1;
@@ -143,6 +152,10 @@ pub struct StatusArgs {
 pub struct InstanceView {
     /// Its name as last written.
     pub name: String,
+    /// `@host (synced from STREAM)` for an instance of another machine (its
+    /// entries, claims and blocks came through `pool sync`), already
+    /// cleaned ([`remote_suffix`]); empty for this machine's.
+    pub from: String,
     /// Its state (see the module documentation).
     pub state: State,
     /// Its role in `config.json`.
@@ -164,9 +177,10 @@ pub struct InstanceView {
 }
 
 impl InstanceView {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, from: &str) -> Self {
         InstanceView {
             name: name.to_string(),
+            from: from.to_string(),
             state: State::Unseen,
             role: None,
             blocked: Vec::new(),
@@ -177,6 +191,12 @@ impl InstanceView {
             handoffs: Vec::new(),
             recent: Vec::new(),
         }
+    }
+
+    /// Its name and where it came from: `A`, or `A@laptop (synced from
+    /// alice)` for another machine's A.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.name, self.from)
     }
 
     /// The latest sign of life: a hook call or an entry.
@@ -354,6 +374,12 @@ fn key(name: &str) -> String {
     }
 }
 
+/// The board's key of a writer: [`key`] of its name, then where it came
+/// from ([`instance_key`]), so another machine's A is never this one's.
+fn writer_key(name: &str, host: &str, source: Option<&str>) -> String {
+    instance_key(&key(name), host, source)
+}
+
 /// Reads presence files (pruning those gone more than 7 days when `prune`),
 /// open claims, pending handoffs and each instance's latest entries from
 /// the pool, in one backwards pass over the window that keeps only what the
@@ -456,7 +482,7 @@ fn scan(
         if (admitted || (e.action != "claimed" && !e.reference.is_empty()))
             && let Some(c) = claims.visit(&e, now, default_ttl)
         {
-            let k = key(&c.instance);
+            let k = writer_key(&c.instance, &c.host, c.source.as_deref());
             let counted =
                 out.claims_total.len() < MAX_INSTANCES || out.claims_total.contains_key(&k);
             if counted {
@@ -483,7 +509,7 @@ fn scan(
         }
         if e.timestamp >= window_start {
             let full = per_instance.len() >= MAX_INSTANCES;
-            let k = key(&e.source_instance);
+            let k = writer_key(&e.source_instance, &e.host, e.source());
             let n = match per_instance.get_mut(&k) {
                 Some(n) => Some(n),
                 None if !full => Some(per_instance.entry(k).or_default()),
@@ -523,8 +549,10 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
     let mut order: Vec<String> = Vec::new();
     // Names past the cap, to count them (the inputs are bounded, so is this).
     let mut dropped: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut slot = |name: &str| -> String {
-        let k = key(name);
+    // Another machine's writers get rows of their own (`A@laptop (synced
+    // from alice)`): nothing pulled passes for this machine's instance.
+    let mut slot = |name: &str, host: &str, source: Option<&str>| -> String {
+        let k = writer_key(name, host, source);
         if !by_key.contains_key(&k) && by_key.len() >= MAX_INSTANCES {
             dropped.insert(k.clone());
         }
@@ -534,7 +562,10 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
             } else {
                 name.trim()
             };
-            by_key.insert(k.clone(), InstanceView::new(shown));
+            by_key.insert(
+                k.clone(),
+                InstanceView::new(shown, &remote_suffix(host, source)),
+            );
             order.push(k.clone());
         }
         k
@@ -542,7 +573,8 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
     // Inputs come newest first, so the first name seen is the latest spelling.
     let mut keyed: Vec<(String, Presence)> = Vec::new();
     for p in inputs.sessions {
-        keyed.push((slot(&p.instance), p));
+        // Presence is per machine and never synced: sessions are local.
+        keyed.push((slot(&p.instance, "", None), p));
     }
     // A person's entries (from the dashboard, or a release by hand) make
     // no instance and are no instance's last entry.
@@ -550,22 +582,22 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
         .recent
         .into_iter()
         .filter(|e| !e.by_person())
-        .map(|e| (slot(&e.source_instance), e))
+        .map(|e| (slot(&e.source_instance, &e.host, e.source()), e))
         .collect();
     let keyed_claims: Vec<_> = inputs
         .claims
         .into_iter()
-        .map(|c| (slot(&c.instance), c))
+        .map(|c| (slot(&c.instance, &c.host, c.source.as_deref()), c))
         .collect();
     let open_blocks: Vec<Block> = blocked::open(&inputs.blocks).into_iter().cloned().collect();
     let keyed_blocks: Vec<_> = open_blocks
         .into_iter()
-        .map(|b| (slot(&b.instance), b))
+        .map(|b| (slot(&b.instance, &b.host, b.source.as_deref()), b))
         .collect();
     let keyed_handoffs: Vec<_> = inputs
         .handoffs
         .into_iter()
-        .map(|h| (slot(&h.to), h))
+        .map(|h| (slot(&h.to, "", None), h))
         .collect();
     for (k, p) in keyed {
         if let Some(v) = by_key.get_mut(&k) {
@@ -632,6 +664,7 @@ pub fn assemble(inputs: Inputs, now: i64) -> Board {
             .then(a.state.cmp(&b.state))
             .then(b.last_heard().cmp(&a.last_heard()))
             .then(a.name.cmp(&b.name))
+            .then(a.from.cmp(&b.from))
     });
     Board {
         now,
@@ -782,7 +815,7 @@ pub fn to_json(b: &Board, pool_dir: &Path) -> Value {
                 .map(|k| json!({"id": k.id, "topic": k.topic, "summary": k.summary, "since": k.since}))
                 .collect();
             json!({
-                "instance": v.name,
+                "instance": v.label(),
                 "state": v.state,
                 "role": v.role,
                 "blocked": blocked,
@@ -1053,7 +1086,7 @@ pub fn render_text(b: &Board, pool_dir: &Path, home: Option<&Path>) -> String {
     let mut sections = 0usize;
     let mut unshown = 0usize;
     for v in &b.instances {
-        let name = clean(&v.name, SHOW_INSTANCE);
+        let name = format!("{}{}", clean(&v.name, SHOW_INSTANCE), v.from);
         let quiet = matches!(v.state, State::Gone | State::Unseen);
         if quiet && v.claims.is_empty() && v.handoffs.is_empty() && v.blocked.is_empty() {
             let ended = v.sessions.first().is_some_and(|p| p.ended.is_some());

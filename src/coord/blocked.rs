@@ -69,6 +69,11 @@ pub struct Block {
     pub blocks: String,
     /// Blocked since, epoch seconds: the earliest report still open.
     pub since: i64,
+    /// Where the block came from: `None` written here, else the sync
+    /// source it was received from (`Entry::source`).
+    pub source: Option<String>,
+    /// The host the `blocked` entry names (shown with `source`).
+    pub host: String,
     /// The entry that ended it; `None` while it is open.
     pub unblocked_by: Option<Unblock>,
 }
@@ -102,6 +107,10 @@ pub struct Seen<'a> {
     pub reference: &'a str,
     /// `timestamp`.
     pub timestamp: i64,
+    /// [`Entry::source`]: `None` for an entry written here.
+    pub source: Option<&'a str>,
+    /// `host`.
+    pub host: &'a str,
     /// Whether the entry is live at the time of the scan.
     pub live: bool,
 }
@@ -116,6 +125,8 @@ impl<'a> Seen<'a> {
             topic: &e.topic,
             reference: &e.reference,
             timestamp: e.timestamp,
+            source: e.source(),
+            host: &e.host,
             live: e.is_live(now, default_ttl),
         }
     }
@@ -148,10 +159,10 @@ pub fn unblocks(e: &Seen<'_>, block: &Block) -> Option<How> {
     if !same_topic {
         return None;
     }
-    let own = e
-        .instance
-        .trim()
-        .eq_ignore_ascii_case(block.instance.trim());
+    let own = e.source == block.source.as_deref()
+        && e.instance
+            .trim()
+            .eq_ignore_ascii_case(block.instance.trim());
     match e.action {
         "completed" | "released" | "signaling" if own => Some(How::Own),
         "completed" => Some(How::Completed),
@@ -159,17 +170,22 @@ pub fn unblocks(e: &Seen<'_>, block: &Block) -> Option<How> {
     }
 }
 
+/// Where an entry came from ([`Seen::source`]), its writer and its topic,
+/// both normalised.
+type Key = (Option<String>, String, String);
+
 /// Collects blocks while entries are visited newest first.
 #[derive(Debug, Default)]
 pub struct Tracker {
     /// Ids named by a `REF`, with the oldest such entry seen so far.
     refs: HashMap<String, Unblock>,
-    /// (instance, topic) closed by the instance itself.
-    own: HashMap<(String, String), Unblock>,
+    /// (source, instance, topic) closed by the instance itself: another
+    /// machine's instance of the same name is not this one.
+    own: HashMap<Key, Unblock>,
     /// Topic completed, by whom (the oldest seen so far per instance).
     done: HashMap<String, Vec<Unblock>>,
-    /// (instance, topic) of open blocks, to their index in `blocks`.
-    open: HashMap<(String, String), usize>,
+    /// (source, instance, topic) of open blocks, to their index in `blocks`.
+    open: HashMap<Key, usize>,
     blocks: Vec<Block>,
 }
 
@@ -191,8 +207,14 @@ impl Tracker {
             return;
         }
         if matches!(e.action, "completed" | "released" | "signaling") {
-            self.own
-                .insert((norm(e.instance), norm(e.topic)), unblock(e, How::Own));
+            self.own.insert(
+                (
+                    e.source.map(str::to_string),
+                    norm(e.instance),
+                    norm(e.topic),
+                ),
+                unblock(e, How::Own),
+            );
         }
         if e.action == "completed" {
             let by = self.done.entry(norm(e.topic)).or_default();
@@ -209,13 +231,17 @@ impl Tracker {
     }
 
     fn visit_blocked(&mut self, e: &Seen<'_>, full: Option<&Entry<'_>>) {
-        let key = (norm(e.instance), norm(e.topic));
+        let key = (
+            e.source.map(str::to_string),
+            norm(e.instance),
+            norm(e.topic),
+        );
         let ended = self.refs.get(e.id).cloned().or_else(|| {
-            if key.1.is_empty() {
+            if key.2.is_empty() {
                 return None;
             }
             self.own.get(&key).cloned().or_else(|| {
-                self.done.get(&key.1).and_then(|by| {
+                self.done.get(&key.2).and_then(|by| {
                     by.iter()
                         .filter(|u| !u.instance.eq_ignore_ascii_case(e.instance))
                         .min_by_key(|u| u.timestamp)
@@ -228,7 +254,7 @@ impl Tracker {
                 return;
             }
             if let Some(&i) = self.open.get(&key)
-                && !key.1.is_empty()
+                && !key.2.is_empty()
             {
                 // An earlier report of a block still open: it started then.
                 if let Some(b) = self.blocks.get_mut(i) {
@@ -250,6 +276,8 @@ impl Tracker {
             summary: full.map(|f| f.summary.to_string()).unwrap_or_default(),
             blocks: full.map(|f| f.blocks.to_string()).unwrap_or_default(),
             since: e.timestamp,
+            source: e.source.map(str::to_string),
+            host: e.host.to_string(),
             unblocked_by: ended,
         });
     }
@@ -386,6 +414,36 @@ mod tests {
         assert_eq!(open(&got).len(), 1);
     }
 
+    /// Issue 22, section 3: another machine's "A" (pulled through `pool
+    /// sync`) is not this machine's A: its block is a block of its own, and
+    /// its `released` on the topic does not end this machine's A's block.
+    #[test]
+    fn another_machines_instance_of_the_same_name_is_not_this_one() {
+        let now = 10_000;
+        let pulled = |mut x: Entry<'static>| {
+            x.host = "laptop".into();
+            x.received = Some(now - 1);
+            x.via = "alice".into();
+            x
+        };
+        let got = run(
+            vec![
+                e("l1", "A", "blocked", "Auth", now - 300),
+                pulled(e("r1", "A", "blocked", "Auth", now - 200)),
+                pulled(e("r2", "A", "released", "Auth", now - 100)),
+            ],
+            now,
+        );
+        let open: Vec<&str> = open(&got).iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(open, ["l1"], "{got:?}");
+        let r1 = got.iter().find(|b| b.id == "r1").unwrap();
+        assert_eq!(
+            (r1.source.as_deref(), r1.host.as_str()),
+            (Some("alice"), "laptop")
+        );
+        assert_eq!(r1.unblocked_by.as_ref().unwrap().id, "r2");
+    }
+
     #[test]
     fn the_predicate_agrees_with_the_tracker() {
         let block = Block {
@@ -395,6 +453,8 @@ mod tests {
             summary: String::new(),
             blocks: String::new(),
             since: 0,
+            source: None,
+            host: String::new(),
             unblocked_by: None,
         };
         let check = |en: Entry<'static>| unblocks(&Seen::of(&en, 10, 3600), &block);

@@ -47,6 +47,8 @@ impl OpenBlock {
             summary: String::new(),
             blocks: String::new(),
             since: self.since,
+            source: None,
+            host: String::new(),
             unblocked_by: None,
         }
     }

@@ -79,6 +79,9 @@ pub struct Claim {
     /// Where the claim came from: `None` written here, else the sync
     /// source it was received from (`Entry::source`).
     pub source: Option<String>,
+    /// The host the claim names (what its writer wrote; shown with
+    /// `source` for a claim from another machine).
+    pub host: String,
     /// Patterns of a claim from another machine that cover the whole tree
     /// ([`whole_tree`]): shown, never matched.
     pub unenforced: Vec<String>,
@@ -317,6 +320,7 @@ fn note_claim(
                     repo: e.repo.to_string(),
                     timestamp: e.timestamp,
                     source,
+                    host: e.host.to_string(),
                     unenforced,
                 });
             }
@@ -1276,6 +1280,7 @@ mod tests {
             repo: repo.into(),
             timestamp: 0,
             source: None,
+            host: String::new(),
             unenforced: Vec::new(),
         };
         let a = repo("gh/x", "/w/app-A");
@@ -1325,6 +1330,7 @@ mod tests {
             repo: "gh/x".into(),
             timestamp: 0,
             source: None,
+            host: String::new(),
             unenforced: Vec::new(),
         };
         let exact = repo("gh/x", "/w/App-A");
@@ -1386,6 +1392,7 @@ mod tests {
                 repo: ids[repos[i]].into(),
                 timestamp: 0,
                 source: None,
+                host: String::new(),
                 unenforced: Vec::new(),
             }).collect();
             let edits: Vec<Edit> = targets.iter().enumerate().map(|(i, t)| Edit {

@@ -128,6 +128,8 @@ struct ClaimRec {
     repo: String,
     ts: i64,
     source: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    host: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -433,6 +435,7 @@ fn claims_for(
                 repo: r.repo,
                 timestamp: r.ts,
                 source: r.source,
+                host: r.host,
                 unenforced: r.unenforced,
             };
             if !walk.closed(&c) {
@@ -499,6 +502,7 @@ fn rebuild_claims(
             repo: c.repo.clone(),
             ts: c.timestamp,
             source: c.source.clone(),
+            host: c.host.clone(),
         };
         let Ok(json) = serde_json::to_string(&rec) else {
             continue;

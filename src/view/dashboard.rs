@@ -26,6 +26,7 @@ use crate::store::entry::{
 use crate::store::log::MAX_TTL;
 use crate::store::paths::validate_instance;
 use crate::view::neutral::clean;
+use crate::view::render::{instance_key, remote_suffix};
 
 /// The page: one HTML file with inline CSS and JavaScript, no external assets.
 /// `__NONCE__` is replaced by a fresh CSP nonce on every load.
@@ -385,8 +386,18 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
     let config = inputs.config.unwrap_or(&empty);
     let mut cards: BTreeMap<String, Card> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    let mut slot = |name: &str, cards: &mut BTreeMap<String, Card>| -> Option<String> {
-        let k = key(name);
+    // Another machine's writers get cards of their own, named where they
+    // came from (`A@laptop (synced from alice)`): nothing pulled passes for
+    // this machine's instance. Sessions and configured names are local.
+    let mut slot = |name: &str,
+                    host: &str,
+                    source: Option<&str>,
+                    cards: &mut BTreeMap<String, Card>|
+     -> Option<String> {
+        if key(name).is_empty() {
+            return None;
+        }
+        let k = instance_key(name, host, source);
         if k.is_empty() || (!cards.contains_key(&k) && cards.len() >= MAX_CARDS) {
             return None;
         }
@@ -398,7 +409,11 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
                 .find(|(n, _)| key(n) == k)
                 .map(|(_, c)| c);
             Card {
-                name: clean(name.trim(), SHOW_SHORT),
+                name: format!(
+                    "{}{}",
+                    clean(name.trim(), SHOW_SHORT),
+                    remote_suffix(host, source)
+                ),
                 status: State::Unseen.as_str(),
                 role: conf
                     .and_then(|c| c.role.as_deref())
@@ -420,12 +435,12 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         Some(k)
     };
     for name in config.instances.keys() {
-        slot(name, &mut cards);
+        slot(name, "", None, &mut cards);
     }
     // Best session state per card; sessions come most recently heard first.
     let mut best: BTreeMap<String, State> = BTreeMap::new();
     for p in &inputs.sessions {
-        let Some(k) = slot(&p.instance, &mut cards) else {
+        let Some(k) = slot(&p.instance, "", None, &mut cards) else {
             continue;
         };
         let Some(c) = cards.get_mut(&k) else { continue };
@@ -445,7 +460,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         if e.by_person() {
             continue;
         }
-        if let Some(k) = slot(&e.source_instance, &mut cards)
+        if let Some(k) = slot(&e.source_instance, &e.host, e.source(), &mut cards)
             && let Some(c) = cards.get_mut(&k)
             && c.last.is_none()
         {
@@ -458,7 +473,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         }
     }
     for cl in &inputs.claims {
-        if let Some(k) = slot(&cl.instance, &mut cards)
+        if let Some(k) = slot(&cl.instance, &cl.host, cl.source.as_deref(), &mut cards)
             && let Some(c) = cards.get_mut(&k)
         {
             c.claims_total += 1;
@@ -469,14 +484,14 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
     }
     let open_blocks = crate::coord::blocked::open(&inputs.blocks);
     for b in &open_blocks {
-        if let Some(k) = slot(&b.instance, &mut cards)
+        if let Some(k) = slot(&b.instance, &b.host, b.source.as_deref(), &mut cards)
             && let Some(c) = cards.get_mut(&k)
         {
             c.blocked.push(BlockView::new(b));
         }
     }
     for h in &inputs.handoffs {
-        if let Some(k) = slot(&h.to, &mut cards)
+        if let Some(k) = slot(&h.to, "", None, &mut cards)
             && let Some(c) = cards.get_mut(&k)
         {
             c.pending += 1;
@@ -1156,6 +1171,7 @@ mod tests {
             repo: String::new(),
             timestamp: 0,
             source: None,
+            host: String::new(),
             unenforced: Vec::new(),
         }
     }
@@ -1514,6 +1530,53 @@ mod tests {
         assert_eq!(kinds, [("handoff", "A", "D", "h1")]);
         assert!(s.blocks[0].unblocked_by.is_none());
         assert_eq!(s.blocks[1].unblocked_by.as_ref().unwrap().id, "a9");
+    }
+
+    /// Issue 22, section 3: another machine's "A" (its entries, claims and
+    /// blocks came through `pool sync`) has a card of its own, named where
+    /// it came from; this machine's A keeps its last entry, claims and
+    /// blocks, and its role.
+    #[test]
+    fn another_machines_instance_has_its_own_card() {
+        let cfg: ConfigFile =
+            serde_json::from_str(r#"{"instances": {"A": {"role": "builder"}}}"#).unwrap();
+        let now = 100_000;
+        let pulled = |mut e: Entry<'static>| {
+            e.host = "laptop".into();
+            e.received = Some(now - 1);
+            e.via = "alice".into();
+            e
+        };
+        let local = entry("l1", "A", "completed", now - 100);
+        let remote_done = pulled(entry("r1", "A", "completed", now - 10));
+        let remote_block = pulled(entry("r2", "A", "blocked", now - 20));
+        let log = vec![remote_done, remote_block, local];
+        let blocks = crate::coord::blocked::blocks(log.iter(), now, 3600);
+        let mut remote_claim = claim("r3", "A", "/w", &["src/remote.rs"]);
+        remote_claim.source = Some("alice".into());
+        remote_claim.host = "laptop".into();
+        let s = snapshot(
+            Inputs {
+                config: Some(&cfg),
+                entries: log,
+                claims: vec![remote_claim],
+                blocks,
+                ..Inputs::default()
+            },
+            now,
+        );
+        let mut names: Vec<&str> = s.instances.iter().map(|c| c.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["A", "A@laptop (synced from alice)"]);
+        let a = s.instances.iter().find(|c| c.name == "A").unwrap();
+        assert_eq!(a.last.as_ref().unwrap().id, "l1");
+        assert_eq!(a.role, "builder");
+        assert!(a.claims.is_empty() && a.blocked.is_empty(), "{a:?}");
+        let r = s.instances.iter().find(|c| c.name != "A").unwrap();
+        assert_eq!(r.last.as_ref().unwrap().id, "r1");
+        assert_eq!(r.role, "", "the role is this machine's A's");
+        assert_eq!(r.claims[0].id, "r3");
+        assert_eq!(r.blocked[0].topic, "topic r2");
     }
 
     #[test]

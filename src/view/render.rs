@@ -366,6 +366,35 @@ pub fn writer(e: &Entry<'_>) -> String {
     name
 }
 
+/// What tells a writer from another machine apart from this machine's
+/// instance of the same name on a board (`pool status`, the dashboard's
+/// cards): `@host (synced from STREAM)` for an entry, claim or block
+/// received through `pool sync` (`source`, as [`Entry::source`] gives it;
+/// the host cleaned, `?` when empty), empty for one written here. Both
+/// parts are cleaned, so the suffix is safe to show as it is.
+pub fn remote_suffix(host: &str, source: Option<&str>) -> String {
+    let Some(src) = source else {
+        return String::new();
+    };
+    let host = if host.trim().is_empty() {
+        "?".to_string()
+    } else {
+        clean(host, SHOW_INSTANCE)
+    };
+    format!("@{host} (synced from {})", clean(src, SHOW_INSTANCE))
+}
+
+/// The key a board groups writers by: the instance's name (trimmed, any
+/// case), then [`remote_suffix`], so another machine's "A" never shares a
+/// row or card with this machine's A.
+pub fn instance_key(instance: &str, host: &str, source: Option<&str>) -> String {
+    format!(
+        "{}{}",
+        instance.trim().to_lowercase(),
+        remote_suffix(host, source).to_lowercase()
+    )
+}
+
 /// What follows the AFFECTS of a claim from another machine that covers
 /// the whole tree: that this machine does not enforce it (issue 22); empty
 /// otherwise.
