@@ -29,7 +29,7 @@ pub enum SpanError {
         /// Offset of its second occurrence's opening quote.
         at: usize,
     },
-    /// Nested deeper than [`MAX_DEPTH`].
+    /// Nested deeper than `MAX_DEPTH`.
     TooDeep(usize),
 }
 

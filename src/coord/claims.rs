@@ -590,7 +590,7 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
         .chain(std::iter::once(path))
 }
 
-/// Whether a claim pattern is a glob ([`glob`]), which only a match can
+/// Whether a claim pattern is a glob (`*`, `?` or `[`), which only a match can
 /// test; a plain path is found by its last component ([`pattern_key`]).
 pub fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
@@ -652,7 +652,7 @@ pub enum IndexKey<'p> {
 /// The keys of the guard's index a lookup of `target` (absolute) in `here`
 /// reads: every component of the target and of its path relative to the
 /// repository root. A superset of the [`pattern_key`] of every plain
-/// pattern that covers it and of the [`edit_key`]s of every edit of it.
+/// pattern that covers it and of the [`edit_keys`] of every edit of it.
 pub fn target_keys<'t>(target: &'t str, here: &Repo) -> Vec<&'t str> {
     let mut keys: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
     if let Some(rel) = here.relative(target) {
