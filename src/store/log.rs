@@ -18,8 +18,9 @@
 //!
 //! Entries whose TTL is longer than [`DEFAULT_TTL`], handoffs (`to`), answers
 //! (`ref`) and knowledge (`learned`, `decided`) are also listed in a small
-//! side index (`long_ttl.idx`: `time expires offset id` per line), so a reader
-//! that stops early still finds them.
+//! side index (`long_ttl.idx`: `time expires offset id` per line, then `c`
+//! for a plain claim), so a reader that stops early still finds them, and one
+//! that wants no claims skips them without reading the log.
 
 use std::collections::HashSet;
 use std::fs::File;
