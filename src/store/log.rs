@@ -18,8 +18,9 @@
 //!
 //! Entries whose TTL is longer than [`DEFAULT_TTL`], handoffs (`to`), answers
 //! (`ref`) and knowledge (`learned`, `decided`) are also listed in a small
-//! side index (`long_ttl.idx`: `time expires offset id` per line), so a reader
-//! that stops early still finds them.
+//! side index (`long_ttl.idx`: `time expires offset id` per line, then `c`
+//! for a plain claim), so a reader that stops early still finds them, and one
+//! that wants no claims skips them without reading the log.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -54,6 +55,10 @@ pub enum Walk {
     Continue,
     /// Enough of the log: go on with the long-TTL index.
     SkipToIndex,
+    /// Like [`Walk::SkipToIndex`], but the index's plain claims (no handoff
+    /// or answer: marked [`PLAIN_CLAIM`]) are not read: for a reader that has
+    /// counted enough and wants only handoffs, answers, blocks and knowledge.
+    SkipToIndexOmitClaims,
     /// Nothing more.
     Stop,
 }
@@ -193,6 +198,7 @@ impl Pool {
         mut f: impl FnMut(Entry<'_>) -> Walk,
     ) -> Result<ScanStats> {
         let mut stats = ScanStats::default();
+        let mut omit_claims = false;
         if let Some(file) = self.open_log()? {
             let path = self.log_path();
             let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
@@ -206,6 +212,10 @@ impl Pool {
                 &mut |_, _, e| match f(e) {
                     Walk::Continue => ControlFlow::Continue(()),
                     Walk::SkipToIndex => ControlFlow::Break(()),
+                    Walk::SkipToIndexOmitClaims => {
+                        omit_claims = true;
+                        ControlFlow::Break(())
+                    }
                     Walk::Stop => {
                         stopped = true;
                         ControlFlow::Break(())
@@ -220,7 +230,9 @@ impl Pool {
         }
         // One at a time: a reader that keeps a few pays for a few, however
         // many long-lived entries the index lists.
-        self.long_ttl_entries(now, stats.low_offset, &mut |e| matches!(f(e), Walk::Stop))?;
+        self.long_ttl_entries(now, stats.low_offset, omit_claims, &mut |e| {
+            matches!(f(e), Walk::Stop)
+        })?;
         Ok(stats)
     }
 
@@ -257,11 +269,13 @@ impl Pool {
 
     /// Hands `f` the live entries listed in the long-TTL index that start
     /// before `before` (the offset a backwards scan reached), newest first,
-    /// until it returns true.
+    /// until it returns true; without the lines marked [`PLAIN_CLAIM`] when
+    /// `omit_claims` (such a line costs reading and parsing its entry).
     fn long_ttl_entries(
         &self,
         now: i64,
         before: u64,
+        omit_claims: bool,
         f: &mut dyn FnMut(Entry<'_>) -> bool,
     ) -> Result<()> {
         let idx_path = self.long_index_path();
@@ -276,7 +290,22 @@ impl Pool {
         let len = idx.metadata().map_err(|e| Error::io(&idx_path, e))?.len();
         let oldest = now.saturating_sub(MAX_TTL as i64 + ORDER_SLACK);
         let mut rev = RevLines::new(&idx, len);
+        // One read buffer for every entry: zeroing a fresh one per entry was
+        // a quarter of a session start's cost on a pool whose index lists
+        // thousands of claims (issue 24).
+        let mut buf = vec![0u8; 4096];
         while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&idx_path, e))? {
+            if omit_claims && is_plain_claim(line) {
+                // Only its time is read: the walk still ends at the oldest.
+                let ts = line.split(|b| *b == b' ').next().unwrap_or_default();
+                let ts = std::str::from_utf8(ts)
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok());
+                if ts.is_some_and(|t| t < oldest) {
+                    break;
+                }
+                continue;
+            }
             let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
             let (Some(ts), Some(exp), Some(off), Some(id)) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
@@ -294,7 +323,8 @@ impl Pool {
             if exp <= now || off >= before {
                 continue;
             }
-            if let Some(raw) = read_line_at(&log, off).map_err(|e| Error::io(self.log_path(), e))?
+            if let Some(raw) =
+                read_line_at(&log, off, &mut buf).map_err(|e| Error::io(self.log_path(), e))?
                 && let Some(mut e) = Entry::parse(&raw)
                 && e.id == id
             {
@@ -517,8 +547,23 @@ pub fn needs_index(e: &Entry<'_>) -> bool {
         || matches!(e.action.as_ref(), "learned" | "decided")
 }
 
+/// The fifth field of a long-TTL index line whose entry is a plain claim
+/// (`claimed`, no handoff, no answer). A line without it may be anything.
+pub const PLAIN_CLAIM: &str = "c";
+
+/// Whether a long-TTL index line is marked [`PLAIN_CLAIM`]: five fields, the
+/// last one the mark.
+fn is_plain_claim(line: &[u8]) -> bool {
+    let line = line.trim_ascii_end();
+    line.ends_with(PLAIN_CLAIM.as_bytes())
+        && line.len() > PLAIN_CLAIM.len()
+        && line[line.len() - PLAIN_CLAIM.len() - 1] == b' '
+        && memchr::memchr_iter(b' ', line).count() == 4
+}
+
 /// The long-TTL index's line for an entry at byte offset `off` of the log
-/// (`time expires offset id`), or `None` when it needs none. The time is
+/// (`time expires offset id`, then [`PLAIN_CLAIM`] for a plain claim), or
+/// `None` when it needs none. The time is
 /// when the log got it ([`Entry::order_time`]: its stamp once a reader or
 /// writer has set [`Entry::seen`]); it expires its TTL after its
 /// [`Entry::effective_time`].
@@ -529,7 +574,12 @@ pub fn index_line(e: &Entry<'_>, off: u64) -> Option<String> {
     let exp = e
         .effective_time()
         .saturating_add(e.ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL) as i64);
-    Some(format!("{} {exp} {off} {}\n", e.order_time(), e.id))
+    let kind = if e.action == "claimed" && e.to.is_empty() && e.reference.is_empty() {
+        format!(" {PLAIN_CLAIM}")
+    } else {
+        String::new()
+    };
+    Some(format!("{} {exp} {off} {}{kind}\n", e.order_time(), e.id))
 }
 
 /// Most lines looked at, from the end, for the last append stamp.
@@ -558,12 +608,11 @@ fn last_stamp(file: &File, end: u64) -> io::Result<(Option<i64>, bool)> {
 }
 
 /// Reads the line starting at `off`, up to [`fsio::MAX_LINE`] bytes.
-fn read_line_at(f: &File, off: u64) -> io::Result<Option<Vec<u8>>> {
+fn read_line_at(f: &File, off: u64, buf: &mut [u8]) -> io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 4096];
     let mut pos = off;
     loop {
-        let n = fsio::read_at(f, &mut buf, pos)?;
+        let n = fsio::read_at(f, buf, pos)?;
         if n == 0 {
             return Ok((!out.is_empty()).then_some(out));
         }
@@ -786,6 +835,55 @@ mod tests {
             .unwrap();
         assert_eq!(ids, ["new", "old-long"]);
         assert!(stats.lines <= 3, "read {} lines", stats.lines);
+    }
+
+    #[test]
+    fn a_reader_past_its_cap_skips_the_index_claims() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 1_000_000;
+        let long = Some(7 * 86_400);
+        let mut handoff = entry("handoff", now - 5 * 86_400, long);
+        handoff.action = "claimed".into();
+        handoff.to = "A".into();
+        let mut claims: Vec<_> = (0..50)
+            .map(|i| {
+                let mut c = entry(&format!("c{i}"), now - 4 * 86_400 + i, long);
+                c.action = "claimed".into();
+                c
+            })
+            .collect();
+        claims.insert(0, handoff);
+        pool.append(&claims, now - 4 * 86_400 + 50).unwrap();
+        pool.append(&[entry("new", now - 60, None)], now - 60)
+            .unwrap();
+        let idx = std::fs::read_to_string(pool.long_index_path()).unwrap();
+        assert!(idx.lines().any(|l| l.ends_with(" c0 c")), "{idx}");
+        assert!(idx.lines().any(|l| l.ends_with(" handoff")), "{idx}");
+        // Capped at the first entry: of the index, only the handoff.
+        let mut ids = Vec::new();
+        pool.scan_shown(now, DEFAULT_TTL, |e| {
+            ids.push(e.id.to_string());
+            if ids.len() == 1 {
+                Walk::SkipToIndexOmitClaims
+            } else {
+                Walk::Continue
+            }
+        })
+        .unwrap();
+        assert_eq!(ids, ["new", "handoff"]);
+        // A reader that skips to the index for the claims gets them all.
+        let mut n = 0;
+        pool.scan_shown(now, DEFAULT_TTL, |_| {
+            n += 1;
+            if n == 1 {
+                Walk::SkipToIndex
+            } else {
+                Walk::Continue
+            }
+        })
+        .unwrap();
+        assert_eq!(n, 52);
     }
 
     #[test]
