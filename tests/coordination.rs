@@ -5,9 +5,8 @@
 mod common;
 use common::{exe, feed, make_pool};
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
@@ -544,8 +543,12 @@ fn knowledge_has_its_own_section_and_everything_fits_the_cap() {
 /// --repair` quarantining a torn line or stamping a stray one, `pool gc`
 /// stamping a stray one), reaches that prompt, once. The clock is frozen
 /// (faketime) so the look and the posts share their second in every run.
+/// Unix only: faketime, and the log's inode shows the rewrite happened.
+#[cfg(unix)]
 #[test]
 fn news_posted_in_the_second_of_the_last_look_survives_a_rewrite() {
+    use std::io::Write;
+    use std::process::Stdio;
     assert!(
         Command::new("faketime")
             .args(["-f", "+0", "true"])
