@@ -1204,6 +1204,10 @@ def team_cmds(pool, proj):
     free = pre("free", "Edit", {"file_path": os.path.join(proj, "src/free.rs"),
                                 "old_string": "a", "new_string": "b"}, "S-free")
     bash = pre("bash", "Bash", {"command": "echo done > notes/unclaimed.txt"}, "S-bash")
+    # What a model runs most: a command that writes no file (issue 23: it must cost about what
+    # the guard on an Edit costs, not more).
+    reads = pre("reads", "Bash", {"command": "cargo test 2>&1 | tail -20 && grep -rn TODO src | head"},
+                "S-reads")
     prompt = write_json(os.path.join(wd, "prompt.json"),
                         {"session_id": "S-prompt", "hook_event_name": "UserPromptSubmit",
                          "prompt": "go on", "cwd": proj})
@@ -1223,6 +1227,7 @@ def team_cmds(pool, proj):
         ("`pool-guard`, Edit of a claimed file (refused once, then passes)", Cmd([bin_("pool-guard")], env, claimed, cwd=proj), None, "hook"),
         ("`pool-guard`, Edit of an unclaimed file", Cmd([bin_("pool-guard")], env, free, cwd=proj), None, "hook"),
         ("`pool-guard`, Bash writing an unclaimed file", Cmd([bin_("pool-guard")], env, bash, cwd=proj), None, "hook"),
+        ("`pool-guard`, Bash writing no file", Cmd([bin_("pool-guard")], env, reads, cwd=proj), None, "hook"),
     ]
     if os.access(bin_("pool-prompt"), os.X_OK):
         out.append(("`pool-prompt`, nothing new", Cmd([bin_("pool-prompt")], env, prompt, cwd=proj), None, "hook"))
