@@ -624,11 +624,23 @@ fn install_from_the_npm_packages_one_binary_registers_pool_hook() {
     let pool = npm.join("pool");
     std::fs::copy(env!("CARGO_BIN_EXE_pool"), &pool).unwrap();
     let run = |args: &[&str]| {
-        let out = w
-            .cmd(&pool, args)
-            .env("CODEX_HOME", w.home.join(".codex"))
-            .output()
-            .unwrap();
+        // A freshly copied executable is "busy" (ETXTBSY, 26) for a moment
+        // when another test thread forked while its write descriptor was
+        // open; that is the test harness, not the pool: try again.
+        let mut tries = 0;
+        let out = loop {
+            match w
+                .cmd(&pool, args)
+                .env("CODEX_HOME", w.home.join(".codex"))
+                .output()
+            {
+                Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
         assert!(
             out.status.success(),
             "{args:?}: {}",
