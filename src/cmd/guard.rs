@@ -17,7 +17,7 @@
 //! (`timestamp<TAB>denied|passed<TAB>agent<TAB>path`), read from its last
 //! [`MAX_GUARD_READ`] bytes.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -451,25 +451,8 @@ fn guard_file(pool_dir: &Path, session: &str) -> PathBuf {
 /// none when the file does not exist.
 pub fn load_marks(pool_dir: &Path, session: &str) -> Result<Vec<Mark>> {
     let path = guard_file(pool_dir, session);
-    let mut f = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
-    let start = len.saturating_sub(MAX_GUARD_READ);
-    f.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(&path, e))?;
-    let mut buf = Vec::new();
-    f.take(MAX_GUARD_READ)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(&path, e))?;
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines = text.split('\n');
-    if start > 0 {
-        // The first line may be cut.
-        lines.next();
-    }
+    let text = fsio::read_tail(&path, MAX_GUARD_READ).map_err(|e| Error::io(&path, e))?;
+    let lines = text.split('\n');
     Ok(lines.filter_map(parse_mark).collect())
 }
 

@@ -24,7 +24,7 @@
 //! log, so other sessions' guards and this session's automatic entries see
 //! shell edits as they see Edit's.
 
-use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::agent::adapter::{Verdict, pre_tool_use_output};
@@ -556,20 +556,7 @@ pub fn record_shell_edits(ctx: &Ctx) -> Result<Vec<String>> {
         c => c,
     };
     let path = snapshot_file(&ctx.pool_dir, session);
-    let mut f = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
-    let start = len.saturating_sub(MAX_SNAPSHOT_READ);
-    f.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(&path, e))?;
-    let mut buf = Vec::new();
-    f.take(MAX_SNAPSHOT_READ)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(&path, e))?;
-    let text = String::from_utf8_lossy(&buf);
+    let text = fsio::read_tail(&path, MAX_SNAPSHOT_READ).map_err(|e| Error::io(&path, e))?;
     let mut changed = Vec::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, '\t');

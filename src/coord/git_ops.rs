@@ -10,10 +10,11 @@
 //! in command position, so `echo git commit` is not a commit.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::coord::presence::{Head, parse_gitdir_file, parse_head};
+use crate::store::fsio;
 
 /// Most bytes of a command line scanned (64 KiB); the rest is ignored.
 pub const MAX_COMMAND_SCAN: usize = 64 * 1024;
@@ -441,24 +442,10 @@ pub fn parse_record(line: &str) -> Option<Record> {
 /// [`MAX_REFLOG_TAIL`] bytes. Empty when there is no reflog.
 pub fn reflog_tail(git_dir: &Path) -> Vec<Record> {
     let path = git_dir.join("logs").join("HEAD");
-    let Ok(mut f) = File::open(&path) else {
+    let Ok(text) = fsio::read_tail(&path, MAX_REFLOG_TAIL) else {
         return Vec::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(MAX_REFLOG_TAIL);
-    if f.seek(SeekFrom::Start(start)).is_err() {
-        return Vec::new();
-    }
-    let mut buf = Vec::new();
-    if f.take(MAX_REFLOG_TAIL).read_to_end(&mut buf).is_err() {
-        return Vec::new();
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
-        // The first line was cut.
-        lines.remove(0);
-    }
+    let lines: Vec<&str> = text.lines().collect();
     lines.iter().filter_map(|l| parse_record(l)).collect()
 }
 

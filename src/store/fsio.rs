@@ -225,6 +225,32 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The whole lines among the last `max` bytes of a regular file
+/// ([`open_regular`]), as text (invalid UTF-8 replaced): a first line cut by
+/// the window is dropped. A missing file reads as empty.
+pub fn read_tail(path: &Path, max: u64) -> io::Result<String> {
+    let mut f = match open_regular(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(max);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf)?;
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if start > 0 {
+        match text.find('\n') {
+            Some(i) => {
+                text.drain(..=i);
+            }
+            None => text.clear(),
+        }
+    }
+    Ok(text)
+}
+
 /// Creates `dir` (and parents) with mode 0700 if missing, then checks that it
 /// is a folder owned by this user and not writable by others.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
@@ -620,6 +646,17 @@ pub fn log_error(dir: &Path, program: &str, message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_keeps_whole_lines_and_a_missing_file_is_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("log");
+        assert_eq!(read_tail(&p, 10).unwrap(), "");
+        std::fs::write(&p, "first line\nsecond\nthird\n").unwrap();
+        assert_eq!(read_tail(&p, 100).unwrap(), "first line\nsecond\nthird\n");
+        assert_eq!(read_tail(&p, 10).unwrap(), "third\n", "the cut line goes");
+        assert_eq!(read_tail(&p, 3).unwrap(), "", "no whole line in the window");
+    }
     use std::io::Cursor;
 
     fn rev(data: &[u8]) -> Vec<(u64, Vec<u8>)> {
