@@ -5,7 +5,7 @@
 //! are refused once; what a shell call changed is recorded as an edit.
 
 mod common;
-use common::{exe, feed};
+use common::{exe, feed, git, make_pool};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,19 +16,6 @@ struct Team {
     tmp: tempfile::TempDir,
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 impl Team {
     /// A repository with one commit of `src/auth.rs`, `src/db.rs` and `notes.txt`.
     fn new() -> Self {
@@ -37,13 +24,7 @@ impl Team {
         };
         let r = t.repo();
         // `pool post` refuses a POOL_DIR that names no folder (a likely typo).
-        std::fs::create_dir_all(t.tmp.path().join("pool")).unwrap();
-        #[cfg(unix)]
-        std::fs::set_permissions(
-            t.tmp.path().join("pool"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        make_pool(&t.tmp.path().join("pool"));
         std::fs::create_dir_all(r.join("src")).unwrap();
         for f in ["src/auth.rs", "src/db.rs", "notes.txt"] {
             std::fs::write(r.join(f), format!("{f}: a\n")).unwrap();

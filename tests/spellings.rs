@@ -3,6 +3,9 @@
 //! of the repository, and a Codex patch of thousands of files all reach the
 //! claim they touch.
 
+mod common;
+use common::{exe, git, make_pool};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,27 +16,6 @@ struct Team {
     tmp: tempfile::TempDir,
 }
 
-fn exe(bin: &str) -> &'static str {
-    match bin {
-        "pool" => env!("CARGO_BIN_EXE_pool"),
-        "pool-guard" => env!("CARGO_BIN_EXE_pool-guard"),
-        _ => unreachable!(),
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 impl Team {
     /// A git repository `repo` with one commit of `src/auth.rs` and `src/db.rs`.
     fn new() -> Self {
@@ -41,11 +23,7 @@ impl Team {
         // The temporary folder itself may be reached through a symlink (macOS).
         let t = Team { tmp };
         let r = t.repo();
-        let pool = t.root().join("pool");
-        std::fs::create_dir_all(&pool).unwrap();
-        #[cfg(unix)]
-        std::fs::set_permissions(&pool, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
+        make_pool(&t.root().join("pool"));
         std::fs::create_dir_all(r.join("src")).unwrap();
         for f in ["src/auth.rs", "src/db.rs"] {
             std::fs::write(r.join(f), format!("{f}: a\n")).unwrap();
