@@ -1147,23 +1147,17 @@ mod tests {
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let t0 = 100_000;
         let claim = Entry {
-            id: "c".into(),
-            timestamp: t0,
-            source_instance: "B".into(),
             action: "claimed".into(),
             topic: "Big refactor".into(),
             affects: "src/".into(),
             ttl: Some(8 * 3600),
-            ..Entry::default()
+            ..Entry::test("c", "B", t0)
         };
         pool.append(&[claim], t0).unwrap();
         let mut closer = vec![Entry {
-            id: "d".into(),
-            timestamp: t0 + 3600,
-            source_instance: "B".into(),
             action: "completed".into(),
             topic: "big refactor".into(),
-            ..Entry::default()
+            ..Entry::test("d", "B", t0 + 3600)
         }];
         extend_closers(&pool, &mut closer, t0 + 3600, 3600).unwrap();
         assert_eq!(closer[0].ttl, Some(7 * 3600));
@@ -1178,23 +1172,17 @@ mod tests {
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let t0 = 100_000;
         let claim = Entry {
-            id: "c".into(),
-            timestamp: t0 + 10 * 365 * 86_400,
-            source_instance: "B".into(),
             action: "claimed".into(),
             topic: "Big refactor".into(),
             affects: "src/".into(),
             ttl: Some(8 * 3600),
-            ..Entry::default()
+            ..Entry::test("c", "B", t0 + 10 * 365 * 86_400)
         };
         pool.append(&[claim], t0).unwrap();
         let mut closer = vec![Entry {
-            id: "d".into(),
-            timestamp: t0 + 3600,
-            source_instance: "B".into(),
             action: "completed".into(),
             topic: "big refactor".into(),
-            ..Entry::default()
+            ..Entry::test("d", "B", t0 + 3600)
         }];
         extend_closers(&pool, &mut closer, t0 + 3600, 3600).unwrap();
         let ttl = closer[0].ttl.unwrap();
