@@ -1345,9 +1345,10 @@ def _said(text):
     m = LEFT_OUT.search(text)
     if not m:
         return None
-    a = max(0, text.rfind("\n", 0, m.start()) + 1)
+    a = max(0, text.rfind("\n", 0, m.start()) + 1, m.start() - 60)
     b = text.find("\n", m.end())
-    return " ".join(text[a:b if b >= 0 else len(text)].split())[:140]
+    b = min(b if b >= 0 else len(text), m.end() + 100)
+    return " ".join(text[a:b].split())[:160]
 
 def _probe(c):
     """One run of c with its output kept: (seconds, stdout bytes, stdout+stderr text)."""
