@@ -17,7 +17,8 @@ import json, os, platform, random, shutil, statistics, subprocess, sys, time, uu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-OUT = os.path.join(BENCH, "out")
+# BENCH_OUT: where data, work files and partial results go (default bench/out).
+OUT = os.environ.get("BENCH_OUT") or os.path.join(BENCH, "out")
 DATA = os.path.join(OUT, "data")
 WORK = os.path.join(OUT, "work")
 
@@ -1175,15 +1176,16 @@ GEN_TEAM = os.path.join(BENCH, "gen_team.py")
 TEAM_HISTORY = [10_000] if QUICK else [10_000, 1_000_000]
 TEAM_GROWTH = [1, 10, 100] if QUICK else [1, 10, 100, 1_000]
 
-def gen_team(history, instances=100, claims=5_000, paths=2_000, edits=10_000):
+def gen_team(history, instances=100, claims=5_000, paths=2_000, edits=10_000, max_age=None):
     """A team-scale pool folder (bench/gen_team.py) and its project folder;
-    regenerated when older than MAX_AGE (its claims and edits are recent)."""
+    regenerated when older than max_age (MAX_AGE: its claims and edits are recent)."""
     key = f"team_{instances}_{claims}_{paths}_{edits}_{history}"
     d = os.path.join(DATA, key)
     proj = os.path.join(DATA, "team_proj")
     os.makedirs(os.path.join(proj, "src"), exist_ok=True)
     f = os.path.join(d, "instance_state.jsonl")
-    if key in CHECKED or (os.path.isfile(f) and time.time() - os.path.getmtime(f) < MAX_AGE):
+    max_age = MAX_AGE if max_age is None else max_age
+    if key in CHECKED or (os.path.isfile(f) and time.time() - os.path.getmtime(f) < max_age):
         CHECKED.add(key)
         return d, proj
     CHECKED.add(key)
@@ -1428,14 +1430,209 @@ def case_join():
         srv.terminate()
         srv.wait()
 
+# ---------------------------------------------------------------- 2M claims (issue 24)
+
+# The scene is ~900 MB and takes minutes to make: kept longer than MAX_AGE. Its claims
+# are spread over the 30 minutes before generation with a 4 h TTL, so they stay open
+# and within every reader's hour for this long.
+HUGE_MAX_AGE = int(os.environ.get("BENCH_HUGE_MAX_AGE", 1800))
+HUGE_RUNS = int(os.environ.get("BENCH_HUGE_RUNS", 3))
+HUGE_RSS = 64 * 1024  # KiB: the issue's ceiling at 2M claims
+# What a command's output says when it left something out ("and N more", "stopped
+# after 200,000 entries", "read back to ...", a "truncated" flag in JSON).
+import re
+LEFT_OUT = re.compile(r"(\band \d[\d,]* more\b|… \d[\d,]* more|\bmore (?:claims|edits|entries|lines|instances)\b"
+                      r"|\bstopped\b|\bread (?:back|only)\b|\bleft out\b|\bnot shown\b|\bskipped\b"
+                      r"|\btruncated\b|\"left_out\":\s*\{[^}]*[1-9]|\"more\":\s*[1-9]|\bcapped\b|\bat most\b)", re.I)
+
+def hook_budget():
+    v = os.environ.get("POOL_HOOK_TIMEOUT", "5s").strip()
+    try:
+        return float(v[:-1]) * (60 if v.endswith("m") else 1) if v[-1:] in "sm" else float(v)
+    except ValueError:
+        return 5.0
+
+def _errors_since(pool, size0):
+    p = os.path.join(pool, "errors.log")
+    if not os.path.isfile(p) or os.path.getsize(p) <= size0:
+        return ""
+    with open(p, "rb") as fh:
+        fh.seek(size0)
+        return fh.read().decode("utf-8", "replace")
+
+def _errors_size(pool):
+    p = os.path.join(pool, "errors.log")
+    return os.path.getsize(p) if os.path.isfile(p) else 0
+
+def _said(text):
+    m = LEFT_OUT.search(text)
+    if not m:
+        return None
+    a = max(0, text.rfind("\n", 0, m.start()) + 1, m.start() - 60)
+    b = text.find("\n", m.end())
+    b = min(b if b >= 0 else len(text), m.end() + 100)
+    return " ".join(text[a:b].split())[:160]
+
+def _probe(c):
+    """The first run of c, its output kept: (seconds, peak RSS KiB or None, exit code,
+    stdout bytes, stdout+stderr text). Its wall and RSS count against the budget too
+    (a first call may build an index or a cursor)."""
+    stdin = open(c.stdin, "rb") if c.stdin else subprocess.DEVNULL
+    rss_file = os.path.join(WORK, "huge_probe.rss")
+    timer = [GNU_TIME, "-f", "%M", "-o", rss_file] if GNU_TIME else []
+    t0 = time.perf_counter()
+    r = subprocess.run(timer + c.argv, env=c.env, stdin=stdin, capture_output=True, cwd=c.cwd)
+    dt = time.perf_counter() - t0
+    rss = None
+    if GNU_TIME:
+        try:
+            with open(rss_file) as fh:
+                rss = int(fh.read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            rss = None
+    return (dt, rss, r.returncode, len(r.stdout),
+            (r.stdout[:4 << 20] + b"\n" + r.stderr[:1 << 20]).decode("utf-8", "replace"))
+
+def _run_any(c):
+    """run_once, whatever the exit code (`pool doctor` exits 1 on what it finds)."""
+    if not SPAWN:
+        return run_once(c)
+    r = subprocess.run([SPAWN, c.stdin or "-", "/dev/null"] + c.argv, env=c.env,
+                       capture_output=True, text=True, cwd=c.cwd)
+    if r.returncode != 0:
+        raise RuntimeError(f"spawnbench failed: {r.stderr}")
+    ns, rss, _ = r.stdout.split()
+    return int(ns) / 1e9, int(rss)
+
+def _huge_row(label, samples, budget_s, out_bytes, said, errs, must_say, extra="", first=None):
+    """A row of the 2M-claims case: the median of `samples`; the slowest run and the
+    peak RSS over them and the `first` run are checked against the budget."""
+    checked = samples + ([first] if first else [])
+    rss = peak(checked)
+    wall = max(t for t, _ in checked)
+    over = "wall-clock budget" in errs or "stopped after" in errs
+    checks = [(wall <= budget_s and not over, f"{fms(wall)} > {budget_s:g} s" if not over else "stopped by its budget"),
+              (rss is None or rss <= HUGE_RSS, f"{fmem(rss)} > 64 MiB")]
+    if must_say:
+        checks.append((said is not None, "does not say what it left out"))
+    said_txt = f"says: “{said}”" if said else "says nothing left out"
+    ROWS.append({
+        "case": f"2M claims: {label}",
+        "ours": f"{fms(med(samples))} (max {fms(wall)}; {out_bytes:,} B out; {said_txt}"
+                + (f"; {extra}" if extra else "") + ")",
+        "peer": "—", "ratio": "—", "rss_o": fmem(rss), "rss_p": "—",
+        "budget": f"≤ {budget_s:g} s; ≤ 64 MiB" + ("; says what it left out" if must_say else ""),
+        "met": "yes" if all(ok for ok, _ in checks) else
+               "**NO** (" + "; ".join(d for ok, d in checks if not ok) + ")",
+        "n": f"{len(checked)}/0",
+    })
+    log(f"  {label}: {fms(med(samples))} max {fms(wall)}, rss {fmem(rss)}, {out_bytes:,} B, "
+        f"{said_txt} -> {ROWS[-1]['met']}")
+
+def _dashboard_state(pool, proj):
+    """Starts `pool dashboard --port 0`, GETs /api/state once: (seconds, peak RSS KiB of the
+    server after it answered, body bytes, said)."""
+    import urllib.request
+    env = dict(os.environ, POOL_DIR=pool, CLAUDE_INSTANCE="A")
+    p = subprocess.Popen([bin_("pool"), "dashboard", "--port", "0"], env=env, cwd=proj,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = None
+        t_end = time.time() + 30
+        while time.time() < t_end and url is None:
+            line = p.stdout.readline()
+            m = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]+)", line or "")
+            if m:
+                url = f"{m.group(1)}/api/state?token={m.group(2)}"
+            elif not line and p.poll() is not None:
+                break
+        if url is None:
+            return None
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=120) as r:
+            body = r.read()
+        dt = time.perf_counter() - t0
+        rss = None
+        with open(f"/proc/{p.pid}/status") as fh:
+            for l in fh:
+                if l.startswith("VmHWM:"):
+                    rss = int(l.split()[1])
+        return dt, rss, len(body), _said(body[:4 << 20].decode("utf-8", "replace"))
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+def case_huge():
+    """Issue 24: at 2M open claims in the window (100 instances, 20k paths, 10k recent
+    edits, 10k history), every hook and every read command: wall (each run, against its
+    budget: POOL_HOOK_TIMEOUT, 5 s, for hooks; 5 s for a command, as no doc sets one),
+    peak RSS against 64 MiB, and whether its output or errors.log says what it left out
+    (required of the commands that list claims or entries). Not in the default set."""
+    pool, proj = gen_team(10_000, instances=100, claims=2_000_000, paths=20_000, edits=10_000,
+                          max_age=HUGE_MAX_AGE)
+    hb = hook_budget()
+    env = {"POOL_DIR": pool, "CLAUDE_INSTANCE": "A"}
+    # (label, Cmd, is a hook, must say what it left out)
+    cmds = [(l, c, True, False) for l, c, _, k in team_cmds(pool, proj)
+            if k == "hook" and "Bash" not in l]
+    wd = os.path.join(WORK, "team_inputs")
+    post = write_json(os.path.join(wd, "huge_post.json"), {
+        "session_id": "S-post", "cwd": proj, "hook_event_name": "PostToolUse", "tool_name": "Bash",
+        "tool_use_id": "toolu_huge", "tool_input": {"command": "echo done > notes/unclaimed.txt"},
+        "tool_response": {"stdout": "", "stderr": "", "interrupted": False}})
+    cmds.append(("`pool-post-tool`, Bash writing a file", Cmd([bin_("pool-post-tool")], env, post, cwd=proj),
+                 True, False))
+    P = bin_("pool")
+    for argv, say in [(["status"], True), (["status", "--json"], True),
+                      (["who", "src/m1/f1.rs"], True), (["who", "src/m1"], True),
+                      (["query"], True), (["query", "--since", "1h", "--action", "claimed"], True),
+                      (["query", "--instance", "I001", "--verbose"], True), (["query", "--count"], False),
+                      (["bulletin"], True), (["doctor"], False),
+                      (["gc", "--older-than", "36500d"], False)]:
+        cmds.append((f"`pool {' '.join(argv)}`", Cmd([P] + argv, env, cwd=proj), False, say))
+    if os.access(bin_("pool-query"), os.X_OK):
+        cmds.append(("`pool-query --action claimed --limit 50`",
+                     Cmd([bin_("pool-query"), "--action", "claimed", "--limit", "50"], env, cwd=proj), False, True))
+    for label, c, is_hook, must_say in cmds:
+        log(f"2M claims: {label}")
+        e0 = _errors_size(pool)
+        t, rss0, code, nbytes, text = _probe(c)
+        errs = _errors_since(pool, e0)
+        samples = [(t, rss0)]
+        if t < 30:
+            samples = [_run_any(c) for _ in range(HUGE_RUNS)]
+        errs += _errors_since(pool, e0 + len(errs.encode()))
+        said = _said(text) or _said(errs)
+        extra = f"first run {fms(t)}" + (f"; exit {code}" if code != 0 else "")
+        if errs.strip():
+            extra += ("; " if extra else "") + f"errors.log: {' '.join(errs.split())[:120]}"
+        _huge_row(label, samples, hb if is_hook else 5.0, nbytes, said, errs, must_say, extra,
+                  first=(t, rss0))
+    log("2M claims: dashboard GET /api/state")
+    d = _dashboard_state(pool, proj)
+    if d is None:
+        NOTES.append("2M claims: the dashboard did not start; its row is left out")
+    else:
+        dt, rss, nbytes, said = d
+        _huge_row("`pool dashboard`, one GET /api/state (server's peak RSS after it)",
+                  [(dt, rss)], 5.0, nbytes, said, "", True)
+    NOTES.append("2M claims: hooks' budget POOL_HOOK_TIMEOUT "
+                 f"({hb:g} s); commands' 5 s (no doc sets one); 64 MiB for all; `max` and the peak RSS are over every run, the first (output kept) included")
+    check_errors(pool, "2M claims")
+
 CASES = [("floor", case_baselines), ("readers", case_readers), ("session-start", lambda: case_session_start(POOL_SIZES)),
          ("stop", lambda: case_stop(TURNS)), ("query", lambda: case_query(max(POOL_SIZES))),
          ("appends", case_appends), ("sync", case_sync), ("sparse", case_sparse),
          ("sync-latency", case_sync_latency), ("post-tool", case_post_tool),
          ("guard", lambda: case_guard(max(POOL_SIZES))),
          ("codex", lambda: case_codex(TURNS, max(POOL_SIZES))), ("team", case_team),
-         ("join", case_join)]
-WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES)).split(",")
+         ("join", case_join), ("huge", case_huge)]
+# Cases run only when BENCH_CASES names them (minutes of generation and seconds a run).
+NOT_DEFAULT = {"huge"}
+WANT = os.environ.get("BENCH_CASES", ",".join(n for n, _ in CASES if n not in NOT_DEFAULT)).split(",")
 
 def main():
     os.makedirs(WORK, exist_ok=True)

@@ -25,9 +25,15 @@ impl Drop for Dashboard {
 }
 
 fn start(args: &[&str]) -> Dashboard {
+    start_with(args, |_| {})
+}
+
+/// [`start`] on a pool `fill` wrote first.
+fn start_with(args: &[&str], fill: impl FnOnce(&std::path::Path)) -> Dashboard {
     let tmp = tempfile::tempdir().unwrap();
     let pool = tmp.path().join("pool");
     std::fs::create_dir_all(&pool).unwrap();
+    fill(&pool);
     let mut child = Command::new(POOL)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -210,4 +216,44 @@ fn allow_host_takes_the_name_with_a_port_or_the_url_a_person_copies() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("devbox:9000"), "{err}");
+}
+
+/// Issue 24: on a busy pool one snapshot keeps the newest 10,000 open
+/// claims and says, in `left_out`, what it did not read.
+#[test]
+fn a_snapshot_of_a_busy_pool_is_bounded_and_says_what_it_left_out() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let d = start_with(&[], |pool| {
+        let mut log = String::new();
+        for i in 0..10_500 {
+            log.push_str(&format!(
+                "{{\"id\":\"c{i}\",\"timestamp\":{},\"source_instance\":\"I{:02}\",\"session_id\":\"s\",\"action\":\"claimed\",\"topic\":\"Work item {i}\",\"affects\":\"src/f{i}.rs\",\"ttl\":14400,\"cwd\":\"/tmp/x\"}}\n",
+                now - 1200 + i / 10,
+                i % 20
+            ));
+        }
+        std::fs::write(pool.join("instance_state.jsonl"), log).unwrap();
+    });
+    let answer = d.status("/api/state?repo=all");
+    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{answer}");
+    let body = answer.split_once("\r\n\r\n").unwrap().1;
+    let snap: serde_json::Value = serde_json::from_str(body).unwrap();
+    let left = snap["left_out"].as_array().expect("a left_out list");
+    assert!(
+        left.iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("busy pool: the newest 10000 open claims kept; claims older than ")),
+        "{left:?}"
+    );
+    let kept: u64 = snap["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["claims_total"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(kept, 10_000, "{body}");
 }

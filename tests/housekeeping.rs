@@ -381,7 +381,7 @@ fn a_large_live_week_starts_no_pass_until_something_is_due() {
         !pool.join("gc.stamp").exists(),
         "the Stop hook started a pass with nothing to archive"
     );
-    // A second pass by hand reads and finds nothing: the log is not touched.
+    // A second pass by hand finds nothing due: the log is not touched.
     let out = week_gc();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("archived 0 entries"));
     let after = std::fs::metadata(&log).unwrap();
@@ -437,4 +437,50 @@ fn the_edit_log_stays_bounded() {
         );
     }
     assert!(std::fs::metadata(&edits).map_or(0, |m| m.len()) < 8 << 20);
+}
+
+/// Issue 24: `pool gc` by hand after a pass that found nothing due does not
+/// read the log again, and says so; our own appends since keep it that way,
+/// a line another program appended (no append stamp) makes it run a pass.
+#[test]
+fn gc_by_hand_with_nothing_due_reads_nothing_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = tmp.path().join("pool");
+    fill(&pool, 200);
+    let week_gc = || {
+        let out = cmd("pool", &pool).arg("gc").output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(week_gc().starts_with("archived 100 entries, kept 100 lines"));
+    let skipped = week_gc();
+    assert!(
+        skipped.starts_with("archived 0 entries: nothing is due before ")
+            && skipped.contains(" bytes were not read)"),
+        "{skipped}"
+    );
+    let post = cmd("pool", &pool)
+        .env("CLAUDE_INSTANCE", "A")
+        .args(["post", "--action", "completed", "--topic", "Since the pass"])
+        .output()
+        .unwrap();
+    assert!(post.status.success(), "{post:?}");
+    assert!(week_gc().starts_with("archived 0 entries: nothing is due before "));
+    // Another program's line has no stamp: the pass runs (and stamps it).
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(pool.join("instance_state.jsonl"))
+        .unwrap();
+    writeln!(
+        f,
+        "{}",
+        json!({"id": "stray", "timestamp": now(), "source_instance": "B",
+               "action": "completed", "topic": "Written by hand"})
+    )
+    .unwrap();
+    assert!(
+        week_gc().starts_with("archived 0 entries, kept 102 lines"),
+        "a stray line makes the pass run"
+    );
+    assert!(week_gc().starts_with("archived 0 entries: nothing is due before "));
 }

@@ -757,6 +757,40 @@ fn status_keeps_at_most_ten_thousand_claims_and_says_so() {
     assert_eq!(instance(&st, "I000")["totals"]["claims"], 525);
 }
 
+/// Issue 24: at any pool size the bulletin lists a bounded number of
+/// conflicts and says, as `pool status` does, what the board left out.
+#[test]
+fn bulletin_is_bounded_on_a_big_pool_and_says_what_it_left_out() {
+    let w = World::new();
+    big_pool(&w, 20, 10_500);
+    // 30 instances claim the same file: 435 pairs, of which the board keeps 100.
+    let t = now();
+    let dup: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"id": format!("d{i}"), "timestamp": t - 10, "source_instance": format!("J{i:02}"),
+                   "session_id": "s", "action": "claimed", "topic": format!("Same file {i}"),
+                   "affects": "src/dup.rs", "ttl": 14_400, "cwd": w.repo()})
+        })
+        .collect();
+    w.append_raw(&dup);
+    let md = w.stdout(&["bulletin"]);
+    assert_eq!(
+        md.matches(" both claim src/dup.rs (ids `").count(),
+        20,
+        "{md}"
+    );
+    assert!(
+        md.contains("\n- … and 80 more conflicting claims (pool status --limit N lists them)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "\n## Left out\n\n- not kept: 530 open claims (newest 10000 kept and checked for conflicts)\n"
+        ),
+        "{md}"
+    );
+}
+
 /// Issue 22, section 3: what `pool sync` brought from another machine's
 /// "A" (its entries carry `via`, the stream it came from) is a row of its
 /// own, labelled with its host and stream; this machine's A keeps its own

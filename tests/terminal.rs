@@ -140,6 +140,38 @@ fn pool_query_limit_zero_prints_nothing() {
     );
 }
 
+/// Issue 24: a listing cut at `--limit` says that more entries match; one
+/// that shows every match says nothing.
+#[test]
+fn pool_query_says_when_more_entries_match_than_it_shows() {
+    let e = Env::new();
+    for i in 0..3 {
+        e.ok("A", &["post", "--topic", &format!("entry {i}")]);
+    }
+    let run = |limit: &str| {
+        let out = e
+            .cmd(env!("CARGO_BIN_EXE_pool-query"), "", &["--limit", limit])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (rows, err) = run("2");
+    assert_eq!(rows, 2);
+    assert!(
+        err.contains(
+            "note: showing the newest 2; more entries match (--limit N shows more, --count counts them)"
+        ),
+        "{err}"
+    );
+    let (rows, err) = run("3");
+    assert_eq!(rows, 3);
+    assert!(!err.contains("more entries match"), "{err}");
+}
+
 #[test]
 fn a_misspelled_or_file_pool_dir_is_reported_the_same_way_everywhere() {
     let e = Env::new();

@@ -2,6 +2,10 @@
 //! instance heard from in the last hour with its latest entries, then every
 //! pending handoff — printed or written atomically to a file.
 //!
+//! Bounded like `pool status` (it reads the same board): at most
+//! [`CONFLICTS_SHOWN`] conflicts, [`ENTRIES_SHOWN`] entries per instance,
+//! and a last `## Left out` section saying what the board's caps left out.
+//!
 //! An instance is in the bulletin when one of its sessions called a hook, or
 //! it wrote an entry, within [`RECENT`]; stale instances are left out. Every
 //! piece of entry text goes through [`clean`], and every line starts with our
@@ -26,6 +30,8 @@ use crate::view::render::{SHOW_INSTANCE, SHOW_SUMMARY, SHOW_TOPIC, critical_mark
 pub const RECENT: i64 = 3600;
 /// Latest entries listed per instance.
 pub const ENTRIES_SHOWN: usize = 5;
+/// Conflicting claims listed; the rest are counted (`… and 12 more`).
+pub const CONFLICTS_SHOWN: usize = 20;
 /// Mode of a bulletin file written where none existed (it holds pool content).
 pub const NEW_FILE_MODE: u32 = 0o600;
 
@@ -79,7 +85,7 @@ pub fn render(b: &Board) -> String {
     let conflicts = b.conflicts();
     if !conflicts.is_empty() {
         out.push_str("\n## Conflicting claims\n\n");
-        for c in &conflicts {
+        for c in conflicts.iter().take(CONFLICTS_SHOWN) {
             // The claims' text is cleaned already; escaped for Markdown here.
             let _ = writeln!(
                 out,
@@ -87,6 +93,13 @@ pub fn render(b: &Board) -> String {
                 neutral::escape_html(&status::conflict_line(c)),
                 c.a.id.replace('`', "'"),
                 c.b.id.replace('`', "'")
+            );
+        }
+        if conflicts.len() > CONFLICTS_SHOWN {
+            let _ = writeln!(
+                out,
+                "- … and {} more conflicting claims (pool status --limit N lists them)",
+                conflicts.len() - CONFLICTS_SHOWN
             );
         }
     }
@@ -183,6 +196,13 @@ pub fn render(b: &Board) -> String {
             md(&h.topic, SHOW_TOPIC),
             clean(&h.id, 64).replace('`', "'")
         );
+    }
+    // What the board's caps left out (a busy pool), as `pool status` says it.
+    if let Some(l) = b.left_out.line(now) {
+        out.push_str("\n## Left out\n\n");
+        for l in l.lines() {
+            let _ = writeln!(out, "- {}", neutral::escape_html(l));
+        }
     }
     out
 }

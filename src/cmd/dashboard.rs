@@ -40,7 +40,7 @@ use crate::cmd::cli::DashboardArgs;
 use crate::cmd::http::{self, Request, Server};
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::blocked::{self, Seen};
-use crate::coord::claims::{open_claims, open_claims_in};
+use crate::coord::claims::{Claim, ClaimWalk, open_claims};
 use crate::coord::handoffs::{AckTracker, LONG_TTL};
 use crate::coord::presence;
 use crate::env::config::{self, Config, ConfigFile, ProcessEnv};
@@ -505,6 +505,21 @@ fn scope_of(app: &App, url: &str) -> Scope {
 /// Most distinct repositories listed for the switcher.
 const MAX_REPOS: usize = 100;
 
+/// Most entries one read of a snapshot (the stream, the blocks, the
+/// handoffs, the claims) takes from the log, as `pool status` does: past
+/// them the snapshot says how far back it read.
+pub const MAX_ENTRIES_READ: usize = crate::cmd::status::MAX_ENTRIES_READ;
+/// Open claims kept for a snapshot, newest first; older ones are not read.
+pub const MAX_CLAIMS_KEPT: usize = crate::cmd::status::MAX_CLAIMS_KEPT;
+
+/// What a capped read stopped at: `what` read back to a time, in words.
+fn read_back(what: &str, to: i64, now: i64) -> String {
+    format!(
+        "busy pool: {what} read back to {} ago only (at most {MAX_ENTRIES_READ} entries read)",
+        crate::store::entry::format_age(now - to)
+    )
+}
+
 /// Reads the pool and builds what the page shows within `scope`.
 fn state(app: &App, scope: &Scope) -> Result<Snapshot> {
     let now = chrono::Utc::now().timestamp();
@@ -515,7 +530,14 @@ fn state(app: &App, scope: &Scope) -> Result<Snapshot> {
     let mut entries = Vec::new();
     let mut entries_total = 0usize;
     let mut repos: Vec<String> = Vec::new();
+    let mut left_out = Vec::new();
+    let mut read = 0usize;
     app.pool.scan_back(Some(window_start), |_, _, e| {
+        read += 1;
+        if read > MAX_ENTRIES_READ {
+            left_out.push(read_back("the stream's count", e.timestamp, now));
+            return ControlFlow::Break(());
+        }
         if !e.repo.is_empty() && repos.len() < MAX_REPOS && !repos.iter().any(|r| *r == e.repo) {
             repos.push(e.repo.to_string());
         }
@@ -529,21 +551,29 @@ fn state(app: &App, scope: &Scope) -> Result<Snapshot> {
     })?;
     repos.sort();
     let mut tracker = blocked::Tracker::default();
+    let mut read = 0usize;
     app.pool.scan_recent(now, ttl.max(DEFAULT_TTL), |e| {
+        read += 1;
+        if read > MAX_ENTRIES_READ {
+            left_out.push(read_back("blocks", e.timestamp, now));
+            return ControlFlow::Break(());
+        }
         if scope.admits(&e.repo, &e.cwd) {
             tracker.visit(&Seen::of(&e, now, ttl), Some(&e));
         }
         ControlFlow::Continue(())
     })?;
-    Ok(dashboard::snapshot(
+    let handoffs = pending_handoffs(&app.pool, now, ttl, scope, &mut left_out)?;
+    let claims = open_claims_capped(&app.pool, now, ttl, scope, &mut left_out)?;
+    let mut snap = dashboard::snapshot(
         Inputs {
             pool_dir: dir.display().to_string(),
             config: Some(&config),
             default_ttl: ttl,
             entries,
             entries_total,
-            handoffs: pending_handoffs(&app.pool, now, ttl, scope)?,
-            claims: open_claims_in(&app.pool, now, ttl, scope)?,
+            handoffs,
+            claims,
             blocks: tracker.finish(),
             // Presence is a bonus: an unreadable folder leaves the cards to the entries.
             sessions: presence::list(dir, now, false)
@@ -557,7 +587,40 @@ fn state(app: &App, scope: &Scope) -> Result<Snapshot> {
             repos,
         },
         now,
-    ))
+    );
+    snap.left_out = left_out;
+    Ok(snap)
+}
+
+/// Open claims within `scope`, newest first, at most [`MAX_CLAIMS_KEPT`]
+/// and from at most [`MAX_ENTRIES_READ`] entries; a cap that stopped the
+/// read is noted in `left_out`.
+fn open_claims_capped(
+    pool: &Pool,
+    now: i64,
+    ttl: u64,
+    scope: &Scope,
+    left_out: &mut Vec<String>,
+) -> Result<Vec<Claim>> {
+    let mut walk = ClaimWalk::default();
+    let mut read = 0usize;
+    pool.scan_recent(now, ttl.max(DEFAULT_TTL), |e| {
+        read += 1;
+        if walk.open.len() >= MAX_CLAIMS_KEPT {
+            left_out.push(format!(
+                "busy pool: the newest {MAX_CLAIMS_KEPT} open claims kept; claims older than {} ago not read (pool who PATH looks further)",
+                crate::store::entry::format_age(now - e.timestamp)
+            ));
+            return ControlFlow::Break(());
+        }
+        if read > MAX_ENTRIES_READ {
+            left_out.push(read_back("claims", e.timestamp, now));
+            return ControlFlow::Break(());
+        }
+        walk.note(&e, now, ttl, scope);
+        ControlFlow::Continue(())
+    })?;
+    Ok(walk.open)
 }
 
 /// One page of the window's entries that pass `filter`, and their number.
@@ -589,10 +652,22 @@ fn entries_page(
 /// Handoffs to any instance that no entry acknowledged yet, newest first.
 /// Handoffs live up to [`LONG_TTL`], so the acknowledgements are looked for
 /// back to the oldest pending one.
-fn pending_handoffs(pool: &Pool, now: i64, ttl: u64, scope: &Scope) -> Result<Vec<Entry<'static>>> {
+fn pending_handoffs(
+    pool: &Pool,
+    now: i64,
+    ttl: u64,
+    scope: &Scope,
+    left_out: &mut Vec<String>,
+) -> Result<Vec<Entry<'static>>> {
     let mut acks = AckTracker::default();
     let mut out: Vec<Entry<'static>> = Vec::new();
+    let mut read = 0usize;
     pool.scan_recent(now, ttl, |e| {
+        read += 1;
+        if read > MAX_ENTRIES_READ {
+            left_out.push(read_back("handoffs", e.timestamp, now));
+            return ControlFlow::Break(());
+        }
         if !scope.admits(&e.repo, &e.cwd) {
             acks.note_ref(&e.reference);
         } else if acks.visit(&e, Some(e.to.as_ref()), now, ttl) {
@@ -603,7 +678,13 @@ fn pending_handoffs(pool: &Pool, now: i64, ttl: u64, scope: &Scope) -> Result<Ve
     if let Some(oldest) = out.iter().map(|h| h.timestamp).min() {
         let stop = oldest.max(now.saturating_sub(LONG_TTL as i64));
         let mut all = AckTracker::default();
+        let mut read = 0usize;
         pool.scan_back(Some(stop), |_, _, e| {
+            read += 1;
+            if read > MAX_ENTRIES_READ {
+                left_out.push(read_back("acknowledgements", e.timestamp, now));
+                return ControlFlow::Break(());
+            }
             all.visit(&e, None, now, ttl);
             ControlFlow::Continue(())
         })?;
@@ -665,8 +746,14 @@ struct ActOn {
 fn ack(app: &App, body: &[u8]) -> std::result::Result<String, String> {
     let req: ActOn = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
     let now = chrono::Utc::now().timestamp();
-    let handoffs = pending_handoffs(&app.pool, now, app.default_ttl, &Scope::All)
-        .map_err(|e| e.to_string())?;
+    let handoffs = pending_handoffs(
+        &app.pool,
+        now,
+        app.default_ttl,
+        &Scope::All,
+        &mut Vec::new(),
+    )
+    .map_err(|e| e.to_string())?;
     let h = handoffs
         .iter()
         .find(|h| h.id == req.id)

@@ -1,5 +1,7 @@
 //! `pool gc`: archive expired entries and bound `edits.log`, and the Stop
 //! hook's background trigger (which starts no pass while nothing is due).
+//! By hand too, a pass whose last run found nothing due is skipped without
+//! reading the log, and says so.
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
 use crate::coord::claims;
@@ -15,10 +17,26 @@ const BACKGROUND_EVERY: i64 = 600;
 /// Age past which expired entries are archived by the background pass, in seconds.
 pub const DEFAULT_OLDER_THAN: u64 = 7 * 86_400;
 
+/// Most bytes appended since the last pass that `pool gc` checks for stray
+/// (unstamped) lines before it skips a pass with nothing due; past it the
+/// pass runs.
+const SKIP_CHECK_MAX: u64 = 16 * 1024 * 1024;
+
 /// Runs `pool gc`; returns the exit code.
 pub fn run(older_than: u64, quiet: bool) -> i32 {
     match gc(older_than) {
-        Ok(r) => {
+        Ok(Pass::Skipped { due, bytes }) => {
+            if !quiet {
+                let when = chrono::DateTime::from_timestamp(due, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "later".into());
+                println!(
+                    "archived 0 entries: nothing is due before {when} (the last pass over this log found nothing to archive and every line appended since is stamped; the {bytes} bytes were not read)"
+                );
+            }
+            EXIT_OK
+        }
+        Ok(Pass::Ran(r)) => {
             if !quiet {
                 println!(
                     "archived {} entries, kept {} lines ({} → {} bytes)",
@@ -40,7 +58,16 @@ pub fn run(older_than: u64, quiet: bool) -> i32 {
     }
 }
 
-fn gc(older_than: u64) -> Result<crate::store::rewrite::ArchiveReport> {
+/// What one `pool gc` did.
+enum Pass {
+    /// An archive pass.
+    Ran(crate::store::rewrite::ArchiveReport),
+    /// No pass: the last one over this log found nothing due before `due`
+    /// (issue 24: a large live week is not read to archive nothing).
+    Skipped { due: i64, bytes: u64 },
+}
+
+fn gc(older_than: u64) -> Result<Pass> {
     let dir = Locator::from_env(None).pool_dir()?;
     let pool = Pool::open(dir.clone())?;
     let (settings, _) = Config::from_env(
@@ -60,6 +87,9 @@ fn gc(older_than: u64) -> Result<crate::store::rewrite::ArchiveReport> {
     let now = chrono::Utc::now().timestamp();
     // The edit log is bounded here too (under the same lock).
     claims::rotate_edits(&dir, now, claims::EDITS_MAX_BYTES)?;
+    if let Some((due, bytes)) = skippable(&pool, now, older_than) {
+        return Ok(Pass::Skipped { due, bytes });
+    }
     let report = pool.archive(older_than, settings.ttl, now)?;
     let ino = crate::store::fsio::path_key(&pool.log_path()).map_or(0, |k| k.ino);
     let due = report
@@ -69,14 +99,62 @@ fn gc(older_than: u64) -> Result<crate::store::rewrite::ArchiveReport> {
     // Best effort: without it the next trigger just runs a pass.
     let _ = crate::store::fsio::replace_file(
         &dir.join(NEXT_FILE),
-        format!("{ino} {due} {older_than}\n").as_bytes(),
+        format!("{ino} {due} {older_than} {}\n", report.bytes_after).as_bytes(),
         0o600,
     );
-    Ok(report)
+    Ok(Pass::Ran(report))
 }
 
-/// What the last pass left for later: `inode due older_than` (the log it
-/// read, when its first kept entry becomes archivable, and for what age).
+/// When a pass asked for by hand has nothing to do: the long-TTL index is
+/// current, the last pass read this very log (same inode) with the same
+/// `older_than` and found nothing due before now, and every line appended
+/// since (at most [`SKIP_CHECK_MAX`] bytes) carries its append stamp (a
+/// line another program wrote gets one from a pass). Returns when the
+/// next entry is due, and the log's size.
+fn skippable(pool: &Pool, now: i64, older_than: u64) -> Option<(i64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    if !pool.index_is_current() {
+        return None;
+    }
+    let text = std::fs::read_to_string(pool.dir().join(NEXT_FILE)).ok()?;
+    let f: Vec<i64> = text
+        .split_whitespace()
+        .map(|w| w.parse::<i64>().ok())
+        .collect::<Option<_>>()?;
+    let [ino, due, older, size] = f[..] else {
+        return None;
+    };
+    let path = pool.log_path();
+    let same_log = crate::store::fsio::path_key(&path)
+        .is_ok_and(|k| i64::try_from(k.ino).is_ok_and(|i| i == ino));
+    if !same_log || older != i64::try_from(older_than).ok()? || now >= due {
+        return None;
+    }
+    let start = u64::try_from(size).ok()?;
+    let mut file = std::fs::File::open(&path).ok()?;
+    let len = file.metadata().ok()?.len();
+    if len < start || len - start > SKIP_CHECK_MAX {
+        return None;
+    }
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let mut off = start;
+    for line in tail.split_inclusive(|b| *b == b'\n') {
+        let stamped = line.ends_with(b"\n")
+            && crate::store::entry::Entry::parse(line)
+                .is_some_and(|e| e.local.is_some_and(|l| l.off == off));
+        if !stamped {
+            return None;
+        }
+        off += line.len() as u64;
+    }
+    Some((due, len))
+}
+
+/// What the last pass left for later: `inode due older_than size` (the log
+/// it read, when its first kept entry becomes archivable, for what age, and
+/// the log's size after it).
 const NEXT_FILE: &str = "gc.next";
 
 /// Whether the last pass over this very log (same inode) found nothing to

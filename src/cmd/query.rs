@@ -25,6 +25,18 @@ pub const ROW_TOPIC: usize = 200;
 /// collapsed, in characters (about five lines of a phone screen's width).
 pub const VERBOSE_TEXT: usize = 300;
 
+/// Entries read past `--limit` looking for one more match, so that a
+/// listing that stopped can say whether more entries match.
+const MORE_LOOKAHEAD: usize = 200_000;
+
+/// Whether more entries match than a listing showed.
+enum More {
+    No,
+    Yes,
+    /// None within [`MORE_LOOKAHEAD`] entries past the last shown.
+    Maybe,
+}
+
 /// The filters of a query, resolved.
 pub struct Filter {
     /// Oldest timestamp shown.
@@ -243,21 +255,33 @@ fn query(args: &QueryArgs) -> Result<()> {
     // An amended commit's automatic entry is replaced by the amend's (shown with --all).
     let mut superseded = Superseded::default();
     let mut hidden = Hidden::default();
+    // Past the limit, whether one more entry matches (looked for over at
+    // most MORE_LOOKAHEAD entries): a listing that stops says so.
+    let mut more = More::No;
+    let mut past = 0usize;
     let stats = pool.scan_back(Some(filter.since_ts), |_, raw, e| {
         if limit == 0 {
             // `--limit 0`: no rows (with --follow, only what comes next).
             return ControlFlow::Break(());
         }
+        if count >= limit {
+            past += 1;
+            if past > MORE_LOOKAHEAD {
+                more = More::Maybe;
+                return ControlFlow::Break(());
+            }
+        }
         let replaced = superseded.visit(&e) && !args.all;
         match filter.miss(&e, now, true) {
             None if replaced => hidden.replaced += 1,
+            None if count >= limit => {
+                more = More::Yes;
+                return ControlFlow::Break(());
+            }
             None => {
                 count += 1;
                 if !args.count {
                     shown.push(raw.to_vec());
-                }
-                if count >= limit {
-                    return ControlFlow::Break(());
                 }
             }
             Some(why) => hidden.note(why),
@@ -279,6 +303,22 @@ fn query(args: &QueryArgs) -> Result<()> {
     out.flush().map_err(stdout_err)?;
     if !shown.is_empty() && !args.json && !args.count {
         // A listing that left something out says so, beside it (stdout stays the rows).
+        let n = shown.len();
+        match more {
+            More::Yes => eprint_error(
+                "pool-query",
+                &format!(
+                    "note: showing the newest {n}; more entries match (--limit N shows more, --count counts them)"
+                ),
+            ),
+            More::Maybe => eprint_error(
+                "pool-query",
+                &format!(
+                    "note: showing the newest {n}; more may match further back (--count counts them)"
+                ),
+            ),
+            More::No => {}
+        }
         for l in hidden.lines() {
             eprint_error("pool-query", &format!("note: also {l}"));
         }

@@ -344,6 +344,9 @@ pub struct Snapshot {
     pub scope: String,
     /// Repository ids that wrote entries in the window, for the switcher.
     pub repos: Vec<String>,
+    /// What the server's read caps left out on a busy pool, one sentence
+    /// each (empty when nothing was): the server sets it after [`snapshot`].
+    pub left_out: Vec<String>,
 }
 
 /// What the server read for one snapshot.
@@ -562,6 +565,7 @@ pub fn snapshot(inputs: Inputs<'_>, now: i64) -> Snapshot {
         repo: clean(&inputs.repo, SHOW_TEXT),
         scope: clean(&inputs.scope, SHOW_TEXT),
         repos: inputs.repos.iter().map(|r| clean(r, SHOW_TEXT)).collect(),
+        left_out: Vec::new(),
     }
 }
 
