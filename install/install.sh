@@ -24,8 +24,33 @@ if [ -z "$cargo" ]; then
 fi
 [ -n "$cargo" ] || die "cargo not found (not on PATH, not in \$CARGO_HOME/bin or ~/.cargo/bin). Install the Rust toolchain (https://rustup.rs), then run $0 again."
 
-say "building and installing the binaries: cargo install --locked --path $repo"
-"$cargo" install --locked --path "$repo" || die "cargo install failed (see above)"
+# On Linux, a static build (musl): a hook's cost is mostly starting its
+# process, and a static binary starts in about two thirds of the time of one
+# that glibc's loader links at every start (docs/benchmarks.md, "Process
+# start"). It needs rustup's musl standard library; without it (no rustup,
+# offline), or with POOL_INSTALL_TARGET=host, the toolchain's default target.
+target=
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64 | Linux-aarch64)
+    if [ "${POOL_INSTALL_TARGET:-}" != host ]; then
+      want="$(uname -m)-unknown-linux-musl"
+      rustup=$(command -v rustup 2>/dev/null) || rustup=${cargo%/cargo}/rustup
+      if [ -x "$rustup" ] && { "$rustup" target list --installed 2>/dev/null | grep -qx "$want" \
+           || { say "adding the Rust standard library for $want (rustup target add)"; "$rustup" target add "$want" >/dev/null 2>&1; }; }; then
+        target=$want
+      else
+        say "note: no $want standard library (rustup target add $want failed or no rustup): building for the default target; hooks start slower"
+      fi
+    fi
+    ;;
+esac
+
+say "building and installing the binaries: cargo install --locked --path $repo${target:+ --target $target}"
+if ! "$cargo" install --locked --path "$repo" ${target:+--target "$target"}; then
+  [ -n "$target" ] || die "cargo install failed (see above)"
+  say "the $target build failed (see above): building for the default target instead"
+  "$cargo" install --locked --path "$repo" || die "cargo install failed (see above)"
+fi
 
 # Where cargo install put them: --root, else $CARGO_INSTALL_ROOT, else $CARGO_HOME, else ~/.cargo.
 bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-${HOME:-}/.cargo}}/bin
