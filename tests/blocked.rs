@@ -230,3 +230,73 @@ fn later_prompts_carry_blocks_and_see_answers_and_handoffs_once() {
         "{again}"
     );
 }
+
+fn file_id(path: &std::path::Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.modified().unwrap())
+}
+
+fn session_file(p: &Pool, ext: &str) -> std::path::PathBuf {
+    std::fs::read_dir(p.tmp.path().join("pool/sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|x| x == ext))
+        .unwrap_or_else(|| panic!("no .{ext} file"))
+}
+
+/// Issue 24: a prompt with nothing new writes neither its news mark nor
+/// its carried blocks (no write, no rename), and what is new after that is
+/// still news, once, with the block it ends.
+#[test]
+fn a_prompt_with_nothing_new_writes_nothing() {
+    let p = Pool::new();
+    p.hook("pool-session-start", "B", "database", "sb");
+    p.post("B", &["--action", "blocked", "--topic", "Queue choice"]);
+    p.hook("pool-prompt", "B", "database", "sb");
+    // The mark's time moves on once past the second of the newest entry.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.hook("pool-prompt", "B", "database", "sb");
+    let (seen, blocks) = (session_file(&p, "seen"), session_file(&p, "blocks"));
+    let before = (file_id(&seen), file_id(&blocks));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for _ in 0..2 {
+        assert_eq!(p.hook("pool-prompt", "B", "database", "sb").trim(), "");
+    }
+    assert_eq!(
+        (file_id(&seen), file_id(&blocks)),
+        before,
+        "a repeat prompt rewrote its files"
+    );
+    p.post("A", &["--action", "completed", "--topic", "queue choice"]);
+    let prompt = p.hook("pool-prompt", "B", "database", "sb");
+    assert!(
+        prompt.contains("- [A] completed: queue choice — ends your block on: Queue choice"),
+        "{prompt}"
+    );
+    assert_ne!(file_id(&seen), before.0);
+    assert!(
+        !p.hook("pool-prompt", "B", "database", "sb")
+            .contains("queue choice")
+    );
+}
+
+/// Issue 24: a session's first prompt without a mark (installed
+/// mid-session) reads the window once and carries its blocks, so that the
+/// next prompt reads only what is new; a block it had open before still
+/// ends at that next prompt.
+#[test]
+fn the_first_prompt_without_a_mark_carries_its_blocks() {
+    let p = Pool::new();
+    p.hook("pool-session-start", "A", "", "sa");
+    p.post("B", &["--action", "blocked", "--topic", "Schema lock"]);
+    p.hook("pool-prompt", "B", "database", "fresh");
+    let blocks = std::fs::read_to_string(session_file(&p, "blocks")).unwrap();
+    assert!(blocks.contains("Schema lock"), "{blocks}");
+    p.post("A", &["--action", "completed", "--topic", "schema lock"]);
+    let prompt = p.hook("pool-prompt", "B", "database", "fresh");
+    assert!(
+        prompt.contains("ends your block on: Schema lock"),
+        "{prompt}"
+    );
+}

@@ -811,3 +811,45 @@ fn first_stop_before_the_transcript_exists_is_no_error() {
     assert_eq!(sb.topics(), ["early stop"]);
     assert!(sb.errors().is_empty(), "{}", sb.errors());
 }
+
+/// The inode and modification time of a file: a write by rename changes
+/// the first, any write the second.
+fn file_id(path: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.modified().unwrap())
+}
+
+/// Issue 24: a Stop with nothing new leaves the session's cursor as it is
+/// (no write, no rename), and a real change still moves it: the next block
+/// is pooled once.
+#[test]
+fn a_stop_with_nothing_new_writes_nothing() {
+    let sb = Sandbox::new();
+    let input = two_text_blocks(&sb);
+    sb.stop(&input, "A");
+    let cursor = std::fs::read_dir(sb.pool().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a cursor");
+    let before = file_id(&cursor);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sb.stop(&input, "A");
+    sb.stop(&input, "A");
+    assert_eq!(file_id(&cursor), before, "a repeat Stop rewrote the cursor");
+    // A new block in the transcript: read once, the cursor moves.
+    let t = PathBuf::from(input["transcript_path"].as_str().unwrap());
+    let line = json!({"type": "assistant", "timestamp": now_iso(), "uuid": "u-late",
+        "message": {"role": "assistant", "content": [{"type": "text",
+        "text": "```pool\nACTION: completed\nTOPIC: delta\n```"}]}});
+    let mut f = std::fs::OpenOptions::new().append(true).open(&t).unwrap();
+    writeln!(f, "{line}").unwrap();
+    drop(f);
+    let mut late = input.clone();
+    late["last_assistant_message"] = json!("");
+    sb.stop(&late, "A");
+    sb.stop(&late, "A");
+    assert_ne!(file_id(&cursor), before);
+    assert_eq!(sb.topics(), ["alpha", "b1", "b2", "delta", "gamma"]);
+}

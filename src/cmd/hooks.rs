@@ -216,22 +216,36 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     end_of_turn(ctx, &pool, "pool-prompt", None);
     let me = ctx.config.instance.as_deref();
     let session = session_key(ctx);
-    let Some(mark) = news::load_mark(pool.dir(), session) else {
-        // Installed mid-session: start counting from now.
-        news::mark_seen(&pool, session, ctx.now)?;
-        return Ok(None);
+    let (mark, news) = match news::load_mark(pool.dir(), session) {
+        Some(mark) => {
+            let news = news::since(&pool, &mark, ctx.now)?;
+            (mark, news)
+        }
+        None => {
+            // Installed mid-session: start counting from now. The window is
+            // read this once (below) for the blocks carried to the next
+            // prompt, which then reads only what is new (issue 24).
+            let mark = news::mark_seen(&pool, session, ctx.now)?;
+            let news = news::News {
+                end: mark.clone(),
+                ..news::News::default()
+            };
+            (mark, news)
+        }
     };
     let news::News {
         entries: fresh,
         truncated: older_left_out,
         end: seen_now,
-    } = news::since(&pool, &mark, ctx.now)?;
+    } = news;
     let mut handoffs = Vec::new();
     // This instance's blocks (open, or ended by what is new): an entry that
     // ends one reaches it whatever its domain.
     let mut mine: Vec<Block> = Vec::new();
     // Its open blocks after this look, carried to the next one.
     let mut carried_on: Vec<carry::OpenBlock> = Vec::new();
+    // The blocks carried in, to write them only when they changed.
+    let mut carried_before: Option<Vec<carry::OpenBlock>> = None;
     if let Some(m) = me {
         let (ttl, now) = (ctx.config.ttl, ctx.now);
         let mut shown = handoffs::load_shown(pool.dir(), session);
@@ -244,6 +258,7 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         } else {
             carry::load(pool.dir(), session, &mark)
         };
+        carried_before = carried.clone();
         if let Some(open) = carried {
             let mut admitted: Vec<Entry<'static>> = Vec::new();
             for e in fresh.iter().rev() {
@@ -340,8 +355,14 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
         .collect();
     // The end of what was read, not of the log now: an entry appended
     // since is news for the next prompt.
-    news::save_mark(pool.dir(), session, &seen_now)?;
+    // Written only when changed (issue 24): a repeat look with nothing new
+    // writes nothing, since a rename over the old file is most of its cost.
+    if seen_now != mark {
+        news::save_mark(pool.dir(), session, &seen_now)?;
+    }
+    let carry_unchanged = seen_now == mark && carried_before.as_ref() == Some(&carried_on);
     if me.is_some()
+        && !carry_unchanged
         && let Err(e) = carry::save(pool.dir(), session, &seen_now, &carried_on)
     {
         hook::report(pool.dir(), "pool-prompt", &format!("carried blocks: {e}"));

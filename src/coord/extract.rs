@@ -137,6 +137,9 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
         input.session_id.as_str()
     };
     let mut cur = cursor::load(pool.dir(), session);
+    // Saved only when it moved (issue 24): a Stop with nothing new writes
+    // nothing, since a rename over the old file is most of its cost.
+    let loaded = cur.clone();
     let mut candidates: Vec<(Candidate, &'static str)> = Vec::new();
     let mut file_state: Option<(File, u64)> = None;
 
@@ -256,8 +259,10 @@ pub fn extract(pool: &Pool, job: &Job<'_>) -> Result<Report> {
             .as_deref()
             .unwrap_or(std::path::Path::new(""));
         cur.advance(&f, offset).map_err(|e| Error::io(path, e))?;
-        cursor::save(pool.dir(), session, &cur)?;
-    } else if !candidates.is_empty() {
+        if cur != loaded {
+            cursor::save(pool.dir(), session, &cur)?;
+        }
+    } else if !candidates.is_empty() && cur != loaded {
         // No transcript yet: keep the turn state (pending last-message
         // blocks) for when the file appears.
         cursor::save(pool.dir(), session, &cur)?;

@@ -167,6 +167,24 @@ fn same_place(file: &std::fs::File, mark: &Mark) -> bool {
     Entry::parse(line).is_some_and(|e| e.id == id.as_str())
 }
 
+/// The mark to keep when the log is exactly as `mark` saw it (nothing new):
+/// `mark` itself, so that a repeat look writes nothing (issue 24). Its time
+/// moves on only while it is not yet later than the newest stamp it saw,
+/// so that it still tells the wake ledger that every entry it covers was
+/// seen (see `coord/wake.rs`); after that one write it stays as it is.
+fn unchanged(file: &std::fs::File, ino: u64, len: u64, mark: &Mark, now: i64) -> Option<Mark> {
+    let tail = mark.tail.as_ref()?;
+    if mark.ino == 0 || ino != mark.ino || len != mark.offset || !same_place(file, mark) {
+        return None;
+    }
+    let ts = if tail.at.is_some_and(|at| mark.ts <= at) {
+        now
+    } else {
+        mark.ts
+    };
+    Some(Mark { ts, ..mark.clone() })
+}
+
 /// Entries appended since `mark`, oldest first (at most [`MAX_NEWS_BYTES`]
 /// of them), whether older ones were left out, and the mark for what was
 /// read. When the log was replaced since (a rewrite), the entries stamped
@@ -191,6 +209,12 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
     let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
     let len = meta.len();
     let ino = fsio::file_key(&file).map_err(|e| Error::io(&path, e))?.ino;
+    if let Some(end) = unchanged(&file, ino, len, mark, now) {
+        return Ok(News {
+            end,
+            ..News::default()
+        });
+    }
     let end = end_at(pool, &file, ino, len, now)?;
     // No log when the mark was taken: everything in it is new.
     let mark = &if mark.ino == 0 {
