@@ -995,6 +995,81 @@ fn install_script_without_cargo_says_so_and_fails() {
     assert!(is_executable(&repo().join("install/install.sh")));
 }
 
+/// Runs install.sh with a fake `cargo` (it records its arguments and
+/// installs a `pool` that accepts anything) and a fake `rustup` whose
+/// `target list --installed` prints `installed` and whose `target add`
+/// exits `add_code`. Returns cargo's recorded argument lines and what it said.
+fn install_script_with_fakes(
+    installed: &str,
+    add_code: i32,
+    env: &[(&str, &str)],
+) -> (String, String) {
+    let w = World::new();
+    let fake = w.home.join("fake-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let root = w.home.join("root");
+    let record = w.home.join("cargo-args");
+    let write = |name: &str, body: String| {
+        let p = fake.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write(
+        "cargo",
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nmkdir -p \"$CARGO_INSTALL_ROOT/bin\"\nprintf '#!/bin/sh\\nexit 0\\n' >\"$CARGO_INSTALL_ROOT/bin/pool\"\nchmod +x \"$CARGO_INSTALL_ROOT/bin/pool\"\n",
+            record.display()
+        ),
+    );
+    write(
+        "rustup",
+        format!(
+            "#!/bin/sh\ncase \"$2\" in list) printf '%s\\n' '{installed}' ;; add) exit {add_code} ;; esac\n"
+        ),
+    );
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg(repo().join("install/install.sh"))
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", fake.display()))
+        .env("HOME", &w.home)
+        .env("CARGO_INSTALL_ROOT", &root)
+        .current_dir(&w.project)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &err;
+    (std::fs::read_to_string(&record).unwrap_or_default(), said)
+}
+
+/// Issue 24: on Linux the hooks are built static (musl): they start in
+/// about two thirds of the time (docs/benchmarks.md, "Process start").
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn install_script_builds_static_binaries_on_linux_and_falls_back() {
+    let musl = format!("{}-unknown-linux-musl", std::env::consts::ARCH);
+    // The target is there: cargo builds for it.
+    let (args, _) = install_script_with_fakes(&musl, 0, &[]);
+    assert!(args.contains(&format!("--target {musl}")), "{args}");
+    assert_eq!(args.lines().count(), 1, "{args}");
+    // Missing but added by rustup: the same.
+    let (args, _) = install_script_with_fakes("wasm32-unknown-unknown", 0, &[]);
+    assert!(args.contains(&format!("--target {musl}")), "{args}");
+    // Missing and cannot be added (offline): the default target, said once.
+    let (args, err) = install_script_with_fakes("wasm32-unknown-unknown", 1, &[]);
+    assert!(!args.contains("--target"), "{args}");
+    assert!(err.contains("building for the default target"), "{err}");
+    // Asked for the host's own target.
+    let (args, _) = install_script_with_fakes(&musl, 0, &[("POOL_INSTALL_TARGET", "host")]);
+    assert!(!args.contains("--target"), "{args}");
+}
+
 /// Runs `pool args` in `w`, killing it after 20 s so a hang fails the test
 /// instead of stalling the suite. Returns the exit code (`None`: it hung).
 fn pool_bounded(w: &World, args: &[&str], extra_env: &[(&str, &Path)]) -> (Option<i32>, String) {
