@@ -230,9 +230,7 @@ impl Pool {
         }
         // One at a time: a reader that keeps a few pays for a few, however
         // many long-lived entries the index lists.
-        self.long_ttl_entries(now, stats.low_offset, omit_claims, &mut |e| {
-            matches!(f(e), Walk::Stop)
-        })?;
+        self.long_ttl_entries(now, stats.low_offset, omit_claims, &mut f)?;
         Ok(stats)
     }
 
@@ -269,17 +267,24 @@ impl Pool {
 
     /// Hands `f` the live entries listed in the long-TTL index that start
     /// before `before` (the offset a backwards scan reached), newest first,
-    /// until it returns true; without the lines marked [`PLAIN_CLAIM`] when
-    /// `omit_claims` (such a line costs reading and parsing its entry).
+    /// until it returns [`Walk::Stop`]; without the lines marked
+    /// [`PLAIN_CLAIM`] when `omit_claims`, or once `f` returns
+    /// [`Walk::SkipToIndexOmitClaims`] (such a line costs reading and
+    /// parsing its entry).
+    ///
+    /// An index of at most [`INDEX_IN_MEMORY`] bytes is read whole and its
+    /// lines found with one vectorised search, so a plain claim skipped costs
+    /// a few instructions (issue 24: walking 5,000 of them line by line was
+    /// half of a team's session start); a larger one is read backwards.
     fn long_ttl_entries(
         &self,
         now: i64,
         before: u64,
         omit_claims: bool,
-        f: &mut dyn FnMut(Entry<'_>) -> bool,
+        f: &mut dyn FnMut(Entry<'_>) -> Walk,
     ) -> Result<()> {
         let idx_path = self.long_index_path();
-        let idx = match File::open(&idx_path) {
+        let mut idx = match File::open(&idx_path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io(idx_path, e)),
@@ -288,50 +293,38 @@ impl Pool {
             return Ok(());
         };
         let len = idx.metadata().map_err(|e| Error::io(&idx_path, e))?.len();
-        let oldest = now.saturating_sub(MAX_TTL as i64 + ORDER_SLACK);
-        let mut rev = RevLines::new(&idx, len);
-        // One read buffer for every entry: zeroing a fresh one per entry was
-        // a quarter of a session start's cost on a pool whose index lists
-        // thousands of claims (issue 24).
-        let mut buf = vec![0u8; 4096];
-        while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&idx_path, e))? {
-            if omit_claims && is_plain_claim(line) {
-                // Only its time is read: the walk still ends at the oldest.
-                let ts = line.split(|b| *b == b' ').next().unwrap_or_default();
-                let ts = std::str::from_utf8(ts)
-                    .ok()
-                    .and_then(|t| t.parse::<i64>().ok());
-                if ts.is_some_and(|t| t < oldest) {
+        let mut walk = IndexWalk {
+            now,
+            before,
+            omit: omit_claims,
+            oldest: now.saturating_sub(MAX_TTL as i64 + ORDER_SLACK),
+            skipped: 0,
+            // One read buffer for every entry: zeroing a fresh one per entry
+            // was a quarter of a session start's cost on a pool whose index
+            // lists thousands of claims (issue 24).
+            buf: vec![0u8; 4096],
+            log: &log,
+            log_path: self.log_path(),
+        };
+        if len <= INDEX_IN_MEMORY {
+            let mut text = Vec::with_capacity(len as usize);
+            io::Read::read_to_end(&mut (&mut idx).take(len), &mut text)
+                .map_err(|e| Error::io(&idx_path, e))?;
+            let mut end = text.len();
+            // Lines newest first: each `\n` found from the end closes the
+            // line after it.
+            for nl in memchr::memrchr_iter(b'\n', &text).chain(std::iter::once(usize::MAX)) {
+                let start = nl.wrapping_add(1);
+                let line = &text[start..end];
+                end = nl;
+                if !line.is_empty() && walk.line(line, f)? {
                     break;
                 }
-                continue;
             }
-            let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
-            let (Some(ts), Some(exp), Some(off), Some(id)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let (Ok(ts), Ok(exp), Ok(off)) =
-                (ts.parse::<i64>(), exp.parse::<i64>(), off.parse::<u64>())
-            else {
-                continue;
-            };
-            if ts < oldest {
-                break;
-            }
-            if exp <= now || off >= before {
-                continue;
-            }
-            if let Some(raw) =
-                read_line_at(&log, off, &mut buf).map_err(|e| Error::io(self.log_path(), e))?
-                && let Some(mut e) = Entry::parse(&raw)
-                && e.id == id
-            {
-                if !e.trust_at(off, now) {
-                    e.seen = Some(ts.min(now));
-                }
-                if (e.is_live(now, DEFAULT_TTL) || e.ttl.is_some()) && f(e) {
+        } else {
+            let mut rev = RevLines::new(&idx, len);
+            while let Some((_, line)) = rev.next_line().map_err(|e| Error::io(&idx_path, e))? {
+                if walk.line(line, f)? {
                     break;
                 }
             }
@@ -554,11 +547,93 @@ pub const PLAIN_CLAIM: &str = "c";
 /// Whether a long-TTL index line is marked [`PLAIN_CLAIM`]: five fields, the
 /// last one the mark.
 fn is_plain_claim(line: &[u8]) -> bool {
-    let line = line.trim_ascii_end();
-    line.ends_with(PLAIN_CLAIM.as_bytes())
-        && line.len() > PLAIN_CLAIM.len()
-        && line[line.len() - PLAIN_CLAIM.len() - 1] == b' '
-        && memchr::memchr_iter(b' ', line).count() == 4
+    let Some(rest) = line.trim_ascii_end().strip_suffix(b" c") else {
+        return false;
+    };
+    // The field before the mark: an id (`time expires offset id c`), or the
+    // offset of a four-field line whose id is `c`. An id with a character
+    // other than a digit (every id we write) settles it in a few
+    // instructions; only an all-digit one needs the count of every field
+    // (which cost about 400 instructions a line, and a team's index has
+    // thousands of plain claims).
+    let last = memchr::memrchr(b' ', rest).map_or(rest, |p| &rest[p + 1..]);
+    if last.is_empty() {
+        return false;
+    }
+    !last.iter().all(u8::is_ascii_digit) || memchr::memchr_iter(b' ', rest).count() == 3
+}
+
+/// Largest long-TTL index read whole by [`Pool::scan_shown`] (4 MiB: about
+/// 60,000 lines); a larger one is read backwards line by line.
+const INDEX_IN_MEMORY: u64 = 4 << 20;
+
+/// Plain claims skipped between two looks at their time: the index is in
+/// time order, so the walk still ends within this many lines of the oldest.
+const SKIP_TIME_EVERY: u32 = 64;
+
+/// One walk of the long-TTL index ([`Pool::long_ttl_entries`]).
+struct IndexWalk<'a> {
+    now: i64,
+    before: u64,
+    omit: bool,
+    oldest: i64,
+    skipped: u32,
+    buf: Vec<u8>,
+    log: &'a File,
+    log_path: PathBuf,
+}
+
+impl IndexWalk<'_> {
+    /// Handles one index line; true when the walk is over.
+    fn line(&mut self, line: &[u8], f: &mut dyn FnMut(Entry<'_>) -> Walk) -> Result<bool> {
+        if self.omit && is_plain_claim(line) {
+            self.skipped = self.skipped.wrapping_add(1);
+            if self.skipped % SKIP_TIME_EVERY != 0 {
+                return Ok(false);
+            }
+            // Only its time is read: the walk still ends at the oldest.
+            let ts = line.split(|b| *b == b' ').next().unwrap_or_default();
+            let ts = std::str::from_utf8(ts)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok());
+            return Ok(ts.is_some_and(|t| t < self.oldest));
+        }
+        let mut parts = std::str::from_utf8(line).unwrap_or("").split(' ');
+        let (Some(ts), Some(exp), Some(off), Some(id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(false);
+        };
+        let (Ok(ts), Ok(exp), Ok(off)) =
+            (ts.parse::<i64>(), exp.parse::<i64>(), off.parse::<u64>())
+        else {
+            return Ok(false);
+        };
+        if ts < self.oldest {
+            return Ok(true);
+        }
+        if exp <= self.now || off >= self.before {
+            return Ok(false);
+        }
+        let now = self.now;
+        if let Some(raw) =
+            read_line_at(self.log, off, &mut self.buf).map_err(|e| Error::io(&self.log_path, e))?
+            && let Some(mut e) = Entry::parse(&raw)
+            && e.id == id
+        {
+            if !e.trust_at(off, now) {
+                e.seen = Some(ts.min(now));
+            }
+            if e.is_live(now, DEFAULT_TTL) || e.ttl.is_some() {
+                match f(e) {
+                    Walk::Stop => return Ok(true),
+                    Walk::SkipToIndexOmitClaims => self.omit = true,
+                    Walk::Continue | Walk::SkipToIndex => {}
+                }
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// The long-TTL index's line for an entry at byte offset `off` of the log
@@ -884,6 +959,55 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 52);
+    }
+
+    /// Issue 24: a reader that reaches its cap among the index's own entries
+    /// (the newest hour was quiet, the claims are hours old) reads no more
+    /// claims from there on, and still gets the handoff behind them.
+    #[test]
+    fn a_reader_capped_inside_the_index_skips_the_claims_after() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        let now = 1_000_000;
+        let long = Some(7 * 86_400);
+        let mut handoff = entry("handoff", now - 5 * 86_400, long);
+        handoff.action = "claimed".into();
+        handoff.to = "A".into();
+        let mut claims: Vec<_> = (0..50)
+            .map(|i| {
+                let mut c = entry(&format!("c{i}"), now - 4 * 86_400 + i, long);
+                c.action = "claimed".into();
+                c
+            })
+            .collect();
+        claims.insert(0, handoff);
+        pool.append(&claims, now - 4 * 86_400 + 50).unwrap();
+        // An all-digit id is no sign of a fifth field: still a plain claim.
+        let mut digits = entry("12345", now - 4 * 86_400 + 60, long);
+        digits.action = "claimed".into();
+        pool.append(&[digits], now - 4 * 86_400 + 60).unwrap();
+        let mut ids = Vec::new();
+        pool.scan_shown(now, DEFAULT_TTL, |e| {
+            ids.push(e.id.to_string());
+            if ids.len() == 3 {
+                Walk::SkipToIndexOmitClaims
+            } else {
+                Walk::Continue
+            }
+        })
+        .unwrap();
+        assert_eq!(ids, ["12345", "c49", "c48", "handoff"]);
+    }
+
+    #[test]
+    fn plain_claim_lines_are_told_from_four_field_lines() {
+        assert!(is_plain_claim(b"10 20 30 7df19055-f29c c"));
+        assert!(is_plain_claim(b"10 20 30 12345 c\n"));
+        // A four-field line whose id is `c`: not a plain claim.
+        assert!(!is_plain_claim(b"10 20 30 c"));
+        assert!(!is_plain_claim(b"10 20 30 abc"));
+        assert!(!is_plain_claim(b" c"));
+        assert!(!is_plain_claim(b"c"));
     }
 
     #[test]
