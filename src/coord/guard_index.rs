@@ -325,36 +325,51 @@ impl Index {
     }
 }
 
-/// Writes an index: `records` are `(key, json)` in the order lookups
-/// should return them. A failure is reported, never fatal to the caller.
-fn write_index(path: &Path, mut header: Header, records: &[(String, String)]) -> Result<()> {
+/// Writes an index: `records` are `(key, json)` pairs, the JSON by its
+/// number in `jsons` (a record filed under several keys is held once), in
+/// the order lookups should return them. The file's bytes are built in one
+/// buffer, sized first, so a rebuild at its bounds holds the records once
+/// more, not three times. A failure is reported, never fatal to the caller.
+fn write_index(
+    path: &Path,
+    mut header: Header,
+    jsons: &[String],
+    records: &[(String, usize)],
+) -> Result<()> {
     let buckets = (records.len() as u64 / 2)
         .next_power_of_two()
         .clamp(16, MAX_BUCKETS);
     header.buckets = buckets;
-    let mut by_bucket: Vec<Vec<usize>> = vec![Vec::new(); buckets as usize];
+    let mut by_bucket: Vec<Vec<u32>> = vec![Vec::new(); buckets as usize];
     for (i, (k, _)) in records.iter().enumerate() {
-        by_bucket[bucket_of(k, buckets) as usize].push(i);
+        by_bucket[bucket_of(k, buckets) as usize].push(i as u32);
     }
-    let mut data = Vec::new();
-    let mut table = Vec::with_capacity(8 * (buckets as usize + 1));
-    for list in &by_bucket {
-        table.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        for &i in list {
-            let (k, j) = &records[i];
-            data.extend_from_slice(k.as_bytes());
-            data.push(b'\t');
-            data.extend_from_slice(j.as_bytes());
-            data.push(b'\n');
-        }
-    }
-    table.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    let rec_len = |i: u32| {
+        let (k, j) = &records[i as usize];
+        k.len() + 2 + jsons.get(*j).map_or(0, String::len)
+    };
+    let data_len: usize = (0..records.len() as u32).map(rec_len).sum();
     let head = serde_json::to_string(&header).map_err(|e| Error::io(path, io::Error::other(e)))?;
-    let mut bytes = Vec::with_capacity(head.len() + 1 + table.len() + data.len());
+    let table_len = 8 * (buckets as usize + 1);
+    let mut bytes = Vec::with_capacity(head.len() + 1 + table_len + data_len);
     bytes.extend_from_slice(head.as_bytes());
     bytes.push(b'\n');
-    bytes.extend_from_slice(&table);
-    bytes.extend_from_slice(&data);
+    let mut at = 0u64;
+    for list in &by_bucket {
+        bytes.extend_from_slice(&at.to_le_bytes());
+        at += list.iter().map(|&i| rec_len(i) as u64).sum::<u64>();
+    }
+    bytes.extend_from_slice(&at.to_le_bytes());
+    for list in &by_bucket {
+        for &i in list {
+            let (k, j) = &records[i as usize];
+            bytes.extend_from_slice(k.as_bytes());
+            bytes.push(b'\t');
+            bytes.extend_from_slice(jsons.get(*j).map_or("", String::as_str).as_bytes());
+            bytes.push(b'\n');
+        }
+    }
+    drop(by_bucket);
     if let Some(dir) = path.parent() {
         fsio::ensure_private_dir(dir)?;
     }
@@ -411,7 +426,7 @@ fn claims_for(
                         now,
                         default_ttl,
                         (&scope, &scope_str),
-                        &path,
+                        (&path, keys),
                         found,
                     );
                 }
@@ -445,7 +460,14 @@ fn claims_for(
         found.left_out.extend(idx.header.left_out.iter().cloned());
         return Ok(());
     }
-    rebuild_claims(pool, now, default_ttl, (&scope, &scope_str), &path, found)
+    rebuild_claims(
+        pool,
+        now,
+        default_ttl,
+        (&scope, &scope_str),
+        (&path, keys),
+        found,
+    )
 }
 
 /// Walks the log's window (bounded) for the open claims in `scope`, writes
@@ -455,7 +477,7 @@ fn rebuild_claims(
     now: i64,
     default_ttl: u64,
     (scope, scope_str): (&Scope, &str),
-    path: &Path,
+    (path, wanted): (&Path, &[&str]),
     found: &mut Found,
 ) -> Result<()> {
     // The source is taken before the walk: lines appended meanwhile are
@@ -487,7 +509,11 @@ fn rebuild_claims(
             walk.open.len()
         ));
     }
+    let mut jsons = Vec::with_capacity(walk.open.len());
     let mut records = Vec::new();
+    // What this lookup hands on: the claims filed under its keys (and the
+    // globs read on every lookup), not the whole window.
+    let mut mine = vec![false; walk.open.len()];
     for (n, (c, exp)) in walk.open.iter().zip(&walk.expires).enumerate() {
         let rec = ClaimRec {
             n: n as u64,
@@ -517,8 +543,11 @@ fn rebuild_claims(
         }
         keys.sort_unstable();
         keys.dedup();
+        jsons.push(json);
         for k in keys {
-            records.push((fold(k, true).into_owned(), json.clone()));
+            let k = fold(k, true).into_owned();
+            mine[n] |= k == GLOB_KEY || wanted.contains(&k.as_str());
+            records.push((k, jsons.len() - 1));
         }
     }
     let header = Header {
@@ -532,7 +561,10 @@ fn rebuild_claims(
         left_out: left_out.clone(),
     };
     // Derived data: a failed write costs speed, not an answer.
-    let _ = write_index(path, header, &records);
+    let _ = write_index(path, header, &jsons, &records);
+    drop((jsons, records));
+    let mut keep = mine.into_iter();
+    walk.open.retain(|_| keep.next().unwrap_or(false));
     found.claims.append(&mut walk.open);
     found.left_out.extend(left_out);
     found.rebuilt = true;
@@ -573,7 +605,7 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
         for r in recs {
             match serde_json::from_slice::<EditRec>(&r) {
                 Ok(e) => older.push(e),
-                Err(_) => return rebuild_edits(pool_dir, now, &path, found),
+                Err(_) => return rebuild_edits(pool_dir, now, (&path, keys), found),
             }
         }
         older.sort_by_key(|e| e.n);
@@ -594,12 +626,17 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
         found.left_out.extend(idx.header.left_out.iter().cloned());
         return Ok(());
     }
-    rebuild_edits(pool_dir, now, &path, found)
+    rebuild_edits(pool_dir, now, (&path, keys), found)
 }
 
 /// Reads the edits of the last [`RECENT_EDIT`] (bounded), writes the index
 /// and hands every edit found to `found`.
-fn rebuild_edits(pool_dir: &Path, now: i64, path: &Path, found: &mut Found) -> Result<()> {
+fn rebuild_edits(
+    pool_dir: &Path,
+    now: i64,
+    (path, wanted): (&Path, &[&str]),
+    found: &mut Found,
+) -> Result<()> {
     let (cur, _) = source_of(&pool_dir.join(EDITS_LOG))?;
     let (old, _) = source_of(&pool_dir.join(EDITS_OLD))?;
     let (mut edits, cut) = recent_edits_bounded(pool_dir, now - RECENT_EDIT, MAX_EDITS)?;
@@ -611,7 +648,9 @@ fn rebuild_edits(pool_dir: &Path, now: i64, path: &Path, found: &mut Found) -> R
             RECENT_EDIT / 60
         ));
     }
+    let mut jsons = Vec::with_capacity(edits.len());
     let mut records = Vec::new();
+    let mut mine = vec![false; edits.len()];
     for (n, e) in edits.iter().enumerate() {
         let rec = EditRec {
             n: n as u64,
@@ -625,8 +664,11 @@ fn rebuild_edits(pool_dir: &Path, now: i64, path: &Path, found: &mut Found) -> R
         let Ok(json) = serde_json::to_string(&rec) else {
             continue;
         };
+        jsons.push(json);
         for k in claims::edit_keys(e) {
-            records.push((fold(k, true).into_owned(), json.clone()));
+            let k = fold(k, true).into_owned();
+            mine[n] |= wanted.contains(&k.as_str());
+            records.push((k, jsons.len() - 1));
         }
     }
     let header = Header {
@@ -639,7 +681,10 @@ fn rebuild_edits(pool_dir: &Path, now: i64, path: &Path, found: &mut Found) -> R
         buckets: 0,
         left_out: left_out.clone(),
     };
-    let _ = write_index(path, header, &records);
+    let _ = write_index(path, header, &jsons, &records);
+    drop((jsons, records));
+    let mut keep = mine.into_iter();
+    edits.retain(|_| keep.next().unwrap_or(false));
     found.edits.append(&mut edits);
     found.left_out.extend(left_out);
     found.rebuilt = true;
