@@ -588,7 +588,7 @@ impl IndexWalk<'_> {
     fn line(&mut self, line: &[u8], f: &mut dyn FnMut(Entry<'_>) -> Walk) -> Result<bool> {
         if self.omit && is_plain_claim(line) {
             self.skipped = self.skipped.wrapping_add(1);
-            if self.skipped % SKIP_TIME_EVERY != 0 {
+            if !self.skipped.is_multiple_of(SKIP_TIME_EVERY) {
                 return Ok(false);
             }
             // Only its time is read: the walk still ends at the oldest.
