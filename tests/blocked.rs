@@ -232,9 +232,13 @@ fn later_prompts_carry_blocks_and_see_answers_and_handoffs_once() {
 }
 
 fn file_id(path: &std::path::Path) -> (u64, std::time::SystemTime) {
-    use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).unwrap();
-    (m.ino(), m.modified().unwrap())
+    // Windows has no inode here: the modification time tells a write.
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    (ino, m.modified().unwrap())
 }
 
 fn session_file(p: &Pool, ext: &str) -> std::path::PathBuf {

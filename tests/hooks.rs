@@ -815,9 +815,13 @@ fn first_stop_before_the_transcript_exists_is_no_error() {
 /// The inode and modification time of a file: a write by rename changes
 /// the first, any write the second.
 fn file_id(path: &Path) -> (u64, std::time::SystemTime) {
-    use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).unwrap();
-    (m.ino(), m.modified().unwrap())
+    // Windows has no inode here: the modification time tells a write.
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    (ino, m.modified().unwrap())
 }
 
 /// Issue 24: a Stop with nothing new leaves the session's cursor as it is

@@ -999,6 +999,10 @@ fn install_script_without_cargo_says_so_and_fails() {
 /// installs a `pool` that accepts anything) and a fake `rustup` whose
 /// `target list --installed` prints `installed` and whose `target add`
 /// exits `add_code`. Returns cargo's recorded argument lines and what it said.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn install_script_with_fakes(
     installed: &str,
     add_code: i32,
