@@ -52,8 +52,11 @@ pub const EDITS_INDEX: &str = "edits.idx";
 /// Format version written in each header.
 const VERSION: u32 = 2;
 /// Most bytes appended to a source since its index was built that a lookup
-/// reads itself; past this the index is rebuilt (256 KiB).
-pub const MAX_TAIL: u64 = 256 * 1024;
+/// reads itself; past this the index is rebuilt (64 KiB: about 150 entries,
+/// which cost a lookup up to about 2 M instructions to parse; at 256 KiB a
+/// busy team's guard paid up to 12 M on every call between rebuilds, and
+/// 5 M on each call after another machine's 250 entries arrived).
+pub const MAX_TAIL: u64 = 64 * 1024;
 /// Oldest an index may be before it is rebuilt, in seconds (5 minutes).
 pub const REBUILD_AGE: i64 = 5 * 60;
 /// Most lines of the log's window a rebuild reads (newest first).
