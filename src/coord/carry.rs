@@ -56,8 +56,43 @@ impl OpenBlock {
 
 #[derive(Serialize, Deserialize)]
 struct Carried {
-    mark: Mark,
+    /// Which of the session's marks the blocks are true at. Not the mark
+    /// itself: it holds the ids of up to [`crate::coord::news::MAX_MARK_IDS`]
+    /// entries of its last second, and reading them here again was half of a
+    /// prompt's cost once a sync delivered 250 entries in one second.
+    at: MarkKey,
     open: Vec<OpenBlock>,
+}
+
+/// What tells one of a session's marks from another: only this session
+/// saves its marks, so where it looked (inode, length, time) and the newest
+/// entry it saw there (where it starts, its id, how many shared its second)
+/// name it. A file written in the older layout (the whole mark) no longer
+/// parses: that prompt reads the window once, as with no file.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct MarkKey {
+    ino: u64,
+    offset: u64,
+    ts: i64,
+    tail_at: Option<i64>,
+    last: Option<u64>,
+    first_id: Option<String>,
+    ids: usize,
+}
+
+impl MarkKey {
+    fn of(mark: &Mark) -> Self {
+        let tail = mark.tail.as_ref();
+        MarkKey {
+            ino: mark.ino,
+            offset: mark.offset,
+            ts: mark.ts,
+            tail_at: tail.and_then(|t| t.at),
+            last: tail.and_then(|t| t.last),
+            first_id: tail.and_then(|t| t.ids.first().cloned()),
+            ids: tail.map_or(0, |t| t.ids.len()),
+        }
+    }
 }
 
 fn path(pool_dir: &Path, session: &str) -> PathBuf {
@@ -70,14 +105,14 @@ fn path(pool_dir: &Path, session: &str) -> PathBuf {
 pub fn load(pool_dir: &Path, session: &str, mark: &Mark) -> Option<Vec<OpenBlock>> {
     let bytes = fsio::read_regular(&path(pool_dir, session), MAX_FILE).ok()?;
     let c: Carried = serde_json::from_slice(&bytes).ok()?;
-    (c.mark == *mark).then_some(c.open)
+    (c.at == MarkKey::of(mark)).then_some(c.open)
 }
 
 /// Saves the session's open blocks as true at `mark`.
 pub fn save(pool_dir: &Path, session: &str, mark: &Mark, open: &[OpenBlock]) -> Result<()> {
     let keep = &open[open.len().saturating_sub(MAX_CARRIED)..];
     let c = Carried {
-        mark: mark.clone(),
+        at: MarkKey::of(mark),
         open: keep.to_vec(),
     };
     let bytes = serde_json::to_vec(&c).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -149,6 +184,57 @@ mod tests {
             topic: topic.to_string().into(),
             ..Entry::default()
         }
+    }
+
+    /// Issue 24: the carry names its mark without copying the mark's ids
+    /// (250 entries synced in one second made it ten times its size), and
+    /// still loads only at that very mark.
+    #[test]
+    fn the_carry_names_its_mark_without_its_ids() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..250)
+            .map(|i| format!("7df19055-f29c-3e02-87ab-{i:012}"))
+            .collect();
+        let mark = Mark {
+            ino: 7,
+            offset: 1000,
+            ts: 50,
+            tail: Some(crate::coord::news::Tail {
+                at: Some(49),
+                ids,
+                last: Some(900),
+            }),
+        };
+        let open = vec![OpenBlock {
+            id: "b1".into(),
+            instance: "A".into(),
+            topic: "Schema".into(),
+            since: 40,
+            expires: 4000,
+        }];
+        save(tmp.path(), "s1", &mark, &open).unwrap();
+        let size = std::fs::metadata(path(tmp.path(), "s1")).unwrap().len();
+        assert!(size < 1024, "{size} bytes");
+        assert_eq!(load(tmp.path(), "s1", &mark), Some(open));
+        for other in [
+            Mark {
+                offset: 1001,
+                ..mark.clone()
+            },
+            Mark {
+                ts: 51,
+                ..mark.clone()
+            },
+            Mark {
+                tail: None,
+                ..mark.clone()
+            },
+        ] {
+            assert_eq!(load(tmp.path(), "s1", &other), None, "{other:?}");
+        }
+        let mut moved = mark.clone();
+        moved.tail.as_mut().unwrap().ids[0] = "other".into();
+        assert_eq!(load(tmp.path(), "s1", &moved), None);
     }
 
     #[test]
