@@ -912,9 +912,9 @@ mod tests {
         assert!(stats.lines <= 3, "read {} lines", stats.lines);
     }
 
-    #[test]
-    fn a_reader_past_its_cap_skips_the_index_claims() {
-        let tmp = tempfile::tempdir().unwrap();
+    /// A pool whose long-TTL index lists a handoff and, after it, 50 plain
+    /// claims (`c0`..`c49`), all days old; `now` is 1,000,000.
+    fn handoff_behind_claims(tmp: &tempfile::TempDir) -> (Pool, i64) {
         let pool = Pool::open(tmp.path().join("p")).unwrap();
         let now = 1_000_000;
         let long = Some(7 * 86_400);
@@ -930,6 +930,13 @@ mod tests {
             .collect();
         claims.insert(0, handoff);
         pool.append(&claims, now - 4 * 86_400 + 50).unwrap();
+        (pool, now)
+    }
+
+    #[test]
+    fn a_reader_past_its_cap_skips_the_index_claims() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pool, now) = handoff_behind_claims(&tmp);
         pool.append(&[entry("new", now - 60, None)], now - 60)
             .unwrap();
         let idx = std::fs::read_to_string(pool.long_index_path()).unwrap();
@@ -967,23 +974,9 @@ mod tests {
     #[test]
     fn a_reader_capped_inside_the_index_skips_the_claims_after() {
         let tmp = tempfile::tempdir().unwrap();
-        let pool = Pool::open(tmp.path().join("p")).unwrap();
-        let now = 1_000_000;
-        let long = Some(7 * 86_400);
-        let mut handoff = entry("handoff", now - 5 * 86_400, long);
-        handoff.action = "claimed".into();
-        handoff.to = "A".into();
-        let mut claims: Vec<_> = (0..50)
-            .map(|i| {
-                let mut c = entry(&format!("c{i}"), now - 4 * 86_400 + i, long);
-                c.action = "claimed".into();
-                c
-            })
-            .collect();
-        claims.insert(0, handoff);
-        pool.append(&claims, now - 4 * 86_400 + 50).unwrap();
+        let (pool, now) = handoff_behind_claims(&tmp);
         // An all-digit id is no sign of a fifth field: still a plain claim.
-        let mut digits = entry("12345", now - 4 * 86_400 + 60, long);
+        let mut digits = entry("12345", now - 4 * 86_400 + 60, Some(7 * 86_400));
         digits.action = "claimed".into();
         pool.append(&[digits], now - 4 * 86_400 + 60).unwrap();
         let mut ids = Vec::new();
