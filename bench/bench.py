@@ -541,6 +541,17 @@ def _free_port():
         so.bind(("127.0.0.1", 0))
         return so.getsockname()[1]
 
+def _start_redis(server, data_dir, appendonly):
+    """A redis-server on a free loopback port with its files in data_dir;
+    returns the process and its URL once it has had time to listen."""
+    port = _free_port()
+    srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir,
+                            "--save", "", "--appendonly", "yes" if appendonly else "no",
+                            "--logfile", "redis.log"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return srv, f"redis://127.0.0.1:{port}"
+
 def _sync_pool(root, name, url):
     d = os.path.join(root, name)
     os.makedirs(d, mode=0o700)
@@ -652,16 +663,11 @@ def case_sync_latency():
     if before and not _has_sync(before):
         NOTES.append(f"sync latency: {before} was built without the sync-redis feature; no peer columns")
         before = None
-    port = _free_port()
     sd = os.path.join(WORK, "sync_latency_server")
     shutil.rmtree(sd, ignore_errors=True)
     os.makedirs(sd)
-    srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", sd,
-                            "--save", "", "--appendonly", "yes", "--logfile", "redis.log"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv, url = _start_redis(server, sd, appendonly=True)
     try:
-        time.sleep(0.5)
-        url = f"redis://127.0.0.1:{port}"
         for watch, n, label in ((True, 7 if QUICK else 41, "with `pool sync --watch` on both"),
                                 (False, 3 if QUICK else 9,
                                  "hooks only (A's Stop hook; B ends a turn every 1 s)")):
@@ -1368,17 +1374,11 @@ def case_join():
     big_h = 100_000 if QUICK else 1_000_000
     big, proj = gen_team(big_h, instances=1, claims=50, paths=20, edits=100)
     team, _ = gen_team(max(TEAM_HISTORY))
-    port = _free_port()
     wd = os.path.join(WORK, "join")
     shutil.rmtree(wd, ignore_errors=True)
     os.makedirs(os.path.join(wd, "redis"))
-    srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                            os.path.join(wd, "redis"), "--save", "", "--appendonly", "no",
-                            "--logfile", "redis.log"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv, url = _start_redis(server, os.path.join(wd, "redis"), appendonly=False)
     try:
-        time.sleep(0.5)
-        url = f"redis://127.0.0.1:{port}"
         a = _team_copy(big, os.path.join(wd, "a"), url, "join")
         b = _team_copy(team, os.path.join(wd, "b"), url, "join")
         def sync(pool):
