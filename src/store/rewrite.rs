@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::store::entry::Entry;
 use crate::store::fsio::{self, LockedLog};
-use crate::store::log::{Pool, index_line};
+use crate::store::log::{OTHER_ENTRY, Pool, index_header, index_line};
 use crate::store::paths;
 
 /// What a rewrite did.
@@ -62,7 +62,7 @@ enum Route {
     MoveTo(PathBuf),
 }
 
-/// First line of the long-TTL index: the inode of the log it describes.
+/// How the long-TTL index's first line starts ([`index_header`]).
 const INDEX_HEADER: &str = "#log ";
 
 impl Pool {
@@ -156,9 +156,12 @@ impl Pool {
             .and_then(|mut f| f.read(&mut head))
             .unwrap_or(0);
         let head = std::str::from_utf8(&head[..n]).unwrap_or("");
+        // `#log INO n`: a header without the mark (an older writer's) is
+        // stale, so the next rewrite marks every line.
         head.strip_prefix(INDEX_HEADER)
             .and_then(|r| r.split('\n').next())
-            .and_then(|ino| ino.trim().parse::<u64>().ok())
+            .and_then(|r| r.trim_end().strip_suffix(&format!(" {OTHER_ENTRY}")))
+            .and_then(|ino| ino.parse::<u64>().ok())
             == Some(log.ino)
     }
 
@@ -305,7 +308,7 @@ impl Pool {
                     let log_ino = fsio::file_key(log.file())
                         .map_err(|e| Error::io(&path, e))?
                         .ino;
-                    let text = format!("{INDEX_HEADER}{log_ino}\n{index}");
+                    let text = format!("{}{index}", index_header(log_ino));
                     fsio::atomic_write(&self.long_index_path(), text.as_bytes(), 0o600)?;
                     let _ = std::fs::remove_file(self.dir().join(paths::INDEX_STALE_MARK));
                     report.reindexed = true;
@@ -324,7 +327,7 @@ impl Pool {
                 .join(format!("{}.{ino}.new", paths::LONG_TTL_INDEX));
             index_new = Some(new.clone());
             let mut idx = fsio::create_new_private(&new)?;
-            idx.write_all(format!("{INDEX_HEADER}{ino}\n{index}").as_bytes())
+            idx.write_all(format!("{}{index}", index_header(ino)).as_bytes())
                 .and_then(|_| idx.sync_all())
                 .map_err(|e| Error::io(&new, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
