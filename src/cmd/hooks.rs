@@ -16,8 +16,15 @@ use crate::store::entry::Entry;
 use crate::store::log::{DEFAULT_TTL, Pool, Walk};
 use crate::view::render::{self, Summary};
 
-/// Most kept entries held for rendering.
+/// Most kept entries counted and held for rendering in full mode
+/// (`POOL_COMPACT=0`), which shows as many as its output budget holds.
 const RENDER_ROOM: usize = 200;
+/// Most kept entries counted in compact mode (the default), which shows the
+/// newest [`render::COMPACT_SHOWN`]: twice that, so "10+ recent" still
+/// says how busy the pool is, while parsing each one (about 12,000
+/// instructions) stays a small part of a session start (issue 24: counting
+/// 200 was 3.3 M instructions, 70 % of a team's session start).
+const COMPACT_ROOM: usize = 2 * render::COMPACT_SHOWN;
 
 /// `pool-stop`: reads the hook event on stdin and extracts new blocks.
 pub fn stop_main() -> i32 {
@@ -407,7 +414,8 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
 /// pending handoffs to this instance, and durable knowledge.
 ///
 /// Cost follows what is shown: the log is read back only until
-/// `RENDER_ROOM` entries are kept (the summary then says "200+"), and
+/// [`COMPACT_ROOM`] kept entries are counted ([`RENDER_ROOM`] in full mode;
+/// the summary then says "10+" or "200+"), and
 /// handoffs, answers and knowledge older than that come from the long-TTL
 /// index, which lists every one of them (but its plain claims, which
 /// change nothing shown once the newest entries are counted).
@@ -424,6 +432,11 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut acks = AckTracker::default();
     let mut blocks = blocked::Tracker::default();
     let mut superseded = Superseded::default();
+    let room = if ctx.config.compact {
+        COMPACT_ROOM
+    } else {
+        RENDER_ROOM
+    };
     pool.scan_shown(ctx.now, horizon, |mut e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e) {
             return Walk::Continue;
@@ -455,8 +468,8 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
             } else if summary.capped {
                 // Past the cap (entries from the index): counted no more.
             } else if e.reference.is_empty() || !e.to.is_empty() || e.action != "signaling" {
-                summary.add(e, k, RENDER_ROOM);
-                if summary.total >= RENDER_ROOM {
+                summary.add(e, k, room);
+                if summary.total >= room {
                     summary.capped = true;
                     // Past the cap a plain claim changes nothing shown (it
                     // is no handoff, answer, block, unblocking or knowledge):
@@ -590,6 +603,19 @@ mod tests {
                 legacy_root: Some("/w/r".into()),
             },
         };
+        // Compact (the default) counts twice the five it shows.
+        assert!(ctx.config.compact);
+        let ids = |v: &[Entry<'_>]| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
+        let s = collect(&pool, &ctx).unwrap();
+        assert!(s.capped, "total {} entries {}", s.total, s.entries.len());
+        assert_eq!(s.total, COMPACT_ROOM);
+        assert_eq!(ids(&s.handoffs), ["h-open"]);
+        assert_eq!(ids(&s.knowledge), ["lesson"]);
+        let text = render::session_start(&s, &ctx.config, now);
+        assert!(text.contains("- **Pool**: 10+ recent"), "{text}");
+        assert!(text.contains("- 5 more entries not shown"), "{text}");
+        let mut ctx = ctx;
+        ctx.config.compact = false;
         let s = collect(&pool, &ctx).unwrap();
         assert!(s.capped, "total {} entries {}", s.total, s.entries.len());
         assert_eq!(s.total, RENDER_ROOM);
@@ -599,7 +625,6 @@ mod tests {
                 .all(|(x, _)| x.id.starts_with('f') || x.id.starts_with('h')),
             "another repository's entries are not shown"
         );
-        let ids = |v: &[Entry<'_>]| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(&s.handoffs), ["h-open"]);
         assert_eq!(ids(&s.knowledge), ["lesson"]);
         let text = render::session_start(&s, &ctx.config, now);
