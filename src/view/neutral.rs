@@ -76,13 +76,27 @@ fn is_line_break(c: char) -> bool {
 
 /// Removes escape sequences and invisible characters; line breaks and tabs
 /// become spaces when `one_line`, else newlines are kept (and tabs too).
+///
+/// Printable ASCII (and, when lines are kept, newlines and tabs) is never
+/// invisible, an escape or a break to rewrite: it is copied a run at a time,
+/// and only the other characters go through the rules one by one (issue 24:
+/// char by char, the final pass over a session start's output cost about
+/// 100 instructions a byte). `tests::visible_by_chars` is the reference the
+/// property test holds this to.
 fn visible(s: &str, one_line: bool) -> String {
+    let plain = |b: u8| (b' '..=b'~').contains(&b) || (!one_line && (b == b'\n' || b == b'\t'));
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut rest = s;
+    loop {
+        let run = rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        let mut chars = rest[run..].chars();
+        let Some(c) = chars.next() else {
+            return out;
+        };
         if c == '\u{1b}' {
             // An escape sequence: CSI (`ESC [ … final`), OSC (`ESC ] … BEL/ST`) or one char.
-            match chars.peek() {
+            match chars.clone().next() {
                 Some('[') => {
                     chars.next();
                     for d in chars.by_ref() {
@@ -94,7 +108,7 @@ fn visible(s: &str, one_line: bool) -> String {
                 Some(']') => {
                     chars.next();
                     while let Some(d) = chars.next() {
-                        if d == '\u{7}' || (d == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                        if d == '\u{7}' || (d == '\u{1b}' && chars.clone().next() == Some('\\')) {
                             if d == '\u{1b}' {
                                 chars.next();
                             }
@@ -106,9 +120,7 @@ fn visible(s: &str, one_line: bool) -> String {
                     chars.next();
                 }
             }
-            continue;
-        }
-        if one_line && (is_line_break(c) || c == '\t') {
+        } else if one_line && (is_line_break(c) || c == '\t') {
             out.push(' ');
         } else if !one_line && (c == '\n' || c == '\t') {
             out.push(c);
@@ -117,35 +129,56 @@ fn visible(s: &str, one_line: bool) -> String {
         } else if !is_invisible(c) {
             out.push(c);
         }
+        rest = chars.as_str();
     }
-    out
 }
 
 /// Replaces tag-opening `<` and turn-prefix colons in text that holds no
 /// invisible character any more.
+///
+/// Only a `<`, a character outside ASCII, or an `h`, `a` or `s` (either
+/// case) at a word start can begin what is replaced: every other byte is
+/// copied a run at a time (`tests::defuse_by_chars` is the reference).
 fn defuse(s: &str) -> String {
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    let mut prev: Option<char> = None;
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
+    let mut prev_alnum = false;
+    // Start of the bytes not yet copied, and the byte looked at.
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let may_start = b == b'<'
+            || !b.is_ascii()
+            || (!prev_alnum && matches!(b.to_ascii_lowercase(), b'h' | b'a' | b's'));
+        if !may_start {
+            prev_alnum = b.is_ascii_alphanumeric();
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[copied..i]);
+        let rest = &s[i..];
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
         let after = &rest[c.len_utf8()..];
         if c == '<' && opens_tag(after) {
             out.push(TAG_OPEN);
-        } else if !prev.is_some_and(char::is_alphanumeric)
-            && let Some(len) = turn_prefix(rest)
-        {
+        } else if !prev_alnum && let Some(len) = turn_prefix(rest) {
             // Keep the word and any spaces, swap the colon.
             out.push_str(&rest[..len - 1]);
             out.push(TURN_COLON);
-            prev = Some(TURN_COLON);
-            rest = &rest[len..];
+            prev_alnum = false;
+            i += len;
+            copied = i;
             continue;
         } else {
             out.push(c);
         }
-        prev = Some(c);
-        rest = after;
+        prev_alnum = c.is_alphanumeric();
+        i += c.len_utf8();
+        copied = i;
     }
+    out.push_str(&s[copied..]);
     out
 }
 
@@ -270,6 +303,78 @@ pub fn starts_structure(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rules of [`visible`] applied char by char, as it was written
+    /// before its fast path: the reference the property test holds it to.
+    pub(super) fn visible_by_chars(s: &str, one_line: bool) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                match chars.peek() {
+                    Some('[') => {
+                        chars.next();
+                        for d in chars.by_ref() {
+                            if ('\u{40}'..='\u{7e}').contains(&d) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(']') => {
+                        chars.next();
+                        while let Some(d) = chars.next() {
+                            if d == '\u{7}' || (d == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                                if d == '\u{1b}' {
+                                    chars.next();
+                                }
+                                break;
+                            }
+                        }
+                    }
+                    _ => {
+                        chars.next();
+                    }
+                }
+                continue;
+            }
+            if one_line && (is_line_break(c) || c == '\t') {
+                out.push(' ');
+            } else if !one_line && (c == '\n' || c == '\t') {
+                out.push(c);
+            } else if !one_line && is_line_break(c) {
+                out.push('\n');
+            } else if !is_invisible(c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The rules of [`defuse`] applied char by char (the reference).
+    pub(super) fn defuse_by_chars(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut prev: Option<char> = None;
+        let mut rest = s;
+        while let Some(c) = rest.chars().next() {
+            let after = &rest[c.len_utf8()..];
+            if c == '<' && opens_tag(after) {
+                out.push(TAG_OPEN);
+            } else if !prev.is_some_and(char::is_alphanumeric)
+                && let Some(len) = turn_prefix(rest)
+            {
+                out.push_str(&rest[..len - 1]);
+                out.push(TURN_COLON);
+                prev = Some(TURN_COLON);
+                rest = &rest[len..];
+                continue;
+            } else {
+                out.push(c);
+            }
+            prev = Some(c);
+            rest = after;
+        }
+        out
+    }
     use proptest::prelude::*;
 
     #[test]
@@ -355,6 +460,14 @@ mod tests {
             Just("```".to_string()),
             Just("~~".to_string()),
             Just("\u{1b}[".to_string()),
+            Just("\u{1b}]0;t".to_string()),
+            Just("\u{7}".to_string()),
+            Just("\u{1b}\\".to_string()),
+            Just("\t".to_string()),
+            Just("\r\n".to_string()),
+            Just("\u{2028}".to_string()),
+            Just("é".to_string()),
+            Just("system :".to_string()),
             any::<char>().prop_map(String::from),
             "[a-zA-Z /:]{0,4}",
         ];
@@ -379,6 +492,17 @@ mod tests {
             }
             let line = format!("- [x] {out}");
             prop_assert!(!starts_structure(&line));
+        }
+
+        /// The fast paths change nothing: the same output as the rules
+        /// applied char by char.
+        #[test]
+        fn the_fast_paths_agree_with_the_rules_char_by_char(s in any_text()) {
+            prop_assert_eq!(visible(&s, true), visible_by_chars(&s, true));
+            prop_assert_eq!(visible(&s, false), visible_by_chars(&s, false));
+            let shown = visible_by_chars(&s, false);
+            prop_assert_eq!(defuse(&shown), defuse_by_chars(&shown));
+            prop_assert_eq!(defuse(&s), defuse_by_chars(&s));
         }
 
         #[test]
