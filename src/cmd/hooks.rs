@@ -414,7 +414,7 @@ fn session_start_body(ctx: &Ctx) -> Result<Option<String>> {
 /// pending handoffs to this instance, and durable knowledge.
 ///
 /// Cost follows what is shown: the log is read back only until
-/// [`COMPACT_ROOM`] kept entries are counted ([`RENDER_ROOM`] in full mode;
+/// `COMPACT_ROOM` kept entries are counted (`RENDER_ROOM` in full mode;
 /// the summary then says "10+" or "200+"), and
 /// handoffs, answers and knowledge older than that come from the long-TTL
 /// index, which lists every one of them (but its plain claims, which
@@ -432,10 +432,12 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
     let mut acks = AckTracker::default();
     let mut blocks = blocked::Tracker::default();
     let mut superseded = Superseded::default();
-    let room = if ctx.config.compact {
-        COMPACT_ROOM
+    // Counted up to `room`; held (copied for display) only as many as are
+    // shown: compact mode shows the newest `COMPACT_SHOWN`.
+    let (room, hold) = if ctx.config.compact {
+        (COMPACT_ROOM, render::COMPACT_SHOWN)
     } else {
-        RENDER_ROOM
+        (RENDER_ROOM, RENDER_ROOM)
     };
     pool.scan_shown(ctx.now, horizon, |mut e| {
         if !seen.insert(fnv1a(e.id.as_bytes())) || superseded.visit(&e) {
@@ -468,7 +470,7 @@ pub fn collect(pool: &Pool, ctx: &Ctx) -> Result<Summary> {
             } else if summary.capped {
                 // Past the cap (entries from the index): counted no more.
             } else if e.reference.is_empty() || !e.to.is_empty() || e.action != "signaling" {
-                summary.add(e, k, room);
+                summary.add(e, k, hold);
                 if summary.total >= room {
                     summary.capped = true;
                     // Past the cap a plain claim changes nothing shown (it

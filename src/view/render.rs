@@ -98,11 +98,33 @@ impl Summary {
         self.blocked += usize::from(action == "blocked");
     }
 
-    /// Counts one kept entry and keeps it for display while there is room.
+    /// Counts one kept entry and holds it for display if it is among the
+    /// `room` newest by timestamp of those added so far, with ties going to
+    /// the one added first: what the first `room` of [`Summary::entries`]
+    /// would be once stably sorted newest first, had every entry been held.
+    /// Only a held entry is copied; the rest are just counted.
     pub fn add(&mut self, e: Entry<'_>, k: Kept, room: usize) {
         self.count(k.own, &e.action, is_auto(&e));
-        // Copy only what is kept for display; the rest is just counted.
         if self.entries.len() < room {
+            self.entries.push((e.into_owned(), k));
+            return;
+        }
+        // The held entry that would sort last: the oldest, and of equally
+        // old ones the last added. The new one, added after all of them,
+        // takes its place only if it is strictly newer.
+        let Some(worst) = self
+            .entries
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, (h, _))| (h.timestamp, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        if e.timestamp > self.entries[worst].0.timestamp {
+            // `remove` keeps the others in the order they were added, which
+            // the final stable sort needs for its ties.
+            self.entries.remove(worst);
             self.entries.push((e.into_owned(), k));
         }
     }
@@ -837,6 +859,35 @@ mod tests {
         use super::*;
         use crate::view::neutral::{is_invisible, starts_structure};
         use proptest::prelude::*;
+
+        proptest! {
+            /// Issue 24: compact mode holds only the entries it shows. What
+            /// it holds, sorted as `collect` sorts, is what holding every
+            /// entry would have shown, ties and all.
+            #[test]
+            fn holding_a_few_shows_what_holding_all_would(
+                times in proptest::collection::vec(0i64..6, 0..30),
+                hold in 1usize..8,
+            ) {
+                let entries: Vec<Entry<'static>> = times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| Entry { id: format!("e{i}").into(), timestamp: *t, ..Entry::default() })
+                    .collect();
+                let k = Kept { own: false, score: 1.0 };
+                let (mut few, mut all) = (Summary::default(), Summary::default());
+                for e in &entries {
+                    few.add(e.clone(), k, hold);
+                    all.add(e.clone(), k, usize::MAX);
+                }
+                let shown = |s: &mut Summary| {
+                    s.entries.sort_by_key(|e| std::cmp::Reverse(e.0.timestamp));
+                    s.entries.iter().take(hold).map(|e| e.0.id.to_string()).collect::<Vec<_>>()
+                };
+                prop_assert_eq!(few.total, all.total);
+                prop_assert_eq!(shown(&mut few), shown(&mut all));
+            }
+        }
 
         fn text() -> impl Strategy<Value = String> {
             let piece = prop_oneof![
