@@ -19,8 +19,11 @@
 //! Entries whose TTL is longer than [`DEFAULT_TTL`], handoffs (`to`), answers
 //! (`ref`) and knowledge (`learned`, `decided`) are also listed in a small
 //! side index (`long_ttl.idx`: `time expires offset id` per line, then `c`
-//! for a plain claim), so a reader that stops early still finds them, and one
-//! that wants no claims skips them without reading the log.
+//! for a plain claim, `n` for any other), so a reader that stops early still
+//! finds them, and one that wants no claims skips them without reading the
+//! log. Such a reader keeps a copy of the index's other lines
+//! (`long_ttl.others`), so on a team's pool, whose index is mostly claims, it
+//! reads only that copy and the index lines appended since.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -317,6 +320,15 @@ impl Pool {
             log: &log,
             log_path: self.log_path(),
         };
+        let idx_ino = fsio::file_key(&idx)
+            .map_err(|e| Error::io(&idx_path, e))?
+            .ino;
+        if walk.omit
+            && len <= INDEX_IN_MEMORY
+            && self.others_from_copy(&idx, idx_ino, len, &mut walk, f)?
+        {
+            return Ok(());
+        }
         if len <= INDEX_IN_MEMORY {
             let mut text = Vec::with_capacity(len as usize);
             io::Read::read_to_end(&mut (&mut idx).take(len), &mut text)
@@ -328,7 +340,9 @@ impl Pool {
             for nl in memchr::memrchr_iter(b'\n', &text).chain(std::iter::once(usize::MAX)) {
                 if walk.omit && marked {
                     // The rest has no plain claim to read: only the marked
-                    // others, each found by its mark.
+                    // others, each found by its mark. Kept for the next
+                    // such reader, which then reads only what is new.
+                    self.save_others_copy(idx_ino, &text);
                     walk.others(&text[..end], f)?;
                     return Ok(());
                 }
@@ -348,6 +362,88 @@ impl Pool {
             }
         }
         Ok(())
+    }
+
+    /// Walks the marked lines of the index (`idx`, inode `idx_ino`, `len`
+    /// bytes) from the readers' copy ([`paths::INDEX_OTHERS_CACHE`]) and the
+    /// index lines appended after what it covers, newest first; false, having
+    /// walked nothing, when there is no copy that matches this index or more
+    /// than [`OTHERS_TAIL_MAX`] bytes were appended since.
+    ///
+    /// The copy names the index's inode, the length it covers and the
+    /// index's line ending there, read back from the index to make sure the
+    /// copy describes this very file (an inode can be reused once gc has
+    /// replaced the index). A wrong line in it can do no harm: every line
+    /// read from the index, or from its copy, is checked against the log
+    /// entry at its offset.
+    fn others_from_copy(
+        &self,
+        idx: &File,
+        idx_ino: u64,
+        len: u64,
+        walk: &mut IndexWalk<'_>,
+        f: &mut dyn FnMut(Entry<'_>) -> Walk,
+    ) -> Result<bool> {
+        let path = self.dir.join(paths::INDEX_OTHERS_CACHE);
+        let Ok(copy) = fsio::read_regular(&path, INDEX_IN_MEMORY) else {
+            return Ok(false);
+        };
+        let Some((covered, last, body)) = parse_others_copy(&copy, idx_ino) else {
+            return Ok(false);
+        };
+        let Some(last_at) = covered.checked_sub(last.len() as u64 + 1) else {
+            return Ok(false);
+        };
+        if covered > len || len - covered > OTHERS_TAIL_MAX {
+            return Ok(false);
+        }
+        let mut probe = vec![0u8; last.len() + 1];
+        if fsio::read_exact_at(idx, &mut probe, last_at).is_err()
+            || probe[..last.len()] != *last
+            || probe[last.len()] != b'\n'
+        {
+            return Ok(false);
+        }
+        let mut tail = vec![0u8; (len - covered) as usize];
+        fsio::read_exact_at(idx, &mut tail, covered)
+            .map_err(|e| Error::io(self.long_index_path(), e))?;
+        // Newest first: what was appended since, then the copy.
+        if !walk.others(&tail, f)? {
+            walk.others(body, f)?;
+        }
+        Ok(true)
+    }
+
+    /// Replaces the readers' copy of the marked lines with those of `text`,
+    /// the whole of a marked index (inode `idx_ino`) as read; best effort
+    /// (derived state, checked before use).
+    fn save_others_copy(&self, idx_ino: u64, text: &[u8]) {
+        let Some(nl) = memchr::memrchr(b'\n', text) else {
+            return;
+        };
+        let covered = &text[..=nl];
+        let last_start = memchr::memrchr(b'\n', &text[..nl]).map_or(0, |p| p + 1);
+        let last = &text[last_start..nl];
+        let mut out = format!("{OTHERS_COPY_HEADER}{idx_ino} {} ", covered.len()).into_bytes();
+        out.extend_from_slice(last);
+        out.push(b'\n');
+        let mark = OTHER_ENTRY.as_bytes()[0];
+        let mut line_end = 0;
+        for p in memchr::memchr_iter(mark, covered) {
+            if p < line_end
+                || p == 0
+                || covered[p - 1] != b' '
+                || covered.get(p + 1) != Some(&b'\n')
+            {
+                continue;
+            }
+            let start = memchr::memrchr(b'\n', &covered[..p]).map_or(0, |s| s + 1);
+            line_end = p + 2;
+            if covered[start] != b'#' {
+                out.extend_from_slice(&covered[start..line_end]);
+            }
+        }
+        let _ = fsio::replace_file(&self.dir.join(paths::INDEX_OTHERS_CACHE), &out, 0o600);
     }
 
     /// Appends entries whose ids are not in the log yet and returns those it
@@ -614,6 +710,27 @@ fn is_plain_claim(line: &[u8]) -> bool {
 /// 60,000 lines); a larger one is read backwards line by line.
 const INDEX_IN_MEMORY: u64 = 4 << 20;
 
+/// Most index bytes appended since the readers' copy of its marked lines
+/// that a reader searches before it writes a new copy (64 KiB: about 850
+/// lines).
+const OTHERS_TAIL_MAX: u64 = 64 << 10;
+
+/// How the readers' copy of the index's marked lines starts: then the
+/// index's inode, the length it covers and the index line ending there.
+const OTHERS_COPY_HEADER: &str = "#others ";
+
+/// The readers' copy's parts, when it names index inode `idx_ino`: the
+/// length it covers, the index line ending there, and its marked lines.
+fn parse_others_copy(copy: &[u8], idx_ino: u64) -> Option<(u64, &[u8], &[u8])> {
+    let nl = memchr::memchr(b'\n', copy)?;
+    let head = copy[..nl].strip_prefix(OTHERS_COPY_HEADER.as_bytes())?;
+    let mut parts = head.splitn(3, |b| *b == b' ');
+    let ino: u64 = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let covered: u64 = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let last = parts.next()?;
+    (ino == idx_ino && !last.is_empty()).then_some((covered, last, &copy[nl + 1..]))
+}
+
 /// Plain claims skipped between two looks at their time: the index is in
 /// time order, so the walk still ends within this many lines of the oldest.
 const SKIP_TIME_EVERY: u32 = 64;
@@ -634,7 +751,8 @@ impl IndexWalk<'_> {
     /// Handles, newest first, the lines of `text` (whole lines of an index
     /// that [`marks_every_line`]) marked [`OTHER_ENTRY`], skipping the plain
     /// claims between them unread, until the walk is over.
-    fn others(&mut self, text: &[u8], f: &mut dyn FnMut(Entry<'_>) -> Walk) -> Result<()> {
+    /// True when the walk is over.
+    fn others(&mut self, text: &[u8], f: &mut dyn FnMut(Entry<'_>) -> Walk) -> Result<bool> {
         let mark = OTHER_ENTRY.as_bytes()[0];
         for p in memchr::memrchr_iter(mark, text) {
             // The mark is a whole last field: ` n` then the line's end.
@@ -644,10 +762,10 @@ impl IndexWalk<'_> {
             }
             let start = memchr::memrchr(b'\n', &text[..p]).map_or(0, |nl| nl + 1);
             if self.line(&text[start..=p], f)? {
-                break;
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Handles one index line; true when the walk is over.
@@ -1131,6 +1249,64 @@ mod tests {
         .unwrap();
         assert_eq!(ids.len(), 51, "{ids:?}");
         assert_eq!(ids.last().map(String::as_str), Some("handoff"));
+    }
+
+    #[test]
+    fn a_capped_reader_keeps_a_copy_of_the_marked_lines_and_reads_on_from_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pool, now) = handoff_behind_claims(&tmp);
+        pool.append(&[entry("new", now - 60, None)], now - 60)
+            .unwrap();
+        let capped = |pool: &Pool| {
+            let mut ids = Vec::new();
+            pool.scan_shown(now, DEFAULT_TTL, |e| {
+                ids.push(e.id.to_string());
+                if ids.len() == 1 {
+                    Walk::SkipToIndexOmitClaims
+                } else {
+                    Walk::Continue
+                }
+            })
+            .unwrap();
+            ids
+        };
+        assert_eq!(capped(&pool), ["new", "handoff"]);
+        // The copy holds the handoff's line and none of the 50 claims'.
+        let copy_path = pool.dir.join(paths::INDEX_OTHERS_CACHE);
+        let copy = std::fs::read_to_string(&copy_path).unwrap();
+        let (head, body) = copy.split_once('\n').unwrap();
+        assert!(head.starts_with(OTHERS_COPY_HEADER), "{copy}");
+        assert_eq!(body.lines().count(), 1, "{copy}");
+        assert!(body.ends_with(" handoff n\n"), "{copy}");
+        // A handoff indexed after the copy was made is found with the one
+        // in it.
+        let mut later = entry("later", now - 3 * 86_400, Some(7 * 86_400));
+        later.to = "A".into();
+        pool.append(&[later], now - 50).unwrap();
+        pool.append(&[entry("new2", now - 40, None)], now - 40)
+            .unwrap();
+        assert_eq!(capped(&pool), ["new2", "later", "handoff"]);
+        // What the reader took from the copy: a copy that matches the index
+        // but lists nothing hides the old handoff...
+        std::fs::write(&copy_path, format!("{head}\n")).unwrap();
+        assert_eq!(capped(&pool), ["new2", "later"]);
+        // ...and one naming another inode, or another last line, is not
+        // trusted: the index is read whole and the copy made anew.
+        let ino = fsio::file_key(&File::open(pool.long_index_path()).unwrap())
+            .unwrap()
+            .ino;
+        let other_ino = head.replacen(&ino.to_string(), &(ino + 1).to_string(), 1);
+        std::fs::write(&copy_path, format!("{other_ino}\n")).unwrap();
+        assert_eq!(capped(&pool), ["new2", "later", "handoff"]);
+        let copy = std::fs::read_to_string(&copy_path).unwrap();
+        assert!(
+            copy.contains(" later n\n") && copy.contains(" handoff n\n"),
+            "{copy}"
+        );
+        let (head, _) = copy.split_once('\n').unwrap();
+        let other_last = format!("{}x", head.trim_end());
+        std::fs::write(&copy_path, format!("{other_last}\n")).unwrap();
+        assert_eq!(capped(&pool), ["new2", "later", "handoff"]);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub const LONG_TTL_INDEX: &str = "long_ttl.idx";
 /// Marker beside the long-TTL index: an append could not add its line to the
 /// index (a full disk), so the index must be rebuilt (`pool gc`).
 pub const INDEX_STALE_MARK: &str = "long_ttl.idx.stale";
+/// Readers' copy of the long-TTL index's lines that are no plain claim, for
+/// the index up to a length it names (derived; rebuilt when it does not
+/// match the index).
+pub const INDEX_OTHERS_CACHE: &str = "long_ttl.others";
 /// Ids of transcript blocks already written from `last_assistant_message`.
 pub const ALIASES: &str = "aliases.log";
 /// Folder of per-session extraction cursors.
