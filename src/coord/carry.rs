@@ -89,8 +89,8 @@ impl MarkKey {
             ts: mark.ts,
             tail_at: tail.and_then(|t| t.at),
             last: tail.and_then(|t| t.last),
-            first_id: tail.and_then(|t| t.ids.first().cloned()),
-            ids: tail.map_or(0, |t| t.ids.len()),
+            first_id: tail.and_then(|t| t.first_id().map(str::to_string)),
+            ids: tail.map_or(0, |t| t.len()),
         }
     }
 }
@@ -199,11 +199,11 @@ mod tests {
             ino: 7,
             offset: 1000,
             ts: 50,
-            tail: Some(crate::coord::news::Tail {
-                at: Some(49),
-                ids,
-                last: Some(900),
-            }),
+            tail: Some(crate::coord::news::Tail::new(
+                Some(49),
+                ids.iter().map(String::as_str),
+                Some(900),
+            )),
         };
         let open = vec![OpenBlock {
             id: "b1".into(),
@@ -233,7 +233,11 @@ mod tests {
             assert_eq!(load(tmp.path(), "s1", &other), None, "{other:?}");
         }
         let mut moved = mark.clone();
-        moved.tail.as_mut().unwrap().ids[0] = "other".into();
+        let t = moved.tail.as_ref().unwrap();
+        let mut ids: Vec<&str> = t.ids().collect();
+        ids[0] = "other";
+        let moved_tail = crate::coord::news::Tail::new(t.at, ids, t.last);
+        moved.tail = Some(moved_tail);
         assert_eq!(load(tmp.path(), "s1", &moved), None);
     }
 

@@ -43,21 +43,104 @@ pub struct Mark {
 
 /// The end of the log a mark had seen, to find its place again after a
 /// rewrite.
+///
+/// The ids are kept as one string, each followed by a space (ids never
+/// hold one: see `store::entry::check_id`), so that loading a mark on every
+/// prompt parses and copies one string, not up to [`MAX_MARK_IDS`] (after
+/// a sync delivered a burst in one second, parsing those was most of a
+/// repeat prompt). A mark saved with the older layout, an array `ids`, is
+/// still read, and saved anew in this one the next time it moves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "TailWire")]
 pub struct Tail {
     /// The newest append stamp before the mark's offset (epoch seconds);
     /// `None` when no line before it has one.
-    #[serde(default)]
     pub at: Option<i64>,
     /// Ids of the entries before the offset back to the first one stamped
-    /// earlier than `at`, newest first (at most [`MAX_MARK_IDS`]).
-    #[serde(default)]
-    pub ids: Vec<String>,
+    /// earlier than `at`, newest first (at most [`MAX_MARK_IDS`]), each
+    /// followed by a space.
+    seen: String,
     /// Where the newest entry before the offset starts: the line there must
-    /// still be `ids[0]`, else the log was replaced (even by a file that got
-    /// the same inode number).
-    #[serde(default)]
+    /// still be the first of the ids, else the log was replaced (even by a
+    /// file that got the same inode number).
     pub last: Option<u64>,
+}
+
+/// A [`Tail`] as saved: `seen` now, `ids` in marks of the older layout.
+#[derive(Deserialize)]
+struct TailWire {
+    #[serde(default)]
+    at: Option<i64>,
+    #[serde(default)]
+    seen: Option<String>,
+    #[serde(default)]
+    ids: Vec<String>,
+    #[serde(default)]
+    last: Option<u64>,
+}
+
+impl From<TailWire> for Tail {
+    fn from(w: TailWire) -> Self {
+        let mut t = Tail {
+            at: w.at,
+            seen: w.seen.unwrap_or_default(),
+            last: w.last,
+        };
+        for id in &w.ids {
+            t.push(id);
+        }
+        t
+    }
+}
+
+impl Tail {
+    /// A tail holding `ids`, newest first.
+    pub fn new<'a>(
+        at: Option<i64>,
+        ids: impl IntoIterator<Item = &'a str>,
+        last: Option<u64>,
+    ) -> Self {
+        let mut t = Tail {
+            at,
+            last,
+            ..Tail::default()
+        };
+        for id in ids {
+            t.push(id);
+        }
+        t
+    }
+
+    /// Adds `id` after the ids held.
+    fn push(&mut self, id: &str) {
+        self.seen.push_str(id);
+        self.seen.push(' ');
+    }
+
+    /// The ids held, newest first.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.seen.split_terminator(' ')
+    }
+
+    /// The newest id held (the entry at `last`).
+    pub fn first_id(&self) -> Option<&str> {
+        self.ids().next()
+    }
+
+    /// How many ids are held.
+    pub fn len(&self) -> usize {
+        self.seen.bytes().filter(|&b| b == b' ').count()
+    }
+
+    /// Whether no id is held.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// Whether `id` is among the ids held.
+    fn holds(&self, id: &str) -> bool {
+        self.ids().any(|i| i == id)
+    }
 }
 
 /// What [`since`] found.
@@ -117,6 +200,7 @@ pub fn mark_seen(pool: &Pool, session: &str, now: i64) -> Result<Mark> {
 /// The mark for the first `len` bytes of the open log `file`.
 fn end_at(pool: &Pool, file: &std::fs::File, ino: u64, len: u64, now: i64) -> Result<Mark> {
     let mut tail = Tail::default();
+    let mut held = 0;
     // `Some(MIN)`: no stamp ends the walk, but a long run of unreadable
     // lines does (see `walk_back`).
     pool.scan_back_in(file, len, Some(i64::MIN), |off, _, e| {
@@ -129,10 +213,11 @@ fn end_at(pool: &Pool, file: &std::fs::File, ino: u64, len: u64, now: i64) -> Re
             (Some(s), Some(a)) if s < a => return std::ops::ControlFlow::Break(()),
             _ => {}
         }
-        if tail.ids.len() >= MAX_MARK_IDS {
+        if held >= MAX_MARK_IDS {
             return std::ops::ControlFlow::Break(());
         }
-        tail.ids.push(e.id.to_string());
+        held += 1;
+        tail.push(&e.id);
         std::ops::ControlFlow::Continue(())
     })?;
     Ok(Mark {
@@ -149,7 +234,7 @@ fn same_place(file: &std::fs::File, mark: &Mark) -> bool {
     let Some(tail) = &mark.tail else {
         return true;
     };
-    let (Some(last), Some(id)) = (tail.last, tail.ids.first()) else {
+    let (Some(last), Some(id)) = (tail.last, tail.first_id()) else {
         return true;
     };
     let Some(n) = mark
@@ -164,7 +249,7 @@ fn same_place(file: &std::fs::File, mark: &Mark) -> bool {
         return false;
     }
     let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-    Entry::parse(line).is_some_and(|e| e.id == id.as_str())
+    Entry::parse(line).is_some_and(|e| e.id == id)
 }
 
 /// The mark to keep when the log is exactly as `mark` saw it (nothing new):
@@ -233,7 +318,7 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
             Some(tail) => {
                 let from = tail.at.unwrap_or(i64::MIN);
                 pool.scan_back_in(&file, len, Some(from), |_, _, e| {
-                    if e.order_time() >= from && !tail.ids.iter().any(|i| *i == e.id) {
+                    if e.order_time() >= from && !tail.holds(&e.id) {
                         out.push(e.into_owned());
                     }
                     std::ops::ControlFlow::Continue(())
@@ -312,8 +397,8 @@ mod tests {
         let mark = mark_seen(&pool, "s", 100).unwrap();
         let tail = mark.tail.clone().unwrap();
         assert_eq!(
-            (tail.at, tail.ids.clone()),
-            (Some(100), vec!["a".to_string()])
+            (tail.at, tail.ids().collect::<Vec<_>>()),
+            (Some(100), vec!["a"])
         );
         pool.append(&[entry("b", 100), entry("c", 101)], 101)
             .unwrap();
@@ -324,6 +409,47 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(load_mark(pool.dir(), "s"), Some(mark));
+    }
+
+    /// A mark keeps its ids as one string; one saved in the older layout
+    /// (an array of ids) is read as the same mark, finds its place after a
+    /// rewrite as before, and the next mark is saved in the new layout.
+    #[test]
+    fn a_mark_in_the_old_layout_is_read_and_saved_anew() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = Pool::open(tmp.path().join("p")).unwrap();
+        pool.append(&[entry("a", 100), entry("b", 100)], 100)
+            .unwrap();
+        let mark = mark_seen(&pool, "s", 100).unwrap();
+        let saved = std::fs::read_to_string(mark_path(pool.dir(), "s")).unwrap();
+        assert!(saved.contains(r#""seen":"b a ""#), "{saved}");
+        assert!(!saved.contains(r#""ids""#), "{saved}");
+        let tail = mark.tail.clone().unwrap();
+        assert_eq!(tail.ids().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!((tail.first_id(), tail.len()), (Some("b"), 2));
+        let old = format!(
+            r#"{{"ino":{},"offset":{},"ts":{},"tail":{{"at":100,"ids":["b","a"],"last":{}}}}}"#,
+            mark.ino,
+            mark.offset,
+            mark.ts,
+            tail.last.unwrap()
+        );
+        std::fs::write(mark_path(pool.dir(), "s"), old).unwrap();
+        let loaded = load_mark(pool.dir(), "s").unwrap();
+        assert_eq!(loaded, mark);
+        // c is appended in the same second, then the log is rewritten (a
+        // new inode): only c is news.
+        pool.append(&[entry("c", 100)], 100).unwrap();
+        let path = pool.log_path();
+        let text = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let n = since(&pool, &loaded, 101).unwrap();
+        assert_eq!(ids(&n), ["c"]);
+        save_mark(pool.dir(), "s", &n.end).unwrap();
+        let saved = std::fs::read_to_string(mark_path(pool.dir(), "s")).unwrap();
+        assert!(saved.contains(r#""seen":"c b a ""#), "{saved}");
+        assert_eq!(load_mark(pool.dir(), "s"), Some(n.end));
     }
 
     /// A log replaced in place (the same inode, as a new file can get the
