@@ -173,6 +173,11 @@ pub fn set_mode(f: &File, mode: u32) -> io::Result<()> {
 /// pipe name, and opens a folder only with backup semantics, which this does
 /// not ask for), then the same check.
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_regular_len(path).map(|(f, _)| f)
+}
+
+/// [`open_regular`], with the file's length then.
+fn open_regular_len(path: &Path) -> io::Result<(File, u64)> {
     let mut o = OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -181,9 +186,10 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
     let f = o.open(path)?;
-    let kind = f.metadata()?.file_type();
+    let meta = f.metadata()?;
+    let kind = meta.file_type();
     if kind.is_file() {
-        return Ok(f);
+        return Ok((f, meta.len()));
     }
     Err(io::Error::new(
         io::ErrorKind::InvalidInput,
@@ -220,8 +226,12 @@ fn kind_name(kind: std::fs::FileType) -> &'static str {
 
 /// Reads at most `max` bytes of a regular file ([`open_regular`]).
 pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    open_regular(path)?.take(max).read_to_end(&mut buf)?;
+    let (f, len) = open_regular_len(path)?;
+    // Sized from the file, as `std::fs::read` does, so that reading it
+    // takes one read and no regrowth; one more byte to see the end.
+    let size = len.min(max);
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    f.take(max).read_to_end(&mut buf)?;
     Ok(buf)
 }
 
