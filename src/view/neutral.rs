@@ -216,9 +216,33 @@ fn turn_prefix(s: &str) -> Option<usize> {
 /// prefix and no fence.
 pub fn clean(s: &str, max: usize) -> String {
     let one = visible(s, true);
-    let mut squeezed = String::with_capacity(one.len());
+    // Most fields hold no leading or doubled space and no fence: they skip
+    // the squeezing walk and the replacements (each a copy).
+    let squeezed = if one.starts_with(' ') || one.contains("  ") {
+        std::borrow::Cow::Owned(squeeze_spaces(&one))
+    } else {
+        std::borrow::Cow::Borrowed(one.as_str())
+    };
+    let mut out = defuse(squeezed.trim_end());
+    if out.contains("```") {
+        out = out.replace("```", "'''");
+    }
+    while out.contains("~~~") {
+        out = out.replace("~~~", "~~ ~");
+    }
+    // Cutting can only drop characters at the end, which never creates a tag
+    // or a turn prefix: both are decided by what follows their first char.
+    match truncate_chars(&out, max) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(cut) => cut,
+    }
+}
+
+/// `s` with leading spaces dropped and each run of spaces made one.
+fn squeeze_spaces(s: &str) -> String {
+    let mut squeezed = String::with_capacity(s.len());
     let mut last_space = true;
-    for c in one.chars() {
+    for c in s.chars() {
         if c == ' ' {
             if last_space {
                 continue;
@@ -229,13 +253,7 @@ pub fn clean(s: &str, max: usize) -> String {
         }
         squeezed.push(c);
     }
-    let mut out = defuse(squeezed.trim_end()).replace("```", "'''");
-    while out.contains("~~~") {
-        out = out.replace("~~~", "~~ ~");
-    }
-    // Cutting can only drop characters at the end, which never creates a tag
-    // or a turn prefix: both are decided by what follows their first char.
-    truncate_chars(&out, max).into_owned()
+    squeezed
 }
 
 /// Passes a complete output through the same rules, keeping its lines: no
@@ -503,6 +521,19 @@ mod tests {
             let shown = visible_by_chars(&s, false);
             prop_assert_eq!(defuse(&shown), defuse_by_chars(&shown));
             prop_assert_eq!(defuse(&s), defuse_by_chars(&s));
+        }
+
+        /// `clean`'s shortcuts (no squeeze, no replacement, no copy when
+        /// nothing is cut) give what its steps applied one by one give.
+        #[test]
+        fn clean_agrees_with_its_steps_one_by_one(s in any_text(), max in 1usize..200) {
+            let squeezed = squeeze_spaces(&visible_by_chars(&s, true));
+            let mut want = defuse_by_chars(squeezed.trim_end()).replace("```", "'''");
+            while want.contains("~~~") {
+                want = want.replace("~~~", "~~ ~");
+            }
+            let want = truncate_chars(&want, max).into_owned();
+            prop_assert_eq!(clean(&s, max), want);
         }
 
         #[test]
