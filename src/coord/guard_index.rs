@@ -654,7 +654,21 @@ fn rebuild_edits(
     let mut jsons = Vec::with_capacity(edits.len());
     let mut records = Vec::new();
     let mut mine = vec![false; edits.len()];
+    // The guard names each other instance's newest edit of a file, so one
+    // session's older edits of the same file are not filed: a session that
+    // edits one file fifty times leaves one record, not fifty for every
+    // check of that file to parse (edits are newest first).
+    let mut filed = HashSet::new();
     for (n, e) in edits.iter().enumerate() {
+        if !filed.insert((
+            e.instance.as_str(),
+            e.session_id.as_str(),
+            e.path.as_str(),
+            e.repo.as_str(),
+            e.rel.as_str(),
+        )) {
+            continue;
+        }
         let rec = EditRec {
             n: n as u64,
             ts: e.timestamp,
@@ -685,7 +699,7 @@ fn rebuild_edits(
         left_out: left_out.clone(),
     };
     let _ = write_index(path, header, &jsons, &records);
-    drop((jsons, records));
+    drop((jsons, records, filed));
     let mut keep = mine.into_iter();
     edits.retain(|_| keep.next().unwrap_or(false));
     found.edits.append(&mut edits);
@@ -977,6 +991,42 @@ mod tests {
                 "rebuilt and read again"
             );
         }
+    }
+
+    /// One session's repeated edits of a file are filed once, as its
+    /// newest; other sessions' edits of it and its edits of other files
+    /// are each kept.
+    #[test]
+    fn a_sessions_repeated_edits_of_a_file_are_filed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let here = repo();
+        let t = NOW;
+        for i in 0..50 {
+            claims::record_edit(dir, t - 200 + i, "B", "sB", "/w/src/a.rs", &here).unwrap();
+        }
+        claims::record_edit(dir, t - 100, "C", "sC", "/w/src/a.rs", &here).unwrap();
+        claims::record_edit(dir, t - 90, "B", "sB", "/w/src/b.rs", &here).unwrap();
+        let pool = Pool::open(dir.to_path_buf()).unwrap();
+        let of = |target: &str| -> Vec<(String, i64)> {
+            lookup(&pool, t, 3600, &here, &[target.to_string()])
+                .unwrap()
+                .edits
+                .iter()
+                .filter(|e| e.is_of(target, &here))
+                .map(|e| (e.instance.clone(), e.timestamp))
+                .collect()
+        };
+        // The first lookup builds the index; the second reads it.
+        of("/w/src/a.rs");
+        let index = std::fs::read(dir.join(INDEX_DIR).join(EDITS_INDEX)).unwrap();
+        let filed = index.windows(6).filter(|w| w == b"a.rs\t{").count();
+        assert_eq!(filed, 2, "one record for B's 50 edits, one for C's");
+        assert_eq!(
+            of("/w/src/a.rs"),
+            [("C".to_string(), t - 100), ("B".to_string(), t - 151)]
+        );
+        assert_eq!(of("/w/src/b.rs"), [("B".to_string(), t - 90)]);
     }
 
     #[test]
