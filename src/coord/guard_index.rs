@@ -596,10 +596,17 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
                 .map_err(|e| Error::io(pool_dir.join(EDITS_LOG), e))?;
             // A last line without its newline is still being written.
             let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+            // Only the edits filed under a key looked up, as from the
+            // index: the tail holds every file's edits since the build.
             let mut tail: Vec<Edit> = buf[..whole]
                 .split(|c| *c == b'\n')
                 .filter_map(claims::parse_edit)
-                .filter(|e| e.timestamp >= since)
+                .filter(|e| {
+                    e.timestamp >= since
+                        && claims::edit_keys(e)
+                            .into_iter()
+                            .any(|k| keys.contains(&fold(k, true).as_ref()))
+                })
                 .collect();
             tail.reverse();
             found.edits.append(&mut tail);
@@ -991,6 +998,30 @@ mod tests {
                 "rebuilt and read again"
             );
         }
+    }
+
+    /// Edits appended since the index was built are read from the tail,
+    /// and only those of the files looked up are handed on: the tail holds
+    /// the whole team's edits since the build.
+    #[test]
+    fn the_tail_hands_on_only_the_edits_of_the_files_looked_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let here = repo();
+        let t = NOW;
+        claims::record_edit(dir, t - 100, "B", "sB", "/w/src/a.rs", &here).unwrap();
+        let pool = Pool::open(dir.to_path_buf()).unwrap();
+        let found =
+            |now: i64| lookup(&pool, now, 3600, &here, &["/w/src/a.rs".to_string()]).unwrap();
+        assert!(found(t).rebuilt);
+        for i in 0..20 {
+            claims::record_edit(dir, t + i, "C", "sC", &format!("/w/src/o{i}.rs"), &here).unwrap();
+        }
+        claims::record_edit(dir, t + 30, "D", "sD", "/w/src/a.rs", &here).unwrap();
+        let f = found(t + 31);
+        assert!(!f.rebuilt);
+        let who: Vec<&str> = f.edits.iter().map(|e| e.instance.as_str()).collect();
+        assert_eq!(who, ["D", "B"]);
     }
 
     /// One session's repeated edits of a file are filed once, as its
