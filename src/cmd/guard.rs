@@ -247,9 +247,9 @@ impl Others {
 /// One line per other instance's open claim covering `target` or recent
 /// edit of it, joined with "; " (empty when there is none).
 pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
-    let (mut lines, edits) = conflict_lines(others, ctx, target);
+    let (mut lines, edits, unlisted) = conflict_lines(others, ctx, target, MAX_LISTED);
     lines.extend(edits);
-    let more = lines.len().saturating_sub(MAX_LISTED);
+    let more = lines.len().saturating_sub(MAX_LISTED) + unlisted;
     lines.truncate(MAX_LISTED);
     let mut text = lines.join("; ");
     if more > 0 {
@@ -263,8 +263,15 @@ pub fn conflicts(others: &Others, ctx: &Ctx, target: &str) -> String {
 }
 
 /// Other instances' claims covering `target`, and their recent edits of it
-/// (one per instance), one line each.
-fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec<String>) {
+/// (one per instance), one line each: at most `room` of each are written
+/// out, and the rest only counted (the third value), so a file many claim
+/// costs the lines shown, not one formatted line per claim.
+fn conflict_lines(
+    others: &Others,
+    ctx: &Ctx,
+    target: &str,
+    room: usize,
+) -> (Vec<String>, Vec<String>, usize) {
     let me = ctx.config.instance.as_deref();
     let session = ctx.input.session_id.as_str();
     let is_other = |instance: &str, sess: &str| match me {
@@ -272,6 +279,7 @@ fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec
         None => sess != session,
     };
     let mut claimed = Vec::new();
+    let mut unlisted = 0usize;
     for (ci, p) in others
         .index
         .claims_covering(&others.claims, target, &ctx.repo)
@@ -280,6 +288,10 @@ fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec
             continue;
         };
         if is_other(&c.instance, &c.session_id) {
+            if claimed.len() >= room {
+                unlisted += 1;
+                continue;
+            }
             claimed.push(format!(
                 "{} claimed {} {} ago: \"{}\" (id {})",
                 clean(&c.instance, 32),
@@ -299,6 +311,10 @@ fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec
         .filter_map(|i| others.edits.get(i))
     {
         if is_other(&e.instance, &e.session_id) && who.insert(e.instance.clone()) {
+            if edited.len() >= room {
+                unlisted += 1;
+                continue;
+            }
             edited.push(format!(
                 "{} edited {} {} ago",
                 clean(&e.instance, 32),
@@ -307,7 +323,7 @@ fn conflict_lines(others: &Others, ctx: &Ctx, target: &str) -> (Vec<String>, Vec
             ));
         }
     }
-    (claimed, edited)
+    (claimed, edited, unlisted)
 }
 
 /// The conflicts of a tool call changing `targets` (one file, or every
@@ -325,7 +341,9 @@ fn all_conflicts(others: &Others, ctx: &Ctx, targets: &[String]) -> Option<(Stri
     let (mut first_claimed, mut first_edited) = (None, None);
     let mut files = 0usize;
     for t in targets {
-        let (c, e) = conflict_lines(others, ctx, t);
+        // One more than is listed of each: enough to fill the list past
+        // the lines another file of the change already gave.
+        let (c, e, _) = conflict_lines(others, ctx, t, MAX_LISTED + 1);
         if c.is_empty() && e.is_empty() {
             continue;
         }
@@ -554,6 +572,83 @@ mod tests {
     use super::*;
 
     const C: &str = "B claimed src/auth.rs 3m ago: \"Auth\" (id x)";
+
+    /// Others holding `claims` claims of /w/src/auth.rs and `edits` edits
+    /// of it, each by another instance, and a session of A in /w.
+    fn crowd(claims: usize, edits: usize) -> (Others, Ctx) {
+        let repo = crate::env::repo::Repo {
+            id: "gh/x".into(),
+            source: crate::env::repo::Source::Remote,
+            root: "/w".into(),
+            git_dir: None,
+            aliases: Vec::new(),
+            caseless: false,
+        };
+        let claims: Vec<claims::Claim> = (0..claims)
+            .map(|i| claims::Claim {
+                id: format!("c{i}"),
+                instance: format!("B{i}"),
+                session_id: format!("s{i}"),
+                topic: format!("Auth {i}"),
+                patterns: vec!["src/auth.rs".into()],
+                cwd: "/w".into(),
+                repo: "gh/x".into(),
+                timestamp: 900,
+                source: None,
+                host: String::new(),
+                unenforced: Vec::new(),
+            })
+            .collect();
+        let edits: Vec<claims::Edit> = (0..edits)
+            .map(|i| claims::Edit {
+                timestamp: 950,
+                instance: format!("E{i}"),
+                session_id: format!("t{i}"),
+                path: "/w/src/auth.rs".into(),
+                repo: "gh/x".into(),
+                rel: "src/auth.rs".into(),
+                at: (0, 0),
+            })
+            .collect();
+        let index = claims::Index::new(&claims, &edits, &repo);
+        let config = crate::env::config::Config {
+            instance: Some("A".into()),
+            ..Default::default()
+        };
+        let ctx = Ctx {
+            input: crate::agent::hook::HookInput::default(),
+            pool_dir: "/nonexistent".into(),
+            config,
+            now: 1000,
+            scope: Scope::repo_only(&repo),
+            repo,
+        };
+        let others = Others {
+            claims,
+            edits,
+            index,
+            left_out: Vec::new(),
+        };
+        (others, ctx)
+    }
+
+    #[test]
+    fn a_crowded_file_writes_out_only_the_lines_listed_and_counts_the_rest() {
+        let (others, ctx) = crowd(40, 30);
+        let (claimed, edited, unlisted) = conflict_lines(&others, &ctx, "/w/src/auth.rs", 3);
+        assert_eq!((claimed.len(), edited.len(), unlisted), (3, 3, 37 + 27));
+        // What the guard says is unchanged: five lines, the rest counted.
+        let text = conflicts(&others, &ctx, "/w/src/auth.rs");
+        assert_eq!(text.matches("; ").count(), 4, "{text}");
+        assert!(
+            text.ends_with("(65 more: run `pool who /w/src/auth.rs`)"),
+            "{text}"
+        );
+        let (others, ctx) = crowd(2, 2);
+        let text = conflicts(&others, &ctx, "/w/src/auth.rs");
+        assert_eq!(text.matches("; ").count(), 3, "{text}");
+        assert!(!text.contains("more"), "{text}");
+    }
 
     fn mark(ts: i64, denied: bool, agent: &str) -> Mark {
         Mark {
