@@ -590,6 +590,9 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
     }) && let Some(recs) = idx.records(keys, false)
     {
         let from = idx.header.sources[0].len;
+        // The (instance, session, file) of each edit the tail handed on:
+        // the index's older record of one is not.
+        let mut shadowed = HashSet::new();
         if let Some(f) = log.as_ref().filter(|_| cur.len > from) {
             let mut buf = vec![0u8; (cur.len - from) as usize];
             fsio::read_exact_at(f, &mut buf, from)
@@ -609,6 +612,12 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
                 })
                 .collect();
             tail.reverse();
+            // One session's repeated edits of a file are handed on once, as
+            // its newest, as a rebuild files them: a session editing one
+            // file in a loop appends a line per edit since the build.
+            let mut filed = HashSet::new();
+            tail.retain(|e| filed.insert(edit_id(e)));
+            shadowed = filed;
             found.edits.append(&mut tail);
         }
         let mut older: Vec<EditRec> = Vec::with_capacity(recs.len());
@@ -620,23 +629,50 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
         }
         older.sort_by_key(|e| e.n);
         older.dedup_by_key(|e| e.n);
-        found
-            .edits
-            .extend(older.into_iter().filter(|r| r.ts >= since).map(|r| Edit {
-                timestamp: r.ts,
-                instance: r.instance,
-                session_id: r.session,
-                path: r.path,
-                repo: r.repo,
-                rel: r.rel,
-                // The guard orders nothing by position (automatic entries
-                // read edits.log itself).
-                at: (0, 0),
-            }));
+        found.edits.extend(
+            older
+                .into_iter()
+                .filter(|r| r.ts >= since)
+                .filter(|r| {
+                    shadowed.is_empty()
+                        || !shadowed.contains(&(
+                            r.instance.clone(),
+                            r.session.clone(),
+                            r.path.clone(),
+                            r.repo.clone(),
+                            r.rel.clone(),
+                        ))
+                })
+                .map(|r| Edit {
+                    timestamp: r.ts,
+                    instance: r.instance,
+                    session_id: r.session,
+                    path: r.path,
+                    repo: r.repo,
+                    rel: r.rel,
+                    // The guard orders nothing by position (automatic entries
+                    // read edits.log itself).
+                    at: (0, 0),
+                }),
+        );
         found.left_out.extend(idx.header.left_out.iter().cloned());
         return Ok(());
     }
     rebuild_edits(pool_dir, now, (&path, keys), found)
+}
+
+/// What tells one session's edits of one file from another's: the fields
+/// a rebuild files an edit once by.
+type EditId = (String, String, String, String, String);
+
+fn edit_id(e: &Edit) -> EditId {
+    (
+        e.instance.clone(),
+        e.session_id.clone(),
+        e.path.clone(),
+        e.repo.clone(),
+        e.rel.clone(),
+    )
 }
 
 /// Reads the edits of the last [`RECENT_EDIT`] (bounded), writes the index
@@ -1022,6 +1058,34 @@ mod tests {
         assert!(!f.rebuilt);
         let who: Vec<&str> = f.edits.iter().map(|e| e.instance.as_str()).collect();
         assert_eq!(who, ["D", "B"]);
+    }
+
+    /// A session editing a file in a loop after the build hands on one
+    /// edit, its newest, and the index's older record of that session's
+    /// edit of the file gives way to it; another session's edit stays.
+    #[test]
+    fn the_tails_repeated_edits_of_a_file_are_handed_on_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let here = repo();
+        let t = NOW;
+        claims::record_edit(dir, t - 100, "B", "sB", "/w/src/a.rs", &here).unwrap();
+        claims::record_edit(dir, t - 90, "C", "sC", "/w/src/a.rs", &here).unwrap();
+        let pool = Pool::open(dir.to_path_buf()).unwrap();
+        let found =
+            |now: i64| lookup(&pool, now, 3600, &here, &["/w/src/a.rs".to_string()]).unwrap();
+        assert!(found(t).rebuilt);
+        for i in 0..30 {
+            claims::record_edit(dir, t + i, "B", "sB", "/w/src/a.rs", &here).unwrap();
+        }
+        let f = found(t + 31);
+        assert!(!f.rebuilt);
+        let got: Vec<(&str, i64)> = f
+            .edits
+            .iter()
+            .map(|e| (e.instance.as_str(), e.timestamp))
+            .collect();
+        assert_eq!(got, [("B", t + 29), ("C", t - 90)]);
     }
 
     /// One session's repeated edits of a file are filed once, as its
