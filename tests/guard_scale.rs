@@ -78,3 +78,48 @@ fn past_its_bound_the_guard_answers_from_the_newest_claims_and_says_what_it_left
     let newest2 = guard(tmp.path(), &pool, &repo, &format!("src/f{}.rs", CLAIMS - 2));
     assert!(newest2.contains("\"deny\""), "{newest2}");
 }
+
+fn who(home: &Path, pool: &Path, repo: &Path, file: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pool"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("POOL_DIR", pool)
+        .current_dir(repo)
+        .args(["who", file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `pool who FILE` answers from the guard's index, as the guard checks the
+/// file (issue 24: at team scale it walked the whole window, 265 M
+/// instructions for one file): it builds the index, finds the newest
+/// claims, and of a claim older than the index's bound says what it left
+/// out instead of walking the window for it.
+#[test]
+fn pool_who_on_a_file_answers_from_the_guards_index_and_says_what_it_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pool, repo) = (tmp.path().join("pool"), tmp.path().join("repo"));
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    write_pool(&pool, &repo, now);
+    let newest = CLAIMS - 1;
+    let text = who(tmp.path(), &pool, &repo, &format!("src/f{newest}.rs"));
+    assert!(
+        text.contains(&format!(
+            "claimed src/f{newest}.rs: \"Work item {newest}\" (id c{newest})"
+        )),
+        "{text}"
+    );
+    let built = std::fs::read_dir(pool.join("guard"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(built >= 2, "pool who wrote the guard's index");
+    let oldest = who(tmp.path(), &pool, &repo, "src/f0.rs");
+    assert!(
+        oldest.contains("busy pool: ") && oldest.contains("older claims were not checked"),
+        "{oldest}"
+    );
+}

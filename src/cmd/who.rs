@@ -2,13 +2,18 @@
 //! inside a folder, in this repository (every worktree of it), or with
 //! `--all-repos` the same path in every repository.
 //!
-//! Bounded at any pool size (issue 24): claims are visited one at a time and
+//! Bounded at any pool size (issue 24): a file of this repository is looked
+//! up in the guard's index, as the guard checks it; for a folder or
+//! `--all-repos`, claims are visited one at a time and
 //! at most `--limit` claims and `--limit` edits are listed (default
 //! [`LIMIT`]); the rest are counted in a last line, `… and 12 more claims
 //! (pool who --limit N)`.
 
 use crate::cmd::{EXIT_ERROR, EXIT_OK, eprint_error};
+use std::path::Path;
+
 use crate::coord::claims::{self, RECENT_EDIT};
+use crate::coord::guard_index;
 use crate::env::config::{self, Config, ProcessEnv};
 use crate::env::repo::{self, Repo, Scope};
 use crate::error::Result;
@@ -31,6 +36,8 @@ struct Found {
     more_edits: usize,
     /// When the log was read back to, when [`MAX_ENTRIES_READ`] cut it short.
     read_back_to: Option<i64>,
+    /// What the guard's index left out, in words (its bounds).
+    left_out: Vec<String>,
 }
 
 impl Found {
@@ -47,7 +54,13 @@ pub fn run(path: &str, all_repos: bool, limit: usize) -> i32 {
             let mut msg = format!("nobody claimed or recently edited {path}");
             if !all_repos {
                 msg.push_str(" in this repository");
-                // Say what the scope hides, and how to see it.
+            }
+            for l in &found.left_out {
+                msg.push_str(&format!("\nbusy pool: {l}"));
+            }
+            // Say what the scope hides, and how to see it (not when the
+            // index left claims out: those could be this repository's).
+            if !all_repos && found.left_out.is_empty() {
                 let elsewhere = who(path, true, limit).map(|f| f.total()).unwrap_or(0);
                 if elsewhere > 0 {
                     let s = if elsewhere == 1 { "" } else { "s" };
@@ -77,6 +90,9 @@ pub fn run(path: &str, all_repos: bool, limit: usize) -> i32 {
             if let Some(t) = found.read_back_to {
                 let age = format_age(chrono::Utc::now().timestamp() - t);
                 println!("busy pool: claims read back to {age} ago only; older ones not looked at");
+            }
+            for l in &found.left_out {
+                println!("busy pool: {}", neutral::document(l));
             }
             EXIT_OK
         }
@@ -119,45 +135,63 @@ fn who(path: &str, all_repos: bool, limit: usize) -> Result<Found> {
     let (mut more_claims, mut more_edits) = (0, 0);
     let mut claimers: Vec<String> = Vec::new();
     let mut more_claimers = 0usize;
-    let read_back_to =
-        claims::each_open_claim_in(&pool, now, settings.ttl, &scope, MAX_ENTRIES_READ, |c| {
-            let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
-            // Claims that cover the path itself overlap; two inside a folder need not.
-            if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
-                if claimers.len() < MAX_CLAIMERS {
-                    claimers.push(clean(&c.instance, 32));
-                } else {
-                    more_claimers += 1;
-                }
+    let mut visit = |c: claims::Claim| {
+        let covers = claims::claim_covers(&c, &target, &as_if(&c.repo));
+        // Claims that cover the path itself overlap; two inside a folder need not.
+        if covers.is_some() && !claimers.iter().any(|n| n.eq_ignore_ascii_case(&c.instance)) {
+            if claimers.len() < MAX_CLAIMERS {
+                claimers.push(clean(&c.instance, 32));
+            } else {
+                more_claimers += 1;
             }
-            if let Some(p) = covers.or_else(|| {
-                c.patterns
-                    .iter()
-                    .map(String::as_str)
-                    .find(|p| inside(&target, p, &c.cwd))
-            }) {
-                if out.len() >= limit {
-                    more_claims += 1;
-                    return;
-                }
-                out.push(format!(
-                    "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
-                    format_age(now - c.timestamp),
-                    clean(&c.instance, 32),
-                    clean(p, 200),
-                    clean(&c.topic, 120),
-                    clean(&c.id, 64),
-                    repo_note(all_repos, &c.repo)
-                ));
+        }
+        if let Some(p) = covers.or_else(|| {
+            c.patterns
+                .iter()
+                .map(String::as_str)
+                .find(|p| inside(&target, p, &c.cwd))
+        }) {
+            if out.len() >= limit {
+                more_claims += 1;
+                return;
             }
-        })?;
+            out.push(format!(
+                "{:>4} ago  {} claimed {}: \"{}\" (id {}){}",
+                format_age(now - c.timestamp),
+                clean(&c.instance, 32),
+                clean(p, 200),
+                clean(&c.topic, 120),
+                clean(&c.id, 64),
+                repo_note(all_repos, &c.repo)
+            ));
+        }
+    };
+    // A file of this repository is looked up in the guard's index
+    // (`coord/guard_index.rs`), as the guard checks it, so the answer costs
+    // what concerns the file, not the team's window (issue 24); a folder, or
+    // every repository, needs every claim and edit.
+    let (recent, read_back_to, left_out) = if !all_repos && !Path::new(&target).is_dir() {
+        let found = guard_index::lookup(
+            &pool,
+            now,
+            settings.ttl,
+            &here,
+            std::slice::from_ref(&target),
+        )?;
+        found.claims.into_iter().for_each(&mut visit);
+        (found.edits, None, found.left_out)
+    } else {
+        let read_back_to =
+            claims::each_open_claim_in(&pool, now, settings.ttl, &scope, MAX_ENTRIES_READ, visit)?;
+        let recent = claims::recent_edits(&dir, now - RECENT_EDIT)?;
+        (recent, read_back_to, Vec::new())
+    };
     if more_claimers > 0 {
         claimers.push(format!("{more_claimers} more"));
     }
     let conflict = conflict_line(&claimers, path);
     let mut seen = std::collections::HashSet::new();
     let mut edits = 0;
-    let recent = claims::recent_edits(&dir, now - RECENT_EDIT)?;
     for e in &recent {
         if e.is_under(&target, &as_if(&e.repo))
             && (all_repos || e.repo.is_empty() || e.repo == here.id)
@@ -190,6 +224,7 @@ fn who(path: &str, all_repos: bool, limit: usize) -> Result<Found> {
         more_claims,
         more_edits,
         read_back_to,
+        left_out,
     })
 }
 
