@@ -13,12 +13,14 @@ high-water mark into the child), and Debian's hyperfine has no --input for
 stdin. Without spawnbench (no cargo) timing falls back to a Python loop and
 peak RSS to a separate GNU time pass.
 """
-import json, os, platform, random, shutil, statistics, subprocess, sys, time, uuid
+import json, os, platform, random, re, shutil, statistics, subprocess, sys, time, uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 # BENCH_OUT: where data, work files and partial results go (default bench/out).
 OUT = os.environ.get("BENCH_OUT") or os.path.join(BENCH, "out")
+# BENCH_CG_DIR: keep every callgrind profile the instruction counts come from there.
+CG_DIR = os.environ.get("BENCH_CG_DIR", "")
 DATA = os.path.join(OUT, "data")
 WORK = os.path.join(OUT, "work")
 
@@ -1130,7 +1132,13 @@ def instructions(c):
     if not shutil.which("valgrind"):
         return None
     stdin = open(c.stdin, "rb") if c.stdin else subprocess.DEVNULL
-    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + c.argv,
+    out = "/dev/null"
+    if CG_DIR:
+        os.makedirs(CG_DIR, exist_ok=True)
+        out = os.path.join(CG_DIR, f"{len(os.listdir(CG_DIR)):04d}-"
+                           + re.sub(r"[^A-Za-z0-9]+", "-", " ".join(os.path.basename(a) for a in c.argv))[:60]
+                           + ".cg")
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + c.argv,
                        env=c.env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        text=True, cwd=c.cwd)
     for line in r.stderr.splitlines():
