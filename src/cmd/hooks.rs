@@ -240,10 +240,12 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
             (mark, news)
         }
     };
+    let moved = news.moved_from(&mark);
     let news::News {
         entries: fresh,
         truncated: older_left_out,
         end: seen_now,
+        ..
     } = news;
     let mut handoffs = Vec::new();
     // This instance's blocks (open, or ended by what is new): an entry that
@@ -364,10 +366,10 @@ fn prompt_body(ctx: &Ctx) -> Result<Option<String>> {
     // since is news for the next prompt.
     // Written only when changed (issue 24): a repeat look with nothing new
     // writes nothing, since a rename over the old file is most of its cost.
-    if seen_now != mark {
+    if moved {
         news::save_mark(pool.dir(), session, &seen_now)?;
     }
-    let carry_unchanged = seen_now == mark && carried_before.as_ref() == Some(&carried_on);
+    let carry_unchanged = !moved && carried_before.as_ref() == Some(&carried_on);
     if me.is_some()
         && !carry_unchanged
         && let Err(e) = carry::save(pool.dir(), session, &seen_now, &carried_on)

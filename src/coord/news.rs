@@ -129,7 +129,7 @@ impl Tail {
 
     /// How many ids are held.
     pub fn len(&self) -> usize {
-        self.seen.bytes().filter(|&b| b == b' ').count()
+        memchr::memchr_iter(b' ', self.seen.as_bytes()).count()
     }
 
     /// Whether no id is held.
@@ -153,6 +153,22 @@ pub struct News {
     /// The mark for exactly what was read: saving it (not a fresh
     /// [`mark_seen`]) keeps an entry appended meanwhile for the next look.
     pub end: Mark,
+    /// Whether the log was just as the mark left it, so `end` is the mark
+    /// with at most its time moved on (see [`News::moved_from`]).
+    pub unmoved: bool,
+}
+
+impl News {
+    /// Whether `end` differs from `mark`, the mark this look started from:
+    /// when the log had not moved only the time can, so the ids of the
+    /// mark's last second (a sync's burst holds hundreds) are not compared.
+    pub fn moved_from(&self, mark: &Mark) -> bool {
+        if self.unmoved {
+            self.end.ts != mark.ts
+        } else {
+            self.end != *mark
+        }
+    }
 }
 
 fn mark_path(pool_dir: &Path, session: &str) -> PathBuf {
@@ -297,6 +313,7 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
     if let Some(end) = unchanged(&file, ino, len, mark, now) {
         return Ok(News {
             end,
+            unmoved: true,
             ..News::default()
         });
     }
@@ -340,6 +357,7 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
             entries: out,
             truncated: false,
             end,
+            unmoved: false,
         });
     }
     let mut start = mark.offset;
@@ -367,6 +385,7 @@ pub fn since(pool: &Pool, mark: &Mark, now: i64) -> Result<News> {
         entries,
         truncated,
         end,
+        unmoved: false,
     })
 }
 
