@@ -294,10 +294,10 @@ impl Board {
     /// Open claims of different instances on overlapping paths, as the
     /// dashboard finds them ([`crate::view::dashboard::conflicts`]).
     pub fn conflicts(&self) -> Vec<Conflict> {
-        let all: Vec<Claim> = self
+        let all: Vec<&Claim> = self
             .instances
             .iter()
-            .flat_map(|v| v.claims.iter().cloned())
+            .flat_map(|v| v.claims.iter())
             .collect();
         crate::view::dashboard::conflicts(&all)
     }
@@ -369,6 +369,8 @@ fn key(name: &str) -> String {
     let n = name.trim();
     if n.is_empty() {
         presence::UNKNOWN_INSTANCE.to_string()
+    } else if n.is_ascii() {
+        n.to_ascii_lowercase()
     } else {
         n.to_lowercase()
     }
@@ -377,7 +379,12 @@ fn key(name: &str) -> String {
 /// The board's key of a writer: [`key`] of its name, then where it came
 /// from ([`instance_key`]), so another machine's A is never this one's.
 fn writer_key(name: &str, host: &str, source: Option<&str>) -> String {
-    instance_key(&key(name), host, source)
+    match source {
+        // This machine's writer: its key alone, made once (it is made for
+        // every entry and claim of the window).
+        None => key(name),
+        Some(_) => instance_key(&key(name), host, source),
+    }
 }
 
 /// Reads presence files (pruning those gone more than 7 days when `prune`),
@@ -745,6 +752,9 @@ fn status(args: &StatusArgs) -> Result<()> {
             .map_err(|e| Error::io("<stdout>", e))?;
         drop(out);
         if !args.watch {
+            // The process ends now: freeing a team's board one string at a
+            // time would be 5% of the command.
+            std::mem::forget(b);
             return Ok(());
         }
         first = false;

@@ -11,6 +11,7 @@
 //! Every string handed to the page has been through [`clean`] (no control,
 //! bidi or zero-width characters); the page still inserts it as text only.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -598,11 +599,12 @@ fn absolute(pattern: &str, cwd: &str) -> String {
     if pattern.starts_with('/') {
         pattern.to_string()
     } else {
-        format!(
-            "{}/{}",
-            cwd.trim_end_matches('/'),
-            pattern.trim_start_matches("./")
-        )
+        let (cwd, rel) = (cwd.trim_end_matches('/'), pattern.trim_start_matches("./"));
+        let mut out = String::with_capacity(cwd.len() + 1 + rel.len());
+        out.push_str(cwd);
+        out.push('/');
+        out.push_str(rel);
+        out
     }
 }
 
@@ -630,7 +632,8 @@ fn key_of(pattern: &str) -> Option<&str> {
 /// last literal component), so each pattern is compared only with the
 /// patterns whose paths hold its key, or whose key its path holds (and with
 /// every pattern when it has no key).
-pub fn conflicts(claims: &[Claim]) -> Vec<Conflict> {
+pub fn conflicts<C: std::borrow::Borrow<Claim>>(claims: &[C]) -> Vec<Conflict> {
+    let claims: Vec<&Claim> = claims.iter().map(Borrow::borrow).collect();
     struct Pat<'c> {
         claim: usize,
         raw: &'c str,
@@ -653,15 +656,17 @@ pub fn conflicts(claims: &[Claim]) -> Vec<Conflict> {
     let mut keyed: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut keyless: Vec<usize> = Vec::new();
     for (n, p) in pats.iter().enumerate() {
-        let mut comps: Vec<&str> = p
+        // Each pattern once per component it holds: a component repeated
+        // in its path finds `n` last in the list already.
+        for c in p
             .target
             .split('/')
             .filter(|c| !c.is_empty() && !has_glob(c))
-            .collect();
-        comps.sort_unstable();
-        comps.dedup();
-        for c in comps {
-            holding.entry(c).or_default().push(n);
+        {
+            let list = holding.entry(c).or_default();
+            if list.last() != Some(&n) {
+                list.push(n);
+            }
         }
         match key_of(p.raw) {
             Some(k) => keyed.entry(k).or_default().push(n),
@@ -715,8 +720,8 @@ pub fn conflicts(claims: &[Claim]) -> Vec<Conflict> {
     out.truncate(MAX_CONFLICTS);
     out.into_iter()
         .map(|(i, j, pa, pb)| Conflict {
-            a: ClaimView::new(&claims[i]),
-            b: ClaimView::new(&claims[j]),
+            a: ClaimView::new(claims[i]),
+            b: ClaimView::new(claims[j]),
             a_pattern: clean(pa, SHOW_TEXT),
             b_pattern: clean(pb, SHOW_TEXT),
         })

@@ -410,11 +410,16 @@ pub fn remote_suffix(host: &str, source: Option<&str>) -> String {
 /// case), then [`remote_suffix`], so another machine's "A" never shares a
 /// row or card with this machine's A.
 pub fn instance_key(instance: &str, host: &str, source: Option<&str>) -> String {
-    format!(
-        "{}{}",
-        instance.trim().to_lowercase(),
-        remote_suffix(host, source).to_lowercase()
-    )
+    let name = instance.trim();
+    let mut key = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    };
+    if source.is_some() {
+        key.push_str(&remote_suffix(host, source).to_lowercase());
+    }
+    key
 }
 
 /// What follows the AFFECTS of a claim from another machine that covers
