@@ -615,9 +615,7 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
             // One session's repeated edits of a file are handed on once, as
             // its newest, as a rebuild files them: a session editing one
             // file in a loop appends a line per edit since the build.
-            let mut filed = HashSet::new();
-            tail.retain(|e| filed.insert(edit_id(e)));
-            shadowed = filed;
+            tail.retain(|e| shadowed.insert(edit_id(e)));
             found.edits.append(&mut tail);
         }
         let mut older: Vec<EditRec> = Vec::with_capacity(recs.len());
@@ -633,16 +631,7 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
             older
                 .into_iter()
                 .filter(|r| r.ts >= since)
-                .filter(|r| {
-                    shadowed.is_empty()
-                        || !shadowed.contains(&(
-                            r.instance.clone(),
-                            r.session.clone(),
-                            r.path.clone(),
-                            r.repo.clone(),
-                            r.rel.clone(),
-                        ))
-                })
+                .filter(|r| shadowed.is_empty() || !shadowed.contains(&r.id()))
                 .map(|r| Edit {
                     timestamp: r.ts,
                     instance: r.instance,
@@ -673,6 +662,19 @@ fn edit_id(e: &Edit) -> EditId {
         e.repo.clone(),
         e.rel.clone(),
     )
+}
+
+impl EditRec {
+    /// The [`EditId`] of the edit this record files, as [`edit_id`] gives it.
+    fn id(&self) -> EditId {
+        (
+            self.instance.clone(),
+            self.session.clone(),
+            self.path.clone(),
+            self.repo.clone(),
+            self.rel.clone(),
+        )
+    }
 }
 
 /// Reads the edits of the last [`RECENT_EDIT`] (bounded), writes the index
