@@ -702,16 +702,18 @@ pub fn target_keys<'t>(target: &'t str, here: &Repo) -> Vec<&'t str> {
 /// component of its path and of its path relative to its root
 /// ([`Edit::is_of`] matches one or the other exactly).
 pub fn edit_keys(e: &Edit) -> Vec<&str> {
+    edit_keys_of(&e.path, &e.rel)
+}
+
+/// [`edit_keys`] of an edit of `path` (`rel` under its root).
+fn edit_keys_of<'e>(path: &'e str, rel: &'e str) -> Vec<&'e str> {
     fn last(p: &str) -> Option<&str> {
         p.trim_end_matches('/')
             .rsplit('/')
             .next()
             .filter(|k| !k.is_empty())
     }
-    let mut keys: Vec<&str> = [last(&e.path), last(&e.rel)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut keys: Vec<&str> = [last(path), last(rel)].into_iter().flatten().collect();
     keys.dedup();
     keys
 }
@@ -988,23 +990,66 @@ fn edits_from(p: &Path, since: i64, out: &mut Vec<Edit>) -> Result<bool> {
 
 /// One line of the edit log, or `None` when it is not one.
 pub fn parse_edit(line: &[u8]) -> Option<Edit> {
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.splitn(6, '\t');
-    let (Some(ts), Some(inst), Some(sess), Some(path)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    Some(Edit {
-        timestamp: ts.parse::<i64>().ok()?,
-        instance: inst.to_string(),
-        session_id: sess.to_string(),
-        path: path.to_string(),
-        repo: repo.to_string(),
-        rel: rel.to_string(),
-        at: (0, 0),
-    })
+    EditLine::parse(line).map(|l| l.to_edit())
+}
+
+/// One line of the edit log as borrowed fields, before [`parse_edit`]
+/// copies them: what a reader that keeps few of the lines it reads checks
+/// first (issue 24: the guard's tail of the edit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditLine<'a> {
+    /// When the edit was made (epoch seconds).
+    pub timestamp: i64,
+    /// The editing instance.
+    pub instance: &'a str,
+    /// The editing session.
+    pub session_id: &'a str,
+    /// The file edited, absolute.
+    pub path: &'a str,
+    /// The root of its repository, or empty.
+    pub repo: &'a str,
+    /// The path relative to that root, or empty.
+    pub rel: &'a str,
+}
+
+impl<'a> EditLine<'a> {
+    /// The fields of one line of the edit log, or `None` when it is not one.
+    pub fn parse(line: &'a [u8]) -> Option<EditLine<'a>> {
+        let line = std::str::from_utf8(line).ok()?;
+        let mut parts = line.splitn(6, '\t');
+        let (Some(ts), Some(instance), Some(session_id), Some(path)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let (repo, rel) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        Some(EditLine {
+            timestamp: ts.parse::<i64>().ok()?,
+            instance,
+            session_id,
+            path,
+            repo,
+            rel,
+        })
+    }
+
+    /// The [`edit_keys`] of this edit.
+    pub fn keys(&self) -> Vec<&'a str> {
+        edit_keys_of(self.path, self.rel)
+    }
+
+    /// This edit, copied out of its line.
+    pub fn to_edit(&self) -> Edit {
+        Edit {
+            timestamp: self.timestamp,
+            instance: self.instance.to_string(),
+            session_id: self.session_id.to_string(),
+            path: self.path.to_string(),
+            repo: self.repo.to_string(),
+            rel: self.rel.to_string(),
+            at: (0, 0),
+        }
+    }
 }
 
 #[cfg(test)]

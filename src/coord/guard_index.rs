@@ -590,33 +590,52 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
     }) && let Some(recs) = idx.records(keys, false)
     {
         let from = idx.header.sources[0].len;
-        // The (instance, session, file) of each edit the tail handed on:
-        // the index's older record of one is not.
-        let mut shadowed = HashSet::new();
+        let mut buf = Vec::new();
         if let Some(f) = log.as_ref().filter(|_| cur.len > from) {
-            let mut buf = vec![0u8; (cur.len - from) as usize];
+            buf = vec![0u8; (cur.len - from) as usize];
             fsio::read_exact_at(f, &mut buf, from)
                 .map_err(|e| Error::io(pool_dir.join(EDITS_LOG), e))?;
-            // A last line without its newline is still being written.
-            let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-            // Only the edits filed under a key looked up, as from the
-            // index: the tail holds every file's edits since the build.
-            let mut tail: Vec<Edit> = buf[..whole]
-                .split(|c| *c == b'\n')
-                .filter_map(claims::parse_edit)
-                .filter(|e| {
-                    e.timestamp >= since
-                        && claims::edit_keys(e)
-                            .into_iter()
-                            .any(|k| keys.contains(&fold(k, true).as_ref()))
-                })
-                .collect();
-            tail.reverse();
-            // One session's repeated edits of a file are handed on once, as
-            // its newest, as a rebuild files them: a session editing one
-            // file in a loop appends a line per edit since the build.
-            tail.retain(|e| shadowed.insert(edit_id(e)));
-            found.edits.append(&mut tail);
+        }
+        // A last line without its newline is still being written.
+        let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+        // The tail, newest first. Only the edits filed under a key looked
+        // up are handed on, as from the index: the tail holds every file's
+        // edits since the build. One session's repeated edits of a file are
+        // handed on once, as its newest, as a rebuild files them (a session
+        // editing one file in a loop appends a line per edit), and the
+        // index's older record of such an edit is not. The tail can hold
+        // hundreds of lines, read on every call until the next rebuild, so
+        // lines are checked borrowed and only those handed on are copied,
+        // and a line whose fields after its time are the bytes of the last
+        // one kept or dropped as a repeat is a repeat too, told without
+        // parsing or hashing it (the common case: a session's edits of the
+        // file it is on).
+        let mut shadowed: HashSet<EditKey<'_>> = HashSet::new();
+        let mut last: Option<&[u8]> = None;
+        let mut end = whole;
+        while end > 0 {
+            let start = memchr::memrchr(b'\n', &buf[..end - 1]).map_or(0, |i| i + 1);
+            let line = &buf[start..end - 1];
+            end = start;
+            let rest = memchr::memchr(b'\t', line).map(|i| &line[i..]);
+            if rest.is_some() && rest == last {
+                continue;
+            }
+            let Some(e) = claims::EditLine::parse(line) else {
+                continue;
+            };
+            if e.timestamp < since
+                || !e
+                    .keys()
+                    .into_iter()
+                    .any(|k| keys.contains(&fold(k, true).as_ref()))
+            {
+                continue;
+            }
+            last = rest;
+            if shadowed.insert((e.instance, e.session_id, e.path, e.repo, e.rel)) {
+                found.edits.push(e.to_edit());
+            }
         }
         let mut older: Vec<EditRec> = Vec::with_capacity(recs.len());
         for r in recs {
@@ -631,7 +650,7 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
             older
                 .into_iter()
                 .filter(|r| r.ts >= since)
-                .filter(|r| shadowed.is_empty() || !shadowed.contains(&r.id()))
+                .filter(|r| shadowed.is_empty() || !shadowed.contains(&r.key()))
                 .map(|r| Edit {
                     timestamp: r.ts,
                     instance: r.instance,
@@ -651,28 +670,19 @@ fn edits_for(pool_dir: &Path, now: i64, keys: &[&str], found: &mut Found) -> Res
 }
 
 /// What tells one session's edits of one file from another's: the fields
-/// a rebuild files an edit once by.
-type EditId = (String, String, String, String, String);
-
-fn edit_id(e: &Edit) -> EditId {
-    (
-        e.instance.clone(),
-        e.session_id.clone(),
-        e.path.clone(),
-        e.repo.clone(),
-        e.rel.clone(),
-    )
-}
+/// a rebuild files an edit once by (instance, session, path, repository
+/// root, relative path).
+type EditKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 impl EditRec {
-    /// The [`EditId`] of the edit this record files, as [`edit_id`] gives it.
-    fn id(&self) -> EditId {
+    /// The [`EditKey`] of the edit this record files.
+    fn key(&self) -> EditKey<'_> {
         (
-            self.instance.clone(),
-            self.session.clone(),
-            self.path.clone(),
-            self.repo.clone(),
-            self.rel.clone(),
+            &self.instance,
+            &self.session,
+            &self.path,
+            &self.repo,
+            &self.rel,
         )
     }
 }
@@ -1093,6 +1103,66 @@ mod tests {
     /// One session's repeated edits of a file are filed once, as its
     /// newest; other sessions' edits of it and its edits of other files
     /// are each kept.
+    /// The tail's shortcuts (borrowed lines, a repeat of the last line kept
+    /// told by its bytes) hand on what a rebuild of the same edits does,
+    /// however the sessions' edits interleave.
+    #[test]
+    fn the_tail_hands_on_what_a_rebuild_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let here = repo();
+        let t = NOW;
+        claims::record_edit(dir, t - 100, "B", "sB", "/w/src/a.rs", &here).unwrap();
+        let pool = Pool::open(dir.to_path_buf()).unwrap();
+        let targets = ["/w/src/a.rs".to_string()];
+        // Looked up when the first 20 of the edits below are too old to count.
+        let now = t + 20 + RECENT_EDIT;
+        assert!(
+            lookup(&pool, now - 10, 3600, &here, &targets)
+                .unwrap()
+                .rebuilt
+        );
+        let who = [
+            ("B", "sB"),
+            ("C", "sC"),
+            ("B", "sB2"),
+            ("D", "sD"),
+            ("E", "sE"),
+        ];
+        for i in 0..60i64 {
+            let (inst, sess) = who[(i * 7 % 11) as usize % who.len()];
+            let file = if i % 5 == 0 {
+                "/w/src/b.rs"
+            } else {
+                "/w/src/a.rs"
+            };
+            claims::record_edit(dir, t + i, inst, sess, file, &here).unwrap();
+        }
+        let key = |f: &Found| {
+            let mut v: Vec<(String, String, String, i64)> = f
+                .edits
+                .iter()
+                .map(|e| {
+                    (
+                        e.instance.clone(),
+                        e.session_id.clone(),
+                        e.path.clone(),
+                        e.timestamp,
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let from_tail = lookup(&pool, now, 3600, &here, &targets).unwrap();
+        assert!(!from_tail.rebuilt);
+        std::fs::remove_dir_all(dir.join(INDEX_DIR)).unwrap();
+        let rebuilt = lookup(&pool, now, 3600, &here, &targets).unwrap();
+        assert!(rebuilt.rebuilt);
+        assert_eq!(key(&from_tail), key(&rebuilt));
+        assert_eq!(from_tail.edits.len(), 5, "one per session that edited a.rs");
+    }
+
     #[test]
     fn a_sessions_repeated_edits_of_a_file_are_filed_once() {
         let tmp = tempfile::tempdir().unwrap();
