@@ -1266,6 +1266,20 @@ def team_cmds(pool, proj):
     ]
     return out
 
+EMPTY_TEAM_I = {}  # label -> instructions on an empty pool, filled by case_team (or case_join)
+
+def empty_team_counts(proj):
+    """Each team command's instruction count on an empty pool, after one
+    uncounted call: the team scene's 2×-the-empty-pool goal is against these."""
+    if not EMPTY_TEAM_I:
+        empty = os.path.join(WORK, "team_empty_join")
+        shutil.rmtree(empty, ignore_errors=True)
+        os.makedirs(empty, mode=0o700)
+        for label, c, _, _ in team_cmds(empty, proj):
+            run_once(c)
+            EMPTY_TEAM_I[label] = instructions(c)
+    return EMPTY_TEAM_I
+
 def case_team():
     """Issue 24: the team-scale scene (100 live instances, 5k open claims over 2k
     paths, 10k edits in the last 10 minutes, 1M lines of older history; 10k in
@@ -1285,6 +1299,7 @@ def case_team():
     for label, c, _, kind in team_cmds(empty, proj):
         run_once(c)  # the empty pool's own first-call work (index, cursors) is not counted
         empty_i[label] = instructions(c)
+        EMPTY_TEAM_I[label] = empty_i[label]
         if kind == "hook":
             er = measure(c, floor=Cmd([floor]))
             empty_wall.append(f"{label} {fms(med(er['ours']))} ({floor_ratio(er):.1f}× floor)")
@@ -1415,19 +1430,28 @@ def case_join():
                      "budget": f"only its live entries (≤ {a_live:,})",
                      "met": "yes" if got <= a_live else f"**NO** ({got:,} lines)",
                      "n": "1/0"})
+        empty_i = empty_team_counts(proj)
         for label, c, _, kind in team_cmds(b, proj):
             log(f"join: the team machine after the join: {label}")
+            # Counted like `before`: the first call after the join (which may
+            # rebuild the guard's index) is reported, the second is compared.
+            first = instructions(c)
+            oi = instructions(c)
             res = measure(c, floor=Cmd([floor]) if kind == "hook" else None)
             om = med(res["ours"])
-            oi = instructions(c)
-            bi = before.get(label)
+            bi, ei = before.get(label), empty_i.get(label)
             if kind == "hook":
                 fr = floor_ratio(res)
-                budget = "≤ 2× floor wall; instr. within 15 % of before the join; ≤ 16 MiB"
+                # The issue's goal: the team scene's figures (≤ 2× the floor,
+                # ≤ 2× the empty pool's instructions). How far it moved from
+                # before the join is reported beside it.
+                budget = "≤ 2× floor wall; ≤ 2× empty-pool instr.; ≤ 16 MiB"
                 checks = [(fr <= 2, f"{fr:.1f}× the floor")]
-                if oi and bi:
-                    checks.append((oi <= 1.15 * bi, f"{oi / bi:.2f}× before the join"))
-                extra = f"{fr:.1f}× floor; {fir(oi)}; before the join {fir(bi)}"
+                if oi and ei:
+                    checks.append((oi <= 2 * ei, f"{oi / ei:.1f}× the empty pool's instr."))
+                moved = f" ({oi / bi:.2f}×)" if oi and bi else ""
+                extra = (f"{fr:.1f}× floor; {fir(oi)}; empty pool {fir(ei)}; "
+                         f"before the join {fir(bi)}{moved}; first call after {fir(first)}")
             else:
                 budget = "≤ 50 ms; ≤ 16 MiB"
                 checks = [(om <= 0.05, f"{fms(om)} > 50 ms")]
