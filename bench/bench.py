@@ -1280,6 +1280,22 @@ def empty_team_counts(proj):
             EMPTY_TEAM_I[label] = instructions(c)
     return EMPTY_TEAM_I
 
+def _live_window(pool, hours=4):
+    """Entries of the pool's log stamped in the last `hours` (the default
+    claim TTL: what `pool status` must read), counted from its end."""
+    cut = time.time() - hours * 3600
+    n = 0
+    with open(os.path.join(pool, "instance_state.jsonl"), "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - (256 << 20)))
+        if fh.tell():
+            fh.readline()
+        for line in fh:
+            m = re.search(rb'"timestamp":(\d+)', line)
+            n += bool(m and int(m.group(1)) >= cut)
+    return n
+
 def case_team():
     """Issue 24: the team-scale scene (100 live instances, 5k open claims over 2k
     paths, 10k edits in the last 10 minutes, 1M lines of older history; 10k in
@@ -1332,12 +1348,21 @@ def case_team():
         check_errors(pool, f"team {h}")
     if len(TEAM_HISTORY) > 1:
         lo, hi = min(TEAM_HISTORY), max(TEAM_HISTORY)
+        kinds = {label: kind for label, _, _, kind in team_cmds(*gen_team(hi))}
+        live = {h: _live_window(gen_team(h)[0]) for h in (lo, hi)}
         for label in by_history[hi]:
             a, b = by_history[lo].get(label), by_history[hi].get(label)
             if a and b:
                 ch = (b - a) / a * 100
+                if kinds.get(label) == "hook":
+                    verdict = f"goal ≤ 15%: {'met' if abs(ch) <= 15 else 'NOT met'}"
+                else:
+                    # The issue's 15 % is for the hooks; a command that shows
+                    # the live window reads what the generator put there.
+                    verdict = (f"a command, not a hook; its live window held {live[lo]:,} → "
+                               f"{live[hi]:,} entries")
                 NOTES.append(f"team, {lo:,} → {hi:,} history: {label} {fir(a)} → {fir(b)} "
-                             f"({ch:+.0f}%; goal ≤ 15%: {'met' if abs(ch) <= 15 else 'NOT met'})")
+                             f"({ch:+.0f}%; {verdict})")
     NOTES.append(f"team scene: C floor {fms(fm)}, {fir(fi)}")
     # Growth: 50 claims, 20 paths and 100 recent edits per instance, 10k history.
     for n in TEAM_GROWTH:
