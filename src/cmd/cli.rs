@@ -243,6 +243,11 @@ pub struct DoctorArgs {
     /// First move unparseable log lines to quarantine.jsonl (atomic rewrite, nothing dropped).
     #[arg(long)]
     pub repair: bool,
+    /// Check every line of the log, however long it takes (by default the
+    /// check of a large log stops after a few seconds, newest lines first,
+    /// and says how far it got).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// The shell `pool completions` writes for.
